@@ -1,0 +1,43 @@
+#pragma once
+// Registration of `popalign` subcommands. Each src/cli/cmd_<name>.cpp registers itself with a
+// file-scope `CommandRegistrar{name, description, setup}`; main() creates the subcommand and
+// calls setup(sub), which adds the options to `sub` and returns the action to run when that
+// subcommand is chosen. The list lives in the executable only.
+//
+//   static popalign::cli::CommandRegistrar reg{"score", "Score item responses", [](CLI::App& sub) {
+//     auto opts = std::make_shared<Opts>();
+//     sub.add_option("--out", opts->out, "...")->required();
+//     return popalign::cli::Action([opts] { return run(*opts); });
+//   }};
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace popalign::cli {
+
+/// Returns the action for a subcommand (called after parsing; returns the exit code).
+using Action = std::function<int()>;
+using CommandSetup = std::function<Action(CLI::App& sub)>;
+
+struct CommandEntry {
+  std::string name;
+  std::string description;
+  CommandSetup setup;
+};
+
+inline std::vector<CommandEntry>& command_list() {
+  static std::vector<CommandEntry> list;
+  return list;
+}
+
+struct CommandRegistrar {
+  CommandRegistrar(std::string name, std::string description, CommandSetup setup) {
+    command_list().push_back({std::move(name), std::move(description), std::move(setup)});
+  }
+};
+
+/// True when stderr is a terminal (progress output is off otherwise).
+bool stderr_is_terminal();
+
+}  // namespace popalign::cli
