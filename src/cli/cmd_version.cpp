@@ -5,16 +5,11 @@
 
 #include "cli/command.hpp"
 
-namespace popalign {
-const char* compiled_version() noexcept;
-}
-
 namespace {
 popalign::cli::CommandRegistrar registrar{
     "version", "Print the version", [](CLI::App&) {
       return popalign::cli::Action([] {
-        fmt::print("popalign {} (library {})\n", popalign::version_string,
-                   popalign::compiled_version());
+        fmt::print("popalign {}\n", popalign::version_string);
         return 0;
       });
     }};

@@ -3,15 +3,11 @@
 #include <popalign/core.hpp>
 #include <string>
 
-namespace popalign {
-const char* compiled_version() noexcept;
-}
 
 int main() {
   popalign::Rng rng(42);
   popalign::RowMatrix<double> x(3, 2);
   for (popalign::Index i = 0; i < x.size(); ++i) x.data()[i] = rng.normal();
-  std::printf("popalign %s / %s, x(0,0)=%.6f\n", popalign::version_string,
-              popalign::compiled_version(), x(0, 0));
-  return std::string(popalign::version_string) == popalign::compiled_version() ? 0 : 1;
+  std::printf("popalign %s, x(0,0)=%.6f\n", popalign::version_string, x(0, 0));
+  return popalign::version_major == 0 ? 0 : 1;
 }
