@@ -1,0 +1,31 @@
+// 03: retrieve the personas that fit a group description, offline.
+//
+// GloVe word vectors + SIF sentence embeddings (common component fitted on the pool), each
+// persona scored by its best-matching fact, exact top-k search.
+#include <fmt/core.h>
+
+#include <popalign/embedding.hpp>
+
+int main() {
+  namespace emb = popalign::embedding;
+  const std::string data = POPALIGN_DATA_DIR;
+  const auto personas = emb::read_personas(data + "/personas/synthetic_persona_chat_valid_test.jsonl");
+
+  std::vector<std::string> facts;
+  for (const auto& p : personas) facts.insert(facts.end(), p.facts.begin(), p.facts.end());
+  auto embedder =
+      emb::make_sif_embedder(data + "/models/glove6b_100d_top40k.w2v.bin", "", facts);
+
+  const emb::PersonaRetriever retriever(embedder, personas);  // max-fact scoring by default
+  const std::vector<std::string> queries = {"someone who works in healthcare",
+                                            "someone who served in the military"};
+  const auto hits = retriever.search(queries, 5);
+  for (std::size_t q = 0; q < queries.size(); ++q) {
+    fmt::print("{}\n", queries[q]);
+    for (const auto& h : hits[q]) {
+      const auto& p = retriever.personas()[static_cast<std::size_t>(h.index)];
+      fmt::print("  {:.3f}  {}  {}\n", h.score, p.id, p.text());
+    }
+  }
+  return hits[0].size() == 5 ? 0 : 1;
+}

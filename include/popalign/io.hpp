@@ -1,0 +1,6 @@
+#pragma once
+#include <popalign/io/csv.hpp>
+#include <popalign/io/data_dir.hpp>
+#include <popalign/io/json.hpp>
+#include <popalign/io/jsonl.hpp>
+#include <popalign/io/npy.hpp>

@@ -1,0 +1,96 @@
+#pragma once
+// JsonValue: a small JSON value owned by popalign, so that no third-party JSON type appears in
+// a public header. Objects keep their keys in insertion order (output bytes are then fixed by
+// the order in which a program sets them). Numbers are doubles: integers up to 2^53 are exact.
+//
+// dump() is compact (no spaces), numbers in the shortest round-trip form ("3", "0.25"), NaN and
+// infinities as null (JSON has none), strings escaped per RFC 8259 (UTF-8 passed through).
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <popalign/core/error.hpp>
+
+namespace popalign::io {
+
+class JsonValue {
+ public:
+  enum class Kind { null, boolean, number, string, array, object };
+  using Array = std::vector<JsonValue>;
+  using Member = std::pair<std::string, JsonValue>;
+  using Object = std::vector<Member>;
+
+  JsonValue() = default;  ///< null
+  JsonValue(std::nullptr_t) {}
+  JsonValue(bool b) : v_(b) {}
+  JsonValue(double x) : v_(x) {}
+  JsonValue(float x) : v_(static_cast<double>(x)) {}
+  JsonValue(int x) : v_(static_cast<double>(x)) {}
+  JsonValue(long x) : v_(static_cast<double>(x)) {}
+  JsonValue(long long x) : v_(static_cast<double>(x)) {}
+  JsonValue(unsigned x) : v_(static_cast<double>(x)) {}
+  JsonValue(unsigned long x) : v_(static_cast<double>(x)) {}
+  JsonValue(unsigned long long x) : v_(static_cast<double>(x)) {}
+  JsonValue(std::string s) : v_(std::move(s)) {}
+  JsonValue(std::string_view s) : v_(std::string(s)) {}
+  JsonValue(const char* s) : v_(std::string(s)) {}
+  JsonValue(Array a) : v_(std::move(a)) {}
+  JsonValue(Object o) : v_(std::move(o)) {}
+
+  static JsonValue array() { return JsonValue(Array{}); }
+  static JsonValue object() { return JsonValue(Object{}); }
+
+  Kind kind() const noexcept { return static_cast<Kind>(v_.index()); }
+  bool is_null() const noexcept { return kind() == Kind::null; }
+  bool is_bool() const noexcept { return kind() == Kind::boolean; }
+  bool is_number() const noexcept { return kind() == Kind::number; }
+  bool is_string() const noexcept { return kind() == Kind::string; }
+  bool is_array() const noexcept { return kind() == Kind::array; }
+  bool is_object() const noexcept { return kind() == Kind::object; }
+
+  /// Typed access; throws popalign::Error ("JSON value is a string, not a number") on a
+  /// kind mismatch.
+  bool as_bool() const;
+  double as_number() const;
+  const std::string& as_string() const;
+  const Array& as_array() const;
+  Array& as_array();
+  const Object& as_object() const;
+  Object& as_object();
+
+  /// Object member by key (first match), or nullptr (also when this is not an object).
+  const JsonValue* find(std::string_view key) const noexcept;
+  JsonValue* find(std::string_view key) noexcept;
+  bool contains(std::string_view key) const noexcept { return find(key) != nullptr; }
+  /// Sets a member of an object (replacing an existing one in place, else appending). A null
+  /// value becomes an empty object first. Returns *this for chaining.
+  JsonValue& set(std::string key, JsonValue value);
+  /// Appends to an array (a null value becomes an empty array first).
+  JsonValue& push_back(JsonValue value);
+  /// Elements of an array or members of an object; 0 otherwise.
+  std::size_t size() const noexcept;
+
+  /// Compact serialization (see the file comment).
+  std::string dump() const;
+  void dump_to(std::string& out) const;
+
+  friend bool operator==(const JsonValue& a, const JsonValue& b) { return a.v_ == b.v_; }
+
+  static const char* kind_name(Kind k) noexcept;
+
+ private:
+  std::variant<std::monostate, bool, double, std::string, Array, Object> v_;
+};
+
+/// Parses one JSON text. Throws ParseError(source, line, ...) with the parser's explanation;
+/// `line` is the line number to report (e.g. the line of a JSONL file).
+JsonValue parse_json(std::string_view text, const std::string& source = "<string>",
+                     std::size_t line = 0);
+
+/// Appends `s` as a JSON string literal (with quotes) to `out`.
+void append_json_string(std::string& out, std::string_view s);
+
+}  // namespace popalign::io

@@ -1,0 +1,357 @@
+#pragma once
+// The fused Gaussian log-sum-exp kernel: popalign's one hot primitive.
+//
+//   out[i] = log sum_j exp(h[j] - c * ||x_i - y_j||^2)        for every row i of x
+//
+// Kernel density estimates (h = log weights, c = 1/(2 bw^2)), both Sinkhorn half-steps
+// (h = log b + g/eps, c = scale/eps) and the kernel metrics (MMD, Sinkhorn divergence) are
+// this one computation, so it is written once and made fast here.
+//
+// Algorithm (see docs/kernels.md for the derivation and the measured accuracy):
+//  * Both clouds are shifted by a common origin o (the mean of x and y; squared distances are
+//    translation invariant) so that the cancellation in the expansion below is as small as the
+//    data's spread allows.
+//  * ||x_i - y_j||^2 = ||x_i||^2 + ||y_j||^2 - 2 x_i.y_j, so the exponent is
+//        e_ij = [h_j - hmax - c||y_j||^2]  +  (2c x_i) . y_j   +  [hmax - c||x_i||^2]
+//           =            gh_j               +     rank-d product  +      row_i
+//    The per-column term gh_j and the per-row term row_i are computed in double; gh_j is
+//    rounded to T once, the rank-d product is evaluated in T with FMAs, row_i is added back in
+//    double after the logarithm. Nothing of size n x m is stored.
+//  * Columns are processed in tiles of `tile_cols` (y transposed into a T buffer that stays in
+//    L1/L2), rows in register blocks of 4; each tile is swept twice while it is in cache:
+//    first the exponents and their per-row maximum, then exp(e - max) with Eigen's vectorised
+//    exp (AVX2: 8 floats / 4 doubles per instruction). The per-row maximum and sum are carried
+//    across tiles as a streaming ("online") log-sum-exp: when a tile raises the maximum the
+//    running sum is rescaled, so there is a single pass over y and no overflow/underflow.
+//  * Within a tile each SIMD lane accumulates in T (at most tile_cols / lanes terms, each in
+//    [0, 1]); tile sums are accumulated per row in double.
+//  * Rows are split over threads; every row is computed by the same instruction sequence in the
+//    same column order whatever the thread count or row chunking, so the output bytes do not
+//    depend on the number of threads.
+//
+// Accuracy (T = float): the exponent carries an absolute error of about
+// 1e-7 * c * R^2 (R = radius of the centred data), i.e. ~1e-7 / eps relative to the cost scale
+// in Sinkhorn; the sum itself is accurate to ~1e-7 relative. T = double is accurate to ~1e-15 *
+// c * R^2. Terms more than ~87 (float) / ~708 (double) below the row maximum are flushed to
+// (at most) the smallest normal number, i.e. they contribute < 1e-37 relative.
+#include <Eigen/Core>
+#include <algorithm>
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
+#include <atomic>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <popalign/core/error.hpp>
+#include <popalign/core/execution.hpp>
+#include <popalign/core/types.hpp>
+
+namespace popalign::kernels {
+
+struct LseOptions {
+  Execution execution{};               ///< threads (0 = all cores), progress, cancel
+  Index tile_rows = 0, tile_cols = 0;  ///< 0 = automatic (tile_cols fits the y tile in L1)
+
+  void validate() const {
+    execution.validate();
+    check_argument(tile_rows >= 0, "tile_rows", "must be >= 0 (0 = automatic)");
+    check_argument(tile_cols >= 0, "tile_cols", "must be >= 0 (0 = automatic)");
+  }
+};
+
+namespace detail {
+
+namespace ei = Eigen::internal;
+
+/// Number of rows handled together by the micro-kernel (shares each loaded y vector).
+inline constexpr int kLseRowBlock = 4;
+
+template <class T>
+using Packet = typename ei::packet_traits<T>::type;
+
+template <class T>
+constexpr int packet_size() {
+  return ei::packet_traits<T>::size;
+}
+
+/// Column data of y prepared once per call: transposed, centred, padded to whole packets.
+template <class T>
+struct PreparedColumns {
+  Index m = 0, m_padded = 0, d = 0;
+  std::vector<T, Eigen::aligned_allocator<T>> yt;  // d x m_padded, row k = coordinate k
+  std::vector<T, Eigen::aligned_allocator<T>> gh;  // m_padded, -inf in the padding
+};
+
+/// exp(x) for x <= 0 (shifted exponents). Arguments below -86 (float) / -700 (double), and
+/// -inf, give a tiny non-negative number (< 1e-37 / 1e-304) instead of an exact 0.
+/// Generic version: Eigen's vectorised exp.
+template <class P>
+inline P exp_nonpositive(const P& x) {
+  return ei::pexp(x);
+}
+
+#if defined(__AVX2__) && defined(__FMA__)
+/// AVX2/FMA float version (about half the instructions of the generic one): round-to-nearest
+/// n = x / ln 2 by the 1.5 * 2^23 trick, r = x - n ln 2 in two FMAs (Cody-Waite), Cephes'
+/// degree-5 minimax polynomial (max error ~1.5 ulp on [-ln2/2, ln2/2]), 2^n added to the
+/// exponent field by an integer add.
+inline __m256 exp_nonpositive(const __m256& x_in) {
+  const __m256 x = _mm256_max_ps(x_in, _mm256_set1_ps(-86.0f));
+  const __m256 magic = _mm256_set1_ps(12582912.0f);  // 1.5 * 2^23
+  const __m256 t = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), magic);
+  const __m256 n = _mm256_sub_ps(t, magic);
+  __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-0.693359375f), x);
+  r = _mm256_fmadd_ps(n, _mm256_set1_ps(2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500E-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507E-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073E-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894E-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459E-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201E-1f));
+  const __m256 r2 = _mm256_mul_ps(r, r);
+  p = _mm256_fmadd_ps(p, r2, r);
+  p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
+  const __m256i scale = _mm256_slli_epi32(_mm256_castps_si256(t), 23);
+  return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), scale));
+}
+
+/// AVX2/FMA double version: same reduction with 1.5 * 2^52, Cody-Waite ln 2 in two parts and a
+/// degree-13 Taylor polynomial (truncation < 2e-16 on [-ln2/2, ln2/2]).
+inline __m256d exp_nonpositive(const __m256d& x_in) {
+  const __m256d x = _mm256_max_pd(x_in, _mm256_set1_pd(-700.0));
+  const __m256d magic = _mm256_set1_pd(6755399441055744.0);  // 1.5 * 2^52
+  const __m256d t = _mm256_fmadd_pd(x, _mm256_set1_pd(1.4426950408889634074), magic);
+  const __m256d n = _mm256_sub_pd(t, magic);
+  __m256d r = _mm256_fmadd_pd(n, _mm256_set1_pd(-6.93145751953125E-1), x);
+  r = _mm256_fmadd_pd(n, _mm256_set1_pd(-1.42860682030941723212E-6), r);
+  __m256d p = _mm256_set1_pd(1.0 / 6227020800.0);  // 1/13!
+  constexpr double inv_fact[] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+                                 1.0 / 362880.0,    1.0 / 40320.0,    1.0 / 5040.0,
+                                 1.0 / 720.0,       1.0 / 120.0,      1.0 / 24.0,
+                                 1.0 / 6.0,         0.5,              1.0,
+                                 1.0};
+  for (double cf : inv_fact) p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(cf));
+  const __m256i scale = _mm256_slli_epi64(_mm256_castpd_si256(t), 52);
+  return _mm256_castsi256_pd(_mm256_add_epi64(_mm256_castpd_si256(p), scale));
+}
+#endif
+
+inline Index auto_tile_cols(Index d, int lanes) {
+  // y tile (d rows) + exponent buffer (kLseRowBlock rows) + gh (1 row) within ~24 KiB.
+  const Index bytes = 24 * 1024;
+  Index t = bytes / (static_cast<Index>(sizeof(float)) * (d + kLseRowBlock + 1));
+  t = std::clamp<Index>(t, 64, 1024);
+  return (t / lanes) * lanes;
+}
+
+/// The per-row micro-kernel over one column tile for kLseRowBlock rows.
+/// u: kLseRowBlock x d (2c (x_i - o)), row-major. Updates running max mx[r] and sum s[r].
+template <class T>
+inline void lse_tile(const T* u, Index d, const T* yt, Index ld, const T* gh, Index j0,
+                     Index width, T* buf, T* mx, double* s) {
+  using P = Packet<T>;
+  constexpr int L = packet_size<T>();
+  constexpr int R = kLseRowBlock;
+  const T neg_inf = -std::numeric_limits<T>::infinity();
+  P pm[R];
+  for (int r = 0; r < R; ++r) pm[r] = ei::pset1<P>(neg_inf);
+  // Sweep 1: exponents and their maxima.
+  for (Index jv = 0; jv < width; jv += L) {
+    const P g = ei::ploadu<P>(gh + j0 + jv);
+    P a0 = g, a1 = g, a2 = g, a3 = g;
+    const T* yk = yt + j0 + jv;
+    for (Index k = 0; k < d; ++k, yk += ld) {
+      const P yv = ei::ploadu<P>(yk);
+      a0 = ei::pmadd(ei::pset1<P>(u[0 * d + k]), yv, a0);
+      a1 = ei::pmadd(ei::pset1<P>(u[1 * d + k]), yv, a1);
+      a2 = ei::pmadd(ei::pset1<P>(u[2 * d + k]), yv, a2);
+      a3 = ei::pmadd(ei::pset1<P>(u[3 * d + k]), yv, a3);
+    }
+    ei::pstoreu(buf + 0 * width + jv, a0);
+    ei::pstoreu(buf + 1 * width + jv, a1);
+    ei::pstoreu(buf + 2 * width + jv, a2);
+    ei::pstoreu(buf + 3 * width + jv, a3);
+    pm[0] = ei::pmax(pm[0], a0);
+    pm[1] = ei::pmax(pm[1], a1);
+    pm[2] = ei::pmax(pm[2], a2);
+    pm[3] = ei::pmax(pm[3], a3);
+  }
+  // Streaming max update; rows whose tile is all -inf keep their state.
+  T shift[R];
+  bool active[R];
+  for (int r = 0; r < R; ++r) {
+    const T tmax = ei::predux_max(pm[r]);
+    active[r] = tmax > neg_inf;
+    if (!active[r]) {
+      shift[r] = 0;
+      continue;
+    }
+    if (tmax > mx[r]) {
+      if (mx[r] > neg_inf) s[r] *= std::exp(static_cast<double>(mx[r]) - static_cast<double>(tmax));
+      mx[r] = tmax;
+    }
+    shift[r] = mx[r];
+  }
+  // Sweep 2: shifted exponentials, accumulated per lane in T.
+  const P sh0 = ei::pset1<P>(shift[0]), sh1 = ei::pset1<P>(shift[1]);
+  const P sh2 = ei::pset1<P>(shift[2]), sh3 = ei::pset1<P>(shift[3]);
+  P s0 = ei::pset1<P>(T(0)), s1 = s0, s2 = s0, s3 = s0;
+  for (Index jv = 0; jv < width; jv += L) {
+    s0 = ei::padd(s0, exp_nonpositive(ei::psub(ei::ploadu<P>(buf + 0 * width + jv), sh0)));
+    s1 = ei::padd(s1, exp_nonpositive(ei::psub(ei::ploadu<P>(buf + 1 * width + jv), sh1)));
+    s2 = ei::padd(s2, exp_nonpositive(ei::psub(ei::ploadu<P>(buf + 2 * width + jv), sh2)));
+    s3 = ei::padd(s3, exp_nonpositive(ei::psub(ei::ploadu<P>(buf + 3 * width + jv), sh3)));
+  }
+  if (active[0]) s[0] += static_cast<double>(ei::predux(s0));
+  if (active[1]) s[1] += static_cast<double>(ei::predux(s1));
+  if (active[2]) s[2] += static_cast<double>(ei::predux(s2));
+  if (active[3]) s[3] += static_cast<double>(ei::predux(s3));
+}
+
+template <Real T>
+void check_lse_arguments(const MatrixView<T>& x, const MatrixView<T>& y,
+                         const VectorView<double>& h, double c, Index out_size) {
+  check_argument(y.cols() == x.cols(), "y",
+                 "has " + std::to_string(y.cols()) + " columns but x has " +
+                     std::to_string(x.cols()));
+  check_argument(h.size() == y.rows(), "h",
+                 "has " + std::to_string(h.size()) + " entries for " + std::to_string(y.rows()) +
+                     " rows of y");
+  check_argument(out_size == x.rows(), "out",
+                 "has " + std::to_string(out_size) + " entries for " + std::to_string(x.rows()) +
+                     " rows of x");
+  check_argument(std::isfinite(c) && c > 0, "c", "must be finite and > 0");
+  for (Index j = 0; j < h.size(); ++j)
+    check_argument(!std::isnan(h[j]) && h[j] < std::numeric_limits<double>::infinity(), "h",
+                   "entry " + std::to_string(j) + " is NaN or +inf");
+  check_argument(x.allFinite(), "x", "contains NaN or infinite values");
+  check_argument(y.allFinite(), "y", "contains NaN or infinite values");
+}
+
+}  // namespace detail
+
+/// out[i] = log sum_j exp(h[j] - c * ||x_i - y_j||^2)  for every row i of x.
+/// x: n x d, y: m x d (row-major, T = float or double), h: m log-weights in double
+/// (-inf allowed: zero weight), c > 0. Rows whose every h is -inf (or m == 0) give -inf.
+/// Throws InvalidArgument naming x, y, h, c or out; Cancelled if the token is cancelled.
+template <Real T>
+void gaussian_lse(MatrixView<T> x, MatrixView<T> y, VectorView<double> h, double c,
+                  Eigen::Ref<Vector<double>> out, const LseOptions& options = {}) {
+  namespace dt = detail;
+  options.validate();
+  dt::check_lse_arguments<T>(x, y, h, c, out.size());
+  constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+  const Index n = x.rows(), m = y.rows(), d = x.cols();
+  if (n == 0) return;
+  const double hmax = m == 0 ? kNegInf : h.maxCoeff();
+  if (!(hmax > kNegInf)) {
+    out.setConstant(kNegInf);
+    return;
+  }
+  constexpr int L = dt::packet_size<T>();
+  constexpr int R = dt::kLseRowBlock;
+
+  // Common origin: mean of both clouds (in double).
+  Eigen::RowVectorXd origin = Eigen::RowVectorXd::Zero(d);
+  for (Index i = 0; i < n; ++i) origin += x.row(i).template cast<double>();
+  for (Index j = 0; j < m; ++j) origin += y.row(j).template cast<double>();
+  origin /= static_cast<double>(n + m);
+
+  // Column preparation (O(m d)).
+  const Index tile_cols = options.tile_cols > 0 ? ((options.tile_cols + L - 1) / L) * L
+                                                : dt::auto_tile_cols(d, L);
+  dt::PreparedColumns<T> cols;
+  cols.m = m;
+  cols.d = d;
+  cols.m_padded = ((m + L - 1) / L) * L;
+  const Index ld = cols.m_padded;
+  cols.yt.assign(static_cast<std::size_t>(d * ld), T(0));
+  cols.gh.assign(static_cast<std::size_t>(ld), -std::numeric_limits<T>::infinity());
+  for (Index j = 0; j < m; ++j) {
+    double norm2 = 0;
+    for (Index k = 0; k < d; ++k) {
+      const double v = static_cast<double>(y(j, k)) - origin[k];
+      cols.yt[static_cast<std::size_t>(k * ld + j)] = static_cast<T>(v);
+      norm2 += v * v;
+    }
+    const double g = h[j] - hmax - c * norm2;
+    cols.gh[static_cast<std::size_t>(j)] = static_cast<T>(g);
+  }
+
+  // Small problems run on one thread: a parallel region costs more than it saves there.
+  const int threads = static_cast<double>(n) * static_cast<double>(m) * static_cast<double>(d + 8) < 1e6
+                          ? 1
+                          : options.execution.resolved_threads();
+  const Index tile_rows =
+      options.tile_rows > 0 ? ((options.tile_rows + R - 1) / R) * R : Index{64};
+  std::atomic<bool> cancelled{false};
+  const CancellationToken& token = options.execution.cancel;
+
+  auto body = [&](Index begin, Index end) {
+    std::vector<T, Eigen::aligned_allocator<T>> buf(static_cast<std::size_t>(R * tile_cols));
+    std::vector<T> u(static_cast<std::size_t>(tile_rows * d));
+    std::vector<double> rowoff(static_cast<std::size_t>(tile_rows));
+    std::vector<T> mx(static_cast<std::size_t>(tile_rows));
+    std::vector<double> s(static_cast<std::size_t>(tile_rows));
+    for (Index r0 = begin; r0 < end; r0 += tile_rows) {
+      if (token.cancelled()) {
+        cancelled.store(true, std::memory_order_relaxed);
+        return;
+      }
+      const Index rows = std::min(tile_rows, end - r0);
+      const Index rows_padded = ((rows + R - 1) / R) * R;
+      for (Index r = 0; r < rows_padded; ++r) {
+        double norm2 = 0;
+        for (Index k = 0; k < d; ++k) {
+          const double v = r < rows ? static_cast<double>(x(r0 + r, k)) - origin[k] : 0.0;
+          u[static_cast<std::size_t>(r * d + k)] = static_cast<T>(2.0 * c * v);
+          norm2 += v * v;
+        }
+        rowoff[static_cast<std::size_t>(r)] = hmax - c * norm2;
+        mx[static_cast<std::size_t>(r)] = -std::numeric_limits<T>::infinity();
+        s[static_cast<std::size_t>(r)] = 0.0;
+      }
+      for (Index j0 = 0; j0 < ld; j0 += tile_cols) {
+        const Index width = std::min(tile_cols, ld - j0);
+        for (Index r = 0; r < rows_padded; r += R) {
+          dt::lse_tile<T>(u.data() + r * d, d, cols.yt.data(), ld, cols.gh.data(), j0, width,
+                          buf.data(), mx.data() + r, s.data() + r);
+        }
+      }
+      for (Index r = 0; r < rows; ++r) {
+        const auto ur = static_cast<std::size_t>(r);
+        out[r0 + r] = mx[ur] > -std::numeric_limits<T>::infinity()
+                          ? rowoff[ur] + static_cast<double>(mx[ur]) + std::log(s[ur])
+                          : kNegInf;
+      }
+    }
+  };
+
+  // With a progress callback the rows go in up to 16 sequential super-blocks (each one run in
+  // parallel) with a report between them; the bytes are the same either way.
+  const Index blocks = options.execution.progress ? std::min<Index>(16, (n + tile_rows - 1) / tile_rows) : 1;
+  const Index block_rows = ((n + blocks - 1) / blocks + tile_rows - 1) / tile_rows * tile_rows;
+  for (Index b0 = 0; b0 < n; b0 += block_rows) {
+    const Index b1 = std::min(n, b0 + block_rows);
+    parallel_for(b1 - b0, threads, tile_rows,
+                 [&](Index begin, Index end) { body(b0 + begin, b0 + end); });
+    if (cancelled.load()) throw Cancelled("gaussian_lse");
+    if (options.execution.progress)
+      options.execution.checkpoint("gaussian_lse", static_cast<double>(b1) / static_cast<double>(n));
+  }
+}
+
+/// Allocating overload: returns the n values.
+template <Real T>
+Vector<double> gaussian_lse(MatrixView<T> x, MatrixView<T> y, VectorView<double> h, double c,
+                            const LseOptions& options = {}) {
+  Vector<double> out(x.rows());
+  gaussian_lse<T>(x, y, h, c, out, options);
+  return out;
+}
+
+}  // namespace popalign::kernels

@@ -1,0 +1,626 @@
+#pragma once
+// Entropic optimal transport by log-domain Sinkhorn iterations.
+//
+// Problem (a: n source weights, b: m target weights, C: n x m cost, eps = reg > 0):
+//
+//   min_P  <P, C> + eps KL(P | a b^T) + F_a(P 1) + F_b(P^T 1)
+//
+// with, per side, F = the hard constraint (P 1 = a), a KL penalty rho KL(P 1 | a)
+// (semi-relaxed / unbalanced, rho = reg_m_a / reg_m_b as in POT), or, for the source side of
+// capacity_constrained_sinkhorn, the inequality P 1 <= cap (a is then only the entropic prior
+// on sources). KL is the generalised one, KL(p|q) = sum p log(p/q) - p + q.
+//
+// Potentials (f, g) in cost units parametrise the plan:
+//   P_ij = a_i b_j exp((f_i + g_j - C_ij) / eps).
+// (POT's sinkhorn_log potentials are f + eps log a and g + eps log b.)
+//
+// One iteration = an f half-step then a g half-step. The balanced value of f,
+//   fb_i = -eps log sum_j b_j exp((g_j - C_ij) / eps)        (row i then carries a_i),
+// is one kernel reduction; the side's rule maps it to the new f:
+//   hard:     f = fb
+//   KL(rho):  f = rho / (rho + eps) * fb                     (exact block maximisation)
+//   capacity: f = min(0, fb + eps log(cap_i / a_i))          (exact block maximisation of the
+//                                                              dual with f <= 0)
+// Row i carries a_i exp((f_i - fb_i) / eps), so the L1 change of the row masses made by the
+// half-step, sum_i a_i |exp((f_old_i - fb_i)/eps) - exp((f_new_i - fb_i)/eps)|, costs nothing
+// extra; for a hard side it is exactly the L1 marginal error ||P 1 - a||_1 before the step.
+// The run stops when both sides' errors are <= tol + rtol * total mass.
+//
+// eps-scaling: unless warm-started, the run starts at eps_0 = eps_start (default: an upper
+// bound of max C) and multiplies eps by eps_scaling_factor after eps_scaling_iterations
+// iterations until it reaches reg; potentials carry over (they are in cost units). Warm starts
+// (f, g) skip the schedule.
+//
+// Two evaluation paths (the same iteration):
+//  * online: each half-step is one call of the geometry's reduction (point clouds: the fused
+//    gaussian_lse kernel; O(n + m) memory);
+//  * stored kernel: K_ij = exp((fbar_i + gbar_j - C_ij) / eps) is built once in T (the
+//    exponent in double) with fbar, gbar the current potentials, and iterations work on the
+//    scalings exp((f - fbar)/eps), exp((g - gbar)/eps): one pass over K per iteration does
+//    the f half-step row by row and accumulates the column sums of the g half-step while the
+//    row is in cache. When |f - fbar| or |g - gbar| exceeds absorb_threshold * eps, the
+//    potentials are absorbed into K (rebuilt). Used when n*m*sizeof(T) fits
+//    kernel_memory_budget (storage = automatic) for the iterations at the target reg.
+// Results do not depend on the thread count (fixed reduction orders).
+#include <fmt/format.h>
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <popalign/core/error.hpp>
+#include <popalign/core/execution.hpp>
+#include <popalign/core/types.hpp>
+#include <popalign/ot/geometry.hpp>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
+
+namespace popalign::ot {
+
+enum class Status {
+  converged,        ///< both marginal errors <= tol + rtol * mass
+  max_iterations,   ///< max_iter reached first
+  numerical_error,  ///< a potential became NaN / infinite
+  cancelled,        ///< progress callback or cancellation token
+};
+
+constexpr std::string_view to_string(Status s) noexcept {
+  switch (s) {
+    case Status::converged: return "converged";
+    case Status::max_iterations: return "max_iterations";
+    case Status::numerical_error: return "numerical_error";
+    case Status::cancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
+/// How the Gibbs kernel is evaluated at the target reg.
+enum class KernelStorage { automatic, online, stored };
+
+struct SinkhornOptions {
+  double reg = 0.05;        ///< eps, in cost units (POT: reg)
+  Index max_iter = 10000;   ///< iterations at the target reg (POT: numItermax)
+  double tol = 1e-9;        ///< absolute L1 marginal error (POT: stopThr, but POT uses L2)
+  double rtol = 0.0;        ///< plus rtol * total mass
+  double reg_m_a = std::numeric_limits<double>::infinity();  ///< KL strength, source side
+  double reg_m_b = std::numeric_limits<double>::infinity();  ///< KL strength, target side
+  bool eps_scaling = true;
+  double eps_scaling_factor = 0.5;   ///< eps_{k+1} = factor * eps_k, in (0, 1)
+  Index eps_scaling_iterations = 2;  ///< iterations per intermediate eps
+  double eps_start = 0.0;            ///< 0 = the geometry's bound of max C
+  KernelStorage storage = KernelStorage::automatic;
+  std::size_t kernel_memory_budget = std::size_t{512} << 20;  ///< bytes for a stored kernel
+  double absorb_threshold = 30.0;  ///< stored path: absorb when |f - fbar| > this * eps
+  bool compute_cost = true;        ///< compute <P, C> (one extra O(nm) pass)
+  double mass_tolerance = 1e-6;    ///< balanced: allowed relative |sum a - sum b|
+  Execution execution{};
+
+  void validate() const {
+    check_argument(std::isfinite(reg) && reg > 0, "reg", "must be finite and > 0");
+    check_argument(max_iter >= 1, "max_iter", "must be >= 1");
+    check_argument(tol >= 0 && !std::isnan(tol), "tol", "must be >= 0");
+    check_argument(rtol >= 0 && !std::isnan(rtol), "rtol", "must be >= 0");
+    check_argument(reg_m_a > 0 && !std::isnan(reg_m_a), "reg_m_a", "must be > 0 (inf = hard)");
+    check_argument(reg_m_b > 0 && !std::isnan(reg_m_b), "reg_m_b", "must be > 0 (inf = hard)");
+    check_argument(eps_scaling_factor > 0 && eps_scaling_factor < 1, "eps_scaling_factor",
+                   "must be in (0, 1)");
+    check_argument(eps_scaling_iterations >= 1, "eps_scaling_iterations", "must be >= 1");
+    check_argument(eps_start >= 0 && std::isfinite(eps_start), "eps_start",
+                   "must be >= 0 (0 = automatic)");
+    check_argument(absorb_threshold > 0 && absorb_threshold <= 300, "absorb_threshold",
+                   "must be in (0, 300]");
+    check_argument(mass_tolerance >= 0, "mass_tolerance", "must be >= 0");
+    execution.validate();
+  }
+};
+
+/// Potentials (f, g) in cost units, e.g. a warm start.
+struct Potentials {
+  Vector<double> f, g;
+};
+
+struct SinkhornResult {
+  Vector<double> f, g;        ///< potentials at the target reg
+  Status status = Status::max_iterations;
+  Index iterations = 0;        ///< iterations at the target reg
+  Index total_iterations = 0;  ///< including the eps-scaling stages
+  double error_a = 0;          ///< final L1 row-mass error (see header comment)
+  double error_b = 0;          ///< final L1 column-mass error
+  double cost = std::numeric_limits<double>::quiet_NaN();  ///< <P, C>
+  double objective = std::numeric_limits<double>::quiet_NaN();  ///< primal entropic objective
+  double reg = 0;              ///< eps used
+  bool stored_kernel = false;  ///< the stored-kernel path ran the target-reg iterations
+  Index absorptions = 0;       ///< stored path: kernel rebuilds
+  Vector<double> row_mass;     ///< P 1 (capacity problems: the per-source mass s)
+  Vector<double> col_mass;     ///< P^T 1
+  Vector<double> log_a, log_b;  ///< log weights used (plan extraction needs them)
+
+  bool converged() const noexcept { return status == Status::converged; }
+  Potentials potentials() const { return {f, g}; }
+};
+
+/// One line: status, iterations, errors, cost, objective.
+inline std::string to_string(const SinkhornResult& r) {
+  return fmt::format(
+      "{} after {} iterations ({} with eps-scaling, reg {:g}, {} kernel): marginal errors "
+      "{:.3g} / {:.3g}, cost {:.10g}, objective {:.10g}",
+      to_string(r.status), r.iterations, r.total_iterations, r.reg,
+      r.stored_kernel ? "stored" : "online", r.error_a, r.error_b, r.cost, r.objective);
+}
+
+namespace detail {
+
+enum class Rule { hard, soft, capacity };
+
+struct Side {
+  Rule rule = Rule::hard;
+  double rho = std::numeric_limits<double>::infinity();
+  Vector<double> w;       // weights (a or b)
+  Vector<double> logw;    // log weights (-inf for 0)
+  Vector<double> logcap;  // capacity: log(cap_i / a_i)
+};
+
+/// New potential from the balanced value, for one entry.
+inline double apply_rule(const Side& s, Index i, double bal, double eps) {
+  switch (s.rule) {
+    case Rule::hard: return bal;
+    case Rule::soft: return s.rho / (s.rho + eps) * bal;
+    case Rule::capacity: return std::min(0.0, bal + eps * s.logcap[i]);
+  }
+  return bal;
+}
+
+/// Applies the rule to every entry; returns the L1 change of the masses.
+inline double update_side(const Side& s, const Vector<double>& bal, double eps,
+                          Vector<double>& pot) {
+  double err = 0;
+  for (Index i = 0; i < pot.size(); ++i) {
+    const double nw = apply_rule(s, i, bal[i], eps);
+    if (s.w[i] > 0) err += s.w[i] * std::abs(std::exp((pot[i] - bal[i]) / eps) - std::exp((nw - bal[i]) / eps));
+    pot[i] = nw;
+  }
+  return err;
+}
+
+inline bool all_finite(const Vector<double>& v) { return v.allFinite(); }
+
+#if defined(__AVX2__) && defined(__FMA__)
+inline double dot_kernel(const float* k, const double* w, Index m) {
+  __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+  Index j = 0;
+  for (; j + 8 <= m; j += 8) {
+    const __m256 kv = _mm256_loadu_ps(k + j);
+    s0 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(kv)), _mm256_loadu_pd(w + j), s0);
+    s1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(kv, 1)), _mm256_loadu_pd(w + j + 4), s1);
+  }
+  alignas(32) double t[4];
+  _mm256_store_pd(t, _mm256_add_pd(s0, s1));
+  double s = (t[0] + t[1]) + (t[2] + t[3]);
+  for (; j < m; ++j) s += static_cast<double>(k[j]) * w[j];
+  return s;
+}
+inline void axpy_kernel(double alpha, const float* k, double* acc, Index m) {
+  const __m256d al = _mm256_set1_pd(alpha);
+  Index j = 0;
+  for (; j + 8 <= m; j += 8) {
+    const __m256 kv = _mm256_loadu_ps(k + j);
+    _mm256_storeu_pd(acc + j, _mm256_fmadd_pd(al, _mm256_cvtps_pd(_mm256_castps256_ps128(kv)), _mm256_loadu_pd(acc + j)));
+    _mm256_storeu_pd(acc + j + 4, _mm256_fmadd_pd(al, _mm256_cvtps_pd(_mm256_extractf128_ps(kv, 1)), _mm256_loadu_pd(acc + j + 4)));
+  }
+  for (; j < m; ++j) acc[j] += alpha * static_cast<double>(k[j]);
+}
+#else
+inline double dot_kernel(const float* k, const double* w, Index m) {
+  double s = 0;
+  for (Index j = 0; j < m; ++j) s += static_cast<double>(k[j]) * w[j];
+  return s;
+}
+inline void axpy_kernel(double alpha, const float* k, double* acc, Index m) {
+  for (Index j = 0; j < m; ++j) acc[j] += alpha * static_cast<double>(k[j]);
+}
+#endif
+inline double dot_kernel(const double* k, const double* w, Index m) {
+  return Eigen::Map<const Eigen::VectorXd>(k, m).dot(Eigen::Map<const Eigen::VectorXd>(w, m));
+}
+inline void axpy_kernel(double alpha, const double* k, double* acc, Index m) {
+  Eigen::Map<Eigen::VectorXd>(acc, m) += alpha * Eigen::Map<const Eigen::VectorXd>(k, m);
+}
+
+/// The stored-kernel path: K_ij = exp((fbar_i + gbar_j - C_ij)/eps) in T.
+template <Real T>
+class StoredKernel {
+ public:
+  static constexpr double kCutoff = std::is_same_v<T, float> ? -87.0 : -300.0;
+
+  template <class G>
+  void build(const G& geom, const Vector<double>& f, const Vector<double>& g, double eps,
+             const Execution& ex) {
+    n_ = geom.rows();
+    m_ = geom.cols();
+    K_.resize(n_, m_);
+    fbar_ = f;
+    gbar_ = g;
+    eps_ = eps;
+    parallel_for(n_, ex.resolved_threads(), 8, [&](Index b, Index e) {
+      Eigen::ArrayXd c(m_);
+      for (Index i = b; i < e; ++i) {
+        geom.cost_row(i, c.data());
+        // Entries below exp(cutoff) (relative to the O(1) entries of a balanced kernel) are
+        // stored as exact zeros: no subnormal numbers in the hot loops.
+        c = (fbar_[i] + gbar_.array() - c) / eps;
+        K_.row(i) = (c < kCutoff).select(0.0, c.exp()).template cast<T>().transpose();
+      }
+    });
+  }
+
+  bool needs_absorb(const Vector<double>& f, const Vector<double>& g, double threshold) const {
+    const double lim = threshold * eps_;
+    return (f - fbar_).cwiseAbs().maxCoeff() > lim || (g - gbar_).cwiseAbs().maxCoeff() > lim;
+  }
+
+  static constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+  /// One fused iteration: f half-step (rule of side A), then g half-step (side B) from the
+  /// column sums accumulated in the same pass. Returns {err_a, err_b}, or NaNs when a row or
+  /// column of the stored kernel has underflowed to zero (f and g are then partly updated and
+  /// the caller restores them and takes a log-domain step instead); bal_g receives the
+  /// balanced g values (for the final column masses).
+  std::pair<double, double> iterate(const Side& A, const Side& B, Vector<double>& f,
+                                    Vector<double>& g, Vector<double>& bal_g,
+                                    const Execution& ex) {
+    const double eps = eps_;
+    Vector<double> w(m_);
+    for (Index j = 0; j < m_; ++j) w[j] = B.w[j] > 0 ? B.w[j] * std::exp((g[j] - gbar_[j]) / eps) : 0.0;
+    // Fixed row groups (independent of the thread count) with their own column accumulators.
+    const Index groups = std::min<Index>(n_, 32);
+    const Index per = (n_ + groups - 1) / groups;
+    acc_.resize(groups * m_);
+    std::vector<double> err_parts(static_cast<std::size_t>(groups), 0.0);
+    std::atomic<bool> failed{false};
+    const int threads = static_cast<double>(n_) * static_cast<double>(m_) < 1e5 ? 1 : ex.resolved_threads();
+    parallel_for(groups, threads, 1, [&](Index gb, Index ge) {
+      for (Index grp = gb; grp < ge; ++grp) {
+        double* acc = acc_.data() + grp * m_;
+        std::fill(acc, acc + m_, 0.0);
+        double err = 0;
+        const Index i1 = std::min(n_, (grp + 1) * per);
+        for (Index i = grp * per; i < i1; ++i) {
+          const T* krow = K_.data() + i * m_;
+          const double s = dot_kernel(krow, w.data(), m_);
+          if (!(s > 0) || !std::isfinite(s)) {
+            failed.store(true, std::memory_order_relaxed);
+            continue;
+          }
+          const double bal = fbar_[i] - eps * std::log(s);
+          const double nw = apply_rule(A, i, bal, eps);
+          if (A.w[i] > 0) {
+            err += A.w[i] * std::abs(std::exp((f[i] - bal) / eps) - std::exp((nw - bal) / eps));
+            f[i] = nw;
+            const double alpha = A.w[i] * std::exp((nw - fbar_[i]) / eps);
+            axpy_kernel(alpha, krow, acc, m_);
+          } else {
+            f[i] = nw;
+          }
+        }
+        err_parts[static_cast<std::size_t>(grp)] = err;
+      }
+    });
+    if (failed.load()) return {kNaN, kNaN};
+    double err_a = 0;
+    for (double e : err_parts) err_a += e;
+    bal_g.resize(m_);
+    for (Index j = 0; j < m_; ++j) {
+      double cs = 0;
+      for (Index grp = 0; grp < groups; ++grp) cs += acc_[static_cast<std::size_t>(grp * m_ + j)];
+      if (!(cs > 0) && B.w[j] > 0) return {kNaN, kNaN};
+      bal_g[j] = gbar_[j] - eps * std::log(cs);
+    }
+    const double err_b = update_side(B, bal_g, eps, g);
+    return {err_a, err_b};
+  }
+
+ private:
+  Index n_ = 0, m_ = 0;
+  RowMatrix<T> K_;
+  Vector<double> fbar_, gbar_;
+  std::vector<double> acc_;
+  double eps_ = 1;
+};
+
+inline Vector<double> safe_log(const Vector<double>& w) {
+  Vector<double> out(w.size());
+  for (Index i = 0; i < w.size(); ++i)
+    out[i] = w[i] > 0 ? std::log(w[i]) : -std::numeric_limits<double>::infinity();
+  return out;
+}
+
+inline void check_weights(const Vector<double>& w, Index expected, const char* name,
+                          const char* side) {
+  check_argument(w.size() == expected, name,
+                 "has " + std::to_string(w.size()) + " entries for " + std::to_string(expected) +
+                     " " + side);
+  for (Index i = 0; i < w.size(); ++i)
+    check_argument(std::isfinite(w[i]) && w[i] >= 0, name,
+                   "entry " + std::to_string(i) + " is negative, NaN or infinite");
+  check_argument(w.sum() > 0, name, "has zero total mass");
+}
+
+template <SinkhornGeometry G>
+SinkhornResult solve(const G& geom, VectorView<double> a_in, VectorView<double> b_in,
+                     const Vector<double>* cap, const SinkhornOptions& opt,
+                     const Potentials& warm) {
+  using T = typename G::Scalar;
+  opt.validate();
+  const Index n = geom.rows(), m = geom.cols();
+  Side A, B;
+  A.w = a_in.size() == 0 ? Vector<double>::Constant(n, 1.0 / static_cast<double>(n)) : Vector<double>(a_in);
+  B.w = b_in.size() == 0 ? Vector<double>::Constant(m, 1.0 / static_cast<double>(m)) : Vector<double>(b_in);
+  check_weights(A.w, n, "a", "sources (rows)");
+  check_weights(B.w, m, "b", "targets (columns)");
+  A.logw = safe_log(A.w);
+  B.logw = safe_log(B.w);
+  const double mass_a = A.w.sum(), mass_b = B.w.sum();
+  if (cap != nullptr) {
+    check_argument(cap->size() == n, "cap",
+                   "has " + std::to_string(cap->size()) + " entries for " + std::to_string(n) +
+                       " sources");
+    for (Index i = 0; i < n; ++i)
+      check_argument(std::isfinite((*cap)[i]) && (*cap)[i] >= 0, "cap",
+                     "entry " + std::to_string(i) + " is negative, NaN or infinite");
+    check_argument(cap->sum() >= mass_b * (1 - 1e-12), "cap",
+                   fmt::format("total capacity {:g} is less than the target mass {:g}",
+                               cap->sum(), mass_b));
+    check_argument(std::isinf(opt.reg_m_b), "reg_m_b",
+                   "must be infinite (hard target marginal) in a capacity-constrained problem");
+    A.rule = Rule::capacity;
+    A.logcap.resize(n);
+    for (Index i = 0; i < n; ++i)
+      A.logcap[i] = (*cap)[i] > 0 ? std::log((*cap)[i]) - A.logw[i] : -std::numeric_limits<double>::infinity();
+    // A source with zero capacity carries nothing: give it zero prior weight.
+    for (Index i = 0; i < n; ++i)
+      if ((*cap)[i] <= 0) {
+        A.w[i] = 0;
+        A.logw[i] = -std::numeric_limits<double>::infinity();
+      }
+  } else {
+    if (std::isfinite(opt.reg_m_a)) {
+      A.rule = Rule::soft;
+      A.rho = opt.reg_m_a;
+    }
+    if (std::isfinite(opt.reg_m_b)) {
+      B.rule = Rule::soft;
+      B.rho = opt.reg_m_b;
+    }
+    if (A.rule == Rule::hard && B.rule == Rule::hard)
+      check_argument(std::abs(mass_a - mass_b) <= opt.mass_tolerance * std::max(mass_a, mass_b),
+                     "b",
+                     fmt::format("total mass {:.17g} differs from the total mass of a {:.17g} "
+                                 "(balanced problem; normalise or use reg_m_a / reg_m_b)",
+                                 mass_b, mass_a));
+  }
+
+  SinkhornResult res;
+  res.reg = opt.reg;
+  const double eps_target = opt.reg;
+  const double threshold = opt.tol + opt.rtol * std::max(mass_a, mass_b);
+  Vector<double> f, g;
+  const bool warm_started = warm.f.size() > 0 || warm.g.size() > 0;
+  if (warm_started) {
+    check_argument(warm.f.size() == n, "f", "warm-start potential f has " + std::to_string(warm.f.size()) + " entries for " + std::to_string(n) + " sources");
+    check_argument(warm.g.size() == m, "g", "warm-start potential g has " + std::to_string(warm.g.size()) + " entries for " + std::to_string(m) + " targets");
+    check_argument(warm.f.allFinite(), "f", "warm-start potential is not finite");
+    check_argument(warm.g.allFinite(), "g", "warm-start potential is not finite");
+    f = warm.f;
+    g = warm.g;
+  } else {
+    f = Vector<double>::Zero(n);
+    g = Vector<double>::Zero(m);
+  }
+
+  const Execution& ex = opt.execution;
+  Vector<double> h, lse, bal_f(n), bal_g(m);
+  // One online iteration at eps; returns {err_a, err_b}.
+  auto online_iteration = [&](double eps) {
+    h = B.logw + g / eps;
+    geom.row_lse(h, eps, lse, ex);
+    bal_f = -eps * lse;
+    const double ea = update_side(A, bal_f, eps, f);
+    h = A.logw + f / eps;
+    geom.col_lse(h, eps, lse, ex);
+    bal_g = -eps * lse;
+    const double eb = update_side(B, bal_g, eps, g);
+    return std::pair<double, double>{ea, eb};
+  };
+
+  // The reductions throw Cancelled when the token fires mid-way; the solver reports it as a
+  // status and returns the potentials reached so far.
+  try {
+  // eps-scaling stages (online).
+  if (opt.eps_scaling && !warm_started) {
+    double eps = opt.eps_start > 0 ? opt.eps_start : geom.max_cost_bound();
+    while (eps > eps_target * (1 + 1e-12)) {
+      for (Index it = 0; it < opt.eps_scaling_iterations; ++it) {
+        online_iteration(eps);
+        ++res.total_iterations;
+      }
+      if (!all_finite(f) || !all_finite(g)) break;
+      if (ex.report("sinkhorn eps-scaling", 0.0)) {
+        res.status = Status::cancelled;
+        break;
+      }
+      eps *= opt.eps_scaling_factor;
+    }
+  }
+
+  // Target-reg iterations.
+  const double bytes = static_cast<double>(n) * static_cast<double>(m) * sizeof(T);
+  const bool stored = opt.storage == KernelStorage::stored ||
+                      (opt.storage == KernelStorage::automatic &&
+                       bytes <= static_cast<double>(opt.kernel_memory_budget));
+  res.stored_kernel = stored;
+  StoredKernel<T> K;
+  bool built = false;
+  Vector<double> f_backup, g_backup;
+  double ea = 0, eb = 0;
+  if (res.status != Status::cancelled && all_finite(f) && all_finite(g)) {
+    for (Index it = 0; it < opt.max_iter; ++it) {
+      if (stored && built && K.needs_absorb(f, g, opt.absorb_threshold)) {
+        ++res.absorptions;
+        K.build(geom, f, g, eps_target, ex);
+      }
+      if (stored && built) {
+        f_backup = f;
+        g_backup = g;
+        std::tie(ea, eb) = K.iterate(A, B, f, g, bal_g, ex);
+        if (std::isnan(ea)) {
+          // Underflowed kernel row/column: restore, take a log-domain step, rebuild.
+          f = f_backup;
+          g = g_backup;
+          std::tie(ea, eb) = online_iteration(eps_target);
+          K.build(geom, f, g, eps_target, ex);
+          ++res.absorptions;
+        }
+      } else if (stored) {
+        // The first step at the target reg is log-domain, so that K is built from balanced
+        // potentials (every row and column then has entries of order one).
+        std::tie(ea, eb) = online_iteration(eps_target);
+        if (all_finite(f) && all_finite(g)) {
+          K.build(geom, f, g, eps_target, ex);
+          built = true;
+        }
+      } else {
+        std::tie(ea, eb) = online_iteration(eps_target);
+      }
+      ++res.iterations;
+      ++res.total_iterations;
+      if (!std::isfinite(ea) || !std::isfinite(eb) || !all_finite(f) || !all_finite(g)) {
+        if (!all_finite(f) || !all_finite(g)) {
+          res.status = Status::numerical_error;
+          break;
+        }
+        continue;  // a transient overflow of the mass error; keep going
+      }
+      if (ea <= threshold && eb <= threshold) {
+        res.status = Status::converged;
+        break;
+      }
+      if (ex.report("sinkhorn", static_cast<double>(it + 1) / static_cast<double>(opt.max_iter))) {
+        res.status = Status::cancelled;
+        break;
+      }
+    }
+  } else if (res.status != Status::cancelled) {
+    res.status = Status::numerical_error;
+  }
+  if (res.status == Status::max_iterations && res.iterations == 0) res.status = Status::numerical_error;
+  } catch (const Cancelled&) {
+    res.status = Status::cancelled;
+  }
+
+  res.f = f;
+  res.g = g;
+  res.log_a = A.logw;
+  res.log_b = B.logw;
+  if (res.status == Status::numerical_error || res.status == Status::cancelled) return res;
+  // Final masses from fresh half-steps (one extra row reduction; columns are current).
+  h = B.logw + g / eps_target;
+  geom.row_lse(h, eps_target, lse, ex);
+  bal_f = -eps_target * lse;
+  h = A.logw + f / eps_target;
+  geom.col_lse(h, eps_target, lse, ex);
+  bal_g = -eps_target * lse;
+  res.row_mass.resize(n);
+  res.col_mass.resize(m);
+  for (Index i = 0; i < n; ++i) res.row_mass[i] = A.w[i] > 0 ? A.w[i] * std::exp((f[i] - bal_f[i]) / eps_target) : 0.0;
+  for (Index j = 0; j < m; ++j) res.col_mass[j] = B.w[j] > 0 ? B.w[j] * std::exp((g[j] - bal_g[j]) / eps_target) : 0.0;
+  {
+    Vector<double> fa = f, gb = g;
+    res.error_a = update_side(A, bal_f, eps_target, fa);
+    res.error_b = update_side(B, bal_g, eps_target, gb);
+  }
+  // Objective: <f, r> + <g, c> - eps (|P| - |a||b|) + soft penalties.
+  const double mass_p = res.row_mass.sum();
+  double obj = f.dot(res.row_mass) + g.dot(res.col_mass) - eps_target * (mass_p - mass_a * mass_b);
+  auto kl = [](const Vector<double>& p, const Vector<double>& q) {
+    double s = 0;
+    for (Index i = 0; i < p.size(); ++i) {
+      if (p[i] > 0) s += p[i] * std::log(p[i] / q[i]);
+      s += q[i] - p[i];
+    }
+    return s;
+  };
+  if (A.rule == Rule::soft) obj += A.rho * kl(res.row_mass, A.w);
+  if (B.rule == Rule::soft) obj += B.rho * kl(res.col_mass, B.w);
+  res.objective = obj;
+  if (opt.compute_cost)
+    res.cost = geom.transport_cost(Vector<double>(A.logw + f / eps_target),
+                                   Vector<double>(B.logw + g / eps_target), eps_target, ex);
+  return res;
+}
+
+}  // namespace detail
+
+/// Sinkhorn on any geometry. a, b: weights (empty = uniform 1/n, 1/m). Balanced unless
+/// options.reg_m_a / reg_m_b are finite (semi-relaxed: one finite; unbalanced: both).
+/// warm: potentials (f, g) from an earlier solve (skips eps-scaling).
+/// Throws InvalidArgument naming a, b, reg, f, g or an option; non-convergence is a status.
+template <SinkhornGeometry G>
+SinkhornResult sinkhorn(const G& geometry, VectorView<double> a, VectorView<double> b,
+                        const SinkhornOptions& options = {}, const Potentials& warm = {}) {
+  return detail::solve(geometry, a, b, nullptr, options, warm);
+}
+
+/// Dense cost matrix M (n x m), POT-style: sinkhorn(a, b, M, {.reg = 0.01}).
+template <Real T>
+SinkhornResult sinkhorn(VectorView<double> a, VectorView<double> b, MatrixView<T> M,
+                        const SinkhornOptions& options = {}, const Potentials& warm = {}) {
+  return detail::solve(DenseCost<T>(M), a, b, nullptr, options, warm);
+}
+
+/// Point clouds with C_ij = scale * ||x_i - y_j||^2, evaluated online by the fused kernel
+/// (or through a stored kernel when it fits options.kernel_memory_budget).
+template <Real T>
+SinkhornResult sinkhorn_points(MatrixView<T> x, MatrixView<T> y, VectorView<double> a,
+                               VectorView<double> b, double scale,
+                               const SinkhornOptions& options = {}, const Potentials& warm = {}) {
+  return detail::solve(PointCloud<T>(x, y, scale), a, b, nullptr, options, warm);
+}
+
+/// Capacity-constrained entropic OT: min <P,C> + eps KL(P | a b^T) s.t. P 1 <= cap, P^T 1 = b.
+/// a is the entropic prior over sources (empty = uniform); cap_i >= 0 with sum cap >= sum b.
+/// result.row_mass is s = P 1 (in [0, cap]); e.g. selecting N of n candidates against m
+/// reference people: b = N/m each, cap = 1, and s sums to N.
+template <SinkhornGeometry G>
+SinkhornResult capacity_constrained_sinkhorn(const G& geometry, VectorView<double> a,
+                                             VectorView<double> b, VectorView<double> cap,
+                                             const SinkhornOptions& options = {},
+                                             const Potentials& warm = {}) {
+  const Vector<double> c(cap);
+  return detail::solve(geometry, a, b, &c, options, warm);
+}
+
+}  // namespace popalign::ot
+
+template <>
+struct fmt::formatter<popalign::ot::Status> : fmt::formatter<std::string_view> {
+  template <class Ctx>
+  auto format(popalign::ot::Status s, Ctx& ctx) const {
+    return fmt::formatter<std::string_view>::format(popalign::ot::to_string(s), ctx);
+  }
+};
+
+template <>
+struct fmt::formatter<popalign::ot::SinkhornResult> : fmt::formatter<std::string_view> {
+  template <class Ctx>
+  auto format(const popalign::ot::SinkhornResult& r, Ctx& ctx) const {
+    return fmt::formatter<std::string_view>::format(popalign::ot::to_string(r), ctx);
+  }
+};

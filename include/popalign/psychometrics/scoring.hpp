@@ -1,0 +1,137 @@
+#pragma once
+// Scoring item responses into trait (and facet) scores.
+//
+// 1. Reading (read_responses): the columns of a CSV/TSV file, or the "answers" objects of the
+//    JSONL written by `popalign administer`, are matched to instrument items by item id or any
+//    alias. Cells equal to the missing code (0 in BIG5), empty cells, NA/NaN/null become missing
+//    (NaN). Text that is not a number is an error naming file, line and column.
+// 2. Range check: an answer outside [scale.min, scale.max] is an error naming the row (file:line
+//    or row number and id) and the column. Fractional answers inside the range are accepted
+//    (expected scores computed from option log-probabilities are fractional).
+// 3. Keying: reverse-keyed items become min + max - x.
+// 4. A trait (facet) score is the mean of the row's answered keyed items of that trait (facet),
+//    provided at least `min_answered` of its items are answered; otherwise it is NaN and counted
+//    in DimensionReport::insufficient. Means, not sums, so that scores stay on the response scale
+//    and rows with a few missing items remain comparable.
+// 5. Cronbach's alpha per trait and facet, on the rows that answered all its items.
+#include <fmt/format.h>
+
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <popalign/core/types.hpp>
+#include <popalign/io/csv.hpp>
+#include <popalign/io/jsonl.hpp>
+#include <popalign/psychometrics/instrument.hpp>
+
+namespace popalign::psychometrics {
+
+/// Item responses as read from a file: one row per respondent, one column per item column of
+/// the source (named as in the source). NaN = not answered.
+struct Responses {
+  std::string source;                ///< file name, for messages
+  std::vector<std::string> ids;      ///< one per row
+  std::vector<std::size_t> lines;    ///< physical line of each row in `source`, or empty
+  std::vector<std::string> columns;  ///< one per column of values
+  RowMatrix<double> values;
+
+  Index rows() const noexcept { return values.rows(); }
+  /// "file:line" when lines are known, else "row i+1 (id 'x')": for messages.
+  std::string where(Index row) const;
+  /// Rows `rows` in that order.
+  Responses select_rows(const std::vector<Index>& rows) const;
+  /// Throws InvalidArgument when sizes disagree.
+  void validate() const;
+};
+
+struct ReadResponsesOptions {
+  io::CsvOptions csv{};
+  /// CSV: the id column (empty: "id" if present, else row numbers "1", "2", ...).
+  /// JSONL: the member holding the id (empty: "id").
+  std::string id_column{};
+  /// A value that means "not answered" (BIG5 and IPIP-FFM use 0). Unset: none.
+  std::optional<double> missing_code{};
+  /// JSONL: the member holding the answers object.
+  std::string answers_field = "answers";
+  /// JSONL: what to do with malformed lines.
+  io::OnMalformed on_malformed = io::OnMalformed::fail;
+  /// Require a column for every item of the instrument (else absent items are all-missing).
+  bool require_all_items = false;
+  void validate() const;
+};
+
+/// Reads responses for `instrument` from a CSV/TSV file or a JSONL file (".jsonl", ".ndjson",
+/// or a first non-blank character '{'). Only columns that match an item are kept. Throws
+/// ParseError naming the file when no column matches any item.
+Responses read_responses(const std::filesystem::path& path, const Instrument& instrument,
+                         const ReadResponsesOptions& options = {});
+/// From a table of strings already read.
+Responses responses_from_table(const io::Table& table, const Instrument& instrument,
+                               const ReadResponsesOptions& options = {});
+/// From JSONL records shaped {"id": ..., "answers": {item: number | null, ...}, ...}.
+Responses responses_from_jsonl(const std::vector<io::JsonlRecord>& records,
+                               const Instrument& instrument,
+                               const ReadResponsesOptions& options = {});
+
+struct ScoringOptions {
+  /// Minimum share (0..1] of a trait's (facet's) items that must be answered for a score.
+  double min_answered = 0.5;
+  /// Which score columns to produce: traits (first), then facets.
+  bool traits = true;
+  bool facets = false;
+  /// Column names: codes ("E", "N1") or readable names ("Extraversion", "Anxiety").
+  bool use_names = false;
+  void validate() const;
+};
+
+/// Per score column: how it was computed and how reliable it is.
+struct DimensionReport {
+  std::string code;
+  std::string name;
+  bool is_facet = false;
+  std::size_t items = 0;         ///< items of the instrument in this dimension
+  std::size_t items_present = 0; ///< of those, items with a column in the responses
+  std::size_t scored = 0;        ///< rows with a score
+  std::size_t insufficient = 0;  ///< rows set to NaN (fewer than min_answered answered)
+  double mean = 0;               ///< mean score over scored rows (NaN if none)
+  double sd = 0;                 ///< sample sd over scored rows
+  double alpha = 0;              ///< Cronbach's alpha on complete rows (NaN if undefined)
+  std::size_t alpha_rows = 0;    ///< rows used for alpha
+};
+
+struct ScoreResult {
+  TraitTable<double> scores;               ///< ids, score columns, values (NaN: no score)
+  std::vector<DimensionReport> dimensions; ///< one per score column
+  std::size_t rows = 0;
+  std::size_t rows_with_missing = 0;    ///< rows with at least one unanswered matched item
+  std::size_t missing_answers = 0;      ///< unanswered (row, item) cells
+  std::size_t rows_with_nan_score = 0;  ///< rows with at least one NaN score
+  std::vector<std::string> absent_items;  ///< instrument items without a column
+
+  /// Multi-line report: one line per dimension with items, mean, sd, alpha, insufficient rows.
+  std::string summary() const;
+};
+
+/// Scores responses (columns matched to items by id or alias; unmatched columns ignored).
+/// Throws InvalidArgument("responses", ...) naming row and column for an out-of-range answer.
+ScoreResult score(const Instrument& instrument, const Responses& responses,
+                  const ScoringOptions& options = {});
+
+/// Keyed item matrix: column k is items[k] of the instrument (NaN when missing or absent),
+/// reverse-keyed items already reversed. Same range check as score().
+RowMatrix<double> keyed_item_matrix(const Instrument& instrument, const Responses& responses);
+
+}  // namespace popalign::psychometrics
+
+/// fmt::print("{}", result) prints ScoreResult::summary().
+template <>
+struct fmt::formatter<popalign::psychometrics::ScoreResult> : fmt::formatter<std::string_view> {
+  template <class FormatContext>
+  auto format(const popalign::psychometrics::ScoreResult& r, FormatContext& ctx) const {
+    const std::string s = r.summary();
+    return fmt::formatter<std::string_view>::format(std::string_view(s), ctx);
+  }
+};

@@ -1,0 +1,205 @@
+// `popalign align`: select N personas from a pool so that their trait distribution matches a
+// human reference (the Resample pipeline, include/popalign/align/align.hpp).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <popalign/align/align.hpp>
+#include <popalign/io/csv.hpp>
+#include <popalign/report/html_report.hpp>
+
+#include "cli/command.hpp"
+
+namespace {
+
+using namespace popalign;
+
+struct AlignArgs {
+  std::string pool, reference, traits, out, report, method = "resample", id_column = "id";
+  long long n = 0;
+  std::uint64_t seed = 0;
+  bool with_replacement = false, weights_only = false, quiet = false;
+  double reg = align::AlignOptions{}.reg;
+  double candidates = align::AlignOptions{}.candidate_factor;
+  int threads = 0;
+};
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  std::istringstream in(s);
+  while (std::getline(in, cur, ',')) {
+    const auto b = cur.find_first_not_of(" \t");
+    const auto e = cur.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(cur.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+/// Trait columns shared by both tables (pool order), except the id column, whose first data
+/// cell parses as a number in both files. Non-numeric or NaN cells further down are then
+/// reported with their line by to_numeric_table.
+std::vector<std::string> shared_numeric_columns(const io::Table& pool, const io::Table& ref,
+                                                const std::string& id_column) {
+  std::vector<std::string> out;
+  for (std::size_t c = 0; c < pool.num_columns(); ++c) {
+    const std::string& name = pool.columns[c];
+    if (name == id_column) continue;
+    const auto rc = ref.find_column(name);
+    if (!rc) continue;
+    const bool pn = pool.num_rows() > 0 && io::parse_number(pool.rows[0][c]).has_value();
+    const bool rn = ref.num_rows() > 0 && io::parse_number(ref.rows[0][*rc]).has_value();
+    if (pn && rn) out.push_back(name);
+  }
+  return out;
+}
+
+int run_align(const AlignArgs& a) {
+  const auto method = align::parse_method(a.method);
+  if (!method)
+    throw InvalidArgument("--method", "must be resample, is, ot or random (got '" + a.method + "')");
+  check_argument(a.n > 0, "--n", "must be > 0");
+  check_argument(!(a.with_replacement && a.weights_only), "--weights-only",
+                 "cannot be combined with --with-replacement");
+  const io::Table pool_t = io::read_table(a.pool);
+  const io::Table ref_t = io::read_table(a.reference);
+  pool_t.require_column(a.id_column);
+  std::vector<std::string> traits;
+  if (!a.traits.empty()) {
+    traits = split_list(a.traits);
+    check_argument(!traits.empty(), "--traits", "lists no column");
+  } else {
+    traits = shared_numeric_columns(pool_t, ref_t, a.id_column);
+    if (traits.empty())
+      throw InvalidArgument("--traits",
+                            fmt::format("{} and {} share no numeric column (except '{}'); name the "
+                                        "trait columns with --traits",
+                                        a.pool, a.reference, a.id_column));
+  }
+  io::NumericTableOptions po;
+  po.id_column = a.id_column;
+  const io::NumericTable pool = io::to_numeric_table(pool_t, traits, po);
+  io::NumericTableOptions ro;
+  const io::NumericTable ref = io::to_numeric_table(ref_t, traits, ro);
+  const Index n_pool = pool.values.rows();
+  if (!a.with_replacement && !a.weights_only)
+    check_argument(a.n <= n_pool, "--n",
+                   fmt::format("asks for {} distinct personas but {} has only {} rows (use "
+                               "--with-replacement to draw with replacement)",
+                               a.n, a.pool, n_pool));
+
+  align::AlignOptions opt;
+  opt.n = static_cast<Index>(a.n);
+  opt.method = *method;
+  opt.seed = a.seed;
+  opt.output = a.weights_only       ? align::Output::weights
+               : a.with_replacement ? align::Output::multiset
+                                    : align::Output::distinct;
+  opt.reg = a.reg;
+  opt.candidate_factor = a.candidates;
+  opt.execution.threads = a.threads;
+  if (cli::stderr_is_terminal() && !a.quiet) {
+    opt.execution.progress = [](std::string_view stage, double) {
+      fmt::print(stderr, "\r\033[Kpopalign align: {} ...", stage);
+      std::fflush(stderr);
+      return false;
+    };
+  }
+  const align::AlignResult r = align::align<double>(pool.values, ref.values, opt);
+  if (cli::stderr_is_terminal() && !a.quiet) fmt::print(stderr, "\r\033[K");
+
+  // Output CSV: id, count or weight, traits.
+  {
+    io::CsvWriter w(a.out);
+    std::vector<std::string> header{"id"};
+    if (opt.output == align::Output::multiset) header.push_back("count");
+    if (opt.output == align::Output::weights) header.push_back("weight");
+    for (const auto& t : traits) header.push_back(t);
+    w.write_row(header);
+    for (std::size_t k = 0; k < r.indices.size(); ++k) {
+      const Index i = r.indices[k];
+      std::vector<std::string> row{pool.ids[static_cast<std::size_t>(i)]};
+      if (opt.output == align::Output::multiset) row.push_back(std::to_string(r.counts[k]));
+      if (opt.output == align::Output::weights) row.push_back(io::format_number(r.weights[i]));
+      for (Index c = 0; c < pool.values.cols(); ++c) row.push_back(io::format_number(pool.values(i, c)));
+      w.write_row(row);
+    }
+    w.close();
+  }
+
+  if (!a.report.empty()) {
+    report::ReportInput in;
+    in.title = "popalign alignment report";
+    in.traits = traits;
+    in.pool = pool.values;
+    in.reference = ref.values;
+    in.selection.resize(static_cast<Index>(r.indices.size()), pool.values.cols());
+    in.selection_weights.resize(static_cast<Index>(r.indices.size()));
+    for (std::size_t k = 0; k < r.indices.size(); ++k) {
+      in.selection.row(static_cast<Index>(k)) = pool.values.row(r.indices[k]);
+      in.selection_weights[static_cast<Index>(k)] = r.weights[r.indices[k]];
+    }
+    in.importance_weights = r.importance_weights;
+    in.diagnostics = r.diagnostics;
+    std::string tl;
+    for (const auto& t : traits) tl += (tl.empty() ? "" : ", ") + t;
+    in.parameters = {{"pool file", a.pool},
+                     {"reference file", a.reference},
+                     {"traits", tl},
+                     {"reg (relative to the mean cost)", fmt::format("{:g}", opt.reg)},
+                     {"candidate factor", fmt::format("{:g}", opt.candidate_factor)},
+                     {"output file", a.out}};
+    report::write_html(a.report, in);
+  }
+
+  if (!a.quiet) {
+    fmt::print("{}", r.diagnostics.summary(traits));
+    fmt::print("wrote {} ({} rows){}\n", a.out, r.indices.size(),
+               a.report.empty() ? "" : ", report " + a.report);
+  } else {
+    for (const auto& w : r.diagnostics.warnings) fmt::print(stderr, "warning: {}\n", w);
+  }
+  return 0;
+}
+
+popalign::cli::CommandRegistrar registrar{
+    "align", "Select N personas whose trait distribution matches a human reference",
+    [](CLI::App& sub) {
+      auto a = std::make_shared<AlignArgs>();
+      sub.description(
+          "Select N personas from a pool so that their trait distribution matches a human "
+          "reference: KDE density-ratio weights -> importance resampling of candidates -> "
+          "capacity-constrained entropic OT -> N distinct personas (default).");
+      sub.add_option("--pool", a->pool, "Pool CSV/TSV: an id column and the trait columns")
+          ->required();
+      sub.add_option("--reference", a->reference,
+                     "Reference CSV/TSV with the trait columns (other columns ignored)")
+          ->required();
+      sub.add_option("--traits", a->traits,
+                     "Comma-separated trait columns (default: the numeric columns both files "
+                     "share, except the id column)");
+      sub.add_option("--n", a->n, "Number of personas to select")->required();
+      sub.add_option("--seed", a->seed, "Random seed (same inputs + seed = same output bytes)");
+      sub.add_option("--method", a->method, "resample (default), is, ot or random");
+      sub.add_flag("--with-replacement", a->with_replacement,
+                   "Draw a multiset of N with counts (column 'count') instead of N distinct");
+      sub.add_flag("--weights-only", a->weights_only,
+                   "Write every pool persona with a weight (column 'weight') instead of selecting");
+      sub.add_option("--out", a->out, "Output CSV (id, [count|weight], traits)")->required();
+      sub.add_option("--report", a->report, "Also write a self-contained HTML report");
+      sub.add_option("--id-column", a->id_column, "Id column of the pool (default: id)");
+      sub.add_option("--reg", a->reg, "Entropic regularisation relative to the mean cost");
+      sub.add_option("--candidates", a->candidates,
+                     "Candidate pool size for the transport, as a multiple of N (resample)");
+      sub.add_option("--threads", a->threads, "Threads (0 = all cores)");
+      sub.add_flag("--quiet", a->quiet, "Print only warnings");
+      return popalign::cli::Action([a] { return run_align(*a); });
+    }};
+
+}  // namespace

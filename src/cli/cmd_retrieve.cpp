@@ -1,0 +1,160 @@
+// `popalign retrieve`: the k personas that best fit a query (a group description such as
+// "someone who works in healthcare"), with scores. See docs/retrieval.md.
+//
+//   popalign retrieve --personas P.jsonl --query TEXT [--query TEXT ...] [--k 10]
+//       [--embedder glove|openai] [--head FILE] [--scoring max-fact|whole]
+//       [--word-vectors FILE] [--components FILE] [--save-components FILE]
+//       [--base-url URL --model NAME --api-key-env VAR] [--threads N] --out hits.jsonl
+//
+// Output: one line per hit {"query","rank","id","score","persona"}, queries in the order given.
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/core.h>
+
+#include <popalign/core/error.hpp>
+#include <popalign/embedding/projection_head.hpp>
+#include <popalign/embedding/retrieval.hpp>
+#include <popalign/embedding/word_vectors.hpp>
+#include <popalign/io/jsonl.hpp>
+#if defined(POPALIGN_HAS_OPENAI_EMBEDDER)
+#include <popalign/embedding/openai_embedder.hpp>
+#endif
+
+#include "cli/command.hpp"
+
+namespace {
+
+namespace emb = popalign::embedding;
+
+popalign::Execution with_threads(int threads) {
+  popalign::Execution e;
+  e.threads = threads;
+  return e;
+}
+
+struct Opts {
+  std::string personas;
+  std::vector<std::string> queries;
+  long k = 10;
+  std::string embedder = "glove";
+  std::string head;
+  std::string scoring = "max-fact";
+  std::string word_vectors;
+  std::string components;
+  std::string save_components;
+  std::string base_url = "http://127.0.0.1:8080/v1";
+  std::string model;
+  std::string api_key_env = "OPENAI_API_KEY";
+  int threads = 0;
+  std::string out;
+};
+
+std::vector<std::string> all_facts(const std::vector<emb::PersonaText>& ps) {
+  std::vector<std::string> out;
+  for (const auto& p : ps) out.insert(out.end(), p.facts.begin(), p.facts.end());
+  return out;
+}
+
+int run(const Opts& o) {
+  popalign::check_argument(o.k >= 1, "--k", "must be >= 1");
+  popalign::check_argument(!o.queries.empty(), "--query", "give at least one query");
+  for (const auto& q : o.queries)
+    popalign::check_argument(!q.empty(), "--query", "must not be empty");
+  popalign::check_argument(o.scoring == "max-fact" || o.scoring == "whole", "--scoring",
+                           "must be max-fact or whole, not '" + o.scoring + "'");
+  const auto personas = emb::read_personas(o.personas);
+  if (personas.empty()) throw popalign::IoError(o.personas, "no personas in the file");
+
+  std::shared_ptr<const emb::Embedder> embedder;
+  if (o.embedder == "glove") {
+    const std::string wv = o.word_vectors.empty() ? emb::default_word_vectors_path() : o.word_vectors;
+    // The SIF common component is fitted on the pool being searched unless a file is given.
+    auto sif = emb::make_sif_embedder(wv, o.components,
+                                      o.components.empty() ? all_facts(personas)
+                                                           : std::vector<std::string>{},
+                                      emb::SifOptions{.threads = o.threads});
+    if (!o.save_components.empty()) sif->save_common_components(o.save_components);
+    embedder = sif;
+  } else if (o.embedder == "openai") {
+#if defined(POPALIGN_HAS_OPENAI_EMBEDDER)
+    emb::OpenAiEmbedderOptions eo;
+    eo.client.base_url = o.base_url;
+    eo.client.api_key_env = o.api_key_env;
+    eo.model = o.model;
+    popalign::check_argument(!o.model.empty(), "--model", "is required with --embedder openai");
+    embedder = std::make_shared<emb::CachingEmbedder>(std::make_shared<emb::OpenAiEmbedder>(eo));
+#else
+    throw popalign::InvalidArgument("--embedder", "this build has no OpenAI embedder (llm layer)");
+#endif
+  } else {
+    throw popalign::InvalidArgument("--embedder", "must be glove or openai, not '" + o.embedder + "'");
+  }
+  if (!o.head.empty()) {
+    emb::ProjectionHead head = emb::ProjectionHead::load(o.head);
+    embedder = std::make_shared<emb::ProjectedEmbedder>(embedder, std::move(head));
+  }
+
+  const emb::PersonaRetriever retriever(
+      embedder, personas,
+      emb::RetrieverOptions{o.scoring == "whole" ? emb::ProfileScoring::whole
+                                                 : emb::ProfileScoring::max_fact,
+                            with_threads(o.threads)});
+  const auto hits = retriever.search(o.queries, o.k);
+
+  std::error_code ec;
+  std::filesystem::remove(o.out, ec);
+  popalign::io::JsonlWriter writer(o.out, popalign::io::JsonlWriteOptions{.append = false});
+  for (std::size_t q = 0; q < hits.size(); ++q) {
+    for (std::size_t r = 0; r < hits[q].size(); ++r) {
+      const auto& p = personas[static_cast<std::size_t>(hits[q][r].index)];
+      popalign::io::JsonValue v = popalign::io::JsonValue::object();
+      v.set("query", o.queries[q]);
+      v.set("rank", static_cast<long long>(r + 1));
+      v.set("id", p.id);
+      v.set("score", static_cast<double>(hits[q][r].score));
+      v.set("persona", p.text());
+      writer.write(v);
+    }
+  }
+  writer.close();
+  fmt::print(stderr, "retrieve: {} personas, {} quer{}, {} hits -> {} ({})\n", personas.size(),
+             o.queries.size(), o.queries.size() == 1 ? "y" : "ies", writer.count(), o.out,
+             embedder->name());
+  return 0;
+}
+
+popalign::cli::CommandRegistrar registrar{
+    "retrieve", "Retrieve the personas that best fit a query (embedding search)",
+    [](CLI::App& sub) {
+      auto o = std::make_shared<Opts>();
+      sub.add_option("--personas", o->personas,
+                     "JSONL personas: {\"id\",\"persona\"} or {\"id\",\"facts\":[...]}")
+          ->required();
+      sub.add_option("--query", o->queries, "query text (repeat for several)")->required();
+      sub.add_option("--k", o->k, "personas per query")->capture_default_str();
+      sub.add_option("--embedder", o->embedder, "glove (offline SIF) or openai")
+          ->capture_default_str();
+      sub.add_option("--head", o->head, "projection head trained by `popalign train-embedder`");
+      sub.add_option("--scoring", o->scoring,
+                     "max-fact (best single fact) or whole (all facts as one text)")
+          ->capture_default_str();
+      sub.add_option("--word-vectors", o->word_vectors,
+                     "word2vec file (default: data/models/glove6b_100d_top40k.w2v.bin)");
+      sub.add_option("--components", o->components,
+                     "SIF common components to load (default: fit on the persona pool)");
+      sub.add_option("--save-components", o->save_components,
+                     "save the SIF common components used");
+      sub.add_option("--base-url", o->base_url, "OpenAI-compatible server (--embedder openai)")
+          ->capture_default_str();
+      sub.add_option("--model", o->model, "embedding model (--embedder openai)");
+      sub.add_option("--api-key-env", o->api_key_env, "environment variable holding the API key")
+          ->capture_default_str();
+      sub.add_option("--threads", o->threads, "threads (0 = all cores)")->capture_default_str();
+      sub.add_option("--out", o->out, "output JSONL")->required();
+      return popalign::cli::Action([o] { return run(*o); });
+    }};
+
+}  // namespace

@@ -1,0 +1,128 @@
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include <popalign/core/random.hpp>
+#include <popalign/embedding/evaluation.hpp>
+#include <popalign/embedding/word_vectors.hpp>
+#include <popalign/io/jsonl.hpp>
+
+namespace popalign::embedding {
+
+ProfileSplit split_profiles(const std::vector<PersonaText>& profiles, double holdout_fraction,
+                            std::uint64_t seed) {
+  check_argument(holdout_fraction >= 0 && holdout_fraction <= 1, "holdout_fraction",
+                 "must be in [0, 1]");
+  std::vector<std::size_t> idx(profiles.size());
+  std::iota(idx.begin(), idx.end(), std::size_t{0});
+  Rng rng(seed);
+  rng.shuffle(idx);
+  const auto n_test =
+      static_cast<std::size_t>(std::llround(holdout_fraction * static_cast<double>(idx.size())));
+  std::vector<std::size_t> test(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(n_test));
+  std::vector<std::size_t> train(idx.begin() + static_cast<std::ptrdiff_t>(n_test), idx.end());
+  std::sort(test.begin(), test.end());
+  std::sort(train.begin(), train.end());
+  ProfileSplit out;
+  for (auto i : train) out.train.push_back(profiles[i]);
+  for (auto i : test) out.test.push_back(profiles[i]);
+  return out;
+}
+
+ClozeMetrics evaluate_inverse_cloze(std::shared_ptr<const Embedder> embedder,
+                                    const std::vector<PersonaText>& profiles, std::uint64_t seed,
+                                    ProfileScoring scoring, const Execution& execution) {
+  check_argument(embedder != nullptr, "embedder", "must not be null");
+  Rng rng(seed);
+  std::vector<std::string> queries;
+  std::vector<PersonaText> docs;
+  for (const auto& p : profiles) {
+    if (p.facts.size() < 2) continue;
+    const auto pick = static_cast<std::size_t>(rng.uniform_int(p.facts.size()));
+    PersonaText d{p.id, {}};
+    for (std::size_t j = 0; j < p.facts.size(); ++j)
+      if (j != pick) d.facts.push_back(p.facts[j]);
+    queries.push_back(p.facts[pick]);
+    docs.push_back(std::move(d));
+  }
+  ClozeMetrics m;
+  m.queries = static_cast<Index>(queries.size());
+  if (queries.empty()) return m;
+  const PersonaRetriever retriever(embedder, docs, RetrieverOptions{scoring, execution});
+  const RowMatrix<float> s = retriever.score_all(queries);
+  for (Index q = 0; q < s.rows(); ++q) {
+    const float own = s(q, q);
+    Index rank = 1;
+    for (Index j = 0; j < s.cols(); ++j)
+      if (s(q, j) > own) ++rank;
+    if (rank <= 1) m.recall_at_1 += 1;
+    if (rank <= 10) m.recall_at_10 += 1;
+    m.mrr += 1.0 / static_cast<double>(rank);
+  }
+  const auto n = static_cast<double>(s.rows());
+  m.recall_at_1 /= n;
+  m.recall_at_10 /= n;
+  m.mrr /= n;
+  return m;
+}
+
+std::vector<GroupSpec> read_groups(const std::string& path) {
+  io::JsonlReader reader(path);
+  io::JsonlRecord rec;
+  std::vector<GroupSpec> out;
+  while (reader.next(rec)) {
+    GroupSpec g{rec.string_field("name"), rec.string_field("description"), {}};
+    const io::JsonValue& kw = rec.field("keywords");
+    if (!kw.is_array() || kw.size() == 0)
+      throw ParseError(path, rec.line, "'keywords' must be a non-empty array of strings");
+    for (const auto& k : kw.as_array()) {
+      if (!k.is_string() || tokenize(k.as_string()).empty())
+        throw ParseError(path, rec.line, "'keywords' must hold non-empty strings");
+      g.keywords.push_back(k.as_string());
+    }
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
+bool profile_matches(const PersonaText& profile, const GroupSpec& group) {
+  std::vector<std::vector<std::string>> kws;
+  for (const auto& k : group.keywords) kws.push_back(tokenize(k));
+  for (const auto& fact : profile.facts) {
+    const auto toks = tokenize(fact);
+    for (const auto& kw : kws) {
+      if (kw.empty() || kw.size() > toks.size()) continue;
+      for (std::size_t s = 0; s + kw.size() <= toks.size(); ++s)
+        if (std::equal(kw.begin(), kw.end(), toks.begin() + static_cast<std::ptrdiff_t>(s)))
+          return true;
+    }
+  }
+  return false;
+}
+
+std::vector<GroupMetrics> evaluate_groups(const PersonaRetriever& retriever,
+                                          const std::vector<GroupSpec>& groups) {
+  std::vector<std::string> queries;
+  for (const auto& g : groups) queries.push_back(g.description);
+  const auto hits = retriever.search(queries, 20);
+  std::vector<GroupMetrics> out;
+  for (std::size_t gi = 0; gi < groups.size(); ++gi) {
+    GroupMetrics m;
+    m.name = groups[gi].name;
+    for (const auto& p : retriever.personas())
+      if (profile_matches(p, groups[gi])) ++m.relevant;
+    Index rel10 = 0, rel20 = 0;
+    for (std::size_t j = 0; j < hits[gi].size(); ++j) {
+      const bool r = profile_matches(
+          retriever.personas()[static_cast<std::size_t>(hits[gi][j].index)], groups[gi]);
+      if (r && j < 10) ++rel10;
+      if (r && j < 20) ++rel20;
+    }
+    m.precision_at_10 = static_cast<double>(rel10) / 10.0;
+    m.precision_at_20 = static_cast<double>(rel20) / 20.0;
+    out.push_back(m);
+  }
+  return out;
+}
+
+}  // namespace popalign::embedding

@@ -1,0 +1,191 @@
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <limits>
+
+#include <popalign/embedding/retrieval.hpp>
+#include <popalign/io/jsonl.hpp>
+
+namespace popalign::embedding {
+
+std::string PersonaText::text() const {
+  std::string out;
+  for (const auto& f : facts) {
+    if (!out.empty()) out.push_back(' ');
+    out += f;
+  }
+  return out;
+}
+
+namespace {
+std::string trim(std::string_view s) {
+  std::size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return std::string(s.substr(b, e - b));
+}
+}  // namespace
+
+std::vector<std::string> split_sentences(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c != '.' && c != '!' && c != '?') continue;
+    std::size_t j = i + 1;
+    while (j < text.size() && (text[j] == '.' || text[j] == '!' || text[j] == '?')) ++j;
+    if (j == text.size() || std::isspace(static_cast<unsigned char>(text[j]))) {
+      std::string s = trim(text.substr(start, j - start));
+      if (!s.empty()) out.push_back(std::move(s));
+      start = j;
+    }
+    i = j - 1;
+  }
+  std::string s = trim(text.substr(std::min(start, text.size())));
+  if (!s.empty()) out.push_back(std::move(s));
+  return out;
+}
+
+std::vector<PersonaText> read_personas(const std::string& path) {
+  io::JsonlReader reader(path);
+  io::JsonlRecord rec;
+  std::vector<PersonaText> out;
+  while (reader.next(rec)) {
+    PersonaText p;
+    p.id = rec.id_field("id");
+    if (const io::JsonValue* facts = rec.value.find("facts"); facts && !facts->is_null()) {
+      if (!facts->is_array())
+        throw ParseError(path, rec.line, "'facts' must be an array of strings");
+      for (const auto& f : facts->as_array()) {
+        if (!f.is_string())
+          throw ParseError(path, rec.line, "'facts' must be an array of strings");
+        std::string t = trim(f.as_string());
+        if (!t.empty()) p.facts.push_back(std::move(t));
+      }
+    } else if (const io::JsonValue* persona = rec.value.find("persona");
+               persona && !persona->is_null()) {
+      if (!persona->is_string()) throw ParseError(path, rec.line, "'persona' must be a string");
+      p.facts = split_sentences(persona->as_string());
+    } else {
+      throw ParseError(path, rec.line, "needs a \"persona\" string or a \"facts\" array");
+    }
+    if (p.facts.empty()) throw ParseError(path, rec.line, "persona '" + p.id + "' has no text");
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+std::vector<TrainingPair> read_pairs(const std::string& path) {
+  io::JsonlReader reader(path);
+  io::JsonlRecord rec;
+  std::vector<TrainingPair> out;
+  while (reader.next(rec)) {
+    TrainingPair p{rec.string_field("query"), rec.string_field("positive")};
+    if (trim(p.query).empty()) throw ParseError(path, rec.line, "'query' is empty");
+    if (trim(p.positive).empty()) throw ParseError(path, rec.line, "'positive' is empty");
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+void write_pairs(const std::vector<TrainingPair>& pairs, const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+  io::JsonlWriter writer(path, io::JsonlWriteOptions{.append = false});
+  for (const auto& p : pairs) {
+    io::JsonValue v = io::JsonValue::object();
+    v.set("query", p.query);
+    v.set("positive", p.positive);
+    writer.write(v);
+  }
+  writer.close();
+}
+
+std::vector<TrainingPair> make_profile_pairs(const std::vector<PersonaText>& profiles) {
+  std::vector<TrainingPair> out;
+  for (const auto& p : profiles) {
+    if (p.facts.size() < 2) continue;
+    for (std::size_t i = 0; i < p.facts.size(); ++i) {
+      std::string rest;
+      for (std::size_t j = 0; j < p.facts.size(); ++j) {
+        if (j == i) continue;
+        if (!rest.empty()) rest.push_back(' ');
+        rest += p.facts[j];
+      }
+      out.push_back({p.facts[i], std::move(rest)});
+    }
+  }
+  return out;
+}
+
+PersonaRetriever::PersonaRetriever(std::shared_ptr<const Embedder> embedder,
+                                   std::vector<PersonaText> personas, RetrieverOptions options)
+    : embedder_(std::move(embedder)), personas_(std::move(personas)), options_(options) {
+  check_argument(embedder_ != nullptr, "embedder", "must not be null");
+  options_.validate();
+  std::vector<std::string> texts;
+  if (options_.scoring == ProfileScoring::max_fact) {
+    for (std::size_t i = 0; i < personas_.size(); ++i)
+      for (const auto& f : personas_[i].facts) {
+        texts.push_back(f);
+        owner_.push_back(static_cast<Index>(i));
+      }
+  } else {
+    for (const auto& p : personas_) texts.push_back(p.text());
+  }
+  vectors_ = embedder_->embed(texts);
+  if (!embedder_->normalized()) normalize_rows(vectors_);
+}
+
+RowMatrix<float> PersonaRetriever::score_all(const std::vector<std::string>& queries) const {
+  RowMatrix<float> q = embedder_->embed(queries);
+  if (!embedder_->normalized()) normalize_rows(q);
+  const auto np = static_cast<Index>(personas_.size());
+  RowMatrix<float> out(q.rows(), np);
+  const Index block = 32;
+  parallel_for((q.rows() + block - 1) / block, options_.execution.resolved_threads(), 1,
+               [&](Index b, Index e) {
+                 for (Index blk = b; blk < e; ++blk) {
+                   const Index q0 = blk * block, q1 = std::min(q.rows(), q0 + block);
+                   Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor, 32,
+                                 Eigen::Dynamic>
+                       s = q.middleRows(q0, q1 - q0) * vectors_.transpose();
+                   if (options_.scoring == ProfileScoring::whole) {
+                     out.middleRows(q0, q1 - q0) = s;
+                     continue;
+                   }
+                   out.middleRows(q0, q1 - q0).setConstant(-std::numeric_limits<float>::infinity());
+                   for (Index r = 0; r < q1 - q0; ++r)
+                     for (Index j = 0; j < s.cols(); ++j) {
+                       float& best = out(q0 + r, owner_[static_cast<std::size_t>(j)]);
+                       best = std::max(best, s(r, j));
+                     }
+                 }
+               });
+  return out;
+}
+
+std::vector<std::vector<RetrievalHit>> top_k_rows(const RowMatrix<float>& scores, Index k) {
+  check_argument(k >= 1, "k", "must be >= 1");
+  std::vector<std::vector<RetrievalHit>> out(static_cast<std::size_t>(scores.rows()));
+  const Index kk = std::min(k, scores.cols());
+  std::vector<Index> idx(static_cast<std::size_t>(scores.cols()));
+  for (Index q = 0; q < scores.rows(); ++q) {
+    for (Index j = 0; j < scores.cols(); ++j) idx[static_cast<std::size_t>(j)] = j;
+    std::partial_sort(idx.begin(), idx.begin() + kk, idx.end(), [&](Index a, Index b) {
+      return scores(q, a) > scores(q, b) || (scores(q, a) == scores(q, b) && a < b);
+    });
+    auto& hits = out[static_cast<std::size_t>(q)];
+    for (Index j = 0; j < kk; ++j)
+      hits.push_back({idx[static_cast<std::size_t>(j)], scores(q, idx[static_cast<std::size_t>(j)])});
+  }
+  return out;
+}
+
+std::vector<std::vector<RetrievalHit>> PersonaRetriever::search(
+    const std::vector<std::string>& queries, Index k) const {
+  check_argument(k >= 1, "k", "must be >= 1");
+  return top_k_rows(score_all(queries), k);
+}
+
+}  // namespace popalign::embedding

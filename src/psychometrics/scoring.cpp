@@ -1,0 +1,438 @@
+// Scoring (see include/popalign/psychometrics/scoring.hpp).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include <popalign/psychometrics/reliability.hpp>
+#include <popalign/psychometrics/scoring.hpp>
+
+namespace popalign::psychometrics {
+
+namespace {
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+bool is_missing_text(std::string_view s) {
+  return s.empty() || s == "NA" || s == "NaN" || s == "nan" || s == "null" || s == "NULL" ||
+         s == "na" || s == "N/A";
+}
+}  // namespace
+
+std::string Responses::where(Index row) const {
+  const auto r = static_cast<std::size_t>(row);
+  if (r < lines.size() && !source.empty()) return fmt::format("{}:{}", source, lines[r]);
+  if (r < ids.size()) return fmt::format("row {} (id '{}')", row + 1, ids[r]);
+  return fmt::format("row {}", row + 1);
+}
+
+Responses Responses::select_rows(const std::vector<Index>& rows) const {
+  Responses out;
+  out.source = source;
+  out.columns = columns;
+  out.values.resize(static_cast<Index>(rows.size()), values.cols());
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    const Index i = rows[k];
+    if (i < 0 || i >= values.rows())
+      throw InvalidArgument("rows", fmt::format("index {} is outside 0..{}", i, values.rows() - 1));
+    out.values.row(static_cast<Index>(k)) = values.row(i);
+    if (!ids.empty()) out.ids.push_back(ids[static_cast<std::size_t>(i)]);
+    if (!lines.empty()) out.lines.push_back(lines[static_cast<std::size_t>(i)]);
+  }
+  return out;
+}
+
+void Responses::validate() const {
+  check_argument(static_cast<Index>(columns.size()) == values.cols(), "columns",
+                 fmt::format("has {} names for {} columns", columns.size(), values.cols()));
+  check_argument(ids.empty() || static_cast<Index>(ids.size()) == values.rows(), "ids",
+                 fmt::format("has {} entries for {} rows", ids.size(), values.rows()));
+  check_argument(lines.empty() || static_cast<Index>(lines.size()) == values.rows(), "lines",
+                 fmt::format("has {} entries for {} rows", lines.size(), values.rows()));
+}
+
+void ReadResponsesOptions::validate() const {
+  csv.validate();
+  check_argument(!answers_field.empty(), "answers_field", "must not be empty");
+  check_argument(!missing_code || std::isfinite(*missing_code), "missing_code",
+                 "must be a finite number");
+}
+
+void ScoringOptions::validate() const {
+  check_argument(min_answered > 0 && min_answered <= 1, "min_answered",
+                 fmt::format("must be in (0, 1], got {}", min_answered));
+  check_argument(traits || facets, "traits", "at least one of traits and facets must be on");
+}
+
+namespace {
+
+/// Builds Responses row by row from a delimited file (shared by the Table and streaming paths).
+class ResponseBuilder {
+ public:
+  ResponseBuilder(std::string source, const std::vector<std::string>& header,
+                  const Instrument& instrument, const ReadResponsesOptions& options)
+      : options_(options) {
+    out_.source = std::move(source);
+    header_ = header;
+    auto find = [&](std::string_view name) -> std::optional<std::size_t> {
+      for (std::size_t j = 0; j < header.size(); ++j)
+        if (header[j] == name) return j;
+      return std::nullopt;
+    };
+    if (options.id_column.empty()) {
+      id_col_ = find("id");
+    } else {
+      id_col_ = find(options.id_column);
+      if (!id_col_)
+        throw io::CsvError(out_.source, 1, 0, options.id_column,
+                           fmt::format("missing id column '{}'", options.id_column));
+    }
+    std::vector<bool> covered(instrument.num_items(), false);
+    for (std::size_t j = 0; j < header.size(); ++j) {
+      if (id_col_ && j == *id_col_) continue;
+      if (auto k = instrument.find_item(header[j])) {
+        cols_.push_back(j);
+        out_.columns.push_back(header[j]);
+        covered[*k] = true;
+      }
+    }
+    if (cols_.empty())
+      throw ParseError(out_.source, 1,
+                       fmt::format("no column matches an item of instrument '{}' (first item: "
+                                   "'{}')",
+                                   instrument.id, instrument.items.front().id));
+    if (options.require_all_items)
+      for (std::size_t k = 0; k < covered.size(); ++k)
+        if (!covered[k])
+          throw ParseError(out_.source, 1,
+                           fmt::format("no column for item '{}' of instrument '{}'",
+                                       instrument.items[k].id, instrument.id));
+  }
+
+  void add(const std::vector<std::string>& row, std::size_t line) {
+    out_.ids.push_back(id_col_ ? row[*id_col_] : std::to_string(out_.ids.size() + 1));
+    out_.lines.push_back(line);
+    for (std::size_t c = 0; c < cols_.size(); ++c) {
+      const std::string& cell = row[cols_[c]];
+      double v = kNaN;
+      if (auto x = io::parse_number(cell)) {
+        v = *x;
+        if (options_.missing_code && v == *options_.missing_code) v = kNaN;
+      } else if (!is_missing_text(cell)) {
+        const std::string& name = header_[cols_[c]];
+        throw io::CsvError(out_.source, line, 0, name,
+                           fmt::format("column '{}': answer '{}' is not a number", name, cell));
+      }
+      flat_.push_back(v);
+    }
+  }
+
+  Responses finish() {
+    out_.values = Eigen::Map<const RowMatrix<double>>(flat_.data(),
+                                                      static_cast<Index>(out_.ids.size()),
+                                                      static_cast<Index>(cols_.size()));
+    std::vector<double>().swap(flat_);
+    return std::move(out_);
+  }
+
+ private:
+  const ReadResponsesOptions& options_;
+  Responses out_;
+  std::vector<std::string> header_;
+  std::optional<std::size_t> id_col_;
+  std::vector<std::size_t> cols_;
+  std::vector<double> flat_;
+};
+
+}  // namespace
+
+Responses responses_from_table(const io::Table& table, const Instrument& instrument,
+                               const ReadResponsesOptions& options) {
+  options.validate();
+  ResponseBuilder b(table.source, table.columns, instrument, options);
+  for (std::size_t i = 0; i < table.num_rows(); ++i) b.add(table.rows[i], table.lines[i]);
+  return b.finish();
+}
+
+Responses responses_from_jsonl(const std::vector<io::JsonlRecord>& records,
+                               const Instrument& instrument, const ReadResponsesOptions& options) {
+  options.validate();
+  const std::string id_key = options.id_column.empty() ? "id" : options.id_column;
+  Responses out;
+  if (!records.empty()) out.source = records.front().source;
+  // Columns: the items that appear in any record, in instrument order.
+  std::vector<bool> seen(instrument.num_items(), false);
+  std::map<std::string, std::size_t, std::less<>> key_item;  // answer key -> item
+  for (const auto& rec : records) {
+    const io::JsonValue& answers = rec.field(options.answers_field);
+    if (!answers.is_object())
+      throw ParseError(rec.source, rec.line,
+                       fmt::format("field '{}' is {}, not an object of item answers",
+                                   options.answers_field,
+                                   io::JsonValue::kind_name(answers.kind())));
+    for (const auto& [key, v] : answers.as_object()) {
+      auto it = key_item.find(key);
+      if (it == key_item.end()) {
+        auto k = instrument.find_item(key);
+        if (!k) continue;
+        it = key_item.emplace(key, *k).first;
+      }
+      seen[it->second] = true;
+    }
+  }
+  if (!records.empty() && key_item.empty())
+    throw ParseError(out.source, records.front().line,
+                     fmt::format("no answer key matches an item of instrument '{}'",
+                                 instrument.id));
+  std::vector<Index> col_of_item(instrument.num_items(), -1);
+  for (std::size_t k = 0; k < seen.size(); ++k) {
+    if (options.require_all_items && !seen[k] && !records.empty())
+      throw ParseError(out.source, 0,
+                       fmt::format("no answers to item '{}' of instrument '{}'",
+                                   instrument.items[k].id, instrument.id));
+    if (seen[k]) {
+      col_of_item[k] = static_cast<Index>(out.columns.size());
+      out.columns.push_back(instrument.items[k].id);
+    }
+  }
+  out.values.setConstant(static_cast<Index>(records.size()), static_cast<Index>(out.columns.size()),
+                         kNaN);
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const auto& rec = records[i];
+    out.ids.push_back(rec.id_field(id_key));
+    out.lines.push_back(rec.line);
+    std::vector<bool> set(instrument.num_items(), false);
+    for (const auto& [key, v] : rec.field(options.answers_field).as_object()) {
+      auto it = key_item.find(key);
+      if (it == key_item.end()) continue;
+      const std::size_t k = it->second;
+      if (set[k])
+        throw ParseError(rec.source, rec.line,
+                         fmt::format("item '{}' is answered twice (key '{}')",
+                                     instrument.items[k].id, key));
+      set[k] = true;
+      double x = kNaN;
+      if (v.is_number()) {
+        x = v.as_number();
+      } else if (v.is_string()) {
+        auto p = io::parse_number(v.as_string());
+        if (!p && !is_missing_text(v.as_string()))
+          throw ParseError(rec.source, rec.line,
+                           fmt::format("answer to '{}' is \"{}\", not a number", key,
+                                       v.as_string()));
+        if (p) x = *p;
+      } else if (!v.is_null()) {
+        throw ParseError(rec.source, rec.line,
+                         fmt::format("answer to '{}' is {}, not a number or null", key,
+                                     io::JsonValue::kind_name(v.kind())));
+      }
+      if (options.missing_code && x == *options.missing_code) x = kNaN;
+      out.values(static_cast<Index>(i), col_of_item[k]) = x;
+    }
+  }
+  return out;
+}
+
+Responses read_responses(const std::filesystem::path& path, const Instrument& instrument,
+                         const ReadResponsesOptions& options) {
+  options.validate();
+  const auto ext = path.extension().string();
+  bool jsonl = ext == ".jsonl" || ext == ".ndjson";
+  std::string text;
+  if (!jsonl) {
+    text = io::read_file(path);
+    std::size_t b = 0;
+    if (text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) b = 3;
+    while (b < text.size() && std::isspace(static_cast<unsigned char>(text[b]))) ++b;
+    jsonl = b < text.size() && text[b] == '{';
+  }
+  if (jsonl) {
+    io::JsonlReadOptions jo;
+    jo.on_malformed = options.on_malformed;
+    auto r = text.empty() ? io::read_jsonl(path, jo) : io::parse_jsonl(text, jo, path.string());
+    return responses_from_jsonl(r.records, instrument, options);
+  }
+  std::optional<ResponseBuilder> b;
+  io::for_each_row_in(
+      text, options.csv, path.string(),
+      [&](const std::vector<std::string>& header, char) {
+        b.emplace(path.string(), header, instrument, options);
+      },
+      [&](const std::vector<std::string>& fields, std::size_t line) { b->add(fields, line); });
+  return b->finish();
+}
+
+namespace {
+
+/// Item index of each response column (or -1), checking that no item is given twice.
+std::vector<Index> match_columns(const Instrument& instrument, const Responses& responses) {
+  std::vector<Index> item_of(responses.columns.size(), -1);
+  std::vector<Index> col_of_item(instrument.num_items(), -1);
+  for (std::size_t j = 0; j < responses.columns.size(); ++j) {
+    auto k = instrument.find_item(responses.columns[j]);
+    if (!k) continue;
+    if (col_of_item[*k] >= 0)
+      throw InvalidArgument(
+          "responses", fmt::format("columns '{}' and '{}' both hold item '{}'",
+                                   responses.columns[static_cast<std::size_t>(col_of_item[*k])],
+                                   responses.columns[j], instrument.items[*k].id));
+    col_of_item[*k] = static_cast<Index>(j);
+    item_of[j] = static_cast<Index>(*k);
+  }
+  return item_of;
+}
+
+}  // namespace
+
+RowMatrix<double> keyed_item_matrix(const Instrument& instrument, const Responses& responses) {
+  responses.validate();
+  const auto item_of = match_columns(instrument, responses);
+  const Index n = responses.rows();
+  RowMatrix<double> K = RowMatrix<double>::Constant(n, static_cast<Index>(instrument.num_items()),
+                                                    kNaN);
+  const Scale& s = instrument.scale;
+  for (Index i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < item_of.size(); ++j) {
+      if (item_of[j] < 0) continue;
+      const double x = responses.values(i, static_cast<Index>(j));
+      if (std::isnan(x)) continue;
+      if (!s.contains(x))
+        throw InvalidArgument(
+            "responses",
+            fmt::format("{}: column '{}': answer {} is outside the scale {}..{} of instrument '{}'",
+                        responses.where(i), responses.columns[j], io::format_number(x), s.min,
+                        s.max, instrument.id));
+      const auto& item = instrument.items[static_cast<std::size_t>(item_of[j])];
+      K(i, item_of[j]) = item.key < 0 ? s.reverse(x) : x;
+    }
+  return K;
+}
+
+ScoreResult score(const Instrument& instrument, const Responses& responses,
+                  const ScoringOptions& options) {
+  options.validate();
+  const RowMatrix<double> K = keyed_item_matrix(instrument, responses);
+  const Index n = K.rows();
+  const auto item_of = match_columns(instrument, responses);
+  std::vector<bool> present(instrument.num_items(), false);
+  for (Index k : item_of)
+    if (k >= 0) present[static_cast<std::size_t>(k)] = true;
+
+  ScoreResult r;
+  r.rows = static_cast<std::size_t>(n);
+  for (std::size_t k = 0; k < present.size(); ++k)
+    if (!present[k]) r.absent_items.push_back(instrument.items[k].id);
+  for (Index i = 0; i < n; ++i) {
+    std::size_t miss = 0;
+    for (std::size_t k = 0; k < present.size(); ++k)
+      if (present[k] && std::isnan(K(i, static_cast<Index>(k)))) ++miss;
+    r.missing_answers += miss;
+    if (miss) ++r.rows_with_missing;
+  }
+
+  struct Dim {
+    const Dimension* d;
+    bool facet;
+    std::vector<std::size_t> items;
+  };
+  std::vector<Dim> dims;
+  if (options.traits)
+    for (const auto& t : instrument.traits)
+      dims.push_back({&t, false, instrument.items_of_trait(t.code)});
+  if (options.facets)
+    for (const auto& f : instrument.facets)
+      dims.push_back({&f, true, instrument.items_of_facet(f.code)});
+  check_argument(!dims.empty(), "facets",
+                 fmt::format("instrument '{}' has no facets", instrument.id));
+
+  r.scores.ids = responses.ids;
+  if (r.scores.ids.empty())
+    for (Index i = 0; i < n; ++i) r.scores.ids.push_back(std::to_string(i + 1));
+  r.scores.values.resize(n, static_cast<Index>(dims.size()));
+  for (std::size_t c = 0; c < dims.size(); ++c) {
+    const Dim& dim = dims[c];
+    DimensionReport rep;
+    rep.code = dim.d->code;
+    rep.name = dim.d->name;
+    rep.is_facet = dim.facet;
+    rep.items = dim.items.size();
+    for (auto k : dim.items)
+      if (present[k]) ++rep.items_present;
+    r.scores.traits.push_back(options.use_names ? rep.name : rep.code);
+    // A score needs ceil(min_answered * items) answered items (at least one).
+    const double need_d = std::ceil(options.min_answered * static_cast<double>(rep.items) - 1e-9);
+    const std::size_t need = std::max<std::size_t>(1, static_cast<std::size_t>(need_d));
+    double sum_s = 0, sum_s2 = 0;
+    for (Index i = 0; i < n; ++i) {
+      double s = 0;
+      std::size_t answered = 0;
+      for (auto k : dim.items) {
+        const double x = K(i, static_cast<Index>(k));
+        if (!std::isnan(x)) {
+          s += x;
+          ++answered;
+        }
+      }
+      double v = kNaN;
+      if (answered >= need) {
+        v = s / static_cast<double>(answered);
+        ++rep.scored;
+        sum_s += v;
+        sum_s2 += v * v;
+      } else {
+        ++rep.insufficient;
+      }
+      r.scores.values(i, static_cast<Index>(c)) = v;
+    }
+    if (rep.scored > 0) {
+      const double m = static_cast<double>(rep.scored);
+      rep.mean = sum_s / m;
+      double ss = 0;
+      for (Index i = 0; i < n; ++i) {
+        const double v = r.scores.values(i, static_cast<Index>(c));
+        if (!std::isnan(v)) ss += (v - rep.mean) * (v - rep.mean);
+      }
+      rep.sd = rep.scored > 1 ? std::sqrt(ss / (m - 1)) : kNaN;
+    } else {
+      rep.mean = rep.sd = kNaN;
+    }
+    // Alpha on the rows that answered every item of the dimension (absent items excluded).
+    std::vector<Index> cols;
+    for (auto k : dim.items)
+      if (present[k]) cols.push_back(static_cast<Index>(k));
+    RowMatrix<double> sub(n, static_cast<Index>(cols.size()));
+    for (std::size_t j = 0; j < cols.size(); ++j) sub.col(static_cast<Index>(j)) = K.col(cols[j]);
+    const AlphaResult a = cronbach_alpha<double>(sub);
+    rep.alpha = a.alpha;
+    rep.alpha_rows = a.rows;
+    r.dimensions.push_back(std::move(rep));
+  }
+  for (Index i = 0; i < n; ++i)
+    if (r.scores.values.row(i).array().isNaN().any()) ++r.rows_with_nan_score;
+  return r;
+}
+
+std::string ScoreResult::summary() const {
+  std::string out = fmt::format(
+      "{} rows; {} rows with unanswered items ({} answers missing); {} rows with a NaN score\n",
+      rows, rows_with_missing, missing_answers, rows_with_nan_score);
+  if (!absent_items.empty()) {
+    out += fmt::format("{} instrument items have no column:", absent_items.size());
+    for (std::size_t k = 0; k < absent_items.size() && k < 20; ++k) out += " " + absent_items[k];
+    if (absent_items.size() > 20) out += " ...";
+    out += "\n";
+  }
+  out += fmt::format("{:<8} {:<24} {:>5} {:>7} {:>7} {:>7} {:>8} {:>12}\n", "score", "name",
+                     "items", "mean", "sd", "alpha", "alpha_n", "insufficient");
+  for (const auto& d : dimensions) {
+    out += fmt::format("{:<8} {:<24} {:>5} {:>7.3f} {:>7.3f} {:>7.3f} {:>8} {:>12}\n", d.code,
+                       d.name.substr(0, 24), d.items_present == d.items
+                                                 ? std::to_string(d.items)
+                                                 : fmt::format("{}/{}", d.items_present, d.items),
+                       d.mean, d.sd, d.alpha, d.alpha_rows, d.insufficient);
+  }
+  return out;
+}
+
+}  // namespace popalign::psychometrics

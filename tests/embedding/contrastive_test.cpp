@@ -1,0 +1,120 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <popalign/core/random.hpp>
+#include <popalign/embedding/contrastive.hpp>
+
+using namespace popalign;
+using namespace popalign::embedding;
+
+namespace {
+// Pairs whose query and positive share a hidden "topic" direction, hidden under noise in
+// other coordinates: a linear head can learn to amplify the topic coordinates.
+void synthetic_pairs(Index n, Index d, std::uint64_t seed, RowMatrix<float>& q,
+                     RowMatrix<float>& p) {
+  Rng rng(seed);
+  q.resize(n, d);
+  p.resize(n, d);
+  for (Index i = 0; i < n; ++i) {
+    for (Index j = 0; j < d; ++j) {
+      const bool topic = j < d / 4;
+      const float shared = static_cast<float>(rng.normal());
+      q(i, j) = topic ? 0.4f * shared + 0.1f * static_cast<float>(rng.normal())
+                      : static_cast<float>(rng.normal());
+      p(i, j) = topic ? 0.4f * shared + 0.1f * static_cast<float>(rng.normal())
+                      : static_cast<float>(rng.normal());
+    }
+  }
+}
+}  // namespace
+
+TEST(Contrastive, LossDecreasesAndHeadImprovesRetrieval) {
+  RowMatrix<float> q, p;
+  synthetic_pairs(512, 16, 3, q, p);
+  for (auto kind : {HeadKind::linear, HeadKind::mlp}) {
+    ContrastiveOptions o{.kind = kind, .epochs = 6, .batch_size = 32, .learning_rate = 1e-2,
+                         .temperature = 0.1, .hard_negatives = 2, .seed = 9};
+    const ContrastiveResult r = train_projection_head(q, p, o);
+    ASSERT_EQ(r.epoch_loss.size(), 6u);
+    EXPECT_LT(r.epoch_loss.back(), 0.8 * r.epoch_loss.front())
+        << r.epoch_loss.front() << " -> " << r.epoch_loss.back();
+    EXPECT_EQ(r.status, "ok");
+    EXPECT_GT(r.mined, 0);
+    // Own-positive cosine rank improves: mean cos(q_i, p_i) - mean cos(q_i, p_j).
+    auto margin = [&](const ProjectionHead& h) {
+      const RowMatrix<float> zq = h.forward(q), zp = h.forward(p);
+      const Eigen::MatrixXf s = zq * zp.transpose();
+      return (s.diagonal().mean() - s.mean());
+    };
+    EXPECT_GT(margin(r.head), margin(ProjectionHead::identity(16)) + 0.05f);
+  }
+}
+
+TEST(Contrastive, SameSeedSameHead) {
+  RowMatrix<float> q, p;
+  synthetic_pairs(200, 8, 4, q, p);
+  ContrastiveOptions o{.epochs = 2, .batch_size = 16, .seed = 1};
+  o.execution.threads = 1;
+  const auto a = train_projection_head(q, p, o);
+  const auto b = train_projection_head(q, p, o);
+  EXPECT_EQ(a.head.w(), b.head.w());
+  EXPECT_EQ(a.epoch_loss, b.epoch_loss);
+  o.seed = 2;
+  const auto c = train_projection_head(q, p, o);
+  EXPECT_NE(a.head.w(), c.head.w());
+}
+
+TEST(Contrastive, FilterDropsPlantedFalseNegatives) {
+  // Row 1's positive is a near copy of row 0's positive: for query 0 it is the hardest
+  // "negative" and a false one. The filter must skip it; without the filter it is mined first.
+  RowMatrix<float> q, p;
+  synthetic_pairs(50, 8, 5, q, p);
+  p.row(1) = p.row(0) + 0.01f * RowMatrix<float>::Ones(1, 8);
+  q.row(0) = p.row(0);  // query 0 says the same as its positive
+  RowMatrix<float> zq = q, zp = p;
+  for (Index i = 0; i < zq.rows(); ++i) {
+    zq.row(i).normalize();
+    zp.row(i).normalize();
+  }
+  Index dropped = 0;
+  const auto unfiltered = mine_hard_negatives(zq, zp, 3, 10, false, 0.9, &dropped);
+  EXPECT_EQ(dropped, 0);
+  ASSERT_FALSE(unfiltered[0].empty());
+  EXPECT_EQ(unfiltered[0][0], 1);
+  const auto filtered = mine_hard_negatives(zq, zp, 3, 10, true, 0.9, &dropped);
+  EXPECT_GE(dropped, 2);  // row 1 for query 0 and row 0 for query 1
+  EXPECT_EQ(std::count(filtered[0].begin(), filtered[0].end(), Index{1}), 0);
+  EXPECT_EQ(std::count(filtered[1].begin(), filtered[1].end(), Index{0}), 0);
+  EXPECT_EQ(filtered[0].size(), 3u);  // next-best candidates take the place
+  for (const auto& row : filtered)
+    for (Index c : row) EXPECT_GE(c, 0);
+  // Own positive is never a negative.
+  for (std::size_t i = 0; i < filtered.size(); ++i)
+    EXPECT_EQ(std::count(unfiltered[i].begin(), unfiltered[i].end(), static_cast<Index>(i)), 0);
+  // And training with duplicates counts the in-batch drops.
+  ContrastiveOptions o{.epochs = 1, .batch_size = 50, .filter_threshold = 0.9};
+  const auto r = train_projection_head(q, p, o);
+  EXPECT_GE(r.dropped_in_batch, 2);
+  o.filter_negatives = false;
+  EXPECT_EQ(train_projection_head(q, p, o).dropped_in_batch, 0);
+}
+
+TEST(Contrastive, OptionsAndShapesAreValidated) {
+  RowMatrix<float> q, p;
+  synthetic_pairs(10, 4, 1, q, p);
+  EXPECT_THROW(train_projection_head(q, p, ContrastiveOptions{.temperature = 0}), InvalidArgument);
+  EXPECT_THROW(train_projection_head(q, p, ContrastiveOptions{.batch_size = 1}), InvalidArgument);
+  EXPECT_THROW(train_projection_head(q, p, ContrastiveOptions{.hard_negatives = 40}),
+               InvalidArgument);
+  EXPECT_THROW(train_projection_head(q, p.topRows(5), ContrastiveOptions{}), InvalidArgument);
+  try {
+    ContrastiveOptions{.epochs = 0}.validate();
+    FAIL();
+  } catch (const InvalidArgument& e) {
+    EXPECT_EQ(e.argument(), "epochs");
+  }
+  // Cancellation returns what was trained so far, with a status.
+  ContrastiveOptions o{.epochs = 3};
+  o.execution.cancel.cancel();
+  EXPECT_EQ(train_projection_head(q, p, o).status, "cancelled");
+}

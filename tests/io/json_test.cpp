@@ -1,0 +1,80 @@
+#include <popalign/io/json.hpp>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <limits>
+
+namespace popalign::io {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(JsonValue, BuildAndDumpCompactInInsertionOrder) {
+  JsonValue v = JsonValue::object();
+  v.set("id", "p1").set("n", 3).set("x", 0.25).set("ok", true).set("none", nullptr);
+  JsonValue answers;
+  answers.set("E1", 4).set("E2", JsonValue());
+  v.set("answers", answers);
+  JsonValue arr;
+  arr.push_back(1).push_back("two");
+  v.set("list", arr);
+  EXPECT_EQ(v.dump(),
+            R"({"id":"p1","n":3,"x":0.25,"ok":true,"none":null,"answers":{"E1":4,"E2":null},)"
+            R"("list":[1,"two"]})");
+  v.set("n", 4);  // replaces in place
+  EXPECT_EQ(v.find("n")->as_number(), 4.0);
+  EXPECT_EQ(v.as_object()[1].first, "n");
+  EXPECT_EQ(v.size(), 7u);
+}
+
+TEST(JsonValue, NumbersAndNonFinite) {
+  EXPECT_EQ(JsonValue(1e20).dump(), "1e+20");
+  EXPECT_EQ(JsonValue(-0.0).dump(), "0");
+  EXPECT_EQ(JsonValue(0.1).dump(), "0.1");
+  EXPECT_EQ(JsonValue(std::numeric_limits<double>::quiet_NaN()).dump(), "null");
+  EXPECT_EQ(JsonValue(std::numeric_limits<double>::infinity()).dump(), "null");
+}
+
+TEST(JsonValue, EscapesStrings) {
+  EXPECT_EQ(JsonValue("a\"b\\c\nd\te\x01").dump(), R"("a\"b\\c\nd\te\u0001")");
+  EXPECT_EQ(JsonValue("héllo 世界").dump(), "\"héllo 世界\"");
+}
+
+TEST(JsonValue, ParseRoundTrip) {
+  const std::string text =
+      R"({"id":"x","v":[1,2.5,-3e-05,true,false,null],"o":{"b":1,"a":"\u00e9\n"}})";
+  const JsonValue v = parse_json(text);
+  EXPECT_TRUE(v.is_object());
+  EXPECT_EQ(v.find("o")->as_object()[0].first, "b");  // file order kept
+  EXPECT_EQ(v.find("o")->find("a")->as_string(), "é\n");
+  EXPECT_EQ(v.find("v")->as_array()[2].as_number(), -3e-05);
+  EXPECT_EQ(parse_json(v.dump()), v);
+  EXPECT_EQ(v.dump(), R"({"id":"x","v":[1,2.5,-3e-05,true,false,null],"o":{"b":1,"a":"é\n"}})");
+}
+
+TEST(JsonValue, KindErrors) {
+  const JsonValue v("text");
+  try {
+    (void)v.as_number();
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("a string, not a number"));
+  }
+  EXPECT_EQ(v.find("x"), nullptr);
+  EXPECT_THROW((void)JsonValue(1).as_object(), Error);
+}
+
+TEST(JsonValue, ParseErrorNamesSourceAndLine) {
+  try {
+    parse_json("{\"a\": }", "f.jsonl", 12);
+    FAIL();
+  } catch (const ParseError& e) {
+    EXPECT_EQ(e.file(), "f.jsonl");
+    EXPECT_EQ(e.line(), 12u);
+    EXPECT_THAT(e.what(), HasSubstr("f.jsonl:12: malformed JSON"));
+  }
+}
+
+}  // namespace
+}  // namespace popalign::io

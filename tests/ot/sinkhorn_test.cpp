@@ -1,0 +1,455 @@
+#include <popalign/ot/sinkhorn.hpp>
+
+#include <gtest/gtest.h>
+
+#include <Eigen/Eigenvalues>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numbers>
+#include <vector>
+
+#include <popalign/core/random.hpp>
+#include <popalign/ot/plan.hpp>
+
+#include "ot/reference.hpp"
+
+namespace popalign::ot {
+namespace {
+
+using testing::load_case;
+using testing::matrix;
+using testing::vector;
+
+template <class T>
+class SinkhornTest : public ::testing::Test {};
+using Scalars = ::testing::Types<float, double>;
+TYPED_TEST_SUITE(SinkhornTest, Scalars);
+
+template <class T>
+constexpr bool is_float = std::is_same_v<T, float>;
+
+template <class T>
+RowMatrix<T> gaussian_sample(Index n, const Eigen::VectorXd& mean, const Eigen::MatrixXd& cov,
+                             Rng& rng) {
+  const Eigen::MatrixXd L = cov.llt().matrixL();
+  RowMatrix<T> out(n, mean.size());
+  Eigen::VectorXd z(mean.size());
+  for (Index i = 0; i < n; ++i) {
+    for (Index k = 0; k < z.size(); ++k) z[k] = rng.normal();
+    out.row(i) = (mean + L * z).transpose().template cast<T>();
+  }
+  return out;
+}
+
+Eigen::MatrixXd sqrtm(const Eigen::MatrixXd& A) {
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(A);
+  return es.eigenvectors() * es.eigenvalues().cwiseMax(0).cwiseSqrt().asDiagonal() *
+         es.eigenvectors().transpose();
+}
+
+/// Bures-Wasserstein: W2^2 between N(m1, A) and N(m2, B).
+double bures_wasserstein2(const Eigen::VectorXd& m1, const Eigen::MatrixXd& A,
+                          const Eigen::VectorXd& m2, const Eigen::MatrixXd& B) {
+  const Eigen::MatrixXd rA = sqrtm(A);
+  return (m1 - m2).squaredNorm() + A.trace() + B.trace() - 2 * sqrtm(rA * B * rA).trace();
+}
+
+/// Entropic OT between Gaussians (Janati et al. 2020, Thm. 1; Mallasto et al. 2021), for
+/// <P, ||x - y||^2> + eps KL(P | alpha x beta), sigma^2 = eps / 2:
+///   |m1-m2|^2 + Tr A + Tr B - Tr D + d s2 (1 - log(2 s2)) + s2 log det(D + s2 I),
+///   D = (4 A^1/2 B A^1/2 + s2^2 I)^1/2.
+double entropic_gaussian_ot(const Eigen::VectorXd& m1, const Eigen::MatrixXd& A,
+                            const Eigen::VectorXd& m2, const Eigen::MatrixXd& B, double eps) {
+  const double s2 = eps / 2;
+  const auto d = static_cast<double>(A.rows());
+  const Eigen::MatrixXd rA = sqrtm(A);
+  const Eigen::MatrixXd I = Eigen::MatrixXd::Identity(A.rows(), A.rows());
+  const Eigen::MatrixXd D = sqrtm(4 * rA * B * rA + s2 * s2 * I);
+  return (m1 - m2).squaredNorm() + A.trace() + B.trace() - D.trace() +
+         d * s2 * (1 - std::log(2 * s2)) + s2 * std::log((D + s2 * I).determinant());
+}
+
+TEST(GaussianClosedForms, EntropicTendsToBuresAsEpsVanishes) {
+  Eigen::VectorXd m1(2), m2(2);
+  m1 << 0, 0;
+  m2 << 1, -0.5;
+  Eigen::MatrixXd A(2, 2), B(2, 2);
+  A << 1.0, 0.3, 0.3, 0.5;
+  B << 0.7, -0.2, -0.2, 1.2;
+  const double w = bures_wasserstein2(m1, A, m2, B);
+  EXPECT_NEAR(entropic_gaussian_ot(m1, A, m2, B, 1e-7), w, 1e-5);
+  EXPECT_GT(entropic_gaussian_ot(m1, A, m2, B, 0.1), w);
+  // 1-D Bures = (m1 - m2)^2 + (s1 - s2)^2.
+  Eigen::VectorXd a1(1), a2(1);
+  a1 << 0.5;
+  a2 << -1;
+  Eigen::MatrixXd v1(1, 1), v2(1, 1);
+  v1 << 4.0;
+  v2 << 0.25;
+  EXPECT_NEAR(bures_wasserstein2(a1, v1, a2, v2), 2.25 + 2.25, 1e-12);
+}
+
+TYPED_TEST(SinkhornTest, EntropicOtBetweenGaussiansMatchesClosedForm) {
+  using T = TypeParam;
+  Rng rng(2024);
+  Eigen::VectorXd m1(2), m2(2);
+  m1 << 0, 0;
+  m2 << 1.0, -0.5;
+  Eigen::MatrixXd A(2, 2), B(2, 2);
+  A << 1.0, 0.3, 0.3, 0.5;
+  B << 0.7, -0.2, -0.2, 1.2;
+  const Index n = 3000;
+  const RowMatrix<T> x = gaussian_sample<T>(n, m1, A, rng);
+  const RowMatrix<T> y = gaussian_sample<T>(n, m2, B, rng);
+  const double eps = 1.0;
+  SinkhornOptions opt;
+  opt.reg = eps;
+  opt.tol = 1e-7;
+  opt.storage = KernelStorage::online;
+  const auto r = sinkhorn_points<T>(x, y, Vector<double>(), Vector<double>(), 1.0, opt);
+  ASSERT_TRUE(r.converged()) << to_string(r);
+  const double expected = entropic_gaussian_ot(m1, A, m2, B, eps);
+  // Finite-sample estimate of a smooth functional: a few percent at n = 3000.
+  EXPECT_NEAR(r.objective, expected, 0.03 * expected) << to_string(r);
+}
+
+TYPED_TEST(SinkhornTest, SmallRegCostApproachesBuresWasserstein) {
+  using T = TypeParam;
+  Rng rng(99);
+  Eigen::VectorXd m1(2), m2(2);
+  m1 << 0, 0;
+  m2 << 2.0, 1.0;
+  Eigen::MatrixXd A(2, 2), B(2, 2);
+  A << 1.0, 0.0, 0.0, 1.0;
+  B << 2.0, 0.5, 0.5, 1.0;
+  const Index n = 1000;
+  const RowMatrix<T> x = gaussian_sample<T>(n, m1, A, rng);
+  const RowMatrix<T> y = gaussian_sample<T>(n, m2, B, rng);
+  SinkhornOptions opt;
+  opt.reg = 0.05;
+  opt.tol = 1e-6;
+  const auto r = sinkhorn_points<T>(x, y, Vector<double>(), Vector<double>(), 1.0, opt);
+  ASSERT_TRUE(r.converged()) << to_string(r);
+  const double w = bures_wasserstein2(m1, A, m2, B);
+  EXPECT_NEAR(r.cost, w, 0.05 * w) << to_string(r);
+}
+
+TYPED_TEST(SinkhornTest, OneDimensionalOtBySorting) {
+  // Uniform 1-D samples: the exact plan matches sorted values. For the entropic plan,
+  // W <= <P, C> <= objective <= W + eps log n.
+  using T = TypeParam;
+  Rng rng(5);
+  const Index n = 200;
+  RowMatrix<T> x(n, 1), y(n, 1);
+  std::vector<double> xs, ys;
+  for (Index i = 0; i < n; ++i) {
+    x(i, 0) = static_cast<T>(rng.normal());
+    y(i, 0) = static_cast<T>(rng.exponential());
+    xs.push_back(static_cast<double>(x(i, 0)));
+    ys.push_back(static_cast<double>(y(i, 0)));
+  }
+  std::sort(xs.begin(), xs.end());
+  std::sort(ys.begin(), ys.end());
+  double w = 0, maxc = 0;
+  for (Index i = 0; i < n; ++i) w += (xs[i] - ys[i]) * (xs[i] - ys[i]) / static_cast<double>(n);
+  for (double a : xs)
+    for (double b : ys) maxc = std::max(maxc, (a - b) * (a - b));
+  SinkhornOptions opt;
+  opt.reg = 5e-3 * maxc;
+  opt.tol = is_float<T> ? 1e-5 : 1e-8;
+  opt.max_iter = 20000;
+  const auto r = sinkhorn_points<T>(x, y, Vector<double>(), Vector<double>(), 1.0, opt);
+  ASSERT_TRUE(r.converged()) << to_string(r);
+  const double slack = is_float<T> ? 1e-4 * maxc : 1e-9 * maxc;
+  EXPECT_GE(r.cost, w - slack);
+  EXPECT_LE(r.cost, r.objective + slack);
+  EXPECT_LE(r.objective, w + opt.reg * std::log(static_cast<double>(n)) + slack);
+  EXPECT_LE(r.error_a, 10 * opt.tol);
+  EXPECT_LE(r.error_b, 10 * opt.tol);
+}
+
+TYPED_TEST(SinkhornTest, SmallEpsMarginalsThanksToEpsScaling) {
+  using T = TypeParam;
+  Rng rng(17);
+  const Index n = 300, m = 250;
+  RowMatrix<T> x(n, 3), y(m, 3);
+  for (Index i = 0; i < n; ++i)
+    for (Index k = 0; k < 3; ++k) x(i, k) = static_cast<T>(rng.normal());
+  for (Index j = 0; j < m; ++j)
+    for (Index k = 0; k < 3; ++k) y(j, k) = static_cast<T>(rng.uniform(-2, 2));
+  const PointCloud<T> geom(x, y, 1.0);
+  RowMatrix<double> C(n, m);
+  for (Index i = 0; i < n; ++i) geom.cost_row(i, C.row(i).data());
+  const double scale = C.maxCoeff();
+  for (KernelStorage storage : {KernelStorage::online, KernelStorage::stored}) {
+    SinkhornOptions opt;
+    opt.reg = 1e-3 * scale;
+    opt.tol = is_float<T> ? 1e-5 : 1e-8;
+    opt.max_iter = 20000;
+    opt.storage = storage;
+    const auto r = sinkhorn(geom, Vector<double>(), Vector<double>(), opt);
+    ASSERT_TRUE(r.converged()) << to_string(r);
+    EXPECT_EQ(r.stored_kernel, storage == KernelStorage::stored);
+    // The dense plan's marginals, computed independently.
+    const RowMatrix<double> P = dense_plan(geom, r);
+    const double ea = (P.rowwise().sum().array() - 1.0 / n).abs().sum();
+    const double eb = (P.colwise().sum().array() - 1.0 / m).abs().sum();
+    EXPECT_LE(ea, 20 * opt.tol);
+    EXPECT_LE(eb, 20 * opt.tol);
+  }
+}
+
+template <class T>
+void compare_to_reference(const std::string& name, double reg_m_a, double reg_m_b,
+                          double plan_atol) {
+  const auto ref = load_case(name);
+  const RowMatrix<T> x = matrix<T>(ref["x"]), y = matrix<T>(ref["y"]);
+  const Vector<double> a = vector(ref["a"]), b = vector(ref["b"]);
+  const RowMatrix<double> Pref = matrix<double>(ref["plan"]);
+  const double scale = ref["scale"].get<double>();
+  const PointCloud<T> geom(x, y, scale);
+  for (KernelStorage storage : {KernelStorage::online, KernelStorage::stored}) {
+    SinkhornOptions opt;
+    opt.reg = ref["reg"].get<double>();
+    opt.reg_m_a = reg_m_a;
+    opt.reg_m_b = reg_m_b;
+    // f32 online: the kernel's exponent error (~1e-7 * C / eps) puts a floor near 1e-6 on the
+    // marginal error; the stored kernel and f64 converge further.
+    opt.tol = is_float<T> ? 3e-6 : 1e-13;
+    opt.storage = storage;
+    const auto r = sinkhorn(geom, a, b, opt);
+    ASSERT_TRUE(r.converged()) << name << ": " << to_string(r);
+    const RowMatrix<double> P = dense_plan(geom, r);
+    EXPECT_LE((P - Pref).cwiseAbs().maxCoeff(), plan_atol) << name;
+    EXPECT_NEAR(r.cost, ref["cost"].get<double>(), is_float<T> ? 1e-5 : 1e-10) << name;
+    EXPECT_NEAR(r.row_mass.sum(), Pref.sum(), is_float<T> ? 1e-5 : 1e-10) << name;
+    // Dense-cost geometry gives the same answer.
+    RowMatrix<T> M(x.rows(), y.rows());
+    for (Index i = 0; i < x.rows(); ++i) {
+      Eigen::VectorXd c(y.rows());
+      geom.cost_row(i, c.data());
+      M.row(i) = c.transpose().template cast<T>();
+    }
+    const auto rd = sinkhorn<T>(a, b, M, opt);
+    ASSERT_TRUE(rd.converged()) << name << ": " << to_string(rd);
+    EXPECT_LE((dense_plan(DenseCost<T>(M), rd) - Pref).cwiseAbs().maxCoeff(), plan_atol) << name;
+  }
+}
+
+TYPED_TEST(SinkhornTest, BalancedMatchesPotSinkhornLog) {
+  using T = TypeParam;
+  const double inf = std::numeric_limits<double>::infinity();
+  compare_to_reference<T>("balanced_reg05", inf, inf, is_float<T> ? 2e-6 : 1e-12);
+  compare_to_reference<T>("balanced_reg01", inf, inf, is_float<T> ? 2e-5 : 1e-12);
+}
+
+TYPED_TEST(SinkhornTest, UnbalancedMatchesPot) {
+  using T = TypeParam;
+  const auto ref = load_case("unbalanced");
+  const double rho = ref["reg_m"].get<double>();
+  compare_to_reference<T>("unbalanced", rho, rho, is_float<T> ? 2e-6 : 1e-11);
+}
+
+TYPED_TEST(SinkhornTest, SemiRelaxedMatchesReference) {
+  using T = TypeParam;
+  const auto ref = load_case("semi_relaxed");
+  compare_to_reference<T>("semi_relaxed", ref["reg_m"].get<double>(),
+                          std::numeric_limits<double>::infinity(), is_float<T> ? 2e-6 : 1e-11);
+}
+
+TYPED_TEST(SinkhornTest, CapacityConstraintRespectedAndApproachesLp) {
+  using T = TypeParam;
+  const auto ref = load_case("capacity_lp");
+  const RowMatrix<T> x = matrix<T>(ref["x"]), y = matrix<T>(ref["y"]);
+  const Vector<double> b = vector(ref["b"]), cap = vector(ref["cap"]);
+  const double N = ref["N"].get<double>();
+  const PointCloud<T> geom(x, y, ref["scale"].get<double>());
+  const double lp = ref["lp_cost"].get<double>();
+  double previous_gap = std::numeric_limits<double>::infinity();
+  for (double reg : {0.05, 0.01, 0.002}) {
+    SinkhornOptions opt;
+    opt.reg = reg;
+    opt.tol = is_float<T> ? 1e-6 : 1e-11;
+    opt.max_iter = 100000;
+    const auto r = capacity_constrained_sinkhorn(geom, Vector<double>(), b, cap, opt);
+    ASSERT_TRUE(r.converged()) << to_string(r);
+    const Vector<double>& s = r.row_mass;
+    EXPECT_NEAR(s.sum(), N, 100 * opt.tol);
+    EXPECT_LE(s.maxCoeff(), 1.0 + 100 * opt.tol);
+    EXPECT_GE(s.minCoeff(), 0.0);
+    EXPECT_LE((r.col_mass - b).cwiseAbs().sum(), 100 * opt.tol);
+    // Dual feasibility: f <= 0, and a source below its capacity has f = 0 (complementarity).
+    for (Index i = 0; i < s.size(); ++i) {
+      EXPECT_LE(r.f[i], 1e-12);
+      if (s[i] < 1.0 - 1e-3) {
+        EXPECT_NEAR(r.f[i], 0.0, 1e-9);
+      }
+    }
+    // The LP (eps -> 0) is a lower bound; the entropic cost approaches it.
+    EXPECT_GE(r.cost, lp - (is_float<T> ? 1e-5 : 1e-10));
+    const double gap = r.cost - lp;
+    EXPECT_LT(gap, previous_gap);
+    previous_gap = gap;
+  }
+  EXPECT_LT(previous_gap, 0.02 * lp);
+  // Brute force over the LP's vertex: the selection mass s also approaches the LP's s.
+  SinkhornOptions opt;
+  opt.reg = 5e-4;
+  opt.tol = is_float<T> ? 1e-6 : 1e-10;
+  opt.max_iter = 200000;
+  const auto r = capacity_constrained_sinkhorn(geom, Vector<double>(), b, cap, opt);
+  ASSERT_TRUE(r.converged()) << to_string(r);
+  EXPECT_LE((r.row_mass - vector(ref["lp_s"])).cwiseAbs().maxCoeff(), 0.05);
+}
+
+TYPED_TEST(SinkhornTest, SelectsNDistinctPersonasWithUnitCapacity) {
+  using T = TypeParam;
+  Rng rng(8);
+  const Index n = 400, m = 150, N = 100;
+  RowMatrix<T> x(n, 5), y(m, 5);
+  for (Index i = 0; i < n; ++i)
+    for (Index k = 0; k < 5; ++k) x(i, k) = static_cast<T>(rng.normal());
+  for (Index j = 0; j < m; ++j)
+    for (Index k = 0; k < 5; ++k) y(j, k) = static_cast<T>(rng.normal(0.5, 0.8));
+  const Vector<double> b = Vector<double>::Constant(m, static_cast<double>(N) / m);
+  const Vector<double> cap = Vector<double>::Ones(n);
+  SinkhornOptions opt;
+  opt.reg = 0.05;
+  opt.tol = 1e-6;
+  const auto r = capacity_constrained_sinkhorn(PointCloud<T>(x, y, 0.1), Vector<double>(), b, cap, opt);
+  ASSERT_TRUE(r.converged()) << to_string(r);
+  EXPECT_NEAR(r.row_mass.sum(), static_cast<double>(N), 1e-4);
+  EXPECT_LE(r.row_mass.maxCoeff(), 1.0 + 1e-5);
+  // Sources near the target distribution are selected more.
+  Index saturated = 0;
+  for (Index i = 0; i < n; ++i) saturated += r.row_mass[i] > 0.99;
+  EXPECT_GT(saturated, 0);
+}
+
+TYPED_TEST(SinkhornTest, WarmStartReducesIterations) {
+  using T = TypeParam;
+  Rng rng(31);
+  const Index n = 200, m = 180;
+  RowMatrix<T> x(n, 2), y(m, 2);
+  for (Index i = 0; i < n; ++i)
+    for (Index k = 0; k < 2; ++k) x(i, k) = static_cast<T>(rng.normal());
+  for (Index j = 0; j < m; ++j)
+    for (Index k = 0; k < 2; ++k) y(j, k) = static_cast<T>(rng.normal(0.3, 1.0));
+  const PointCloud<T> geom(x, y, 0.1);
+  SinkhornOptions opt;
+  opt.reg = 0.01;
+  opt.tol = is_float<T> ? 1e-6 : 1e-9;
+  opt.eps_scaling = false;
+  const auto cold = sinkhorn(geom, Vector<double>(), Vector<double>(), opt);
+  ASSERT_TRUE(cold.converged());
+  // Slightly different target weights, warm-started from the first solution.
+  Vector<double> b(m);
+  for (Index j = 0; j < m; ++j) b[j] = (1.0 + 0.05 * std::sin(static_cast<double>(j))) ;
+  b /= b.sum();
+  const auto cold2 = sinkhorn(geom, Vector<double>(), b, opt);
+  const auto warm2 = sinkhorn(geom, Vector<double>(), b, opt, cold.potentials());
+  ASSERT_TRUE(cold2.converged());
+  ASSERT_TRUE(warm2.converged());
+  // Re-solving the same problem from its own solution takes one iteration.
+  const auto again = sinkhorn(geom, Vector<double>(), Vector<double>(), opt, cold.potentials());
+  EXPECT_TRUE(again.converged());
+  EXPECT_LE(again.iterations, 3);  // f32 stored kernel: rounding of K costs one more
+  EXPECT_LT(warm2.iterations, cold2.iterations * 3 / 4)
+      << "cold " << to_string(cold2) << "\nwarm " << to_string(warm2) << "\nfirst " << to_string(cold);
+  EXPECT_NEAR(warm2.objective, cold2.objective, 1e-5 * std::abs(cold2.objective) + 1e-7);
+}
+
+TYPED_TEST(SinkhornTest, ThreadCountDoesNotChangeBytes) {
+  using T = TypeParam;
+  Rng rng(4);
+  // Large enough for the kernel and the stored path to run multithreaded.
+  RowMatrix<T> x(700, 3), y(520, 3);
+  for (Index i = 0; i < 700; ++i)
+    for (Index k = 0; k < 3; ++k) x(i, k) = static_cast<T>(rng.normal());
+  for (Index j = 0; j < 520; ++j)
+    for (Index k = 0; k < 3; ++k) y(j, k) = static_cast<T>(rng.normal());
+  for (KernelStorage storage : {KernelStorage::online, KernelStorage::stored}) {
+    SinkhornOptions o1, o3;
+    o1.reg = o3.reg = 0.5;
+    o1.tol = o3.tol = is_float<T> ? 1e-6 : 1e-9;
+    o1.storage = o3.storage = storage;
+    o1.execution.threads = 1;
+    o3.execution.threads = 3;
+    const auto r1 = sinkhorn_points<T>(x, y, Vector<double>(), Vector<double>(), 1.0, o1);
+    const auto r3 = sinkhorn_points<T>(x, y, Vector<double>(), Vector<double>(), 1.0, o3);
+    ASSERT_EQ(r1.iterations, r3.iterations);
+    ASSERT_EQ(0, std::memcmp(r1.f.data(), r3.f.data(), sizeof(double) * 700));
+    ASSERT_EQ(0, std::memcmp(r1.g.data(), r3.g.data(), sizeof(double) * 520));
+    ASSERT_EQ(r1.cost, r3.cost);
+  }
+}
+
+TYPED_TEST(SinkhornTest, StatusMaxIterationsAndCancellation) {
+  using T = TypeParam;
+  RowMatrix<T> x = RowMatrix<T>::Random(50, 2), y = RowMatrix<T>::Random(40, 2);
+  SinkhornOptions opt;
+  opt.reg = 0.001;
+  opt.max_iter = 3;
+  opt.eps_scaling = false;
+  opt.tol = 1e-12;
+  const auto r = sinkhorn_points<T>(x, y, Vector<double>(), Vector<double>(), 1.0, opt);
+  EXPECT_EQ(r.status, Status::max_iterations);
+  EXPECT_EQ(r.iterations, 3);
+  EXPECT_EQ(fmt::format("{}", r.status), "max_iterations");
+  EXPECT_NE(fmt::format("{}", r).find("max_iterations after 3 iterations"), std::string::npos);
+  opt.execution.cancel.cancel();
+  opt.max_iter = 100;
+  const auto c = sinkhorn_points<T>(x, y, Vector<double>(), Vector<double>(), 1.0, opt);
+  EXPECT_EQ(c.status, Status::cancelled);
+}
+
+TYPED_TEST(SinkhornTest, BadArgumentsThrowNamingTheArgument) {
+  using T = TypeParam;
+  const RowMatrix<T> x = RowMatrix<T>::Random(5, 2), y = RowMatrix<T>::Random(4, 2);
+  const Vector<double> a = Vector<double>::Constant(5, 0.2), b = Vector<double>::Constant(4, 0.25);
+  auto expect_arg = [](auto&& fn, const std::string& name) {
+    try {
+      fn();
+      ADD_FAILURE() << "no throw for " << name;
+    } catch (const InvalidArgument& e) {
+      EXPECT_EQ(e.argument(), name) << e.what();
+    }
+  };
+  SinkhornOptions opt;
+  auto run = [&](const Vector<double>& aa, const Vector<double>& bb, const SinkhornOptions& o) {
+    return sinkhorn_points<T>(x, y, aa, bb, 1.0, o);
+  };
+  Vector<double> neg = a;
+  neg[1] = -0.1;
+  expect_arg([&] { run(neg, b, opt); }, "a");
+  Vector<double> nan = b;
+  nan[0] = std::nan("");
+  expect_arg([&] { run(a, nan, opt); }, "b");
+  expect_arg([&] { run(Vector<double>::Constant(4, 0.25), b, opt); }, "a");
+  expect_arg([&] { run(a, Vector<double>::Constant(4, 0.3), opt); }, "b");  // mass mismatch
+  SinkhornOptions bad = opt;
+  bad.reg = 0;
+  expect_arg([&] { run(a, b, bad); }, "reg");
+  bad = opt;
+  bad.reg = -1;
+  expect_arg([&] { run(a, b, bad); }, "reg");
+  bad = opt;
+  bad.eps_scaling_factor = 1.5;
+  expect_arg([&] { run(a, b, bad); }, "eps_scaling_factor");
+  expect_arg([&] { sinkhorn_points<T>(RowMatrix<T>(0, 2), y, Vector<double>(), b, 1.0, opt); }, "x");
+  expect_arg([&] { sinkhorn_points<T>(x, RowMatrix<T>::Random(4, 3), a, b, 1.0, opt); }, "y");
+  expect_arg([&] { sinkhorn_points<T>(x, y, a, b, 0.0, opt); }, "scale");
+  RowMatrix<T> M = RowMatrix<T>::Random(5, 4);
+  M(2, 2) = std::numeric_limits<T>::quiet_NaN();
+  expect_arg([&] { sinkhorn<T>(a, b, M, opt); }, "M");
+  expect_arg([&] { sinkhorn<T>(a, b, RowMatrix<T>(0, 0), opt); }, "M");
+  const PointCloud<T> geom(x, y);
+  expect_arg([&] { capacity_constrained_sinkhorn(geom, a, b, Vector<double>::Constant(5, 0.1), opt); }, "cap");
+  expect_arg([&] { capacity_constrained_sinkhorn(geom, a, b, Vector<double>::Constant(3, 1.0), opt); }, "cap");
+  Potentials warm{Vector<double>::Zero(3), Vector<double>::Zero(4)};
+  expect_arg([&] { sinkhorn(geom, a, b, opt, warm); }, "f");
+}
+
+}  // namespace
+}  // namespace popalign::ot

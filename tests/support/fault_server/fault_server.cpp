@@ -1,0 +1,186 @@
+// The fault-injecting loopback server (see fault_server.hpp).
+#include "fault_server.hpp"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <sstream>
+#include <stdexcept>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace popalign::test {
+
+namespace {
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string part;
+  while (std::getline(ss, part, '/'))
+    if (!part.empty()) out.push_back(part);
+  return out;
+}
+
+std::string ok_body(const std::string& endpoint, const std::string& request_body) {
+  using nlohmann::json;
+  const json req = json::parse(request_body, nullptr, false);
+  if (endpoint == "models")
+    return json{{"object", "list"},
+                {"data", json::array({json{{"id", "fault-model"},
+                                           {"object", "model"},
+                                           {"owned_by", "popalign-test"},
+                                           {"created", 1}}})}}
+        .dump();
+  if (endpoint == "embeddings") {
+    json data = json::array();
+    std::vector<std::string> inputs;
+    if (!req.is_discarded() && req.contains("input")) {
+      if (req["input"].is_string())
+        inputs.push_back(req["input"].get<std::string>());
+      else
+        for (const auto& s : req["input"]) inputs.push_back(s.get<std::string>());
+    }
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+      data.push_back({{"object", "embedding"},
+                      {"index", i},
+                      {"embedding", {static_cast<double>(inputs[i].size()), 1.0, -0.5, 0.25}}});
+    return json{{"object", "list"}, {"data", data}, {"model", "fault-model"}}.dump();
+  }
+  std::string last;
+  if (!req.is_discarded()) {
+    if (req.contains("prompt") && req["prompt"].is_string())
+      last = req["prompt"].get<std::string>();
+    else if (req.contains("messages") && req["messages"].is_array() && !req["messages"].empty())
+      last = req["messages"].back().value("content", std::string());
+  }
+  const std::string model = req.is_discarded() ? "fault-model" : req.value("model", "fault-model");
+  const std::string text = "echo: " + last;
+  const json usage = {{"prompt_tokens", 1 + static_cast<int>(last.size() / 4)},
+                      {"completion_tokens", 3},
+                      {"total_tokens", 4 + static_cast<int>(last.size() / 4)}};
+  if (endpoint == "completions")
+    return json{
+        {"object", "text_completion"},
+        {"model", model},
+        {"choices", json::array({json{{"index", 0}, {"text", text}, {"finish_reason", "stop"}}})},
+        {"usage", usage}}
+        .dump();
+  return json{{"object", "chat.completion"},
+              {"model", model},
+              {"choices", json::array({json{{"index", 0},
+                                            {"message", {{"role", "assistant"}, {"content", text}}},
+                                            {"finish_reason", "stop"}}})},
+              {"usage", usage}}
+      .dump();
+}
+}  // namespace
+
+struct FaultServer::Impl {
+  httplib::Server server;
+  mutable std::mutex mutex;
+  std::map<std::string, std::size_t> hits;
+  std::map<std::string, std::size_t> flaky_seen;  // (mode + body) -> failures served
+};
+
+FaultServer::FaultServer(int threads) : impl_(std::make_unique<Impl>()) {
+  auto& srv = impl_->server;
+  srv.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  srv.set_keep_alive_max_count(1000);
+  srv.set_tcp_nodelay(true);  // no Nagle + delayed-ACK stall between headers and body
+  auto handler = [this](const httplib::Request& req, httplib::Response& res) {
+    ++total_;
+    const std::string mode_path = req.matches[1];
+    const std::string endpoint = req.matches[2];
+    {
+      std::lock_guard lock(impl_->mutex);
+      ++impl_->hits[mode_path];
+    }
+    const auto mode = split(mode_path);
+    const std::string m = mode.empty() ? "ok" : mode[0];
+    auto error = [&](int code, const std::string& msg) {
+      res.status = code;
+      res.set_content(nlohmann::json{{"error", {{"message", msg}, {"type", "fault"}}}}.dump(),
+                      "application/json");
+    };
+    if (m == "ok") {
+      res.set_content(ok_body(endpoint, req.body), "application/json");
+    } else if (m == "slow" && mode.size() == 2) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::stoi(mode[1])));
+      res.set_content(ok_body(endpoint, req.body), "application/json");
+    } else if (m == "status" && mode.size() == 2) {
+      const int code = std::stoi(mode[1]);
+      if (code == 429) res.set_header("Retry-After", "1");
+      error(code, "injected HTTP " + mode[1]);
+    } else if (m == "retry_after" && mode.size() == 2) {
+      res.set_header("Retry-After", mode[1]);
+      error(429, "slow down");
+    } else if (m == "flaky" && mode.size() == 3) {
+      const std::size_t n = std::stoul(mode[1]);
+      const int code = std::stoi(mode[2]);
+      bool fail;
+      {
+        std::lock_guard lock(impl_->mutex);
+        std::size_t& seen = impl_->flaky_seen[mode_path + '\n' + req.body];
+        fail = seen < n;
+        if (fail) ++seen;
+      }
+      if (fail) {
+        if (code == 429) res.set_header("Retry-After", "0");
+        error(code, "injected flaky HTTP " + mode[2]);
+      } else {
+        res.set_content(ok_body(endpoint, req.body), "application/json");
+      }
+    } else if (m == "drop") {
+      const std::string full = ok_body(endpoint, req.body);
+      res.set_content_provider(full.size(), "application/json",
+                               [](size_t, size_t, httplib::DataSink&) { return false; });
+    } else if (m == "auth" && mode.size() == 2) {
+      if (req.get_header_value("Authorization") == "Bearer " + mode[1])
+        res.set_content(ok_body(endpoint, req.body), "application/json");
+      else
+        error(401, "invalid API key");
+    } else if (m == "malformed") {
+      res.set_content("<html>this is not JSON</html>", "application/json");
+    } else if (m == "truncated") {
+      const std::string full = ok_body(endpoint, req.body);
+      res.set_content(full.substr(0, full.size() / 2), "application/json");
+    } else if (m == "wrong_shape") {
+      res.set_content(R"({"object":"chat.completion","result":"no choices here"})",
+                      "application/json");
+    } else {
+      error(400, "unknown fault mode '" + mode_path + "'");
+    }
+  };
+  const char* pattern = R"(/(.*)/v1/(chat/completions|completions|embeddings|models))";
+  srv.Post(pattern, handler);
+  srv.Get(pattern, handler);
+  port_ = srv.bind_to_any_port("127.0.0.1");
+  if (port_ <= 0) throw std::runtime_error("fault server: cannot bind 127.0.0.1");
+  thread_ = std::thread([this] { impl_->server.listen_after_bind(); });
+  while (!impl_->server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+FaultServer::~FaultServer() {
+  impl_->server.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string FaultServer::url(const std::string& mode) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + "/" + mode + "/v1";
+}
+
+std::size_t FaultServer::hits(const std::string& mode) const {
+  std::lock_guard lock(impl_->mutex);
+  auto it = impl_->hits.find(mode);
+  return it == impl_->hits.end() ? 0 : it->second;
+}
+
+void FaultServer::reset_counts() {
+  std::lock_guard lock(impl_->mutex);
+  impl_->hits.clear();
+  impl_->flaky_seen.clear();
+  total_ = 0;
+}
+
+}  // namespace popalign::test

@@ -1,0 +1,55 @@
+#pragma once
+// A fault-injecting OpenAI-compatible HTTP server on 127.0.0.1 (cpp-httplib), run in-process
+// by the llm tests and benchmarks.
+//
+// The behaviour is chosen by the path before "/v1", so a test points an OpenAiBackend at
+//   http://127.0.0.1:<port>/<mode>/v1
+// Modes (segments separated by '/'):
+//   ok                     200 with a valid chat/completion/embeddings/models answer; the text
+//                          is "echo: <last message or prompt>", usage counts words
+//   slow/<ms>              waits <ms> then answers like ok
+//   status/<code>          answers <code> with {"error": {"message": ...}}; a 429 carries
+//                          "Retry-After: 1"
+//   retry_after/<s>        429 with "Retry-After: <s>"
+//   flaky/<n>/<code>       the first <n> requests with a given body fail with <code> (429s
+//                          carry Retry-After: 0), later ones answer like ok
+//   auth/<key>             like ok when "Authorization: Bearer <key>" is sent, else 401
+//   drop                   sends headers announcing a body, then closes the connection
+//   malformed              200 with a body that is not JSON
+//   truncated              200 with a valid answer cut in half (Content-Length matches)
+//   wrong_shape            200 with JSON lacking "choices"
+// hits() counts requests per mode string ("flaky/2/503", ...), total() all requests.
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace popalign::test {
+
+class FaultServer {
+ public:
+  /// Starts listening on 127.0.0.1 at a free port with `threads` worker threads.
+  explicit FaultServer(int threads = 32);
+  ~FaultServer();
+  FaultServer(const FaultServer&) = delete;
+  FaultServer& operator=(const FaultServer&) = delete;
+
+  int port() const noexcept { return port_; }
+  /// "http://127.0.0.1:<port>/<mode>/v1"
+  std::string url(const std::string& mode) const;
+
+  std::size_t hits(const std::string& mode) const;
+  std::size_t total() const noexcept { return total_.load(); }
+  void reset_counts();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int port_ = 0;
+  std::atomic<std::size_t> total_{0};
+  std::thread thread_;
+};
+
+}  // namespace popalign::test

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Starts the test LLM server in the background and waits until GET /v1/models answers.
+#   start.sh PORT PIDFILE [LOGFILE]
+# Used by the ctest fixture `llm_server` (tests/llm/CMakeLists.txt). Installs the npm
+# dependencies first if node_modules is missing (scripts/deps.sh normally does that).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+port="${1:?usage: start.sh PORT PIDFILE [LOGFILE]}"
+pidfile="${2:?usage: start.sh PORT PIDFILE [LOGFILE]}"
+logfile="${3:-${pidfile%.pid}.log}"
+
+if [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+  kill "$(cat "$pidfile")" 2>/dev/null || true  # a server left by an interrupted run
+  sleep 0.5
+fi
+if [[ ! -d "$here/node_modules/node-llama-cpp" ]]; then
+  (cd "$here" && npm ci --no-audit --no-fund >"$logfile.npm" 2>&1) || {
+    echo "npm ci failed in $here (see $logfile.npm)" >&2; exit 1; }
+fi
+nohup node "$here/server.mjs" "$port" >"$logfile" 2>&1 &
+echo $! >"$pidfile"
+for _ in $(seq 1 300); do
+  if curl -fsS "http://127.0.0.1:$port/v1/models" >/dev/null 2>&1; then
+    echo "test LLM server up on http://127.0.0.1:$port (pid $(cat "$pidfile"))"
+    exit 0
+  fi
+  if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    echo "test LLM server exited; its log:" >&2; cat "$logfile" >&2; exit 1
+  fi
+  sleep 0.2
+done
+echo "test LLM server did not answer on port $port within 60 s; log:" >&2
+cat "$logfile" >&2
+kill "$(cat "$pidfile")" 2>/dev/null || true
+exit 1
