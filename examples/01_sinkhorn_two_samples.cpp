@@ -66,13 +66,13 @@ int main() {
   RowMatrix<float> x, y;
   std::string what;
   if (std::ifstream(path).good()) {
-    x = big5_sample(path, "US", 3000);
-    y = big5_sample(path, "GB", 1500);
+    x = big5_sample(path, "US", 2000);
+    y = big5_sample(path, "GB", 1000);
     what = "Big Five trait scores, US (source) vs GB (target), OSPP BIG5";
   }
   if (x.rows() == 0 || y.rows() == 0) {
-    x = synthetic(3000, 0.0, 1);
-    y = synthetic(1500, 0.1, 2);
+    x = synthetic(2000, 0.0, 1);
+    y = synthetic(1000, 0.1, 2);
     what = "synthetic 5-D Gaussian samples (data/big5/data.csv not found)";
   }
   fmt::print("{}: n = {}, m = {}, d = {}\n", what, x.rows(), y.rows(), x.cols());
@@ -81,7 +81,7 @@ int main() {
   const popalign::ot::PointCloud<float> geom(x, y, 1.0 / 80.0);
   popalign::ot::SinkhornOptions opt;
   opt.reg = 1e-3;  // 1e-3 of the cost scale: eps-scaling makes this converge
-  opt.tol = 1e-7;
+  opt.tol = 1e-6;
   const auto r = popalign::ot::sinkhorn(geom, popalign::Vector<double>(), popalign::Vector<double>(), opt);
   fmt::print("{}\n", r);
   fmt::print("W2 estimate: {:.4f} trait-score units (sqrt of 80 * cost)\n", std::sqrt(80.0 * r.cost));

@@ -94,7 +94,8 @@ void BM_DecoratorStackHit(benchmark::State& state) {
   (void)complete_one(*stack.meter, r);
   for (auto _ : state) benchmark::DoNotOptimize(complete_one(*stack.meter, r));
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
-  if (stack.cache->stats().hits < state.iterations()) state.SkipWithError("expected cache hits");
+  if (stack.cache->stats().hits < static_cast<std::uint64_t>(state.iterations()))
+    state.SkipWithError("expected cache hits");
 }
 BENCHMARK(BM_DecoratorStackHit)->Unit(benchmark::kMicrosecond)->MinTime(1.0);
 

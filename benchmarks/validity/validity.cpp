@@ -37,7 +37,7 @@ double mean_w1(const RowMatrix<double>& a, const RowMatrix<double>& b, Index c0,
 
 int main(int argc, char** argv) {
   int seeds = 5;
-  Index pool = 2000, n = 500;
+  Index pool = 4000, n = 400;
   bool quick = false, no_oi = false, verbose = false;
   std::string data_dir = POPALIGN_DATA_DIR;
   AlignOptions base;
@@ -60,6 +60,8 @@ int main(int argc, char** argv) {
     else if (a == "--candidates") base.candidate_factor = std::stod(next());
     else if (a == "--rounding") base.rounding = next() == "systematic" ? Rounding::systematic : Rounding::ordered;
     else if (a == "--weighted-prior") base.weighted_prior = true;
+    else if (a == "--no-calibrate") base.calibrate = false;
+    else if (a == "--bins") base.calibration_bins = std::stol(next());
     else if (a == "--bandwidth") base.bandwidth_factor = std::stod(next());
     else if (a == "--truncation") {
       const std::string t = next();
@@ -70,7 +72,7 @@ int main(int argc, char** argv) {
     else if (a == "--help" || a == "-h") {
       fmt::print("usage: popalign_validity [--seeds S] [--pool P] [--n N] [--quick] [--reg R] "
                  "[--candidates F] [--rounding ordered|systematic] [--weighted-prior] "
-                 "[--bandwidth F] [--truncation none|ionides|psis] [--data-dir D]\n");
+                 "[--no-calibrate] [--bins B] [--bandwidth F] [--truncation none|ionides|psis] [--data-dir D]\n");
       return 0;
     } else {
       fmt::print(stderr, "unknown argument {}\n", a);
@@ -85,8 +87,9 @@ int main(int argc, char** argv) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::vector<Method> methods{Method::random, Method::importance, Method::ot, Method::resample};
   fmt::print("## In-instrument: IPIP-50 domains, pool {} -> N {}, {} seed(s), reg {}, candidates "
-             "{}x, rounding {}\n\n",
+             "{}x, calibration {}, rounding {}\n\n",
              pool, n, seeds, base.reg, base.candidate_factor,
+             base.calibrate ? fmt::format("{} bins", base.calibration_bins) : std::string("off"),
              base.rounding == Rounding::ordered ? "ordered" : "systematic");
   fmt::print("| bias profile | pool mean W1 |");
   for (Method m : methods) fmt::print(" {} |", to_string(m));

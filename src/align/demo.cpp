@@ -149,11 +149,13 @@ Big5Split load_big5_split(const std::filesystem::path& data_dir, std::uint64_t s
   Rng rng(seed);
   Rng rp = rng.split(hash_string("popalign.demo.split"));
   rp.shuffle(keep);
-  const std::size_t third = keep.size() / 3;
-  std::vector<Index> p0(keep.begin(), keep.begin() + static_cast<std::ptrdiff_t>(third));
-  std::vector<Index> p1(keep.begin() + static_cast<std::ptrdiff_t>(third),
-                        keep.begin() + static_cast<std::ptrdiff_t>(2 * third));
-  std::vector<Index> p2(keep.begin() + static_cast<std::ptrdiff_t>(2 * third), keep.end());
+  // Source: half of the people (the pool is a biased sample of it); reference and test: a
+  // quarter each.
+  const std::size_t half = keep.size() / 2, q3 = half + (keep.size() - half) / 2;
+  std::vector<Index> p0(keep.begin(), keep.begin() + static_cast<std::ptrdiff_t>(half));
+  std::vector<Index> p1(keep.begin() + static_cast<std::ptrdiff_t>(half),
+                        keep.begin() + static_cast<std::ptrdiff_t>(q3));
+  std::vector<Index> p2(keep.begin() + static_cast<std::ptrdiff_t>(q3), keep.end());
   for (auto* p : {&p0, &p1, &p2}) std::sort(p->begin(), p->end());
   Big5Split out;
   out.traits = kTraits;

@@ -6,6 +6,8 @@
 #include <popalign/embedding/contrastive.hpp>
 #include <popalign/embedding/index.hpp>
 
+#include "serial_eigen.hpp"
+
 namespace popalign::embedding {
 
 void ContrastiveOptions::validate() const {
@@ -92,6 +94,7 @@ struct AdamVec {
 
 ContrastiveResult train_projection_head(MatrixView<float> xq, MatrixView<float> xp,
                                         const ContrastiveOptions& options) {
+  const detail::SerialEigenScope serial;  // same bytes for any machine / thread count
   options.validate();
   check_argument(xq.rows() == xp.rows(), "positive_vectors",
                  "has " + std::to_string(xp.rows()) + " rows for " + std::to_string(xq.rows()) +

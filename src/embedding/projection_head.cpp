@@ -4,6 +4,8 @@
 
 #include <popalign/embedding/projection_head.hpp>
 
+#include "serial_eigen.hpp"
+
 namespace popalign::embedding {
 
 ProjectionHead ProjectionHead::identity(Index dim, HeadKind kind, Index hidden,
@@ -28,6 +30,7 @@ ProjectionHead ProjectionHead::identity(Index dim, HeadKind kind, Index hidden,
 }
 
 RowMatrix<float> ProjectionHead::forward_raw(MatrixView<float> x) const {
+  const detail::SerialEigenScope serial;  // row results independent of the thread count
   check_argument(!empty(), "head", "is empty (not trained or loaded)");
   check_argument(x.cols() == w_.rows(), "x",
                  "has " + std::to_string(x.cols()) + " columns, head expects " +

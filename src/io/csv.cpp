@@ -37,8 +37,7 @@ std::optional<std::size_t> Table::find_column(std::string_view name) const {
 std::size_t Table::require_column(std::string_view name) const {
   if (auto j = find_column(name)) return *j;
   std::string avail;
-  for (std::size_t j = 0; j < columns.size() && j < 60; ++j)
-    avail += (j ? ", " : "") + columns[j];
+  for (std::size_t j = 0; j < columns.size() && j < 60; ++j) avail += (j ? ", " : "") + columns[j];
   if (columns.size() > 60) avail += ", ...";
   throw CsvError(source, 1, 0, std::string(name),
                  fmt::format("missing column '{}' (columns: {})", name, avail));
@@ -177,8 +176,7 @@ void parse_records(std::string_view text, char delim, char quote, bool trim,
           while (pos < n && is_space(text[pos], delim)) ++pos;
         if (pos < n && text[pos] != delim && text[pos] != '\n' && text[pos] != '\r')
           throw CsvError(source, line, col_of(pos), col_name(),
-                         fmt::format("unexpected character '{}' after a closing quote",
-                                     text[pos]));
+                         fmt::format("unexpected character '{}' after a closing quote", text[pos]));
       } else {
         std::size_t e = pos;
         while (e < n && text[e] != delim && text[e] != '\n' && text[e] != '\r') {
@@ -531,8 +529,7 @@ void CsvWriter::write_row(const std::vector<std::string>& fields) {
   if (!impl_->f) throw IoError(impl_->path.string(), "writer is closed");
   impl_->buffer.clear();
   append_row(impl_->buffer, fields, impl_->options.delimiter);
-  if (std::fwrite(impl_->buffer.data(), 1, impl_->buffer.size(), impl_->f) !=
-      impl_->buffer.size())
+  if (std::fwrite(impl_->buffer.data(), 1, impl_->buffer.size(), impl_->f) != impl_->buffer.size())
     throw IoError(impl_->path.string(), "write error");
 }
 

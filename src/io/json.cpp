@@ -11,12 +11,18 @@ namespace popalign::io {
 
 const char* JsonValue::kind_name(Kind k) noexcept {
   switch (k) {
-    case Kind::null: return "null";
-    case Kind::boolean: return "a boolean";
-    case Kind::number: return "a number";
-    case Kind::string: return "a string";
-    case Kind::array: return "an array";
-    case Kind::object: return "an object";
+    case Kind::null:
+      return "null";
+    case Kind::boolean:
+      return "a boolean";
+    case Kind::number:
+      return "a number";
+    case Kind::string:
+      return "a string";
+    case Kind::array:
+      return "an array";
+    case Kind::object:
+      return "an object";
   }
   return "?";
 }
@@ -99,13 +105,27 @@ void append_json_string(std::string& out, std::string_view s) {
   for (char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20)
           out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
@@ -118,8 +138,12 @@ void append_json_string(std::string& out, std::string_view s) {
 
 void JsonValue::dump_to(std::string& out) const {
   switch (kind()) {
-    case Kind::null: out += "null"; break;
-    case Kind::boolean: out += std::get<bool>(v_) ? "true" : "false"; break;
+    case Kind::null:
+      out += "null";
+      break;
+    case Kind::boolean:
+      out += std::get<bool>(v_) ? "true" : "false";
+      break;
     case Kind::number: {
       const double x = std::get<double>(v_);
       if (!std::isfinite(x))
@@ -130,7 +154,9 @@ void JsonValue::dump_to(std::string& out) const {
         out += fmt::format("{}", x);
       break;
     }
-    case Kind::string: append_json_string(out, std::get<std::string>(v_)); break;
+    case Kind::string:
+      append_json_string(out, std::get<std::string>(v_));
+      break;
     case Kind::array: {
       out += '[';
       bool first = true;
@@ -168,13 +194,18 @@ namespace {
 JsonValue convert(const nlohmann::ordered_json& j) {
   using json = nlohmann::ordered_json;
   switch (j.type()) {
-    case json::value_t::null: return JsonValue();
-    case json::value_t::boolean: return JsonValue(j.get<bool>());
-    case json::value_t::number_integer: return JsonValue(static_cast<double>(j.get<std::int64_t>()));
+    case json::value_t::null:
+      return JsonValue();
+    case json::value_t::boolean:
+      return JsonValue(j.get<bool>());
+    case json::value_t::number_integer:
+      return JsonValue(static_cast<double>(j.get<std::int64_t>()));
     case json::value_t::number_unsigned:
       return JsonValue(static_cast<double>(j.get<std::uint64_t>()));
-    case json::value_t::number_float: return JsonValue(j.get<double>());
-    case json::value_t::string: return JsonValue(j.get_ref<const std::string&>());
+    case json::value_t::number_float:
+      return JsonValue(j.get<double>());
+    case json::value_t::string:
+      return JsonValue(j.get_ref<const std::string&>());
     case json::value_t::array: {
       JsonValue::Array a;
       a.reserve(j.size());
@@ -187,7 +218,8 @@ JsonValue convert(const nlohmann::ordered_json& j) {
       for (auto it = j.begin(); it != j.end(); ++it) o.emplace_back(it.key(), convert(it.value()));
       return JsonValue(std::move(o));
     }
-    default: return JsonValue();
+    default:
+      return JsonValue();
   }
 }
 }  // namespace

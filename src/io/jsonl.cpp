@@ -24,18 +24,18 @@ const JsonValue& JsonlRecord::field(std::string_view key) const {
 const std::string& JsonlRecord::string_field(std::string_view key) const {
   const JsonValue& v = field(key);
   if (!v.is_string())
-    throw ParseError(source, line,
-                     fmt::format("field '{}' is {}, not a string", key,
-                                 JsonValue::kind_name(v.kind())));
+    throw ParseError(
+        source, line,
+        fmt::format("field '{}' is {}, not a string", key, JsonValue::kind_name(v.kind())));
   return v.as_string();
 }
 
 double JsonlRecord::number_field(std::string_view key) const {
   const JsonValue& v = field(key);
   if (!v.is_number())
-    throw ParseError(source, line,
-                     fmt::format("field '{}' is {}, not a number", key,
-                                 JsonValue::kind_name(v.kind())));
+    throw ParseError(
+        source, line,
+        fmt::format("field '{}' is {}, not a number", key, JsonValue::kind_name(v.kind())));
   return v.as_number();
 }
 
@@ -55,9 +55,9 @@ std::string JsonlRecord::id_field(std::string_view key) const {
   const JsonValue& v = field(key);
   if (v.is_string()) return v.as_string();
   if (v.is_number()) return format_number(v.as_number());
-  throw ParseError(source, line,
-                   fmt::format("field '{}' is {}, not a string or number", key,
-                               JsonValue::kind_name(v.kind())));
+  throw ParseError(
+      source, line,
+      fmt::format("field '{}' is {}, not a string or number", key, JsonValue::kind_name(v.kind())));
 }
 
 namespace {

@@ -25,8 +25,8 @@ RowMatrix<T> copy_out(xt::detail::npy_file& file, const std::string& name) {
     rows = static_cast<Index>(shape[0]);
     cols = static_cast<Index>(shape[1]);
   } else if (shape.size() != 0) {
-    throw IoError(name, fmt::format("expected a 1-D or 2-D array, found {} dimensions",
-                                    shape.size()));
+    throw IoError(name,
+                  fmt::format("expected a 1-D or 2-D array, found {} dimensions", shape.size()));
   }
   RowMatrix<T> out(rows, cols);
   if (shape.size() == 2) {

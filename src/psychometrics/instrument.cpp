@@ -168,9 +168,8 @@ Instrument parse_instrument(std::string_view json, const std::string& source,
     it.facet = text_member(j, {"facet", "facet_code"});
     const JsonValue* key = member(j, {"key", "keyed"});
     if (!key || !key->is_number() || (key->as_number() != 1 && key->as_number() != -1))
-      throw ParseError(source,
-                       fmt::format("item '{}' needs \"key\" (or \"keyed\") equal to 1 or -1",
-                                   it.id));
+      throw ParseError(
+          source, fmt::format("item '{}' needs \"key\" (or \"keyed\") equal to 1 or -1", it.id));
     it.key = static_cast<int>(key->as_number());
     if (const JsonValue* cols = j.find("columns"); cols && cols->is_array())
       for (const auto& c : cols->as_array())
@@ -198,8 +197,9 @@ Instrument parse_instrument(std::string_view json, const std::string& source,
     return t.size() == 1 && kBigFive.find(t[0]) != std::string_view::npos;
   });
   if (big_five)
-    std::sort(trait_order.begin(), trait_order.end(),
-              [](const auto& a, const auto& b) { return kBigFive.find(a[0]) < kBigFive.find(b[0]); });
+    std::sort(trait_order.begin(), trait_order.end(), [](const auto& a, const auto& b) {
+      return kBigFive.find(a[0]) < kBigFive.find(b[0]);
+    });
   for (const auto& t : trait_order) ins.traits.push_back({t, trait_names[t], ""});
   // Facets: by trait order, then by first appearance within the trait... sorted by code
   // so that N1 < N2 < ... regardless of administration order.
@@ -231,9 +231,10 @@ Instrument load_instrument(const std::filesystem::path& path) {
 namespace {
 const std::map<std::string, std::string, std::less<>>& short_names() {
   static const std::map<std::string, std::string, std::less<>> m{
-      {"ipip50", "ipip50_bfm"},   {"ipip_50", "ipip50_bfm"},   {"mini_ipip", "mini_ipip20"},
-      {"mini-ipip", "mini_ipip20"}, {"neo120", "ipip_neo_120"}, {"ipip-neo-120", "ipip_neo_120"},
-      {"neo300", "ipip_neo_300"}, {"ipip-neo-300", "ipip_neo_300"}};
+      {"ipip50", "ipip50_bfm"},     {"ipip_50", "ipip50_bfm"},
+      {"mini_ipip", "mini_ipip20"}, {"mini-ipip", "mini_ipip20"},
+      {"neo120", "ipip_neo_120"},   {"ipip-neo-120", "ipip_neo_120"},
+      {"neo300", "ipip_neo_300"},   {"ipip-neo-300", "ipip_neo_300"}};
   return m;
 }
 }  // namespace

@@ -79,9 +79,9 @@ class ReferenceBuilder {
   }
 
   ReferenceData finish() {
-    d_.responses.values = Eigen::Map<const RowMatrix<double>>(
-        flat_.data(), static_cast<Index>(d_.country.size()),
-        static_cast<Index>(L_.item_cols.size()));
+    d_.responses.values =
+        Eigen::Map<const RowMatrix<double>>(flat_.data(), static_cast<Index>(d_.country.size()),
+                                            static_cast<Index>(L_.item_cols.size()));
     std::vector<double>().swap(flat_);
     return std::move(d_);
   }
@@ -144,9 +144,8 @@ void ReferenceData::validate() const {
 }
 
 ReferenceData load_big5(const std::filesystem::path& path) {
-  io::CsvOptions co;
-  co.delimiter = '\t';
-  return load_streaming(path, co, [](const std::vector<std::string>& h, const std::string& src) {
+  // Tab-separated as shipped; the delimiter is sniffed so that CSV copies load too.
+  return load_streaming(path, {}, [](const std::vector<std::string>& h, const std::string& src) {
     Layout L;
     for (const auto& nm : big5_items()) L.item_cols.push_back(require_col(h, nm, src));
     L.country_col = require_col(h, "country", src);
@@ -177,40 +176,42 @@ void ReferenceCsvOptions::validate() const {
 }
 
 ReferenceData load_reference_csv(const std::filesystem::path& path,
-                                 const ReferenceCsvOptions& options,
-                                 const Instrument* instrument) {
+                                 const ReferenceCsvOptions& options, const Instrument* instrument) {
   options.validate();
   check_argument(!options.item_columns.empty() || instrument != nullptr, "item_columns",
                  "give the item columns or an instrument to match them");
-  return load_streaming(path, options.csv, [&](const std::vector<std::string>& h,
-                                               const std::string& src) {
-    Layout L;
-    L.missing_code = options.missing_code;
-    L.id_col = options.id_column.empty() ? find_col(h, "id")
-                                         : std::optional(require_col(h, options.id_column, src));
-    if (!options.country_column.empty()) L.country_col = require_col(h, options.country_column, src);
-    if (!options.age_column.empty()) L.age_col = require_col(h, options.age_column, src);
-    if (!options.item_columns.empty()) {
-      for (const auto& nm : options.item_columns) L.item_cols.push_back(require_col(h, nm, src));
-    } else {
-      for (std::size_t j = 0; j < h.size(); ++j) {
-        if ((L.id_col && j == *L.id_col) || (L.country_col && j == *L.country_col) ||
-            (L.age_col && j == *L.age_col))
-          continue;
-        if (instrument->find_item(h[j])) L.item_cols.push_back(j);
-      }
-      if (L.item_cols.empty())
-        throw ParseError(src, 1,
-                         fmt::format("no column matches an item of instrument '{}'",
-                                     instrument->id));
-    }
-    return L;
-  });
+  return load_streaming(
+      path, options.csv, [&](const std::vector<std::string>& h, const std::string& src) {
+        Layout L;
+        L.missing_code = options.missing_code;
+        L.id_col = options.id_column.empty()
+                       ? find_col(h, "id")
+                       : std::optional(require_col(h, options.id_column, src));
+        if (!options.country_column.empty())
+          L.country_col = require_col(h, options.country_column, src);
+        if (!options.age_column.empty()) L.age_col = require_col(h, options.age_column, src);
+        if (!options.item_columns.empty()) {
+          for (const auto& nm : options.item_columns)
+            L.item_cols.push_back(require_col(h, nm, src));
+        } else {
+          for (std::size_t j = 0; j < h.size(); ++j) {
+            if ((L.id_col && j == *L.id_col) || (L.country_col && j == *L.country_col) ||
+                (L.age_col && j == *L.age_col))
+              continue;
+            if (instrument->find_item(h[j])) L.item_cols.push_back(j);
+          }
+          if (L.item_cols.empty())
+            throw ParseError(
+                src, 1,
+                fmt::format("no column matches an item of instrument '{}'", instrument->id));
+        }
+        return L;
+      });
 }
 
 void CleaningOptions::validate() const {
-  check_argument(std::isfinite(min_age) && std::isfinite(max_age) && min_age <= max_age,
-                 "min_age", "min_age and max_age must be finite with min_age <= max_age");
+  check_argument(std::isfinite(min_age) && std::isfinite(max_age) && min_age <= max_age, "min_age",
+                 "min_age and max_age must be finite with min_age <= max_age");
   check_argument(min_answered >= 0 && min_answered <= 1, "min_answered",
                  fmt::format("must be in [0, 1], got {}", min_answered));
 }
@@ -236,9 +237,9 @@ CleaningReport clean_reference(ReferenceData& data, const Instrument& instrument
   std::vector<Index> item_cols;
   for (std::size_t j = 0; j < r.columns.size(); ++j)
     if (instrument.find_item(r.columns[j])) item_cols.push_back(static_cast<Index>(j));
-  check_argument(!item_cols.empty(), "instrument",
-                 fmt::format("no column of the reference data matches an item of '{}'",
-                             instrument.id));
+  check_argument(
+      !item_cols.empty(), "instrument",
+      fmt::format("no column of the reference data matches an item of '{}'", instrument.id));
   CleaningReport rep;
   const Index n = data.rows();
   rep.rows_in = static_cast<std::size_t>(n);

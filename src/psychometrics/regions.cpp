@@ -53,9 +53,9 @@ RegionMap RegionMap::load(const std::filesystem::path& path, const std::string& 
     if (region.empty()) region = m.unknown_;
     auto [pos, inserted] = m.region_by_code_.emplace(code, region);
     if (!inserted && pos->second != region)
-      throw io::CsvError(t.source, t.lines[i], 0, "iso2",
-                         fmt::format("code '{}' is mapped twice ('{}' and '{}')", code,
-                                     pos->second, region));
+      throw io::CsvError(
+          t.source, t.lines[i], 0, "iso2",
+          fmt::format("code '{}' is mapped twice ('{}' and '{}')", code, pos->second, region));
   }
   return m;
 }
@@ -86,7 +86,8 @@ std::vector<std::string> RegionMap::countries_in(std::string_view region) const 
   if (!has_region(region)) {
     std::string names;
     for (const auto& r : regions()) names += (names.empty() ? "" : ", ") + r;
-    throw InvalidArgument("region", fmt::format("unknown region '{}' (regions: {})", region, names));
+    throw InvalidArgument("region",
+                          fmt::format("unknown region '{}' (regions: {})", region, names));
   }
   std::vector<std::string> out;
   for (const auto& [c, r] : region_by_code_)
@@ -116,8 +117,7 @@ std::vector<Index> select_group(const std::vector<std::string>& countries, const
     if (!map.has_region(r)) {
       std::string names;
       for (const auto& x : map.regions()) names += (names.empty() ? "" : ", ") + x;
-      throw InvalidArgument("regions",
-                            fmt::format("unknown region '{}' (regions: {})", r, names));
+      throw InvalidArgument("regions", fmt::format("unknown region '{}' (regions: {})", r, names));
     }
   std::set<std::string, std::less<>> codes;
   for (const auto& c : filter.countries) codes.insert(normalize_code(c));

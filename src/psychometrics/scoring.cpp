@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <limits>
 #include <map>
 
@@ -129,9 +130,8 @@ class ResponseBuilder {
   }
 
   Responses finish() {
-    out_.values = Eigen::Map<const RowMatrix<double>>(flat_.data(),
-                                                      static_cast<Index>(out_.ids.size()),
-                                                      static_cast<Index>(cols_.size()));
+    out_.values = Eigen::Map<const RowMatrix<double>>(
+        flat_.data(), static_cast<Index>(out_.ids.size()), static_cast<Index>(cols_.size()));
     std::vector<double>().swap(flat_);
     return std::move(out_);
   }
@@ -155,107 +155,146 @@ Responses responses_from_table(const io::Table& table, const Instrument& instrum
   return b.finish();
 }
 
-Responses responses_from_jsonl(const std::vector<io::JsonlRecord>& records,
-                               const Instrument& instrument, const ReadResponsesOptions& options) {
-  options.validate();
-  const std::string id_key = options.id_column.empty() ? "id" : options.id_column;
-  Responses out;
-  if (!records.empty()) out.source = records.front().source;
-  // Columns: the items that appear in any record, in instrument order.
-  std::vector<bool> seen(instrument.num_items(), false);
-  std::map<std::string, std::size_t, std::less<>> key_item;  // answer key -> item
-  for (const auto& rec : records) {
-    const io::JsonValue& answers = rec.field(options.answers_field);
+namespace {
+
+/// Builds Responses from JSONL records one at a time (nothing but the numbers is kept). Every
+/// instrument item gets a column while reading; items no record answered are dropped at the end.
+class JsonlResponseBuilder {
+ public:
+  JsonlResponseBuilder(std::string source, const Instrument& instrument,
+                       const ReadResponsesOptions& options)
+      : instrument_(instrument),
+        options_(options),
+        id_key_(options.id_column.empty() ? "id" : options.id_column),
+        seen_(instrument.num_items(), false),
+        set_(instrument.num_items(), false) {
+    out_.source = std::move(source);
+  }
+
+  void add(const io::JsonlRecord& rec) {
+    if (first_line_ == 0) first_line_ = rec.line;
+    const io::JsonValue& answers = rec.field(options_.answers_field);
     if (!answers.is_object())
-      throw ParseError(rec.source, rec.line,
-                       fmt::format("field '{}' is {}, not an object of item answers",
-                                   options.answers_field,
-                                   io::JsonValue::kind_name(answers.kind())));
+      throw ParseError(
+          rec.source, rec.line,
+          fmt::format("field '{}' is {}, not an object of item answers", options_.answers_field,
+                      io::JsonValue::kind_name(answers.kind())));
+    out_.ids.push_back(rec.id_field(id_key_));
+    out_.lines.push_back(rec.line);
+    const std::size_t base = flat_.size();
+    flat_.resize(base + instrument_.num_items(), kNaN);
+    std::fill(set_.begin(), set_.end(), false);
     for (const auto& [key, v] : answers.as_object()) {
-      auto it = key_item.find(key);
-      if (it == key_item.end()) {
-        auto k = instrument.find_item(key);
+      auto it = key_item_.find(key);
+      if (it == key_item_.end()) {
+        auto k = instrument_.find_item(key);
         if (!k) continue;
-        it = key_item.emplace(key, *k).first;
+        it = key_item_.emplace(key, *k).first;
       }
-      seen[it->second] = true;
-    }
-  }
-  if (!records.empty() && key_item.empty())
-    throw ParseError(out.source, records.front().line,
-                     fmt::format("no answer key matches an item of instrument '{}'",
-                                 instrument.id));
-  std::vector<Index> col_of_item(instrument.num_items(), -1);
-  for (std::size_t k = 0; k < seen.size(); ++k) {
-    if (options.require_all_items && !seen[k] && !records.empty())
-      throw ParseError(out.source, 0,
-                       fmt::format("no answers to item '{}' of instrument '{}'",
-                                   instrument.items[k].id, instrument.id));
-    if (seen[k]) {
-      col_of_item[k] = static_cast<Index>(out.columns.size());
-      out.columns.push_back(instrument.items[k].id);
-    }
-  }
-  out.values.setConstant(static_cast<Index>(records.size()), static_cast<Index>(out.columns.size()),
-                         kNaN);
-  for (std::size_t i = 0; i < records.size(); ++i) {
-    const auto& rec = records[i];
-    out.ids.push_back(rec.id_field(id_key));
-    out.lines.push_back(rec.line);
-    std::vector<bool> set(instrument.num_items(), false);
-    for (const auto& [key, v] : rec.field(options.answers_field).as_object()) {
-      auto it = key_item.find(key);
-      if (it == key_item.end()) continue;
       const std::size_t k = it->second;
-      if (set[k])
-        throw ParseError(rec.source, rec.line,
-                         fmt::format("item '{}' is answered twice (key '{}')",
-                                     instrument.items[k].id, key));
-      set[k] = true;
+      seen_[k] = true;
+      if (set_[k])
+        throw ParseError(
+            rec.source, rec.line,
+            fmt::format("item '{}' is answered twice (key '{}')", instrument_.items[k].id, key));
+      set_[k] = true;
       double x = kNaN;
       if (v.is_number()) {
         x = v.as_number();
       } else if (v.is_string()) {
         auto p = io::parse_number(v.as_string());
         if (!p && !is_missing_text(v.as_string()))
-          throw ParseError(rec.source, rec.line,
-                           fmt::format("answer to '{}' is \"{}\", not a number", key,
-                                       v.as_string()));
+          throw ParseError(
+              rec.source, rec.line,
+              fmt::format("answer to '{}' is \"{}\", not a number", key, v.as_string()));
         if (p) x = *p;
       } else if (!v.is_null()) {
         throw ParseError(rec.source, rec.line,
                          fmt::format("answer to '{}' is {}, not a number or null", key,
                                      io::JsonValue::kind_name(v.kind())));
       }
-      if (options.missing_code && x == *options.missing_code) x = kNaN;
-      out.values(static_cast<Index>(i), col_of_item[k]) = x;
+      if (options_.missing_code && x == *options_.missing_code) x = kNaN;
+      flat_[base + k] = x;
     }
   }
-  return out;
+
+  Responses finish() {
+    const std::size_t n = out_.ids.size();
+    if (n > 0 && key_item_.empty())
+      throw ParseError(
+          out_.source, first_line_,
+          fmt::format("no answer key matches an item of instrument '{}'", instrument_.id));
+    std::vector<std::size_t> keep;
+    for (std::size_t k = 0; k < seen_.size(); ++k) {
+      if (options_.require_all_items && !seen_[k] && n > 0)
+        throw ParseError(out_.source, 0,
+                         fmt::format("no answers to item '{}' of instrument '{}'",
+                                     instrument_.items[k].id, instrument_.id));
+      if (seen_[k]) {
+        keep.push_back(k);
+        out_.columns.push_back(instrument_.items[k].id);
+      }
+    }
+    const std::size_t m = instrument_.num_items();
+    out_.values.resize(static_cast<Index>(n), static_cast<Index>(keep.size()));
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t c = 0; c < keep.size(); ++c)
+        out_.values(static_cast<Index>(i), static_cast<Index>(c)) = flat_[i * m + keep[c]];
+    std::vector<double>().swap(flat_);
+    return std::move(out_);
+  }
+
+ private:
+  const Instrument& instrument_;
+  const ReadResponsesOptions& options_;
+  std::string id_key_;
+  Responses out_;
+  std::vector<bool> seen_, set_;
+  std::map<std::string, std::size_t, std::less<>> key_item_;  // answer key -> item
+  std::vector<double> flat_;
+  std::size_t first_line_ = 0;
+};
+
+bool looks_like_jsonl(const std::filesystem::path& path) {
+  const auto ext = path.extension().string();
+  if (ext == ".jsonl" || ext == ".ndjson") return true;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(path.string(), "cannot open file for reading");
+  std::string head(4096, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  std::size_t b = 0;
+  if (head.size() >= 3 && head.compare(0, 3, "\xEF\xBB\xBF") == 0) b = 3;
+  while (b < head.size() && std::isspace(static_cast<unsigned char>(head[b]))) ++b;
+  return b < head.size() && head[b] == '{';
+}
+
+}  // namespace
+
+Responses responses_from_jsonl(const std::vector<io::JsonlRecord>& records,
+                               const Instrument& instrument, const ReadResponsesOptions& options) {
+  options.validate();
+  JsonlResponseBuilder b(records.empty() ? std::string() : records.front().source, instrument,
+                         options);
+  for (const auto& rec : records) b.add(rec);
+  return b.finish();
 }
 
 Responses read_responses(const std::filesystem::path& path, const Instrument& instrument,
                          const ReadResponsesOptions& options) {
   options.validate();
-  const auto ext = path.extension().string();
-  bool jsonl = ext == ".jsonl" || ext == ".ndjson";
-  std::string text;
-  if (!jsonl) {
-    text = io::read_file(path);
-    std::size_t b = 0;
-    if (text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) b = 3;
-    while (b < text.size() && std::isspace(static_cast<unsigned char>(text[b]))) ++b;
-    jsonl = b < text.size() && text[b] == '{';
-  }
-  if (jsonl) {
+  if (looks_like_jsonl(path)) {
     io::JsonlReadOptions jo;
     jo.on_malformed = options.on_malformed;
-    auto r = text.empty() ? io::read_jsonl(path, jo) : io::parse_jsonl(text, jo, path.string());
-    return responses_from_jsonl(r.records, instrument, options);
+    io::JsonlReader reader(path, jo);
+    JsonlResponseBuilder b(path.string(), instrument, options);
+    io::JsonlRecord rec;
+    while (reader.next(rec)) b.add(rec);
+    return b.finish();
   }
   std::optional<ResponseBuilder> b;
-  io::for_each_row_in(
-      text, options.csv, path.string(),
+  io::for_each_row(
+      path, options.csv,
       [&](const std::vector<std::string>& header, char) {
         b.emplace(path.string(), header, instrument, options);
       },
@@ -289,8 +328,8 @@ RowMatrix<double> keyed_item_matrix(const Instrument& instrument, const Response
   responses.validate();
   const auto item_of = match_columns(instrument, responses);
   const Index n = responses.rows();
-  RowMatrix<double> K = RowMatrix<double>::Constant(n, static_cast<Index>(instrument.num_items()),
-                                                    kNaN);
+  RowMatrix<double> K =
+      RowMatrix<double>::Constant(n, static_cast<Index>(instrument.num_items()), kNaN);
   const Scale& s = instrument.scale;
   for (Index i = 0; i < n; ++i)
     for (std::size_t j = 0; j < item_of.size(); ++j) {
@@ -427,9 +466,9 @@ std::string ScoreResult::summary() const {
                      "items", "mean", "sd", "alpha", "alpha_n", "insufficient");
   for (const auto& d : dimensions) {
     out += fmt::format("{:<8} {:<24} {:>5} {:>7.3f} {:>7.3f} {:>7.3f} {:>8} {:>12}\n", d.code,
-                       d.name.substr(0, 24), d.items_present == d.items
-                                                 ? std::to_string(d.items)
-                                                 : fmt::format("{}/{}", d.items_present, d.items),
+                       d.name.substr(0, 24),
+                       d.items_present == d.items ? std::to_string(d.items)
+                                                  : fmt::format("{}/{}", d.items_present, d.items),
                        d.mean, d.sd, d.alpha, d.alpha_rows, d.insufficient);
   }
   return out;

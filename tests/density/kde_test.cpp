@@ -33,7 +33,8 @@ Eigen::VectorXd direct_log_kde(const Eigen::MatrixXd& x, const Eigen::VectorXd& 
                                const Eigen::MatrixXd& H, const Eigen::MatrixXd& q) {
   const Index d = x.cols();
   const Eigen::MatrixXd Hinv = H.inverse();
-  const double lognorm = -0.5 * d * std::log(2 * std::numbers::pi) - 0.5 * std::log(H.determinant());
+  const double lognorm =
+      -0.5 * d * std::log(2 * std::numbers::pi) - 0.5 * std::log(H.determinant());
   const double wsum = w.sum();
   Eigen::VectorXd out(q.rows());
   for (Index i = 0; i < q.rows(); ++i) {
@@ -52,7 +53,8 @@ TYPED_TEST(KdeTest, MatchesDirectDoubleSumForEveryBandwidthRule) {
   Rng rng(3);
   const Index n = 300, d = 3;
   RowMatrix<T> x = gaussian_sample<T>(n, d, rng);
-  for (Index i = 0; i < n; ++i) x(i, 1) = static_cast<T>(0.6 * x(i, 0) + 0.8 * x(i, 1));  // correlated
+  for (Index i = 0; i < n; ++i)
+    x(i, 1) = static_cast<T>(0.6 * x(i, 0) + 0.8 * x(i, 1));  // correlated
   Vector<double> w(n);
   for (Index i = 0; i < n; ++i) w[i] = 0.2 + rng.uniform();
   const RowMatrix<T> q = gaussian_sample<T>(40, d, rng, 0.0, 1.3);
@@ -60,13 +62,13 @@ TYPED_TEST(KdeTest, MatchesDirectDoubleSumForEveryBandwidthRule) {
   diag << 0.3, 0.5, 0.4;
   RowMatrix<double> full(d, d);
   full << 0.2, 0.05, 0.0, 0.05, 0.3, 0.02, 0.0, 0.02, 0.25;
-  const std::vector<Bandwidth> rules{Bandwidth::scott(), Bandwidth::silverman(),
-                                     Bandwidth::with_factor(0.35), Bandwidth::with_scalar(0.4),
-                                     Bandwidth::with_diagonal(diag), Bandwidth::with_full(full)};
+  const std::vector<Bandwidth> rules{
+      Bandwidth::scott(),          Bandwidth::silverman(),         Bandwidth::with_factor(0.35),
+      Bandwidth::with_scalar(0.4), Bandwidth::with_diagonal(diag), Bandwidth::with_full(full)};
   for (const Bandwidth& bw : rules) {
     const Kde<T> kde(x, w, KdeOptions{.bandwidth = bw});
-    const Eigen::VectorXd expected = direct_log_kde(x.template cast<double>(), w,
-                                                    kde.kernel_covariance(), q.template cast<double>());
+    const Eigen::VectorXd expected = direct_log_kde(
+        x.template cast<double>(), w, kde.kernel_covariance(), q.template cast<double>());
     const Vector<double> got = kde.log_density(q);
     const double tol = sizeof(T) == 4 ? 2e-5 : 1e-11;
     for (Index i = 0; i < q.rows(); ++i)
@@ -173,7 +175,8 @@ TYPED_TEST(KdeTest, SameBytesForAnyThreadCount) {
   two.execution.threads = 2;
   const Vector<double> a = Kde<T>(x, one).log_density(q);
   const Vector<double> b = Kde<T>(x, two).log_density(q);
-  EXPECT_EQ(0, std::memcmp(a.data(), b.data(), sizeof(double) * static_cast<std::size_t>(a.size())));
+  EXPECT_EQ(0,
+            std::memcmp(a.data(), b.data(), sizeof(double) * static_cast<std::size_t>(a.size())));
 }
 
 TYPED_TEST(KdeTest, ZeroWeightsAreIgnored) {

@@ -39,8 +39,8 @@ TYPED_TEST(TreeKdeTest, TruncationStaysWithinTheStatedBound) {
     for (Index i = 0; i < q.rows(); ++i) {
       const double pe = std::exp(exact[i]), pt = std::exp(r.log_density[i]);
       const double bound = std::exp(r.log_error_bound[i]);
-      EXPECT_LE(pt, pe * (1 + rounding)) << i;                 // a lower bound ...
-      EXPECT_LE(pe - pt, bound + rounding * pe) << i;          // ... within the stated bound
+      EXPECT_LE(pt, pe * (1 + rounding)) << i;         // a lower bound ...
+      EXPECT_LE(pe - pt, bound + rounding * pe) << i;  // ... within the stated bound
       EXPECT_LE(bound, tol * std::exp(kde.log_normalizer()) * (1 + 1e-12));
     }
     EXPECT_GE(r.max_relative_error, 0.0);

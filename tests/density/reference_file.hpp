@@ -29,18 +29,23 @@ class ReferenceFile {
       ss >> kind >> name;
       if (kind == "scalar") {
         double v;
-        if (!(ss >> v)) throw std::runtime_error(path + ":" + std::to_string(lineno) + ": " + "bad scalar");
+        if (!(ss >> v))
+          throw std::runtime_error(path + ":" + std::to_string(lineno) + ": " + "bad scalar");
         scalars_[name] = v;
       } else if (kind == "array") {
         Index r, c;
-        if (!(ss >> r >> c)) throw std::runtime_error(path + ":" + std::to_string(lineno) + ": " + "bad array header");
+        if (!(ss >> r >> c))
+          throw std::runtime_error(path + ":" + std::to_string(lineno) + ": " + "bad array header");
         RowMatrix<double> m(r, c);
         for (Index i = 0; i < r; ++i) {
-          if (!std::getline(in, line)) throw std::runtime_error(path + ":" + std::to_string(lineno) + ": " + "truncated array");
+          if (!std::getline(in, line))
+            throw std::runtime_error(path + ":" + std::to_string(lineno) + ": " +
+                                     "truncated array");
           ++lineno;
           std::istringstream rs(line);
           for (Index j = 0; j < c; ++j)
-            if (!(rs >> m(i, j))) throw std::runtime_error(path + ":" + std::to_string(lineno) + ": " + "bad number");
+            if (!(rs >> m(i, j)))
+              throw std::runtime_error(path + ":" + std::to_string(lineno) + ": " + "bad number");
         }
         arrays_[name] = std::move(m);
       } else {

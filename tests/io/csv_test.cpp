@@ -14,8 +14,8 @@
 namespace popalign::io {
 namespace {
 
-using ::testing::HasSubstr;
 using popalign::testing::TempDir;
+using ::testing::HasSubstr;
 
 void write_text(const std::filesystem::path& p, const std::string& s) {
   std::ofstream(p, std::ios::binary) << s;
@@ -55,13 +55,13 @@ TEST(Csv, SniffsTheDelimiter) {
   // A given delimiter wins over sniffing.
   CsvOptions o;
   o.delimiter = ';';
-  EXPECT_EQ(parse_table("a,b;c\n1,2;3\n", o).columns,
-            (std::vector<std::string>{"a,b", "c"}));
+  EXPECT_EQ(parse_table("a,b;c\n1,2;3\n", o).columns, (std::vector<std::string>{"a,b", "c"}));
 }
 
 TEST(Csv, QuotedFieldsBomCrlf) {
   const std::string text =
-      "\xEF\xBB\xBF" "id,text,n\r\n"
+      "\xEF\xBB\xBF"
+      "id,text,n\r\n"
       "1,\"hello, world\",2\r\n"
       "2,\"she said \"\"hi\"\"\",3\r\n"
       "3,\"two\nlines\",4\r\n"
@@ -105,9 +105,10 @@ TEST(Csv, StreamingRowByRow) {
   EXPECT_EQ(seen[1], (std::pair<std::string, std::size_t>{"4", 5}));
   // The callbacks' exceptions propagate; parse errors stop the stream at the bad line.
   std::size_t rows = 0;
-  EXPECT_THROW(for_each_row_in("a,b\n1,2\n3\n", {}, "s.csv", [](auto&, char) {},
-                               [&](auto&, std::size_t) { ++rows; }),
-               CsvError);
+  EXPECT_THROW(
+      for_each_row_in(
+          "a,b\n1,2\n3\n", {}, "s.csv", [](auto&, char) {}, [&](auto&, std::size_t) { ++rows; }),
+      CsvError);
   EXPECT_EQ(rows, 1u);
 }
 
@@ -180,7 +181,8 @@ TEST(ParseNumber, AcceptsDecimalsRejectsTheRest) {
   EXPECT_EQ(parse_number(" -2.5e3 "), -2500.0);
   EXPECT_EQ(parse_number("+0.5"), 0.5);
   EXPECT_EQ(parse_number(".25"), 0.25);
-  for (const char* bad : {"", " ", "abc", "1x", "nan", "NaN", "inf", "-inf", "0x10", "1,5", "1e999"})
+  for (const char* bad :
+       {"", " ", "abc", "1x", "nan", "NaN", "inf", "-inf", "0x10", "1,5", "1e999"})
     EXPECT_FALSE(parse_number(bad)) << bad;
 }
 
@@ -221,16 +223,18 @@ TEST(NumericTable, ErrorsNameFileLineAndColumn) {
       {"id,E,N\na,1,inf\n", 2, "N", "infinite value"},
   };
   for (const auto& c : cases) {
-    const auto e = expect_csv_error(
-        [&] { to_numeric_table(parse_table(c.text, {}, "pool.csv"), {"E", "N"}); });
+    const auto e = expect_csv_error([&] {
+      to_numeric_table(parse_table(c.text, {}, "pool.csv"), {"E", "N"});
+    });
     EXPECT_EQ(e.file(), "pool.csv");
     EXPECT_EQ(e.line(), c.line) << c.text;
     EXPECT_EQ(e.column_name(), c.column);
     EXPECT_THAT(e.what(), HasSubstr("column '" + c.column + "'"));
     EXPECT_THAT(e.what(), HasSubstr(c.what));
   }
-  const auto e = expect_csv_error(
-      [&] { to_numeric_table(parse_table("id,E\na,1\n", {}, "pool.csv"), {"E", "Q"}); });
+  const auto e = expect_csv_error([&] {
+    to_numeric_table(parse_table("id,E\na,1\n", {}, "pool.csv"), {"E", "Q"});
+  });
   EXPECT_THAT(e.what(), HasSubstr("missing column 'Q'"));
   EXPECT_THAT(e.what(), HasSubstr("columns: id, E"));
   EXPECT_EQ(e.column_name(), "Q");

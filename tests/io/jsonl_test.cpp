@@ -13,8 +13,8 @@
 namespace popalign::io {
 namespace {
 
-using ::testing::HasSubstr;
 using popalign::testing::TempDir;
+using ::testing::HasSubstr;
 
 void write_text(const std::filesystem::path& p, const std::string& s) {
   std::ofstream(p, std::ios::binary) << s;
@@ -118,7 +118,8 @@ TEST(JsonlWriter, AppendsAndResumes) {
     v.set("id", "c").set("x", 3);
     w.write(v);
   }
-  EXPECT_EQ(read_file(p), "{\"id\":\"a\",\"x\":1}\n{\"id\":\"b\",\"x\":2}\n{\"id\":\"c\",\"x\":3}\n");
+  EXPECT_EQ(read_file(p),
+            "{\"id\":\"a\",\"x\":1}\n{\"id\":\"b\",\"x\":2}\n{\"id\":\"c\",\"x\":3}\n");
   {
     JsonlWriteOptions o;
     o.append = false;

@@ -13,8 +13,8 @@
 namespace popalign::io {
 namespace {
 
-using ::testing::HasSubstr;
 using popalign::testing::TempDir;
+using ::testing::HasSubstr;
 
 const std::filesystem::path kData = POPALIGN_IO_TEST_DATA;
 

@@ -98,7 +98,9 @@ TEST_F(LlmServerTest, CompletionLogprobsAreRealProbabilities) {
     double sum = 0;
     for (std::size_t k = 0; k < t.top.size(); ++k) {
       EXPECT_LE(t.top[k].logprob, 0.0);
-      if (k > 0) EXPECT_LE(t.top[k].logprob, t.top[k - 1].logprob);
+      if (k > 0) {
+        EXPECT_LE(t.top[k].logprob, t.top[k - 1].logprob);
+      }
       sum += std::exp(t.top[k].logprob);
     }
     EXPECT_LE(sum, 1.0 + 1e-9);

@@ -65,6 +65,20 @@ TEST_F(OpenAiClientTest, ChatAndCompletion) {
   for (int i = 0; i < 20; ++i) EXPECT_EQ(out[i].value().text, "echo: n" + std::to_string(i));
 }
 
+TEST_F(OpenAiClientTest, BoundedRequestsInFlight) {
+  OpenAiOptions o = options("slow/40");
+  o.max_in_flight = 3;
+  OpenAiBackend b(o);
+  server_->reset_counts();
+  std::vector<Request> batch;
+  for (int i = 0; i < 12; ++i) batch.push_back(chat("p" + std::to_string(i)));
+  const auto out = b.complete(batch);
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(out[i].value().text, "echo: p" + std::to_string(i));
+  EXPECT_EQ(server_->hits("slow/40"), 12u);
+  EXPECT_LE(server_->peak_in_flight(), 3u);
+  EXPECT_GE(server_->peak_in_flight(), 2u);  // and it did run requests concurrently
+}
+
 TEST_F(OpenAiClientTest, BaseUrlWithoutV1) {
   OpenAiOptions o = options("ok");
   o.base_url = o.base_url.substr(0, o.base_url.size() - 3);  // strip "/v1"

@@ -20,7 +20,8 @@ TYPED_TEST(EnergyTest, MatchesScipyIn1dAndBruteForceIn3d) {
     const RowMatrix<T> u = ref.array(p + ".u").cast<T>();
     const RowMatrix<T> v = ref.array(p + ".v").cast<T>();
     EXPECT_NEAR(energy_distance<T>(u, v, ref.vector(p + ".uw"), ref.vector(p + ".vw")),
-                ref.scalar(p + ".energy"), tol) << p;
+                ref.scalar(p + ".energy"), tol)
+        << p;
     EXPECT_NEAR(energy_distance<T>(u, v), ref.scalar(p + ".energy_unweighted"), tol) << p;
   }
   const RowMatrix<T> x = ref.array("multi.x").cast<T>();

@@ -44,7 +44,8 @@ TYPED_TEST(MmdTest, MedianHeuristicAndIdenticalSamples) {
   RowMatrix<T> big(3000, 2);
   for (Index i = 0; i < big.rows(); ++i) big.row(i) << T(rng.normal()), T(rng.normal());
   EXPECT_EQ(median_heuristic<T>(big, big, 200, 4), median_heuristic<T>(big, big, 200, 4));
-  EXPECT_NEAR(median_heuristic<T>(big, big, 1000, 4), std::sqrt(2.0) * std::sqrt(2 * std::log(2.0)), 0.1);
+  EXPECT_NEAR(median_heuristic<T>(big, big, 1000, 4), std::sqrt(2.0) * std::sqrt(2 * std::log(2.0)),
+              0.1);
 }
 
 TYPED_TEST(MmdTest, BadArguments) {

@@ -33,7 +33,7 @@ TYPED_TEST(SlicedTest, MatchesPotWithTheSameProjections) {
 TYPED_TEST(SlicedTest, LargeSampleAgreesWithClosedForm) {
   using T = TypeParam;
   Rng rng(5);
-  const Index n = 20000, d = 3;
+  const Index n = 5000, d = 3;
   RowMatrix<T> a(n, d), b(n, d);
   const double m[3] = {1.0, -0.5, 0.25};
   for (Index i = 0; i < n; ++i)

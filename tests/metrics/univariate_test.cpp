@@ -108,7 +108,8 @@ TYPED_TEST(UnivariateTest, BadArgumentsThrowNamingThem) {
   const Vector<T> e;
   EXPECT_EQ(arg_of([&] { wasserstein_1d<T>(e, x.col(0)); }), "a");
   const Vector<T> c0 = x.col(0);
-  EXPECT_EQ(arg_of([&] { wasserstein_1d<T>(c0, c0, Vector<double>(), Vector<double>(), 0.5); }), "p");
+  EXPECT_EQ(arg_of([&] { wasserstein_1d<T>(c0, c0, Vector<double>(), Vector<double>(), 0.5); }),
+            "p");
 }
 
 }  // namespace

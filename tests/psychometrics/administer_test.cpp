@@ -89,6 +89,12 @@ double correlation(const std::vector<double>& a, const std::vector<double>& b) {
   return sab / std::sqrt(saa * sbb);
 }
 
+llm::Response text_response(std::string text) {
+  llm::Response r;
+  r.text = std::move(text);
+  return r;
+}
+
 std::filesystem::path temp_dir(const std::string& name) {
   const auto dir = std::filesystem::temp_directory_path() / "popalign_administer_test" / name;
   std::filesystem::remove_all(dir);
@@ -172,7 +178,7 @@ TEST(Administer, ItemOrderIsSeededPerPersona) {
     for (const auto& item : ipip50().items)
       if (r.messages.back().content.find("\"" + item.text + "\"") != std::string::npos)
         asked.push_back(item.id);
-    return llm::Response{.text = "3"};
+    return text_response("3");
   });
   o.shuffle_items = true;
   o.seed = 3;
@@ -187,7 +193,7 @@ TEST(Administer, ItemOrderIsSeededPerPersona) {
 TEST(Administer, ReverseScaleMapsAnswersBack) {
   // A model that always writes "1": on a reversed scale, 1 is the highest option.
   llm::FunctionBackend ones([](const llm::Request&) -> llm::Outcome {
-    return llm::Response{.text = "1"};
+    return text_response("1");
   });
   ps::AdministerOptions o;
   o.reverse_scale = true;
@@ -216,7 +222,9 @@ TEST(Administer, ReverseScaleMapsAnswersBack) {
             << ps::to_string(mode) << " " << a[i].items[j].item_id;
         raw_differs += a[i].items[j].raw != b[i].items[j].raw;
       }
-    if (mode == ps::AdministerMode::generate) EXPECT_GT(raw_differs, 0u);
+    if (mode == ps::AdministerMode::generate) {
+      EXPECT_GT(raw_differs, 0u);
+    }
   }
 }
 
@@ -224,7 +232,7 @@ TEST(Administer, NonsenseIsAskedAgainWithNewSeedsThenMissing) {
   std::map<std::string, std::vector<std::uint64_t>> seeds;
   llm::FunctionBackend babble([&](const llm::Request& r) -> llm::Outcome {
     seeds[r.messages.back().content].push_back(*r.seed);
-    return llm::Response{.text = "Once upon a time there was a little dog."};
+    return text_response("Once upon a time there was a little dog.");
   });
   ps::AdministerOptions o;
   o.max_retries = 2;
@@ -267,7 +275,7 @@ TEST(Administer, NonsenseIsAskedAgainWithNewSeedsThenMissing) {
     answered += pr.answered();
     for (const auto& ir : pr.items) asked_again += ir.attempts > 1;
   }
-  EXPECT_GT(answered, 190u);
+  EXPECT_GT(answered, 180u);  // 1 - 0.5^5 = 97% expected
   EXPECT_GT(asked_again, 50u);
 }
 
@@ -285,8 +293,8 @@ TEST(Administer, BatchModeAsksMissingItemsAgain) {
         json += "\"" + item.id + "\": 4";
       }
     items_per_call.push_back(n);
-    if (items_per_call.size() == 1) return llm::Response{.text = json.substr(0, json.size() / 3)};
-    return llm::Response{.text = json + "}"};
+    if (items_per_call.size() == 1) return text_response(json.substr(0, json.size() / 3));
+    return text_response(json + "}");
   });
   ps::AdministerOptions o;
   o.mode = ps::AdministerMode::batch;
@@ -324,7 +332,7 @@ TEST(Administer, LogprobsRecordsOptionMass) {
     }
   // A server without log-probabilities: nothing to read, recorded missing after re-asks.
   llm::FunctionBackend plain([](const llm::Request&) -> llm::Outcome {
-    return llm::Response{.text = "4"};
+    return text_response("4");
   });
   const auto r = ps::administer_one(plain, ipip50(), {"x", "Persona x."}, o);
   EXPECT_EQ(r.answered(), 0u);
@@ -335,7 +343,7 @@ TEST(Administer, BackendFailuresAreRecordedPerItem) {
   std::atomic<int> n{0};
   llm::FunctionBackend flaky([&](const llm::Request&) -> llm::Outcome {
     if (n++ % 2) return llm::Failure{llm::ErrorKind::server, 503, "busy", {}};
-    return llm::Response{.text = "2"};
+    return text_response("2");
   });
   const ps::PersonaResponses r = ps::administer_one(flaky, ipip50(), {"x", "Persona x."}, {});
   EXPECT_TRUE(r.failed());
@@ -418,7 +426,9 @@ TEST(AdministerFile, ResumeAfterFailureEqualsUninterruptedRun) {
     const long budget = static_cast<long>(ref_calls) / 2 + 1;
     {
       auto dying = std::make_shared<llm::BackendAdapter<FailAfter>>(FailAfter{grm.get(), budget});
-      llm::CachedBackend cached(dying, {.path = cache_path.string()});
+      llm::CacheOptions co;
+      co.path = cache_path.string();
+      llm::CachedBackend cached(dying, co);
       EXPECT_THROW(ps::administer_file(cached, ipip50(), o, fo), popalign::BackendError);
     }
     const std::string partial = read_text(fo.out);
@@ -433,7 +443,9 @@ TEST(AdministerFile, ResumeAfterFailureEqualsUninterruptedRun) {
     // Resume.
     grm->reset_counts();
     auto healthy = std::make_shared<llm::BackendAdapter<FailAfter>>(FailAfter{grm.get(), 1 << 30});
-    llm::CachedBackend cached(healthy, {.path = cache_path.string()});
+    llm::CacheOptions co;
+    co.path = cache_path.string();
+    llm::CachedBackend cached(healthy, co);
     std::vector<std::string> log;
     fo.log = [&](const std::string& m) { log.push_back(m); };
     const auto rep = ps::administer_file(cached, ipip50(), o, fo);
@@ -445,7 +457,11 @@ TEST(AdministerFile, ResumeAfterFailureEqualsUninterruptedRun) {
     for (std::size_t i = 0; i < lines_before; ++i)
       EXPECT_EQ(grm->calls_for(panel.personas[i].id), 0u) << panel.personas[i].id;
     EXPECT_EQ(static_cast<std::size_t>(budget) + grm->calls(), ref_calls);
-    EXPECT_GT(rep.cached_calls, 0u);
+    EXPECT_EQ(rep.cached_calls + grm->calls(), rep.calls);
+    // Generate and logprobs: the persona whose calls failed had answered calls, now cached.
+    if (mode != ps::AdministerMode::batch) {
+      EXPECT_GT(rep.cached_calls, 0u);
+    }
     ASSERT_FALSE(log.empty());
 
     // Running again does nothing.

@@ -109,17 +109,20 @@ TEST(Instrument, MalformedFilesNameTheFileAndItem) {
   };
   expect_parse_error(R"({"items": [{"id": "a", "trait": "E", "key": 1}]})", "scale");
   expect_parse_error(R"({"scale": {"min": 1, "max": 5}, "items": []})", "items");
-  expect_parse_error(R"({"scale": {"min": 1, "max": 5}, "items": [{"id": "a", "trait": "E", "key": 2}]})",
-                     "item 'a' needs \"key\"");
+  expect_parse_error(
+      R"({"scale": {"min": 1, "max": 5}, "items": [{"id": "a", "trait": "E", "key": 2}]})",
+      "item 'a' needs \"key\"");
   expect_parse_error(R"({"scale": {"min": 1, "max": 5}, "items": [{"id": "a", "key": 1}]})",
                      "item 'a' has no \"trait\"");
-  expect_parse_error(R"({"scale": {"min": 1, "max": 5}, "items": [{"id": "a", "trait": "E", "key": 1},
+  expect_parse_error(
+      R"({"scale": {"min": 1, "max": 5}, "items": [{"id": "a", "trait": "E", "key": 1},
                         {"id": "a", "trait": "E", "key": 1}]})",
-                     "also used by item");
-  expect_parse_error(R"({"scale": {"min": 5, "max": 1}, "items": [{"id": "a", "trait": "E", "key": 1}]})",
-                     "max");
-  expect_parse_error(R"({"scale": {"min": 1, "max": 3, "labels": ["x"]}, "items": [{"id": "a", "trait": "E", "key": 1}]})",
-                     "labels");
+      "also used by item");
+  expect_parse_error(
+      R"({"scale": {"min": 5, "max": 1}, "items": [{"id": "a", "trait": "E", "key": 1}]})", "max");
+  expect_parse_error(
+      R"({"scale": {"min": 1, "max": 3, "labels": ["x"]}, "items": [{"id": "a", "trait": "E", "key": 1}]})",
+      "labels");
   expect_parse_error("{not json", "malformed JSON");
 }
 
@@ -133,8 +136,8 @@ TEST(Instrument, LookupByNameAndPath) {
     EXPECT_THAT(e.what(), HasSubstr("neo300"));
   }
   const auto names = available_instruments(kData);
-  EXPECT_THAT(names, ::testing::IsSupersetOf({"ipip50", "ipip50_bfm", "mini_ipip20", "neo120",
-                                              "ipip_neo_300"}));
+  EXPECT_THAT(names, ::testing::IsSupersetOf(
+                         {"ipip50", "ipip50_bfm", "mini_ipip20", "neo120", "ipip_neo_300"}));
   EXPECT_EQ(resolve_instrument((kData / "instruments" / "mini_ipip20.json").string()).num_items(),
             20u);
   EXPECT_THROW(resolve_instrument("/no/such/instrument.json"), IoError);

@@ -5,14 +5,15 @@
 
 #include <cmath>
 #include <fstream>
+#include <set>
 
 #include "io/temp_dir.hpp"
 
 namespace popalign::psychometrics {
 namespace {
 
-using ::testing::HasSubstr;
 using popalign::testing::TempDir;
+using ::testing::HasSubstr;
 
 const std::filesystem::path kData = POPALIGN_DATA_DIR;
 const std::filesystem::path kTestData = POPALIGN_PSYCHOMETRICS_TEST_DATA;
@@ -48,6 +49,7 @@ TEST_F(Big5, LoadsAllRespondents) {
   for (Index i = 0; i < d.rows(); ++i)
     for (Index j = 0; j < 50; ++j) missing += std::isnan(d.responses.values(i, j));
   EXPECT_EQ(us, 8753u);
+  EXPECT_EQ(std::set<std::string>(d.country.begin(), d.country.end()).size(), 160u);
   EXPECT_EQ(missing, 50u);  // the one row with missed (0) answers
   EXPECT_NO_THROW(d.validate());
 }
@@ -87,8 +89,7 @@ TEST_F(Big5, OtherCleaningRules) {
   EXPECT_EQ(r.ages_set_missing, 0u);
   EXPECT_GT(r.dropped_duplicate, 0u);
   EXPECT_LE(r.dropped_duplicate, 22u);  // 22 repeated answer vectors in the whole file
-  EXPECT_EQ(r.rows_out,
-            19719u - r.dropped_age - r.dropped_incomplete - r.dropped_duplicate);
+  EXPECT_EQ(r.rows_out, 19719u - r.dropped_age - r.dropped_incomplete - r.dropped_duplicate);
   // Mini-IPIP: only its 20 items count for completeness.
   ReferenceData m = *data_;
   const CleaningReport rm = clean_reference(m, instrument_by_name("mini_ipip", kData));
@@ -164,8 +165,8 @@ TEST(Reference, IpipFfmFormat) {
   ASSERT_EQ(d.rows(), 5);
   EXPECT_EQ(d.responses.columns.size(), 50u);
   EXPECT_EQ(d.country, (std::vector<std::string>{"US", "GB", "JP", "DE", ""}));  // NONE -> ""
-  EXPECT_TRUE(std::isnan(d.responses.values(2, 0)));   // 0 = missed
-  EXPECT_TRUE(std::isnan(d.responses.values(3, 49)));  // NULL
+  EXPECT_TRUE(std::isnan(d.responses.values(2, 0)));                             // 0 = missed
+  EXPECT_TRUE(std::isnan(d.responses.values(3, 49)));                            // NULL
   const Instrument ipip = instrument_by_name("ipip50", kData);
   const ScoreResult s = score(ipip, d.responses);
   ASSERT_EQ(s.scores.traits, (std::vector<std::string>{"O", "C", "E", "A", "N"}));
@@ -176,7 +177,7 @@ TEST(Reference, IpipFfmFormat) {
   EXPECT_DOUBLE_EQ(s.scores.values(1, 2), (5 * 5 + 5 * 1) / 10.0);  // E: 5 reversed
   EXPECT_DOUBLE_EQ(s.scores.values(1, 3), (6 * 5 + 4 * 1) / 10.0);  // A: 4 reversed
   EXPECT_DOUBLE_EQ(s.scores.values(1, 4), (8 * 5 + 2 * 1) / 10.0);  // N: 2 reversed
-  // All 4 with EXT1 (+ keyed) missed: E from 9 items, 4 of them reversed (2 each): 
+  // All 4 with EXT1 (+ keyed) missed: E from 9 items, 4 of them reversed (2 each):
   EXPECT_DOUBLE_EQ(s.scores.values(2, 2), (4 * 4 + 5 * 2) / 9.0);
   EXPECT_EQ(s.rows_with_missing, 2u);
 }

@@ -37,11 +37,16 @@ TEST(RegionMap, Big5CountsPerRegion) {
   // Expected values: the shared data README ("Quick facts for tests").
   const ReferenceData d = load_big5(kData / "big5" / "data.csv");
   const auto counts = count_by_region(d.country, shipped());
-  const std::map<std::string, std::size_t> expected{
-      {"North America", 9685}, {"Europe", 3952},  {"South Asia", 1792},
-      {"Southeast Asia", 1286}, {"Oceania", 1140}, {"Latin America & Caribbean", 506},
-      {"Middle East & North Africa", 419}, {"Sub-Saharan Africa", 330}, {"East Asia", 176},
-      {"Unknown", 430}};
+  const std::map<std::string, std::size_t> expected{{"North America", 9685},
+                                                    {"Europe", 3952},
+                                                    {"South Asia", 1792},
+                                                    {"Southeast Asia", 1286},
+                                                    {"Oceania", 1140},
+                                                    {"Latin America & Caribbean", 506},
+                                                    {"Middle East & North Africa", 419},
+                                                    {"Sub-Saharan Africa", 330},
+                                                    {"East Asia", 176},
+                                                    {"Unknown", 430}};
   for (const auto& [region, n] : expected) EXPECT_EQ(counts.at(region), n) << region;
   std::size_t total = 0;
   for (const auto& [r, n] : counts) total += n;
@@ -51,8 +56,9 @@ TEST(RegionMap, Big5CountsPerRegion) {
   EXPECT_EQ(east_asia.size(), 176u);
   std::map<std::string, std::size_t> per_country;
   for (Index i : east_asia) ++per_country[d.country[static_cast<std::size_t>(i)]];
-  EXPECT_EQ(per_country, (std::map<std::string, std::size_t>{
-                             {"CN", 40}, {"HK", 41}, {"JP", 37}, {"KR", 30}, {"TW", 26}, {"MN", 2}}));
+  EXPECT_EQ(per_country,
+            (std::map<std::string, std::size_t>{
+                {"CN", 40}, {"HK", 41}, {"JP", 37}, {"KR", 30}, {"TW", 26}, {"MN", 2}}));
   const auto sub = d.select_rows(east_asia);
   EXPECT_EQ(sub.rows(), 176);
 }

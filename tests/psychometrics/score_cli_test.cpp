@@ -13,8 +13,8 @@
 namespace popalign {
 namespace {
 
-using ::testing::HasSubstr;
 using popalign::testing::TempDir;
+using ::testing::HasSubstr;
 
 const std::filesystem::path kData = POPALIGN_DATA_DIR;
 
@@ -34,9 +34,10 @@ CliRun run(const std::string& args, const TempDir& dir) {
 TEST(ScoreCli, Big5ToTraitCsv) {
   TempDir dir;
   const auto out = dir / "scores.csv";
-  const CliRun r = run("--instrument ipip50 --responses '" + (kData / "big5" / "data.csv").string() +
-                        "' --missing-code 0 --min-answered 1 --out '" + out.string() + "'",
-                    dir);
+  const CliRun r =
+      run("--instrument ipip50 --responses '" + (kData / "big5" / "data.csv").string() +
+              "' --missing-code 0 --min-answered 1 --out '" + out.string() + "'",
+          dir);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_THAT(r.err, HasSubstr("alpha"));
   EXPECT_THAT(r.err, HasSubstr("0.892"));  // E
@@ -71,8 +72,8 @@ TEST(ScoreCli, AdministerJsonlWithFacets) {
   }
   const auto out = dir / "s.csv";
   const CliRun r = run("--instrument neo120 --responses '" + (dir / "answers.jsonl").string() +
-                        "' --facets --min-answered 0.01 --out '" + out.string() + "'",
-                    dir);
+                           "' --facets --min-answered 0.01 --out '" + out.string() + "'",
+                       dir);
   ASSERT_EQ(r.status, 0) << r.err;
   io::NumericTableOptions o;
   o.allow_missing = true;
@@ -88,27 +89,27 @@ TEST(ScoreCli, AdministerJsonlWithFacets) {
 TEST(ScoreCli, CleanAndGroupForReferenceData) {
   TempDir dir;
   const auto out = dir / "ea.csv";
-  const CliRun r = run("--instrument ipip50 --responses '" +
-                           (kData / "big5" / "data.csv").string() +
-                           "' --missing-code 0 --clean --age-column age --group 'East Asia' "
-                           "--out '" + out.string() + "'",
-                       dir);
+  const CliRun r =
+      run("--instrument ipip50 --responses '" + (kData / "big5" / "data.csv").string() +
+              "' --missing-code 0 --clean --age-column age --group 'East Asia' "
+              "--out '" +
+              out.string() + "'",
+          dir);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_THAT(r.err, HasSubstr("implausible age set missing: 83"));
   EXPECT_THAT(r.err, HasSubstr("group 'East Asia': 176 of 19718 rows"));
   const io::NumericTable t = io::read_numeric_table(out, {"O", "C", "E", "A", "N"});
   EXPECT_EQ(t.values.rows(), 176);
-  const CliRun c = run("--instrument ipip50 --responses '" +
-                           (kData / "big5" / "data.csv").string() +
-                           "' --missing-code 0 --group country:JP,KR --quiet --out '" +
-                           out.string() + "'",
-                       dir);
+  const CliRun c =
+      run("--instrument ipip50 --responses '" + (kData / "big5" / "data.csv").string() +
+              "' --missing-code 0 --group country:JP,KR --quiet --out '" + out.string() + "'",
+          dir);
   ASSERT_EQ(c.status, 0) << c.err;
   EXPECT_EQ(io::read_numeric_table(out, {"E"}).values.rows(), 37 + 30);
-  const CliRun bad = run("--instrument ipip50 --responses '" +
-                             (kData / "big5" / "data.csv").string() +
-                             "' --group Atlantis --out '" + out.string() + "'",
-                         dir);
+  const CliRun bad =
+      run("--instrument ipip50 --responses '" + (kData / "big5" / "data.csv").string() +
+              "' --group Atlantis --out '" + out.string() + "'",
+          dir);
   EXPECT_EQ(bad.status, 2);
   EXPECT_THAT(bad.err, HasSubstr("unknown region 'Atlantis'"));
 }
@@ -117,8 +118,8 @@ TEST(ScoreCli, ErrorsAreClear) {
   TempDir dir;
   std::ofstream(dir / "bad.csv") << "id,E1,E2\na,3,9\n";
   CliRun r = run("--instrument ipip50 --responses '" + (dir / "bad.csv").string() + "' --out '" +
-                  (dir / "o.csv").string() + "'",
-              dir);
+                     (dir / "o.csv").string() + "'",
+                 dir);
   EXPECT_EQ(r.status, 2);
   EXPECT_THAT(r.err, HasSubstr("bad.csv:2: column 'E2': answer 9 is outside the scale 1..5"));
   r = run("--instrument nosuch --responses '" + (dir / "bad.csv").string() + "' --out x.csv", dir);

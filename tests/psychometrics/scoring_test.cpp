@@ -15,8 +15,8 @@
 namespace popalign::psychometrics {
 namespace {
 
-using ::testing::HasSubstr;
 using popalign::testing::TempDir;
+using ::testing::HasSubstr;
 
 const std::filesystem::path kData = POPALIGN_DATA_DIR;
 const std::filesystem::path kTestData = POPALIGN_PSYCHOMETRICS_TEST_DATA;
@@ -46,9 +46,9 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 TEST(Scoring, KnownAnswersByHand) {
   RowMatrix<double> v(3, 5);
-  v << 5, 1, 5, 4, 2,   // X = (5 + 5 + 5) / 3 = 5; Y = (4 + 4) / 2 = 4
-      1, 5, 1, 1, 5,    // X = 1; Y = 1
-      2, 4, 3, 3, 3;    // X = (2 + 2 + 3) / 3; Y = 3
+  v << 5, 1, 5, 4, 2,  // X = (5 + 5 + 5) / 3 = 5; Y = (4 + 4) / 2 = 4
+      1, 5, 1, 1, 5,   // X = 1; Y = 1
+      2, 4, 3, 3, 3;   // X = (2 + 2 + 3) / 3; Y = 3
   const ScoreResult r = score(tiny(), make({"x1", "x2", "x3", "y1", "y2"}, v));
   EXPECT_EQ(r.scores.traits, (std::vector<std::string>{"X", "Y"}));
   EXPECT_EQ(r.scores.ids, (std::vector<std::string>{"p1", "p2", "p3"}));
@@ -223,11 +223,12 @@ TEST(ReadResponses, CsvErrors) {
 
 TEST(ReadResponses, AdministerJsonl) {
   TempDir dir;
-  write_text(dir / "a.jsonl",
-             R"({"id":"p1","instrument":"tiny","answers":{"x1":5,"x2":1,"x3":null,"y1":4,"y2":2},"raw":{}})"
-             "\n"
-             R"({"id":"p2","instrument":"tiny","answers":{"x1":"3","y2":5,"zz":1}})"
-             "\n");
+  write_text(
+      dir / "a.jsonl",
+      R"({"id":"p1","instrument":"tiny","answers":{"x1":5,"x2":1,"x3":null,"y1":4,"y2":2},"raw":{}})"
+      "\n"
+      R"({"id":"p2","instrument":"tiny","answers":{"x1":"3","y2":5,"zz":1}})"
+      "\n");
   const Responses r = read_responses(dir / "a.jsonl", tiny());
   EXPECT_EQ(r.ids, (std::vector<std::string>{"p1", "p2"}));
   EXPECT_EQ(r.columns, (std::vector<std::string>{"x1", "x2", "x3", "y1", "y2"}));
@@ -246,7 +247,9 @@ TEST(ReadResponses, AdministerJsonl) {
 
 TEST(ReadResponses, JsonlErrorsNameTheLine) {
   TempDir dir;
-  write_text(dir / "b.jsonl", "{\"id\":\"p1\",\"answers\":{\"x1\":5}}\n{\"id\":\"p2\",\"answers\":{\"x1\":\"five\"}}\n");
+  write_text(
+      dir / "b.jsonl",
+      "{\"id\":\"p1\",\"answers\":{\"x1\":5}}\n{\"id\":\"p2\",\"answers\":{\"x1\":\"five\"}}\n");
   try {
     read_responses(dir / "b.jsonl", tiny());
     FAIL();
@@ -254,7 +257,9 @@ TEST(ReadResponses, JsonlErrorsNameTheLine) {
     EXPECT_EQ(e.line(), 2u);
     EXPECT_THAT(e.what(), HasSubstr("answer to 'x1' is \"five\""));
   }
-  write_text(dir / "c.jsonl", "{\"id\":\"p1\",\"answers\":{\"x1\":5}}\n{oops\n{\"id\":\"p3\",\"answers\":{\"x1\":4}}\n");
+  write_text(
+      dir / "c.jsonl",
+      "{\"id\":\"p1\",\"answers\":{\"x1\":5}}\n{oops\n{\"id\":\"p3\",\"answers\":{\"x1\":4}}\n");
   try {
     read_responses(dir / "c.jsonl", tiny());
     FAIL();
@@ -297,9 +302,11 @@ TEST(ScoringBig5, AlphaAndMeansMatchTheIndependentComputation) {
     EXPECT_NEAR(d.alpha, std::stod(row[4]), 1e-12) << d.code;
   }
   // And the published two-decimal values (shared data README).
-  const std::map<std::string, std::pair<double, double>> published{
-      {"E", {0.89, 3.01}}, {"N", {0.87, 3.10}}, {"A", {0.83, 3.84}}, {"C", {0.81, 3.35}},
-      {"O", {0.79, 3.91}}};
+  const std::map<std::string, std::pair<double, double>> published{{"E", {0.89, 3.01}},
+                                                                   {"N", {0.87, 3.10}},
+                                                                   {"A", {0.83, 3.84}},
+                                                                   {"C", {0.81, 3.35}},
+                                                                   {"O", {0.79, 3.91}}};
   for (const auto& d : s.dimensions) {
     EXPECT_NEAR(d.alpha, published.at(d.code).first, 0.005) << d.code;
     EXPECT_NEAR(d.mean, published.at(d.code).second, 0.006) << d.code;

@@ -32,7 +32,8 @@ void expect_unbiased(F&& draw, Index m, int reps, double var_per_draw_bound) {
     const std::vector<Index> idx = draw(wt, m, r);
     ASSERT_EQ(static_cast<Index>(idx.size()), m);
     const std::vector<Index> c = counts(idx, n);
-    for (Index i = 0; i < n; ++i) total[static_cast<std::size_t>(i)] += static_cast<double>(c[static_cast<std::size_t>(i)]);
+    for (Index i = 0; i < n; ++i)
+      total[static_cast<std::size_t>(i)] += static_cast<double>(c[static_cast<std::size_t>(i)]);
   }
   EXPECT_EQ(total[2], 0.0);
   // z-scores of the mean counts; variance of a count is at most m w (1 - w) (multinomial;
@@ -40,25 +41,30 @@ void expect_unbiased(F&& draw, Index m, int reps, double var_per_draw_bound) {
   for (Index i = 0; i < n; ++i) {
     if (w[i] == 0) continue;
     const double mean = total[static_cast<std::size_t>(i)] / reps;
-    const double sd = std::sqrt(var_per_draw_bound * static_cast<double>(m) * w[i] * (1 - w[i]) / reps);
+    const double sd =
+        std::sqrt(var_per_draw_bound * static_cast<double>(m) * w[i] * (1 - w[i]) / reps);
     EXPECT_LT(std::abs(mean - static_cast<double>(m) * w[i]), 5 * sd + 1e-9) << "unit " << i;
   }
 }
 
 TYPED_TEST(ResampleTest, MultinomialIsUnbiased) {
   using T = TypeParam;
-  expect_unbiased<T>([](const Vector<T>& w, Index m, int r) {
-    Rng rng(1000 + r);
-    return multinomial_resample<T>(w, m, rng);
-  }, 50, 4000, 1.0);
+  expect_unbiased<T>(
+      [](const Vector<T>& w, Index m, int r) {
+        Rng rng(1000 + r);
+        return multinomial_resample<T>(w, m, rng);
+      },
+      50, 4000, 1.0);
 }
 
 TYPED_TEST(ResampleTest, SystematicIsUnbiasedAndTight) {
   using T = TypeParam;
-  expect_unbiased<T>([](const Vector<T>& w, Index m, int r) {
-    Rng rng(2000 + r);
-    return systematic_resample<T>(w, m, rng);
-  }, 50, 4000, 1.0);
+  expect_unbiased<T>(
+      [](const Vector<T>& w, Index m, int r) {
+        Rng rng(2000 + r);
+        return systematic_resample<T>(w, m, rng);
+      },
+      50, 4000, 1.0);
   // Each count is floor or ceil of m w_i.
   const Vector<T> wt = test_weights<T>();
   const Vector<double> w = wt.template cast<double>() / wt.template cast<double>().sum();
@@ -66,22 +72,26 @@ TYPED_TEST(ResampleTest, SystematicIsUnbiasedAndTight) {
     Rng rng(r);
     const auto c = counts(systematic_resample<T>(wt, 37, rng), w.size());
     for (Index i = 0; i < w.size(); ++i)
-      EXPECT_LE(std::abs(static_cast<double>(c[static_cast<std::size_t>(i)]) - 37 * w[i]), 1.0 + 1e-6);
+      EXPECT_LE(std::abs(static_cast<double>(c[static_cast<std::size_t>(i)]) - 37 * w[i]),
+                1.0 + 1e-6);
   }
 }
 
 TYPED_TEST(ResampleTest, ResidualIsUnbiasedWithDeterministicPart) {
   using T = TypeParam;
-  expect_unbiased<T>([](const Vector<T>& w, Index m, int r) {
-    Rng rng(3000 + r);
-    return residual_resample<T>(w, m, rng);
-  }, 50, 4000, 1.0);
+  expect_unbiased<T>(
+      [](const Vector<T>& w, Index m, int r) {
+        Rng rng(3000 + r);
+        return residual_resample<T>(w, m, rng);
+      },
+      50, 4000, 1.0);
   const Vector<T> wt = test_weights<T>();
   Rng rng(9);
   const auto c = counts(residual_resample<T>(wt, 100, rng), wt.size());
   const Vector<double> w = wt.template cast<double>() / wt.template cast<double>().sum();
   for (Index i = 0; i < w.size(); ++i)  // floor(100 w_i) copies are guaranteed
-    EXPECT_GE(static_cast<double>(c[static_cast<std::size_t>(i)]), std::floor(100 * w[i] + 1e-9)) << i;
+    EXPECT_GE(static_cast<double>(c[static_cast<std::size_t>(i)]), std::floor(100 * w[i] + 1e-9))
+        << i;
   EXPECT_GE(c[1], 29);
 }
 
@@ -92,10 +102,14 @@ TYPED_TEST(ResampleTest, SameSeedSameIndices) {
     auto run = [&](std::uint64_t seed) {
       Rng rng(seed);
       switch (scheme) {
-        case 0: return multinomial_resample<T>(w, 20, rng);
-        case 1: return systematic_resample<T>(w, 20, rng);
-        case 2: return residual_resample<T>(w, 20, rng);
-        default: return sample_without_replacement<T>(w, 5, rng);
+        case 0:
+          return multinomial_resample<T>(w, 20, rng);
+        case 1:
+          return systematic_resample<T>(w, 20, rng);
+        case 2:
+          return residual_resample<T>(w, 20, rng);
+        default:
+          return sample_without_replacement<T>(w, 5, rng);
       }
     };
     EXPECT_EQ(run(42), run(42)) << scheme;
@@ -124,7 +138,8 @@ TYPED_TEST(ResampleTest, WithoutReplacementIsDistinctAndFollowsSuccessiveSamplin
   const double total = static_cast<double>(w.sum());
   for (Index i = 0; i < 8; ++i) {
     const double p = static_cast<double>(w[i]) / total;
-    EXPECT_NEAR(first[static_cast<std::size_t>(i)] / reps, p, 5 * std::sqrt(p * (1 - p) / reps) + 1e-9);
+    EXPECT_NEAR(first[static_cast<std::size_t>(i)] / reps, p,
+                5 * std::sqrt(p * (1 - p) / reps) + 1e-9);
   }
   Rng rng2(1);
   EXPECT_THROW(sample_without_replacement<T>(w, 8, rng2), InvalidArgument);  // only 7 positive
@@ -158,7 +173,8 @@ TYPED_TEST(ResampleTest, FixedSizeSamplingHasExactInclusionProbabilities) {
     }
     for (Index i = 0; i < 6; ++i) {
       const double p = static_cast<double>(pi[i]);
-      EXPECT_NEAR(hits[static_cast<std::size_t>(i)] / reps, p, 5 * std::sqrt(p * (1 - p) / reps) + 1e-12)
+      EXPECT_NEAR(hits[static_cast<std::size_t>(i)] / reps, p,
+                  5 * std::sqrt(p * (1 - p) / reps) + 1e-12)
           << i << " randomize=" << randomize;
     }
   }

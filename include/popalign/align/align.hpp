@@ -132,15 +132,21 @@ struct AlignOptions {
   Index kde_max_points = 20000;      ///< each KDE is built on a seeded subsample of at most this
 
   // Stage 3: candidates.
-  double candidate_factor = 2.0;     ///< K = min(n, ceil(candidate_factor * N)), >= 1
+  double candidate_factor = 3.0;     ///< K = min(n, ceil(candidate_factor * N)), >= 1
+  Index max_candidates = 20000;      ///< and K <= max(N, max_candidates) (speed; 0 = no limit)
 
   // Stage 4: transport.
   double reg = 0.01;                 ///< eps relative to the mean cost (eps = reg * mean C)
-  Index ot_max_reference = 10000;    ///< reference people used by the transport (seeded subsample)
+  Index ot_max_reference = 5000;     ///< reference people used by the transport (seeded subsample)
+  std::size_t ot_kernel_memory = std::size_t{1} << 30;  ///< bytes for Sinkhorn's stored kernel
   Index max_iter = 1000;             ///< Sinkhorn iterations at the target eps
   double ot_tolerance = 1e-3;        ///< L1 marginal error relative to N
   Index max_count = 0;               ///< multiset: most copies of one persona (0 = N)
   bool weighted_prior = false;       ///< resample: entropic prior a = importance weights
+  /// resample: rake the transport shares to the reference's per-trait histograms (stage 4b).
+  bool calibrate = true;
+  Index calibration_bins = 16;       ///< reference-quantile bins per trait
+  Index calibration_sweeps = 50;     ///< raking sweeps over the traits
   Rounding rounding = Rounding::ordered;
 
   // Warnings and diagnostics.
@@ -161,10 +167,13 @@ struct AlignOptions {
                    "must be >= 1");
     check_argument(reg > 0 && std::isfinite(reg), "reg", "must be finite and > 0");
     check_argument(ot_max_reference >= 1, "ot_max_reference", "must be >= 1");
+    check_argument(max_candidates >= 0, "max_candidates", "must be >= 0 (0 = no limit)");
     check_argument(max_iter >= 1, "max_iter", "must be >= 1");
     check_argument(ot_tolerance > 0 && std::isfinite(ot_tolerance), "ot_tolerance",
                    "must be finite and > 0");
     check_argument(max_count >= 0, "max_count", "must be >= 0 (0 = N)");
+    check_argument(calibration_bins >= 2, "calibration_bins", "must be >= 2");
+    check_argument(calibration_sweeps >= 1, "calibration_sweeps", "must be >= 1");
     check_argument(ess_warn_fraction >= 0, "ess_warn_fraction", "must be >= 0");
     check_argument(coverage_ratio > 0 && coverage_ratio < 1, "coverage_ratio", "must be in (0, 1)");
     check_argument(coverage_warn_fraction >= 0 && coverage_warn_fraction <= 1,
@@ -217,6 +226,8 @@ struct Diagnostics {
   double eps = std::numeric_limits<double>::quiet_NaN();       ///< in cost units
   double transport_cost = std::numeric_limits<double>::quiet_NaN();  ///< <P, C> / N
   Index saturated = 0;        ///< candidates with s_i >= 0.999 (all of their capacity used)
+  /// Largest relative mismatch of a calibration bin after raking (NaN: no calibration).
+  double calibration_error = std::numeric_limits<double>::quiet_NaN();
 
   Comparison before, after;   ///< pool vs reference, selection vs reference
   std::vector<StageTime> stages;
@@ -342,6 +353,57 @@ inline std::vector<Index> round_distinct(const Vector<double>& pi, const Vector<
   for (Index j : picked) out.push_back(order[static_cast<std::size_t>(j)]);
   std::sort(out.begin(), out.end());
   return out;
+}
+
+/// Stage 4b: raking (iterative proportional fitting, Deming & Stephan 1940) of the shares s
+/// (sum N, each <= cap) so that, for every trait, the s-weighted histogram of the candidates on
+/// the reference's quantile bins matches the reference's histogram scaled to N; s_i never
+/// exceeds cap. Where the pool has too little mass in a bin the cap binds and the fit stays
+/// approximate. Returns the largest relative bin mismatch after the last sweep.
+template <Real T>
+double rake_to_marginals(Vector<double>& s, const RowMatrix<T>& zc, const RowMatrix<T>& zr,
+                         double cap, Index bins, Index sweeps) {
+  const Index K = zc.rows(), d = zc.cols(), m = zr.rows();
+  const double N = s.sum();
+  std::vector<std::vector<int>> bin_of(static_cast<std::size_t>(d));
+  std::vector<std::vector<double>> target(static_cast<std::size_t>(d));
+  for (Index k = 0; k < d; ++k) {
+    std::vector<double> r(static_cast<std::size_t>(m));
+    for (Index j = 0; j < m; ++j) r[static_cast<std::size_t>(j)] = static_cast<double>(zr(j, k));
+    std::sort(r.begin(), r.end());
+    std::vector<double> edges;  // upper edges of bins 0..B-2 (distinct)
+    for (Index b = 1; b < bins; ++b) {
+      const double q = r[static_cast<std::size_t>(std::min<Index>(m - 1, (b * m) / bins))];
+      if (edges.empty() || q > edges.back()) edges.push_back(q);
+    }
+    auto bin = [&](double v) {
+      return static_cast<int>(std::lower_bound(edges.begin(), edges.end(), v) - edges.begin());
+    };
+    std::vector<double>& t = target[static_cast<std::size_t>(k)];
+    t.assign(edges.size() + 1, 0.0);
+    for (double v : r) t[static_cast<std::size_t>(bin(v))] += N / static_cast<double>(m);
+    std::vector<int>& bo = bin_of[static_cast<std::size_t>(k)];
+    bo.resize(static_cast<std::size_t>(K));
+    for (Index i = 0; i < K; ++i) bo[static_cast<std::size_t>(i)] = bin(static_cast<double>(zc(i, k)));
+  }
+  double worst = 0;
+  for (Index sweep = 0; sweep < sweeps; ++sweep) {
+    worst = 0;
+    for (Index k = 0; k < d; ++k) {
+      const std::vector<int>& bo = bin_of[static_cast<std::size_t>(k)];
+      const std::vector<double>& t = target[static_cast<std::size_t>(k)];
+      std::vector<double> mass(t.size(), 0.0);
+      for (Index i = 0; i < K; ++i) mass[static_cast<std::size_t>(bo[static_cast<std::size_t>(i)])] += s[i];
+      std::vector<double> f(t.size(), 1.0);
+      for (std::size_t b = 0; b < t.size(); ++b) {
+        if (mass[b] > 0) f[b] = t[b] / mass[b];
+        if (t[b] > 0) worst = std::max(worst, std::abs(mass[b] - t[b]) / t[b]);
+      }
+      for (Index i = 0; i < K; ++i)
+        s[i] = std::min(cap, s[i] * f[static_cast<std::size_t>(bo[static_cast<std::size_t>(i)])]);
+    }
+  }
+  return worst;
 }
 
 }  // namespace detail
@@ -500,6 +562,7 @@ AlignResult align(MatrixView<T> pool, MatrixView<T> reference, const AlignOption
     if (options.method == Method::resample) {
       const double kf = std::ceil(options.candidate_factor * static_cast<double>(N));
       Index K = static_cast<Index>(std::min<double>(static_cast<double>(n), kf));
+      if (options.max_candidates > 0) K = std::min(K, std::max(N, options.max_candidates));
       const Index positive = (iw.array() > 0).count();
       K = std::min(K, positive);
       K = std::max(K, std::min(N, n));
@@ -555,6 +618,7 @@ AlignResult align(MatrixView<T> pool, MatrixView<T> reference, const AlignOption
     so.tol = 0.0;
     so.rtol = options.ot_tolerance;
     so.compute_cost = true;
+    so.kernel_memory_budget = options.ot_kernel_memory;
     so.execution = ex;
     const ot::PointCloud<T> geom(zc, zrs, 1.0);
     const ot::SinkhornResult sr = ot::capacity_constrained_sinkhorn(geom, a, b, cap, so);
@@ -574,9 +638,16 @@ AlignResult align(MatrixView<T> pool, MatrixView<T> reference, const AlignOption
           "{:.2g}; the selection is approximate (increase max_iter or reg)",
           sr.iterations, ot::to_string(sr.status), dg.ot_error));
     Vector<double> s = sr.row_mass.cwiseMax(0.0).cwiseMin(static_cast<double>(cap_count));
+    end_stage("transport");
+    if (options.method == Method::resample && options.calibrate) {
+      s *= static_cast<double>(N) / s.sum();
+      dg.calibration_error = detail::rake_to_marginals<T>(s, zc, zr, static_cast<double>(cap_count),
+                                                          options.calibration_bins,
+                                                          options.calibration_sweeps);
+      end_stage("calibration");
+    }
     for (Index i = 0; i < K; ++i)
       if (s[i] >= 0.999 * static_cast<double>(cap_count)) ++dg.saturated;
-    end_stage("transport");
 
     // 5. Rounding.
     if (options.output == Output::distinct) {

@@ -3,10 +3,10 @@
 //
 // Data: the OSPP BIG5 respondents shipped in data/big5 (cleaned by psychometrics::clean_reference,
 // scored on the IPIP-50 domains E, N, A, C, O). A seeded permutation splits them in three
-// disjoint parts of equal size:
-//   * source    - people from whom the biased "persona pool" is drawn,
-//   * reference - the human population the pool is aligned to,
-//   * test      - held out; every reported error is measured against it.
+// disjoint parts:
+//   * source    - half of the people; the biased "persona pool" is drawn from it,
+//   * reference - a quarter: the human population the pool is aligned to,
+//   * test      - a quarter, held out; every reported error is measured against it.
 //
 // The biased pool mimics the known bias of LLM-written persona sets. A person with traits z
 // (standardised by the reference) enters the pool with a weight
@@ -86,8 +86,8 @@ struct DemoOptions {
   std::filesystem::path data_dir;  ///< empty: io::data_dir()
   std::uint64_t seed = 1;
   BiasProfile profile = BiasProfile::llm;
-  Index pool_size = 2000;
-  Index n = 500;                   ///< personas to select
+  Index pool_size = 4000;
+  Index n = 400;                   ///< personas to select
   /// Quick mode for tests: every part is subsampled to at most this many people (0 = all).
   Index max_part_size = 0;
   std::vector<Method> methods{Method::random, Method::importance, Method::ot, Method::resample};

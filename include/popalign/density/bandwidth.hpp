@@ -37,15 +37,19 @@ enum class BandwidthRule { scott, silverman, factor, scalar, diagonal, full };
 /// How the kernel covariance H is chosen. Only the fields of the chosen rule are read.
 struct Bandwidth {
   BandwidthRule rule = BandwidthRule::scott;
-  double factor = 0.0;            ///< rule == factor: f > 0
-  double scalar = 0.0;            ///< rule == scalar: h > 0 (data units)
-  Vector<double> diagonal{};      ///< rule == diagonal: d entries > 0 (data units)
-  RowMatrix<double> full{};       ///< rule == full: d x d SPD kernel covariance
+  double factor = 0.0;        ///< rule == factor: f > 0
+  double scalar = 0.0;        ///< rule == scalar: h > 0 (data units)
+  Vector<double> diagonal{};  ///< rule == diagonal: d entries > 0 (data units)
+  RowMatrix<double> full{};   ///< rule == full: d x d SPD kernel covariance
 
   static Bandwidth scott() { return {}; }
   static Bandwidth silverman() { return Bandwidth{.rule = BandwidthRule::silverman}; }
-  static Bandwidth with_factor(double f) { return Bandwidth{.rule = BandwidthRule::factor, .factor = f}; }
-  static Bandwidth with_scalar(double h) { return Bandwidth{.rule = BandwidthRule::scalar, .scalar = h}; }
+  static Bandwidth with_factor(double f) {
+    return Bandwidth{.rule = BandwidthRule::factor, .factor = f};
+  }
+  static Bandwidth with_scalar(double h) {
+    return Bandwidth{.rule = BandwidthRule::scalar, .scalar = h};
+  }
   static Bandwidth with_diagonal(Vector<double> h) {
     return Bandwidth{.rule = BandwidthRule::diagonal, .diagonal = std::move(h)};
   }
@@ -60,10 +64,12 @@ struct Bandwidth {
       case BandwidthRule::silverman:
         break;
       case BandwidthRule::factor:
-        check_argument(std::isfinite(factor) && factor > 0, "bandwidth.factor", "must be finite and > 0");
+        check_argument(std::isfinite(factor) && factor > 0, "bandwidth.factor",
+                       "must be finite and > 0");
         break;
       case BandwidthRule::scalar:
-        check_argument(std::isfinite(scalar) && scalar > 0, "bandwidth.scalar", "must be finite and > 0");
+        check_argument(std::isfinite(scalar) && scalar > 0, "bandwidth.scalar",
+                       "must be finite and > 0");
         break;
       case BandwidthRule::diagonal:
         check_argument(d == 0 || diagonal.size() == d, "bandwidth.diagonal",
@@ -81,12 +87,11 @@ struct Bandwidth {
                        "is " + std::to_string(full.rows()) + " x " + std::to_string(full.cols()) +
                            " for dimension " + std::to_string(d));
         check_argument(full.allFinite(), "bandwidth.full", "contains NaN or infinite values");
-        check_argument((full - full.transpose()).cwiseAbs().maxCoeff() <=
-                           1e-12 * full.cwiseAbs().maxCoeff(),
-                       "bandwidth.full", "must be symmetric");
+        check_argument(
+            (full - full.transpose()).cwiseAbs().maxCoeff() <= 1e-12 * full.cwiseAbs().maxCoeff(),
+            "bandwidth.full", "must be symmetric");
         Eigen::LLT<Eigen::MatrixXd> llt(full);
-        check_argument(llt.info() == Eigen::Success, "bandwidth.full",
-                       "must be positive definite");
+        check_argument(llt.info() == Eigen::Success, "bandwidth.full", "must be positive definite");
         break;
       }
     }
@@ -124,9 +129,9 @@ void weighted_mean_covariance(MatrixView<T> data, const Eigen::Ref<const Vector<
                               Eigen::RowVectorXd& mean, Eigen::MatrixXd& cov) {
   const Index n = data.rows(), d = data.cols();
   check_argument(n > 0, "data", "is empty");
-  check_argument(weights.size() == 0 || weights.size() == n, "weights",
-                 "has " + std::to_string(weights.size()) + " entries for " + std::to_string(n) +
-                     " rows");
+  check_argument(
+      weights.size() == 0 || weights.size() == n, "weights",
+      "has " + std::to_string(weights.size()) + " entries for " + std::to_string(n) + " rows");
   Vector<double> w = weights.size() == 0 ? Vector<double>::Constant(n, 1.0 / static_cast<double>(n))
                                          : Vector<double>(weights / weights.sum());
   mean = Eigen::RowVectorXd::Zero(d);

@@ -30,10 +30,10 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
 #include <Eigen/Eigenvalues>
-#include <fmt/format.h>
 
 #include <popalign/core/error.hpp>
 #include <popalign/core/execution.hpp>
@@ -44,8 +44,8 @@
 namespace popalign::density {
 
 struct KdeOptions {
-  Bandwidth bandwidth{};         ///< default: Scott's rule with the weighted covariance
-  Execution execution{};         ///< threads for evaluation (0 = all cores)
+  Bandwidth bandwidth{};  ///< default: Scott's rule with the weighted covariance
+  Execution execution{};  ///< threads for evaluation (0 = all cores)
   /// Warn when the kernel sd exceeds this fraction of the data sd (equivalent factor).
   double warn_factor = 0.5;
 
@@ -67,9 +67,9 @@ inline Vector<double> log_normalized_weights(const Eigen::Ref<const Vector<doubl
     lw.setConstant(-std::log(static_cast<double>(n)));
     return lw;
   }
-  check_argument(weights.size() == n, name,
-                 "has " + std::to_string(weights.size()) + " entries for " + std::to_string(n) +
-                     " rows");
+  check_argument(
+      weights.size() == n, name,
+      "has " + std::to_string(weights.size()) + " entries for " + std::to_string(n) + " rows");
   double total = 0.0;
   for (Index i = 0; i < n; ++i) {
     check_argument(std::isfinite(weights[i]) && weights[i] >= 0, name,
@@ -78,7 +78,8 @@ inline Vector<double> log_normalized_weights(const Eigen::Ref<const Vector<doubl
   }
   check_argument(total > 0, name, "all entries are zero");
   for (Index i = 0; i < n; ++i)
-    lw[i] = weights[i] > 0 ? std::log(weights[i] / total) : -std::numeric_limits<double>::infinity();
+    lw[i] =
+        weights[i] > 0 ? std::log(weights[i] / total) : -std::numeric_limits<double>::infinity();
   return lw;
 }
 
@@ -121,8 +122,9 @@ class Kde {
         factor_ = std::numeric_limits<double>::quiet_NaN();
     }
     const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(cov, Eigen::EigenvaluesOnly);
-    const bool cov_regular = eig.info() == Eigen::Success && eig.eigenvalues().minCoeff() >
-                                 1e-12 * std::max(eig.eigenvalues().maxCoeff(), 0.0);
+    const bool cov_regular =
+        eig.info() == Eigen::Success &&
+        eig.eigenvalues().minCoeff() > 1e-12 * std::max(eig.eigenvalues().maxCoeff(), 0.0);
     if (std::isfinite(factor_)) {
       check_argument(cov_regular, "data",
                      "the weighted covariance is singular (a constant or collinear column?); use "
@@ -267,7 +269,8 @@ DensityRatioResult log_density_ratio(MatrixView<T> numerator,
                                      const Eigen::Ref<const Vector<double>>& numerator_weights,
                                      MatrixView<T> denominator,
                                      const Eigen::Ref<const Vector<double>>& denominator_weights,
-                                     MatrixView<T> points, const DensityRatioOptions& options = {}) {
+                                     MatrixView<T> points,
+                                     const DensityRatioOptions& options = {}) {
   options.validate();
   check_argument(denominator.cols() == numerator.cols(), "denominator",
                  "has " + std::to_string(denominator.cols()) + " columns but numerator has " +
@@ -277,7 +280,8 @@ DensityRatioResult log_density_ratio(MatrixView<T> numerator,
                      std::to_string(numerator.cols()));
   Kde<T> num(numerator, numerator_weights, options.numerator);
   KdeOptions den_options = options.denominator;
-  if (options.share_bandwidth) den_options.bandwidth = Bandwidth::with_full(num.kernel_covariance());
+  if (options.share_bandwidth)
+    den_options.bandwidth = Bandwidth::with_full(num.kernel_covariance());
   Kde<T> den(denominator, denominator_weights, den_options);
   DensityRatioResult r;
   r.log_numerator = num.log_density(points);
@@ -304,16 +308,19 @@ DensityRatioResult log_density_ratio(MatrixView<T> numerator,
     }
   }
   if (den_under > 0)
-    r.warnings.push_back(fmt::format("{} point(s) where the denominator density underflows", den_under));
+    r.warnings.push_back(
+        fmt::format("{} point(s) where the denominator density underflows", den_under));
   if (num_under > 0)
-    r.warnings.push_back(fmt::format("{} point(s) where the numerator density underflows", num_under));
+    r.warnings.push_back(
+        fmt::format("{} point(s) where the numerator density underflows", num_under));
   return r;
 }
 
 /// Uniform weights on both samples.
 template <Real T>
 DensityRatioResult log_density_ratio(MatrixView<T> numerator, MatrixView<T> denominator,
-                                     MatrixView<T> points, const DensityRatioOptions& options = {}) {
+                                     MatrixView<T> points,
+                                     const DensityRatioOptions& options = {}) {
   return log_density_ratio<T>(numerator, Vector<double>(), denominator, Vector<double>(), points,
                               options);
 }

@@ -51,10 +51,10 @@ struct TreeKdeOptions {
 };
 
 struct TreeKdeResult {
-  Vector<double> log_density;      ///< log of the truncated sum (a lower bound of log p)
-  Vector<double> log_error_bound;  ///< log of W_out * tol * K0 (absolute bound of the deficit)
-  double max_relative_error = 0.0; ///< max over queries of bound / estimate
-  double mean_neighbours = 0.0;    ///< mean number of sample points summed per query
+  Vector<double> log_density;       ///< log of the truncated sum (a lower bound of log p)
+  Vector<double> log_error_bound;   ///< log of W_out * tol * K0 (absolute bound of the deficit)
+  double max_relative_error = 0.0;  ///< max over queries of bound / estimate
+  double mean_neighbours = 0.0;     ///< mean number of sample points summed per query
 };
 
 namespace detail {
@@ -130,12 +130,13 @@ class TreeKde {
           ld = one[0] + kde_->log_normalizer();
         }
         const double w_out = std::max(0.0, 1.0 - w_in);
-        const double lb = w_out > 0 ? std::log(w_out) + log_tol_k0
-                                    : -std::numeric_limits<double>::infinity();
+        const double lb =
+            w_out > 0 ? std::log(w_out) + log_tol_k0 : -std::numeric_limits<double>::infinity();
         res.log_density[i] = ld;
         res.log_error_bound[i] = lb;
         rel[static_cast<std::size_t>(i)] =
-            std::isfinite(ld) ? std::exp(lb - ld) : (std::isfinite(lb) ? std::numeric_limits<double>::infinity() : 0.0);
+            std::isfinite(ld) ? std::exp(lb - ld)
+                              : (std::isfinite(lb) ? std::numeric_limits<double>::infinity() : 0.0);
         count[static_cast<std::size_t>(i)] = static_cast<double>(k);
       }
     });

@@ -34,8 +34,8 @@ struct CompareOptions {
   void validate(Index d = 0) const {
     check_argument(trait_names.empty() || d == 0 || static_cast<Index>(trait_names.size()) == d,
                    "trait_names",
-                   "has " + std::to_string(trait_names.size()) + " names for " +
-                       std::to_string(d) + " columns");
+                   "has " + std::to_string(trait_names.size()) + " names for " + std::to_string(d) +
+                       " columns");
     sliced.validate();
     mmd.validate();
   }
@@ -92,9 +92,9 @@ inline std::string to_string(const Comparison& c) {
     s += fmt::format("{:<{}}  {:>9.4f}  {:>9.4f}  {:>+9.4f}  {:>+9.4f}\n", c.traits[k], width,
                      c.w1[i], c.ks[i], c.mean_gap[i], c.sd_gap[i]);
   }
-  s += fmt::format("{:<{}}  {:>9.4f}  {:>9.4f}  {:>9.4f}  {:>9.4f}\n", "mean|.|", width,
-                   c.mean_w1(), c.ks.size() ? c.ks.mean() : 0.0, c.mean_abs_mean_gap(),
-                   c.mean_abs_sd_gap());
+  s +=
+      fmt::format("{:<{}}  {:>9.4f}  {:>9.4f}  {:>9.4f}  {:>9.4f}\n", "mean|.|", width, c.mean_w1(),
+                  c.ks.size() ? c.ks.mean() : 0.0, c.mean_abs_mean_gap(), c.mean_abs_sd_gap());
   s += fmt::format("correlation distance: {:.4f} (Frobenius), {:.4f} (RMS off-diagonal)\n",
                    c.correlation.frobenius, c.correlation.normalized);
   s += fmt::format("sliced Wasserstein-2: {:.4f}\n", c.sliced_wasserstein);

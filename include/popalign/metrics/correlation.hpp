@@ -19,8 +19,8 @@ namespace popalign::metrics {
 
 /// Weighted Pearson correlation matrix (d x d) of the rows of a.
 template <Real T>
-Eigen::MatrixXd weighted_correlation(MatrixView<T> a,
-                                     const Eigen::Ref<const Vector<double>>& weights = Vector<double>()) {
+Eigen::MatrixXd weighted_correlation(
+    MatrixView<T> a, const Eigen::Ref<const Vector<double>>& weights = Vector<double>()) {
   check_argument(a.rows() > 0, "a", "is empty (no rows)");
   check_argument(a.allFinite(), "a", "contains NaN or infinite values");
   const Vector<double> w = detail::normalized_weights(weights, a.rows(), "weights");

@@ -31,9 +31,9 @@
 namespace popalign::metrics {
 
 struct MmdOptions {
-  double bandwidth = 0.0;       ///< sigma; 0 = median heuristic
-  Index median_sample = 1000;   ///< points used by the median heuristic
-  std::uint64_t seed = 0;       ///< for the median heuristic's subsample
+  double bandwidth = 0.0;      ///< sigma; 0 = median heuristic
+  Index median_sample = 1000;  ///< points used by the median heuristic
+  std::uint64_t seed = 0;      ///< for the median heuristic's subsample
   Execution execution{};
 
   void validate() const {

@@ -38,13 +38,14 @@ struct SinkhornDivergenceOptions {
   void validate() const {
     sinkhorn.validate();
     check_argument(std::isfinite(scale) && scale > 0, "scale", "must be finite and > 0");
-    check_argument(std::isinf(sinkhorn.reg_m_a) && std::isinf(sinkhorn.reg_m_b), "sinkhorn",
-                   "the divergence is defined here for balanced problems (reg_m_a = reg_m_b = inf)");
+    check_argument(
+        std::isinf(sinkhorn.reg_m_a) && std::isinf(sinkhorn.reg_m_b), "sinkhorn",
+        "the divergence is defined here for balanced problems (reg_m_a = reg_m_b = inf)");
   }
 };
 
 struct SinkhornDivergenceResult {
-  double divergence = 0.0;  ///< S_eps(a, b)
+  double divergence = 0.0;                       ///< S_eps(a, b)
   double ot_ab = 0.0, ot_aa = 0.0, ot_bb = 0.0;  ///< the three entropic objectives
   ot::Status status_ab = ot::Status::max_iterations;
   ot::Status status_aa = ot::Status::max_iterations;
@@ -74,7 +75,8 @@ SymmetricOt symmetric_entropic_ot(MatrixView<T> x, const Vector<double>& w, doub
   for (Index i = 0; i < n; ++i) logw[i] = w[i] > 0 ? std::log(w[i]) : kNegInf;
   const Eigen::RowVectorXd mean = x.template cast<double>().colwise().mean();
   double r2 = 0.0;
-  for (Index i = 0; i < n; ++i) r2 = std::max(r2, (x.row(i).template cast<double>() - mean).squaredNorm());
+  for (Index i = 0; i < n; ++i)
+    r2 = std::max(r2, (x.row(i).template cast<double>() - mean).squaredNorm());
   const double bound = scale * 4.0 * r2;
   kernels::LseOptions lse;
   lse.execution = opt.execution;

@@ -31,9 +31,9 @@ namespace detail {
 inline Vector<double> normalized_weights(const Eigen::Ref<const Vector<double>>& weights, Index n,
                                          const char* name) {
   if (weights.size() == 0) return Vector<double>::Constant(n, 1.0 / static_cast<double>(n));
-  check_argument(weights.size() == n, name,
-                 "has " + std::to_string(weights.size()) + " entries for " + std::to_string(n) +
-                     " rows");
+  check_argument(
+      weights.size() == n, name,
+      "has " + std::to_string(weights.size()) + " entries for " + std::to_string(n) + " rows");
   double total = 0.0;
   for (Index i = 0; i < n; ++i) {
     check_argument(std::isfinite(weights[i]) && weights[i] >= 0, name,
@@ -49,9 +49,9 @@ void check_samples(MatrixView<T> a, MatrixView<T> b) {
   check_argument(a.rows() > 0, "a", "is empty (no rows)");
   check_argument(b.rows() > 0, "b", "is empty (no rows)");
   check_argument(a.cols() > 0, "a", "has no columns");
-  check_argument(b.cols() == a.cols(), "b",
-                 "has " + std::to_string(b.cols()) + " columns but a has " +
-                     std::to_string(a.cols()));
+  check_argument(
+      b.cols() == a.cols(), "b",
+      "has " + std::to_string(b.cols()) + " columns but a has " + std::to_string(a.cols()));
   check_argument(a.allFinite(), "a", "contains NaN or infinite values");
   check_argument(b.allFinite(), "b", "contains NaN or infinite values");
 }
@@ -122,7 +122,8 @@ inline double ks_sorted(const Sorted1d& a, const Sorted1d& b) {
 template <Real T>
 std::vector<double> column(MatrixView<T> m, Index k) {
   std::vector<double> c(static_cast<std::size_t>(m.rows()));
-  for (Index i = 0; i < m.rows(); ++i) c[static_cast<std::size_t>(i)] = static_cast<double>(m(i, k));
+  for (Index i = 0; i < m.rows(); ++i)
+    c[static_cast<std::size_t>(i)] = static_cast<double>(m(i, k));
   return c;
 }
 
@@ -142,8 +143,8 @@ double wasserstein_1d(const Eigen::Ref<const Vector<T>>& a, const Eigen::Ref<con
   const Vector<double> wa = detail::normalized_weights(a_weights, a.size(), "a_weights");
   const Vector<double> wb = detail::normalized_weights(b_weights, b.size(), "b_weights");
   std::vector<double> va(a.data(), a.data() + a.size()), vb(b.data(), b.data() + b.size());
-  const double pp =
-      detail::wasserstein_pp_sorted(detail::sort_weighted(va, wa), detail::sort_weighted(vb, wb), p);
+  const double pp = detail::wasserstein_pp_sorted(detail::sort_weighted(va, wa),
+                                                  detail::sort_weighted(vb, wb), p);
   return p == 1.0 ? pp : std::pow(pp, 1.0 / p);
 }
 
@@ -164,9 +165,10 @@ double ks_1d(const Eigen::Ref<const Vector<T>>& a, const Eigen::Ref<const Vector
 
 /// Per-column Wasserstein-1 between the weighted samples a (n x d) and b (m x d).
 template <Real T>
-Vector<double> column_wasserstein1(MatrixView<T> a, MatrixView<T> b,
-                                   const Eigen::Ref<const Vector<double>>& a_weights = Vector<double>(),
-                                   const Eigen::Ref<const Vector<double>>& b_weights = Vector<double>()) {
+Vector<double> column_wasserstein1(
+    MatrixView<T> a, MatrixView<T> b,
+    const Eigen::Ref<const Vector<double>>& a_weights = Vector<double>(),
+    const Eigen::Ref<const Vector<double>>& b_weights = Vector<double>()) {
   detail::check_samples<T>(a, b);
   const Vector<double> wa = detail::normalized_weights(a_weights, a.rows(), "a_weights");
   const Vector<double> wb = detail::normalized_weights(b_weights, b.rows(), "b_weights");

@@ -211,14 +211,18 @@ class PointCloud {
     kernels::gaussian_lse<T>(y_, x_, h, scale_ / eps, out, with(ex));
   }
 
-  /// C_i,: in double (exact differences, no cancellation).
+  /// C_i,: in double (exact differences, no cancellation; vectorised along j).
   void cost_row(Index i, double* out) const {
-    Eigen::Map<Eigen::VectorXd> o(out, cols());
-    o = (yt_.colwise() - xt_.col(i)).colwise().squaredNorm().transpose() * scale_;
+    Eigen::Map<Eigen::ArrayXd> o(out, cols());
+    o.setZero();
+    for (Index k = 0; k < dim(); ++k) o += (yt_.row(k).transpose().array() - xt_(k, i)).square();
+    o *= scale_;
   }
   void cost_col(Index j, double* out) const {
-    Eigen::Map<Eigen::VectorXd> o(out, rows());
-    o = (xt_.colwise() - yt_.col(j)).colwise().squaredNorm().transpose() * scale_;
+    Eigen::Map<Eigen::ArrayXd> o(out, rows());
+    o.setZero();
+    for (Index k = 0; k < dim(); ++k) o += (xt_.row(k).transpose().array() - yt_(k, j)).square();
+    o *= scale_;
   }
 
   /// <P, C> for P_ij = exp(la_i + lb_j - C_ij / eps), computed in O((n + m) d) memory with d + 1
@@ -266,7 +270,7 @@ class PointCloud {
   MatrixView<T> x_, y_;
   double scale_;
   Eigen::RowVectorXd origin_;
-  Eigen::MatrixXd xt_, yt_;
+  RowMatrix<double> xt_, yt_;  // d x n and d x m, centred
   double bound_ = 0;
 };
 

@@ -99,6 +99,8 @@ struct SinkhornOptions {
   KernelStorage storage = KernelStorage::automatic;
   std::size_t kernel_memory_budget = std::size_t{512} << 20;  ///< bytes for a stored kernel
   double absorb_threshold = 30.0;  ///< stored path: absorb when |f - fbar| > this * eps
+  bool overrelaxation = true;      ///< adaptive over-relaxation at the target reg
+  double max_overrelaxation = 1.95;  ///< upper bound of the relaxation factor, in [1, 2)
   bool compute_cost = true;        ///< compute <P, C> (one extra O(nm) pass)
   double mass_tolerance = 1e-6;    ///< balanced: allowed relative |sum a - sum b|
   Execution execution{};
@@ -118,6 +120,8 @@ struct SinkhornOptions {
     check_argument(absorb_threshold > 0 && absorb_threshold <= 300, "absorb_threshold",
                    "must be in (0, 300]");
     check_argument(mass_tolerance >= 0, "mass_tolerance", "must be >= 0");
+    check_argument(max_overrelaxation >= 1 && max_overrelaxation < 2, "max_overrelaxation",
+                   "must be in [1, 2)");
     execution.validate();
   }
 };
@@ -178,14 +182,22 @@ inline double apply_rule(const Side& s, Index i, double bal, double eps) {
   return bal;
 }
 
-/// Applies the rule to every entry; returns the L1 change of the masses.
+/// Over-relaxed step from the old potential towards the rule's value (omega = 1: plain).
+inline double relax(const Side& s, double old, double target, double omega) {
+  if (omega == 1.0) return target;
+  const double v = old + omega * (target - old);
+  return s.rule == Rule::capacity ? std::min(0.0, v) : v;
+}
+
+/// Applies the rule to every entry; returns the L1 change of the masses the plain (omega = 1)
+/// step makes, i.e. the distance of the side from its fixed point.
 inline double update_side(const Side& s, const Vector<double>& bal, double eps,
-                          Vector<double>& pot) {
+                          Vector<double>& pot, double omega = 1.0) {
   double err = 0;
   for (Index i = 0; i < pot.size(); ++i) {
     const double nw = apply_rule(s, i, bal[i], eps);
     if (s.w[i] > 0) err += s.w[i] * std::abs(std::exp((pot[i] - bal[i]) / eps) - std::exp((nw - bal[i]) / eps));
-    pot[i] = nw;
+    pot[i] = relax(s, pot[i], nw, omega);
   }
   return err;
 }
@@ -275,7 +287,7 @@ class StoredKernel {
   /// balanced g values (for the final column masses).
   std::pair<double, double> iterate(const Side& A, const Side& B, Vector<double>& f,
                                     Vector<double>& g, Vector<double>& bal_g,
-                                    const Execution& ex) {
+                                    const Execution& ex, double omega) {
     const double eps = eps_;
     Vector<double> w(m_);
     for (Index j = 0; j < m_; ++j) w[j] = B.w[j] > 0 ? B.w[j] * std::exp((g[j] - gbar_[j]) / eps) : 0.0;
@@ -303,8 +315,8 @@ class StoredKernel {
           const double nw = apply_rule(A, i, bal, eps);
           if (A.w[i] > 0) {
             err += A.w[i] * std::abs(std::exp((f[i] - bal) / eps) - std::exp((nw - bal) / eps));
-            f[i] = nw;
-            const double alpha = A.w[i] * std::exp((nw - fbar_[i]) / eps);
+            f[i] = relax(A, f[i], nw, omega);
+            const double alpha = A.w[i] * std::exp((f[i] - fbar_[i]) / eps);
             axpy_kernel(alpha, krow, acc, m_);
           } else {
             f[i] = nw;
@@ -323,7 +335,7 @@ class StoredKernel {
       if (!(cs > 0) && B.w[j] > 0) return {kNaN, kNaN};
       bal_g[j] = gbar_[j] - eps * std::log(cs);
     }
-    const double err_b = update_side(B, bal_g, eps, g);
+    const double err_b = update_side(B, bal_g, eps, g, omega);
     return {err_a, err_b};
   }
 
@@ -428,15 +440,16 @@ SinkhornResult solve(const G& geom, VectorView<double> a_in, VectorView<double> 
   const Execution& ex = opt.execution;
   Vector<double> h, lse, bal_f(n), bal_g(m);
   // One online iteration at eps; returns {err_a, err_b}.
+  double omega = 1.0;  // over-relaxation factor (adapted at the target reg)
   auto online_iteration = [&](double eps) {
     h = B.logw + g / eps;
     geom.row_lse(h, eps, lse, ex);
     bal_f = -eps * lse;
-    const double ea = update_side(A, bal_f, eps, f);
+    const double ea = update_side(A, bal_f, eps, f, omega);
     h = A.logw + f / eps;
     geom.col_lse(h, eps, lse, ex);
     bal_g = -eps * lse;
-    const double eb = update_side(B, bal_g, eps, g);
+    const double eb = update_side(B, bal_g, eps, g, omega);
     return std::pair<double, double>{ea, eb};
   };
 
@@ -467,6 +480,9 @@ SinkhornResult solve(const G& geom, VectorView<double> a_in, VectorView<double> 
                        bytes <= static_cast<double>(opt.kernel_memory_budget));
   res.stored_kernel = stored;
   StoredKernel<T> K;
+  std::vector<double> history;
+  bool relax_disabled = false;
+  double best_error = std::numeric_limits<double>::infinity();
   bool built = false;
   Vector<double> f_backup, g_backup;
   double ea = 0, eb = 0;
@@ -479,7 +495,7 @@ SinkhornResult solve(const G& geom, VectorView<double> a_in, VectorView<double> 
       if (stored && built) {
         f_backup = f;
         g_backup = g;
-        std::tie(ea, eb) = K.iterate(A, B, f, g, bal_g, ex);
+        std::tie(ea, eb) = K.iterate(A, B, f, g, bal_g, ex, omega);
         if (std::isnan(ea)) {
           // Underflowed kernel row/column: restore, take a log-domain step, rebuild.
           f = f_backup;
@@ -511,6 +527,30 @@ SinkhornResult solve(const G& geom, VectorView<double> a_in, VectorView<double> 
       if (ea <= threshold && eb <= threshold) {
         res.status = Status::converged;
         break;
+      }
+      // Over-relaxation (Thibault et al. 2017, "Overrelaxed Sinkhorn-Knopp"; Young's SOR
+      // rule): once the plain iteration is in its linear regime with per-iteration error ratio
+      // rho (measured over a window), use omega = 2 / (1 + sqrt(1 - rho)), which turns the
+      // rate rho into about omega - 1. If the error then grows 10x above its best value, fall
+      // back to omega = 1 for the rest of the run.
+      if (opt.overrelaxation) {
+        const double e = ea + eb;
+        history.push_back(e);
+        const auto k = history.size();
+        constexpr std::size_t kWindow = 10;
+        if (omega == 1.0 && !relax_disabled && k >= 2 * kWindow && history[k - 1 - kWindow] > 0) {
+          const double rho = std::pow(e / history[k - 1 - kWindow], 1.0 / kWindow);
+          if (rho > 0.3 && rho < 1.0) {
+            omega = std::min(opt.max_overrelaxation, 2.0 / (1.0 + std::sqrt(1.0 - rho)));
+            best_error = e;
+          }
+        } else if (omega > 1.0) {
+          best_error = std::min(best_error, e);
+          if (e > 10.0 * best_error) {
+            omega = 1.0;
+            relax_disabled = true;
+          }
+        }
       }
       if (ex.report("sinkhorn", static_cast<double>(it + 1) / static_cast<double>(opt.max_iter))) {
         res.status = Status::cancelled;

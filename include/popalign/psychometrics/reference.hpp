@@ -32,8 +32,8 @@ struct ReferenceData {
   void validate() const;
 };
 
-/// The OSPP BIG5 file (tab-separated; E1..O10, 0 = missed; race, age, engnat, gender, hand,
-/// source, country). Ids are the 1-based data row numbers. Default path:
+/// The OSPP BIG5 file (tab-separated as shipped, delimiter sniffed; E1..O10, 0 = missed; race, age,
+/// engnat, gender, hand, source, country). Ids are the 1-based data row numbers. Default path:
 /// `<data_dir>/big5/data.csv`.
 ReferenceData load_big5(const std::filesystem::path& path);
 ReferenceData load_big5();
@@ -66,7 +66,7 @@ enum class AgeRule {
 
 /// Cleaning rules, applied in this order (docs/data.md explains each choice).
 struct CleaningOptions {
-  double min_age = 13;   ///< OSPP did not record people under 13, so smaller is an entry error
+  double min_age = 13;  ///< OSPP did not record people under 13, so smaller is an entry error
   double max_age = 100;
   AgeRule age_rule = AgeRule::set_missing;
   /// Rows with an answer outside the instrument's scale are dropped (else score() would throw).

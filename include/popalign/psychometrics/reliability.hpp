@@ -33,7 +33,8 @@ AlphaResult cronbach_alpha(MatrixView<T> items) {
   double tshift = 0;
   for (Index i = 0; i < n; ++i) {
     bool complete = true;
-    for (Index j = 0; j < k && complete; ++j) complete = !std::isnan(static_cast<double>(items(i, j)));
+    for (Index j = 0; j < k && complete; ++j)
+      complete = !std::isnan(static_cast<double>(items(i, j)));
     if (!complete) continue;
     if (shift.empty()) {
       shift.resize(static_cast<std::size_t>(k));
@@ -73,7 +74,8 @@ std::vector<double> corrected_item_total(MatrixView<T> items) {
   std::vector<Index> rows;
   for (Index i = 0; i < n; ++i) {
     bool complete = true;
-    for (Index j = 0; j < k && complete; ++j) complete = !std::isnan(static_cast<double>(items(i, j)));
+    for (Index j = 0; j < k && complete; ++j)
+      complete = !std::isnan(static_cast<double>(items(i, j)));
     if (complete) rows.push_back(i);
   }
   std::vector<double> out(static_cast<std::size_t>(k), std::numeric_limits<double>::quiet_NaN());

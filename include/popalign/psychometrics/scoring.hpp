@@ -92,23 +92,23 @@ struct DimensionReport {
   std::string code;
   std::string name;
   bool is_facet = false;
-  std::size_t items = 0;         ///< items of the instrument in this dimension
-  std::size_t items_present = 0; ///< of those, items with a column in the responses
-  std::size_t scored = 0;        ///< rows with a score
-  std::size_t insufficient = 0;  ///< rows set to NaN (fewer than min_answered answered)
-  double mean = 0;               ///< mean score over scored rows (NaN if none)
-  double sd = 0;                 ///< sample sd over scored rows
-  double alpha = 0;              ///< Cronbach's alpha on complete rows (NaN if undefined)
-  std::size_t alpha_rows = 0;    ///< rows used for alpha
+  std::size_t items = 0;          ///< items of the instrument in this dimension
+  std::size_t items_present = 0;  ///< of those, items with a column in the responses
+  std::size_t scored = 0;         ///< rows with a score
+  std::size_t insufficient = 0;   ///< rows set to NaN (fewer than min_answered answered)
+  double mean = 0;                ///< mean score over scored rows (NaN if none)
+  double sd = 0;                  ///< sample sd over scored rows
+  double alpha = 0;               ///< Cronbach's alpha on complete rows (NaN if undefined)
+  std::size_t alpha_rows = 0;     ///< rows used for alpha
 };
 
 struct ScoreResult {
-  TraitTable<double> scores;               ///< ids, score columns, values (NaN: no score)
-  std::vector<DimensionReport> dimensions; ///< one per score column
+  TraitTable<double> scores;                ///< ids, score columns, values (NaN: no score)
+  std::vector<DimensionReport> dimensions;  ///< one per score column
   std::size_t rows = 0;
-  std::size_t rows_with_missing = 0;    ///< rows with at least one unanswered matched item
-  std::size_t missing_answers = 0;      ///< unanswered (row, item) cells
-  std::size_t rows_with_nan_score = 0;  ///< rows with at least one NaN score
+  std::size_t rows_with_missing = 0;      ///< rows with at least one unanswered matched item
+  std::size_t missing_answers = 0;        ///< unanswered (row, item) cells
+  std::size_t rows_with_nan_score = 0;    ///< rows with at least one NaN score
   std::vector<std::string> absent_items;  ///< instrument items without a column
 
   /// Multi-line report: one line per dimension with items, mean, sd, alpha, insufficient rows.

@@ -255,7 +255,7 @@ struct ImportanceWeights {
   double ess = 0.0;        ///< Kish effective sample size of `weights`
   double raw_ess = 0.0;    ///< ESS before truncation / smoothing
   double k_hat = std::numeric_limits<double>::quiet_NaN();  ///< PSIS shape (psis only)
-  Index truncated = 0;     ///< weights cut to the cap (ionides only)
+  Index truncated = 0;  ///< weights cut to the cap (ionides only)
 };
 
 /// One call: log-weights -> self-normalised weights, stabilised as asked.

@@ -2,9 +2,9 @@
 // Resampling from weights, all seeded with popalign::Rng (the same weights and seed give the same
 // indices on every platform).
 //
-//   multinomial_resample      m i.i.d. draws, P(i) = w_i                     O(n + m log n)
+//   multinomial_resample      m i.i.d. draws, P(i) = w_i                     O(n + m)
 //   systematic_resample       one uniform, m evenly spaced points            O(n + m)
-//   residual_resample         floor(m w_i) copies + multinomial remainder    O(n + m log n)
+//   residual_resample         floor(m w_i) copies + multinomial remainder    O(n + m)
 //   sample_without_replacement   k distinct units, successive sampling ∝ w   O(n + k log k)
 //                             (Efraimidis–Spirakis keys as an exponential race)
 //   inclusion_probabilities   pi_i = min(1, c w_i) with sum pi = N           O(n log n)
@@ -40,18 +40,6 @@ inline std::vector<double> cumulative(const Vector<double>& w) {
   return c;
 }
 
-/// Index of the first cumulative value > u (u in [0, c.back())), skipping zero-weight units.
-inline Index search_cumulative(const std::vector<double>& c, double u) {
-  const auto it = std::upper_bound(c.begin(), c.end(), u);
-  Index i = static_cast<Index>(it - c.begin());
-  if (i >= static_cast<Index>(c.size())) {
-    // u rounded onto the total: take the last unit with positive weight.
-    i = static_cast<Index>(c.size()) - 1;
-    while (i > 0 && c[static_cast<std::size_t>(i)] == c[static_cast<std::size_t>(i - 1)]) --i;
-  }
-  return i;
-}
-
 }  // namespace detail
 
 /// Multiplicity of each unit 0..n-1 in a list of drawn indices.
@@ -65,16 +53,33 @@ inline std::vector<Index> counts(const std::vector<Index>& indices, Index n) {
   return c;
 }
 
-/// m independent draws with P(i) = w_i / sum w (inverse-CDF by binary search).
+/// m independent draws with P(i) = w_i / sum w. The m uniforms are generated already sorted
+/// (normalised partial sums of m+1 exponential spacings, the order statistics of m uniforms) and
+/// merged with the weight CDF in one O(n + m) pass, instead of m binary searches with random
+/// memory access.
 template <Real T>
 std::vector<Index> multinomial_resample(const Eigen::Ref<const Vector<T>>& weights, Index m,
                                         Rng& rng) {
   check_argument(m >= 0, "m", "must be >= 0");
   const Vector<double> w = detail::normalized_copy<T>(weights, "weights");
   const std::vector<double> c = detail::cumulative(w);
+  std::vector<double> u(static_cast<std::size_t>(m));
+  double s = 0.0;
+  for (auto& v : u) {
+    s += rng.exponential();
+    v = s;
+  }
+  const double total = (s + rng.exponential()) / c.back();
   std::vector<Index> out(static_cast<std::size_t>(m));
-  for (auto& o : out) o = detail::search_cumulative(c, rng.uniform() * c.back());
-  std::sort(out.begin(), out.end());
+  Index i = 0;
+  const Index n = w.size();
+  for (std::size_t k = 0; k < u.size(); ++k) {
+    const double p = u[k] / total;
+    while (i < n - 1 && c[static_cast<std::size_t>(i)] <= p) ++i;
+    out[k] = i;
+  }
+  for (auto& o : out)  // a final zero-weight unit can only be reached through rounding
+    while (o > 0 && w[o] == 0.0) --o;
   return out;
 }
 
@@ -154,7 +159,8 @@ std::vector<Index> sample_without_replacement(const Eigen::Ref<const Vector<T>>&
   std::nth_element(keys.begin(), kth, keys.end());
   std::sort(keys.begin(), kth);
   std::vector<Index> out(static_cast<std::size_t>(k));
-  for (Index j = 0; j < k; ++j) out[static_cast<std::size_t>(j)] = keys[static_cast<std::size_t>(j)].second;
+  for (Index j = 0; j < k; ++j)
+    out[static_cast<std::size_t>(j)] = keys[static_cast<std::size_t>(j)].second;
   return out;
 }
 
@@ -190,7 +196,8 @@ Vector<double> inclusion_probabilities(const Eigen::Ref<const Vector<T>>& weight
   const double rest = suffix[static_cast<std::size_t>(t)];
   for (Index j = 0; j < n; ++j) {
     const Index i = order[static_cast<std::size_t>(j)];
-    pi[i] = j < t ? 1.0 : (rest > 0 ? std::min(1.0, static_cast<double>(N - t) * w[i] / rest) : 0.0);
+    pi[i] =
+        j < t ? 1.0 : (rest > 0 ? std::min(1.0, static_cast<double>(N - t) * w[i] / rest) : 0.0);
   }
   return pi;
 }

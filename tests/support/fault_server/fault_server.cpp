@@ -90,6 +90,16 @@ FaultServer::FaultServer(int threads) : impl_(std::make_unique<Impl>()) {
   srv.set_tcp_nodelay(true);  // no Nagle + delayed-ACK stall between headers and body
   auto handler = [this](const httplib::Request& req, httplib::Response& res) {
     ++total_;
+    struct InFlight {  // counts requests being handled, and the peak
+      FaultServer* self;
+      explicit InFlight(FaultServer* s) : self(s) {
+        const std::size_t now = ++self->in_flight_;
+        std::size_t peak = self->peak_.load();
+        while (now > peak && !self->peak_.compare_exchange_weak(peak, now)) {
+        }
+      }
+      ~InFlight() { --self->in_flight_; }
+    } in_flight(this);
     const std::string mode_path = req.matches[1];
     const std::string endpoint = req.matches[2];
     {
@@ -181,6 +191,7 @@ void FaultServer::reset_counts() {
   impl_->hits.clear();
   impl_->flaky_seen.clear();
   total_ = 0;
+  peak_ = 0;
 }
 
 }  // namespace popalign::test

@@ -42,6 +42,8 @@ class FaultServer {
 
   std::size_t hits(const std::string& mode) const;
   std::size_t total() const noexcept { return total_.load(); }
+  /// Most requests handled at the same time since the last reset_counts().
+  std::size_t peak_in_flight() const noexcept { return peak_.load(); }
   void reset_counts();
 
  private:
@@ -49,6 +51,8 @@ class FaultServer {
   std::unique_ptr<Impl> impl_;
   int port_ = 0;
   std::atomic<std::size_t> total_{0};
+  std::atomic<std::size_t> in_flight_{0};
+  std::atomic<std::size_t> peak_{0};
   std::thread thread_;
 };
 

@@ -4,10 +4,10 @@ set -uo pipefail
 pidfile="${1:?usage: stop.sh PIDFILE}"
 [[ -f "$pidfile" ]] || exit 0
 pid="$(cat "$pidfile")"
-if kill -0 "$pid" 2>/dev/null; then
+if grep -qa "server.mjs" "/proc/$pid/cmdline" 2>/dev/null; then  # still our server
   kill "$pid" 2>/dev/null
   for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
+  grep -qa "server.mjs" "/proc/$pid/cmdline" 2>/dev/null && kill -9 "$pid" 2>/dev/null
 fi
 rm -f "$pidfile"
 exit 0
