@@ -9,12 +9,12 @@
 int main() {
   namespace emb = popalign::embedding;
   const std::string data = POPALIGN_DATA_DIR;
-  const auto personas = emb::read_personas(data + "/personas/synthetic_persona_chat_valid_test.jsonl");
+  const auto personas =
+      emb::read_personas(data + "/personas/synthetic_persona_chat_valid_test.jsonl");
 
   std::vector<std::string> facts;
   for (const auto& p : personas) facts.insert(facts.end(), p.facts.begin(), p.facts.end());
-  auto embedder =
-      emb::make_sif_embedder(data + "/models/glove6b_100d_top40k.w2v.bin", "", facts);
+  auto embedder = emb::make_sif_embedder(data + "/models/glove6b_100d_top40k.w2v.bin", "", facts);
 
   const emb::PersonaRetriever retriever(embedder, personas);  // max-fact scoring by default
   const std::vector<std::string> queries = {"someone who works in healthcare",

@@ -11,10 +11,10 @@
 //   head-nofilt the same head trained without the filter
 // --write-head / --write-components save the filtered head and a component fitted on ALL
 // profiles (the shipped files in data/embedding/ are made this way).
+#include <fmt/core.h>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <fmt/core.h>
 #include <map>
 #include <string>
 
@@ -44,20 +44,34 @@ Args parse(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (k == "--epochs") a.train.epochs = std::stol(val());
-    else if (k == "--batch") a.train.batch_size = std::stol(val());
-    else if (k == "--lr") a.train.learning_rate = std::stod(val());
-    else if (k == "--temperature") a.train.temperature = std::stod(val());
-    else if (k == "--hard-negatives") a.train.hard_negatives = std::stol(val());
-    else if (k == "--filter-threshold") a.train.filter_threshold = std::stod(val());
-    else if (k == "--weight-decay") a.train.weight_decay = std::stod(val());
-    else if (k == "--kind") a.train.kind = val() == "mlp" ? HeadKind::mlp : HeadKind::linear;
-    else if (k == "--seed") a.train.seed = std::stoull(val());
-    else if (k == "--holdout") a.holdout = std::stod(val());
-    else if (k == "--split-seed") a.split_seed = std::stoull(val());
-    else if (k == "--write-head") a.write_head = val();
-    else if (k == "--write-components") a.write_components = val();
-    else if (k == "--data-dir") a.data_dir = val();
+    if (k == "--epochs")
+      a.train.epochs = std::stol(val());
+    else if (k == "--batch")
+      a.train.batch_size = std::stol(val());
+    else if (k == "--lr")
+      a.train.learning_rate = std::stod(val());
+    else if (k == "--temperature")
+      a.train.temperature = std::stod(val());
+    else if (k == "--hard-negatives")
+      a.train.hard_negatives = std::stol(val());
+    else if (k == "--filter-threshold")
+      a.train.filter_threshold = std::stod(val());
+    else if (k == "--weight-decay")
+      a.train.weight_decay = std::stod(val());
+    else if (k == "--kind")
+      a.train.kind = val() == "mlp" ? HeadKind::mlp : HeadKind::linear;
+    else if (k == "--seed")
+      a.train.seed = std::stoull(val());
+    else if (k == "--holdout")
+      a.holdout = std::stod(val());
+    else if (k == "--split-seed")
+      a.split_seed = std::stoull(val());
+    else if (k == "--write-head")
+      a.write_head = val();
+    else if (k == "--write-components")
+      a.write_components = val();
+    else if (k == "--data-dir")
+      a.data_dir = val();
     else {
       fmt::print(stderr, "unknown option {}\n", k);
       std::exit(2);
@@ -91,9 +105,10 @@ void report(const std::string& label, const std::shared_ptr<const Embedder>& e,
   }
   const double g = static_cast<double>(groups.size());
   fmt::print(
-      "| {:<12} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} |\n",
-      label, whole.recall_at_1, whole.recall_at_10, whole.mrr, maxf.recall_at_1,
-      maxf.recall_at_10, maxf.mrr, p10m / g, p20m / g, p10w / g, p20w / g);
+      "| {:<12} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | "
+      "{:.3f} |\n",
+      label, whole.recall_at_1, whole.recall_at_10, whole.mrr, maxf.recall_at_1, maxf.recall_at_10,
+      maxf.mrr, p10m / g, p20m / g, p10w / g, p20w / g);
   per_group[label + " max_fact"] = gm;
   per_group[label + " whole"] = gw;
 }
@@ -132,14 +147,15 @@ int main(int argc, char** argv) {
   fmt::print("unfiltered: loss {:.3f} -> {:.3f}, mined {}\n\n", r2.epoch_loss.front(),
              r2.epoch_loss.back(), r2.mined);
 
-  fmt::print("| embedder | ICT R@1 (whole) | R@10 | MRR | ICT R@1 (max-fact) | R@10 | MRR | "
-             "groups P@10 (max-fact) | P@20 | groups P@10 (whole) | P@20 |\n");
+  fmt::print(
+      "| embedder | ICT R@1 (whole) | R@10 | MRR | ICT R@1 (max-fact) | R@10 | MRR | "
+      "groups P@10 (max-fact) | P@20 | groups P@10 (whole) | P@20 |\n");
   fmt::print("|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::map<std::string, std::vector<GroupMetrics>> per_group;
   const std::uint64_t eval_seed = args.split_seed + 1;
   report("untrained", base, split.test, groups, eval_seed, per_group);
-  report("head", std::make_shared<ProjectedEmbedder>(base, r1.head), split.test, groups,
-         eval_seed, per_group);
+  report("head", std::make_shared<ProjectedEmbedder>(base, r1.head), split.test, groups, eval_seed,
+         per_group);
   report("head-nofilt", std::make_shared<ProjectedEmbedder>(base, r2.head), split.test, groups,
          eval_seed, per_group);
 
@@ -166,8 +182,7 @@ int main(int argc, char** argv) {
       h.save(args.write_head);
     }
   }
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   fmt::print("\ntotal {:.1f} s\n", secs);
   return 0;
 }

@@ -4,9 +4,9 @@
 // "checksum":...}. Data: standard normal (popalign::Rng, seed 7), cosine metric. The time
 // includes normalising the queries and the selection, not building the index (the peers'
 // fit() is likewise excluded).
+#include <fmt/core.h>
 #include <chrono>
 #include <cstdlib>
-#include <fmt/core.h>
 
 #include <popalign/core/random.hpp>
 #include <popalign/embedding/index.hpp>
@@ -47,8 +47,9 @@ int main(int argc, char** argv) {
     best = std::min(best, s);
     checksum = static_cast<double>(nb.ids.cast<double>().sum());
   }
-  fmt::print("{{\"n\":{},\"d\":{},\"q\":{},\"k\":{},\"threads\":{},\"seconds\":{:.6f},"
-             "\"checksum\":{}}}\n",
-             n, d, q, k, threads, best, checksum);
+  fmt::print(
+      "{{\"n\":{},\"d\":{},\"q\":{},\"k\":{},\"threads\":{},\"seconds\":{:.6f},"
+      "\"checksum\":{}}}\n",
+      n, d, q, k, threads, best, checksum);
   return 0;
 }

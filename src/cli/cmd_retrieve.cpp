@@ -70,12 +70,12 @@ int run(const Opts& o) {
 
   std::shared_ptr<const emb::Embedder> embedder;
   if (o.embedder == "glove") {
-    const std::string wv = o.word_vectors.empty() ? emb::default_word_vectors_path() : o.word_vectors;
+    const std::string wv =
+        o.word_vectors.empty() ? emb::default_word_vectors_path() : o.word_vectors;
     // The SIF common component is fitted on the pool being searched unless a file is given.
-    auto sif = emb::make_sif_embedder(wv, o.components,
-                                      o.components.empty() ? all_facts(personas)
-                                                           : std::vector<std::string>{},
-                                      emb::SifOptions{.threads = o.threads});
+    auto sif = emb::make_sif_embedder(
+        wv, o.components, o.components.empty() ? all_facts(personas) : std::vector<std::string>{},
+        emb::SifOptions{.threads = o.threads});
     if (!o.save_components.empty()) sif->save_common_components(o.save_components);
     embedder = sif;
   } else if (o.embedder == "openai") {
@@ -90,7 +90,8 @@ int run(const Opts& o) {
     throw popalign::InvalidArgument("--embedder", "this build has no OpenAI embedder (llm layer)");
 #endif
   } else {
-    throw popalign::InvalidArgument("--embedder", "must be glove or openai, not '" + o.embedder + "'");
+    throw popalign::InvalidArgument("--embedder",
+                                    "must be glove or openai, not '" + o.embedder + "'");
   }
   if (!o.head.empty()) {
     emb::ProjectionHead head = emb::ProjectionHead::load(o.head);
@@ -99,9 +100,9 @@ int run(const Opts& o) {
 
   const emb::PersonaRetriever retriever(
       embedder, personas,
-      emb::RetrieverOptions{o.scoring == "whole" ? emb::ProfileScoring::whole
-                                                 : emb::ProfileScoring::max_fact,
-                            with_threads(o.threads)});
+      emb::RetrieverOptions{
+          o.scoring == "whole" ? emb::ProfileScoring::whole : emb::ProfileScoring::max_fact,
+          with_threads(o.threads)});
   const auto hits = retriever.search(o.queries, o.k);
 
   std::error_code ec;

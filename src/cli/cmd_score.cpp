@@ -79,6 +79,14 @@ int run(const ScoreOpts& o) {
     }
     responses = std::move(ref.responses);
   }
+  if (!o.quiet) {
+    for (const auto& m : responses.malformed)
+      fmt::print(stderr, "popalign score: skipped {}:{}: {}\n", o.responses, m.line, m.message);
+    if (responses.truncated_tail)
+      fmt::print(stderr,
+                 "popalign score: ignored an unterminated last line of {} (a killed writer's)\n",
+                 o.responses);
+  }
   ps::ScoringOptions so;
   so.min_answered = o.min_answered;
   so.traits = !o.facets_only;

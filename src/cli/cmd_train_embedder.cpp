@@ -116,7 +116,8 @@ int run(const Opts& o) {
     throw popalign::InvalidArgument("--embedder", "this build has no OpenAI embedder (llm layer)");
 #endif
   } else {
-    throw popalign::InvalidArgument("--embedder", "must be glove or openai, not '" + o.embedder + "'");
+    throw popalign::InvalidArgument("--embedder",
+                                    "must be glove or openai, not '" + o.embedder + "'");
   }
 
   const emb::ContrastiveResult r = emb::train_projection_head(*base, pairs, co);

@@ -14,10 +14,8 @@ void ContrastiveOptions::validate() const {
   check_argument(hidden >= 0, "hidden", "must be >= 0 (0 = input dimension)");
   check_argument(epochs >= 1, "epochs", "must be >= 1");
   check_argument(batch_size >= 2, "batch_size", "must be >= 2");
-  check_argument(learning_rate > 0 && std::isfinite(learning_rate), "learning_rate",
-                 "must be > 0");
-  check_argument(weight_decay >= 0 && std::isfinite(weight_decay), "weight_decay",
-                 "must be >= 0");
+  check_argument(learning_rate > 0 && std::isfinite(learning_rate), "learning_rate", "must be > 0");
+  check_argument(weight_decay >= 0 && std::isfinite(weight_decay), "weight_decay", "must be >= 0");
   check_argument(beta1 >= 0 && beta1 < 1, "beta1", "must be in [0, 1)");
   check_argument(beta2 >= 0 && beta2 < 1, "beta2", "must be in [0, 1)");
   check_argument(epsilon > 0, "epsilon", "must be > 0");
@@ -96,12 +94,12 @@ ContrastiveResult train_projection_head(MatrixView<float> xq, MatrixView<float> 
                                         const ContrastiveOptions& options) {
   const detail::SerialEigenScope serial;  // same bytes for any machine / thread count
   options.validate();
-  check_argument(xq.rows() == xp.rows(), "positive_vectors",
-                 "has " + std::to_string(xp.rows()) + " rows for " + std::to_string(xq.rows()) +
-                     " queries");
-  check_argument(xq.cols() == xp.cols(), "positive_vectors",
-                 "has dimension " + std::to_string(xp.cols()) + ", queries have " +
-                     std::to_string(xq.cols()));
+  check_argument(
+      xq.rows() == xp.rows(), "positive_vectors",
+      "has " + std::to_string(xp.rows()) + " rows for " + std::to_string(xq.rows()) + " queries");
+  check_argument(
+      xq.cols() == xp.cols(), "positive_vectors",
+      "has dimension " + std::to_string(xp.cols()) + ", queries have " + std::to_string(xq.cols()));
   check_argument(xq.rows() >= 2, "query_vectors", "needs at least 2 pairs");
   check_argument(xq.allFinite() && xp.allFinite(), "query_vectors", "contain NaN or Inf");
   const Index n = xq.rows(), d = xq.cols();
@@ -178,7 +176,8 @@ ContrastiveResult train_projection_head(MatrixView<float> xq, MatrixView<float> 
         x.row(i) = xq.row(p);
         x.row(B + i) = xp.row(p);
       }
-      for (Index h = 0; h < H; ++h) x.row(2 * B + h) = xp.row(hard_rows[static_cast<std::size_t>(h)]);
+      for (Index h = 0; h < H; ++h)
+        x.row(2 * B + h) = xp.row(hard_rows[static_cast<std::size_t>(h)]);
       res.mined += H;
 
       // Forward.
@@ -201,7 +200,7 @@ ContrastiveResult train_projection_head(MatrixView<float> xq, MatrixView<float> 
       const auto zq = z.topRows(B);
       const auto zpb = z.middleRows(B, B);
       const Eigen::MatrixXd s = zq * zpb.transpose();  // B x B cosines
-      Eigen::MatrixXd fs, pp;  // base-vector similarities for the filter
+      Eigen::MatrixXd fs, pp;                          // base-vector similarities for the filter
       if (options.filter_negatives) {
         RowMatrix<float> bq(B, d), bp(B, d);
         for (Index i = 0; i < B; ++i) {
@@ -220,7 +219,8 @@ ContrastiveResult train_projection_head(MatrixView<float> xq, MatrixView<float> 
       Eigen::MatrixXd g = Eigen::MatrixXd::Zero(B, B);
       Eigen::VectorXd gh = Eigen::VectorXd::Zero(H);
       std::vector<std::vector<Index>> hard_of(static_cast<std::size_t>(B));
-      for (Index h = 0; h < H; ++h) hard_of[static_cast<std::size_t>(owner[static_cast<std::size_t>(h)])].push_back(h);
+      for (Index h = 0; h < H; ++h)
+        hard_of[static_cast<std::size_t>(owner[static_cast<std::size_t>(h)])].push_back(h);
       double batch_loss = 0.0;
       std::vector<char> keep(static_cast<std::size_t>(B));
       for (Index i = 0; i < B; ++i) {

@@ -37,8 +37,7 @@ RowMatrix<float> prepared(MatrixView<float> m, Metric metric, const char* what) 
 
 }  // namespace
 
-ExactIndex::ExactIndex(MatrixView<float> base, ExactIndexOptions options)
-    : options_(options) {
+ExactIndex::ExactIndex(MatrixView<float> base, ExactIndexOptions options) : options_(options) {
   options_.validate();
   base_ = prepared(base, options_.metric, "base");
 }
@@ -90,8 +89,8 @@ Neighbors ExactIndex::search(MatrixView<float> queries_in, Index k,
   };
 #if defined(_OPENMP)
   // Our own team even for one thread: inside it, omp_set_num_threads(1) applies to this team's
-  // tasks only, so Eigen runs every GEMM on the calling thread (no nested team, no oversubscription)
-  // and the block shapes, hence the scores, do not depend on the thread count.
+  // tasks only, so Eigen runs every GEMM on the calling thread (no nested team, no
+  // oversubscription) and the block shapes, hence the scores, do not depend on the thread count.
 #pragma omp parallel num_threads(threads)
   {
     omp_set_num_threads(1);

@@ -24,7 +24,8 @@ HnswIndex::HnswIndex(MatrixView<float> base, HnswOptions options)
   if (options_.metric == Metric::cosine) normalize_rows(rows);
   impl_->dim = rows.cols();
   impl_->size = rows.rows();
-  impl_->space = std::make_unique<hnswlib::InnerProductSpace>(static_cast<std::size_t>(rows.cols()));
+  impl_->space =
+      std::make_unique<hnswlib::InnerProductSpace>(static_cast<std::size_t>(rows.cols()));
   impl_->graph = std::make_unique<hnswlib::HierarchicalNSW<float>>(
       impl_->space.get(), static_cast<std::size_t>(std::max<Index>(1, rows.rows())),
       static_cast<std::size_t>(options_.m), static_cast<std::size_t>(options_.ef_construction),

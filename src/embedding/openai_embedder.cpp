@@ -13,8 +13,8 @@ RowMatrix<float> OpenAiEmbedder::embed(const std::vector<std::string>& texts) co
   if (texts.empty()) return RowMatrix<float>(0, dimension());
   RowMatrix<float> out = backend_->embeddings(texts, options_.model);
   if (out.rows() != static_cast<Index>(texts.size()))
-    throw BackendError("embeddings server returned " + std::to_string(out.rows()) +
-                       " rows for " + std::to_string(texts.size()) + " texts");
+    throw BackendError("embeddings server returned " + std::to_string(out.rows()) + " rows for " +
+                       std::to_string(texts.size()) + " texts");
   if (!out.allFinite()) throw BackendError("embeddings server returned NaN or Inf");
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -40,9 +40,10 @@ Index OpenAiEmbedder::dimension() const {
 }
 
 std::string OpenAiEmbedder::name() const {
-  const std::string model = !options_.model.empty()           ? options_.model
-                            : !options_.client.embedding_model.empty() ? options_.client.embedding_model
-                                                                       : options_.client.model;
+  const std::string model = !options_.model.empty() ? options_.model
+                            : !options_.client.embedding_model.empty()
+                                ? options_.client.embedding_model
+                                : options_.client.model;
   return "openai:" + backend_->api_root() + ":" + model;
 }
 

@@ -57,8 +57,7 @@ std::vector<PersonaText> read_personas(const std::string& path) {
       if (!facts->is_array())
         throw ParseError(path, rec.line, "'facts' must be an array of strings");
       for (const auto& f : facts->as_array()) {
-        if (!f.is_string())
-          throw ParseError(path, rec.line, "'facts' must be an array of strings");
+        if (!f.is_string()) throw ParseError(path, rec.line, "'facts' must be an array of strings");
         std::string t = trim(f.as_string());
         if (!t.empty()) p.facts.push_back(std::move(t));
       }
@@ -143,25 +142,25 @@ RowMatrix<float> PersonaRetriever::score_all(const std::vector<std::string>& que
   const auto np = static_cast<Index>(personas_.size());
   RowMatrix<float> out(q.rows(), np);
   const Index block = 32;
-  parallel_for((q.rows() + block - 1) / block, options_.execution.resolved_threads(), 1,
-               [&](Index b, Index e) {
-                 for (Index blk = b; blk < e; ++blk) {
-                   const Index q0 = blk * block, q1 = std::min(q.rows(), q0 + block);
-                   Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor, 32,
-                                 Eigen::Dynamic>
-                       s = q.middleRows(q0, q1 - q0) * vectors_.transpose();
-                   if (options_.scoring == ProfileScoring::whole) {
-                     out.middleRows(q0, q1 - q0) = s;
-                     continue;
-                   }
-                   out.middleRows(q0, q1 - q0).setConstant(-std::numeric_limits<float>::infinity());
-                   for (Index r = 0; r < q1 - q0; ++r)
-                     for (Index j = 0; j < s.cols(); ++j) {
-                       float& best = out(q0 + r, owner_[static_cast<std::size_t>(j)]);
-                       best = std::max(best, s(r, j));
-                     }
-                 }
-               });
+  parallel_for(
+      (q.rows() + block - 1) / block, options_.execution.resolved_threads(), 1,
+      [&](Index b, Index e) {
+        for (Index blk = b; blk < e; ++blk) {
+          const Index q0 = blk * block, q1 = std::min(q.rows(), q0 + block);
+          Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor, 32, Eigen::Dynamic>
+              s = q.middleRows(q0, q1 - q0) * vectors_.transpose();
+          if (options_.scoring == ProfileScoring::whole) {
+            out.middleRows(q0, q1 - q0) = s;
+            continue;
+          }
+          out.middleRows(q0, q1 - q0).setConstant(-std::numeric_limits<float>::infinity());
+          for (Index r = 0; r < q1 - q0; ++r)
+            for (Index j = 0; j < s.cols(); ++j) {
+              float& best = out(q0 + r, owner_[static_cast<std::size_t>(j)]);
+              best = std::max(best, s(r, j));
+            }
+        }
+      });
   return out;
 }
 
@@ -177,7 +176,8 @@ std::vector<std::vector<RetrievalHit>> top_k_rows(const RowMatrix<float>& scores
     });
     auto& hits = out[static_cast<std::size_t>(q)];
     for (Index j = 0; j < kk; ++j)
-      hits.push_back({idx[static_cast<std::size_t>(j)], scores(q, idx[static_cast<std::size_t>(j)])});
+      hits.push_back(
+          {idx[static_cast<std::size_t>(j)], scores(q, idx[static_cast<std::size_t>(j)])});
   }
   return out;
 }

@@ -32,9 +32,9 @@ ProjectionHead ProjectionHead::identity(Index dim, HeadKind kind, Index hidden,
 RowMatrix<float> ProjectionHead::forward_raw(MatrixView<float> x) const {
   const detail::SerialEigenScope serial;  // row results independent of the thread count
   check_argument(!empty(), "head", "is empty (not trained or loaded)");
-  check_argument(x.cols() == w_.rows(), "x",
-                 "has " + std::to_string(x.cols()) + " columns, head expects " +
-                     std::to_string(w_.rows()));
+  check_argument(
+      x.cols() == w_.rows(), "x",
+      "has " + std::to_string(x.cols()) + " columns, head expects " + std::to_string(w_.rows()));
   RowMatrix<float> y = x * w_;
   y.rowwise() += b_.transpose();
   if (kind_ == HeadKind::mlp) {

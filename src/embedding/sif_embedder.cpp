@@ -45,7 +45,8 @@ RowMatrix<float> SifEmbedder::embed_weighted_average(const std::vector<std::stri
   const Index d = vectors_->dimension();
   const auto n = static_cast<Index>(texts.size());
   RowMatrix<float> out = RowMatrix<float>::Zero(n, d);
-  const int threads = n < 256 ? 1 : (options_.threads > 0 ? options_.threads : Execution{}.resolved_threads());
+  const int threads =
+      n < 256 ? 1 : (options_.threads > 0 ? options_.threads : Execution{}.resolved_threads());
   parallel_for(n, threads, 64, [&](Index b, Index e) {
     Eigen::VectorXd acc(d);
     for (Index i = b; i < e; ++i) {
@@ -113,9 +114,9 @@ void SifEmbedder::fit_common_components(const std::vector<std::string>& corpus) 
 }
 
 void SifEmbedder::set_common_components(RowMatrix<float> components) {
-  check_argument(components.rows() == 0 || components.cols() == vectors_->dimension(),
-                 "components",
-                 "has " + std::to_string(components.cols()) + " columns for word vectors of dimension " +
+  check_argument(components.rows() == 0 || components.cols() == vectors_->dimension(), "components",
+                 "has " + std::to_string(components.cols()) +
+                     " columns for word vectors of dimension " +
                      std::to_string(vectors_->dimension()));
   for (Index i = 0; i < components.rows(); ++i) {
     check_argument(components.row(i).allFinite(), "components", "contains NaN or Inf");
@@ -155,7 +156,8 @@ void SifEmbedder::save_common_components(const std::string& path) const {
       const float f = components_(i, j);
       std::memcpy(&u, &f, 4);
       unsigned char b[4] = {static_cast<unsigned char>(u), static_cast<unsigned char>(u >> 8),
-                            static_cast<unsigned char>(u >> 16), static_cast<unsigned char>(u >> 24)};
+                            static_cast<unsigned char>(u >> 16),
+                            static_cast<unsigned char>(u >> 24)};
       out.write(reinterpret_cast<const char*>(b), 4);
     }
   if (!out) throw IoError(path, "write failed");
@@ -180,9 +182,9 @@ void SifEmbedder::load_common_components(const std::string& path) {
     for (Index j = 0; j < c.cols(); ++j) {
       unsigned char b[4] = {};
       in.read(reinterpret_cast<char*>(b), 4);
-      const std::uint32_t u = static_cast<std::uint32_t>(b[0]) | (static_cast<std::uint32_t>(b[1]) << 8) |
-                              (static_cast<std::uint32_t>(b[2]) << 16) |
-                              (static_cast<std::uint32_t>(b[3]) << 24);
+      const std::uint32_t u =
+          static_cast<std::uint32_t>(b[0]) | (static_cast<std::uint32_t>(b[1]) << 8) |
+          (static_cast<std::uint32_t>(b[2]) << 16) | (static_cast<std::uint32_t>(b[3]) << 24);
       std::memcpy(&c(i, j), &u, 4);
     }
   if (!in) throw ParseError(path, 0, "file truncated");

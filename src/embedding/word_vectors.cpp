@@ -130,8 +130,8 @@ WordVectors load_text(const std::string& path, const std::string& data, Index ma
   }
 }
 
-WordVectors load_binary(const std::string& path, const std::string& data, std::size_t pos,
-                        Index n, Index d, Index max_words) {
+WordVectors load_binary(const std::string& path, const std::string& data, std::size_t pos, Index n,
+                        Index d, Index max_words) {
   const Index keep = max_words > 0 ? std::min(max_words, n) : n;
   std::vector<std::string> words;
   words.reserve(static_cast<std::size_t>(keep));
@@ -227,9 +227,9 @@ void save_word_vectors(const WordVectors& vectors, const std::string& path,
         const float f = vectors.vectors()(r, k);
         std::uint32_t u;
         std::memcpy(&u, &f, 4);
-        const unsigned char b[4] = {static_cast<unsigned char>(u), static_cast<unsigned char>(u >> 8),
-                                    static_cast<unsigned char>(u >> 16),
-                                    static_cast<unsigned char>(u >> 24)};
+        const unsigned char b[4] = {
+            static_cast<unsigned char>(u), static_cast<unsigned char>(u >> 8),
+            static_cast<unsigned char>(u >> 16), static_cast<unsigned char>(u >> 24)};
         out.write(reinterpret_cast<const char*>(b), 4);
       }
       out << '\n';
@@ -272,8 +272,8 @@ std::vector<std::string> tokenize(std::string_view text) {
       continue;
     }
     const std::string suffix = tok.substr(ap);
-    if (suffix == "'s" || suffix == "'m" || suffix == "'re" || suffix == "'ve" ||
-        suffix == "'ll" || suffix == "'d") {
+    if (suffix == "'s" || suffix == "'m" || suffix == "'re" || suffix == "'ve" || suffix == "'ll" ||
+        suffix == "'d") {
       out.push_back(tok.substr(0, ap));
       out.push_back(suffix);
       continue;

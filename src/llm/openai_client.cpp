@@ -61,6 +61,7 @@ struct Transfer {
   std::size_t index = 0;
   HttpResult result;
   char errbuf[CURL_ERROR_SIZE] = {};
+  bool retry_after_ms_seen = false;
 };
 
 std::size_t write_cb(char* data, std::size_t size, std::size_t nmemb, void* user) {
@@ -87,13 +88,24 @@ std::size_t header_cb(char* data, std::size_t size, std::size_t nmemb, void* use
   auto* t = static_cast<Transfer*>(user);
   const std::size_t n = size * nmemb;
   std::string line(data, n);
-  if (line.rfind("HTTP/", 0) == 0) t->result.retry_after.reset();  // new response (redirect)
+  if (line.rfind("HTTP/", 0) == 0) {  // a new response (after a redirect or 100-continue)
+    t->result.retry_after.reset();
+    t->retry_after_ms_seen = false;
+  }
   const auto colon = line.find(':');
   if (colon != std::string::npos) {
     std::string name = line.substr(0, colon);
     std::transform(name.begin(), name.end(), name.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (name == "retry-after") t->result.retry_after = parse_retry_after(line.substr(colon + 1));
+    // OpenAI also sends "retry-after-ms", which is more precise; it wins when present.
+    if (name == "retry-after" && !t->retry_after_ms_seen)
+      t->result.retry_after = parse_retry_after(line.substr(colon + 1));
+    if (name == "retry-after-ms") {
+      if (auto ms = parse_retry_after(line.substr(colon + 1))) {
+        t->result.retry_after = *ms / 1000.0;
+        t->retry_after_ms_seen = true;
+      }
+    }
   }
   return n;
 }

@@ -290,7 +290,10 @@ Responses read_responses(const std::filesystem::path& path, const Instrument& in
     JsonlResponseBuilder b(path.string(), instrument, options);
     io::JsonlRecord rec;
     while (reader.next(rec)) b.add(rec);
-    return b.finish();
+    Responses r = b.finish();
+    r.malformed = reader.malformed();
+    r.truncated_tail = reader.truncated_tail();
+    return r;
   }
   std::optional<ResponseBuilder> b;
   io::for_each_row(

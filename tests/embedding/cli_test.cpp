@@ -1,6 +1,7 @@
 // Runs the `popalign` program: retrieve, train-embedder and make-pairs, including bad input.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -8,7 +9,6 @@
 #include <popalign/embedding/projection_head.hpp>
 #include <popalign/embedding/retrieval.hpp>
 #include <popalign/io/jsonl.hpp>
-#include <sys/wait.h>
 
 using namespace popalign;
 namespace fs = std::filesystem;
@@ -51,9 +51,10 @@ std::size_t count_lines(const fs::path& p) {
 
 TEST(CliRetrieve, FindsTheNurseAndWritesScores) {
   const fs::path out = temp_dir() / "hits.jsonl";
-  const CliRun r = run("retrieve --personas " + kDir + "personas_small.jsonl --query \"someone who "
-                    "works in healthcare\" --query \"someone with pets\" --k 2 --out " +
-                    out.string());
+  const CliRun r = run("retrieve --personas " + kDir +
+                       "personas_small.jsonl --query \"someone who "
+                       "works in healthcare\" --query \"someone with pets\" --k 2 --out " +
+                       out.string());
   ASSERT_EQ(r.code, 0) << r.output;
   const auto recs = io::read_jsonl(out).records;
   ASSERT_EQ(recs.size(), 4u);
@@ -69,18 +70,20 @@ TEST(CliRetrieve, FindsTheNurseAndWritesScores) {
 TEST(CliRetrieve, BadJsonlLineIsReportedWithItsLineNumber) {
   const fs::path out = temp_dir() / "hits.jsonl";
   const CliRun r = run("retrieve --personas " + kDir + "personas_bad_json.jsonl --query x --out " +
-                    out.string());
+                       out.string());
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("personas_bad_json.jsonl:3"), std::string::npos) << r.output;
-  const CliRun r2 = run("retrieve --personas " + kDir + "personas_bad_facts.jsonl --query x --out " +
-                     out.string());
+  const CliRun r2 = run("retrieve --personas " + kDir +
+                        "personas_bad_facts.jsonl --query x --out " + out.string());
   EXPECT_NE(r2.output.find("personas_bad_facts.jsonl:3"), std::string::npos) << r2.output;
-  const CliRun r3 = run("retrieve --personas " + kDir + "personas_small.jsonl --query x --k 0 --out " +
-                     out.string());
+  const CliRun r3 = run("retrieve --personas " + kDir +
+                        "personas_small.jsonl --query x --k 0 --out " + out.string());
   EXPECT_EQ(r3.code, 2);
   EXPECT_NE(r3.output.find("--k"), std::string::npos) << r3.output;
-  const CliRun r4 = run("retrieve --personas " + kDir + "personas_small.jsonl --query x --embedder "
-                     "word2vec --out " + out.string());
+  const CliRun r4 = run("retrieve --personas " + kDir +
+                        "personas_small.jsonl --query x --embedder "
+                        "word2vec --out " +
+                        out.string());
   EXPECT_EQ(r4.code, 2);
   EXPECT_NE(r4.output.find("--embedder"), std::string::npos) << r4.output;
   fs::remove_all(out.parent_path());
@@ -89,14 +92,16 @@ TEST(CliRetrieve, BadJsonlLineIsReportedWithItsLineNumber) {
 TEST(CliTrainEmbedder, BadPairsLineIsReportedWithItsLineNumber) {
   const fs::path dir = temp_dir();
   const CliRun r = run("train-embedder --pairs " + kDir + "pairs_missing.jsonl --out " +
-                    (dir / "h.bin").string());
+                       (dir / "h.bin").string());
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("pairs_missing.jsonl:3"), std::string::npos) << r.output;
   const CliRun r2 = run("train-embedder --pairs " + kDir + "pairs_empty_positive.jsonl --out " +
-                     (dir / "h.bin").string());
+                        (dir / "h.bin").string());
   EXPECT_NE(r2.output.find("pairs_empty_positive.jsonl:2"), std::string::npos) << r2.output;
-  const CliRun r3 = run("train-embedder --profiles " + kDir + "personas_small.jsonl --temperature 0 "
-                     "--out " + (dir / "h.bin").string());
+  const CliRun r3 = run("train-embedder --profiles " + kDir +
+                        "personas_small.jsonl --temperature 0 "
+                        "--out " +
+                        (dir / "h.bin").string());
   EXPECT_EQ(r3.code, 2);
   EXPECT_NE(r3.output.find("--temperature"), std::string::npos) << r3.output;
   EXPECT_FALSE(fs::exists(dir / "h.bin"));
@@ -114,26 +119,26 @@ TEST(CliTrainEmbedder, MakePairsTrainAndRetrieveWithTheHead) {
     for (int i = 0; i < 300 && std::getline(in, line); ++i) out << line << "\n";
   }
   const CliRun mp = run("make-pairs --profiles " + (dir / "profiles.jsonl").string() + " --out " +
-                     (dir / "pairs.jsonl").string());
+                        (dir / "pairs.jsonl").string());
   ASSERT_EQ(mp.code, 0) << mp.output;
   const std::size_t n_pairs = count_lines(dir / "pairs.jsonl");
   EXPECT_GT(n_pairs, 1000u);
   const CliRun tr = run("train-embedder --pairs " + (dir / "pairs.jsonl").string() +
-                     " --epochs 2 --seed 3 --threads 1 --out " + (dir / "head.bin").string());
+                        " --epochs 2 --seed 3 --threads 1 --out " + (dir / "head.bin").string());
   ASSERT_EQ(tr.code, 0) << tr.output;
   const auto head = embedding::ProjectionHead::load((dir / "head.bin").string());
   EXPECT_EQ(head.input_dimension(), 100);
   EXPECT_NE(head.base_name().find("glove-sif"), std::string::npos);
   // Same seed, same bytes.
   const CliRun tr2 = run("train-embedder --pairs " + (dir / "pairs.jsonl").string() +
-                      " --epochs 2 --seed 3 --threads 1 --out " + (dir / "head2.bin").string());
+                         " --epochs 2 --seed 3 --threads 1 --out " + (dir / "head2.bin").string());
   ASSERT_EQ(tr2.code, 0) << tr2.output;
   std::ifstream a(dir / "head.bin", std::ios::binary), b(dir / "head2.bin", std::ios::binary);
   EXPECT_EQ(std::string(std::istreambuf_iterator<char>(a), {}),
             std::string(std::istreambuf_iterator<char>(b), {}));
   const CliRun rt = run("retrieve --personas " + (dir / "profiles.jsonl").string() +
-                     " --query \"I love dogs\" --k 5 --head " + (dir / "head.bin").string() +
-                     " --out " + (dir / "hits.jsonl").string());
+                        " --query \"I love dogs\" --k 5 --head " + (dir / "head.bin").string() +
+                        " --out " + (dir / "hits.jsonl").string());
   ASSERT_EQ(rt.code, 0) << rt.output;
   EXPECT_EQ(count_lines(dir / "hits.jsonl"), 5u);
   fs::remove_all(dir);

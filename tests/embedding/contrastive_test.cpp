@@ -32,8 +32,13 @@ TEST(Contrastive, LossDecreasesAndHeadImprovesRetrieval) {
   RowMatrix<float> q, p;
   synthetic_pairs(512, 16, 3, q, p);
   for (auto kind : {HeadKind::linear, HeadKind::mlp}) {
-    ContrastiveOptions o{.kind = kind, .epochs = 6, .batch_size = 32, .learning_rate = 1e-2,
-                         .temperature = 0.1, .hard_negatives = 2, .seed = 9};
+    ContrastiveOptions o{.kind = kind,
+                         .epochs = 6,
+                         .batch_size = 32,
+                         .learning_rate = 1e-2,
+                         .temperature = 0.1,
+                         .hard_negatives = 2,
+                         .seed = 9};
     const ContrastiveResult r = train_projection_head(q, p, o);
     ASSERT_EQ(r.epoch_loss.size(), 6u);
     EXPECT_LT(r.epoch_loss.back(), 0.8 * r.epoch_loss.front())

@@ -84,9 +84,7 @@ TEST(Embedder, CacheEvictsLeastRecentlyUsed) {
   EXPECT_EQ(*bag.texts_seen, before + 1);
 }
 
-TEST(Embedder, CachingRejectsNull) {
-  EXPECT_THROW(CachingEmbedder(nullptr), InvalidArgument);
-}
+TEST(Embedder, CachingRejectsNull) { EXPECT_THROW(CachingEmbedder(nullptr), InvalidArgument); }
 
 TEST(Embedder, NormalizeRowsKeepsZeroRows) {
   RowMatrix<float> m(2, 2);

@@ -30,8 +30,7 @@ TEST(Evaluation, SplitIsSeededAndDisjoint) {
   for (const auto& p : c.test) ids_c.push_back(p.id);
   EXPECT_EQ(ids_a, ids_b);
   EXPECT_NE(ids_a, ids_c);
-  for (const auto& t : a.train)
-    EXPECT_EQ(std::find(ids_a.begin(), ids_a.end(), t.id), ids_a.end());
+  for (const auto& t : a.train) EXPECT_EQ(std::find(ids_a.begin(), ids_a.end(), t.id), ids_a.end());
   EXPECT_THROW(split_profiles(ps, 1.5, 1), InvalidArgument);
 }
 

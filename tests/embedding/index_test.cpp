@@ -58,8 +58,8 @@ TEST_P(ExactIndexTest, MatchesBruteForce) {
   // Sizes that are not multiples of the blocks; small blocks force many tasks and merges.
   const RowMatrix<float> base = random_rows(1037, 24, 11);
   const RowMatrix<float> q = random_rows(75, 24, 12);
-  const ExactIndex index(base, ExactIndexOptions{.metric = metric, .base_block = 100,
-                                                 .chunk_rows = 300});
+  const ExactIndex index(base,
+                         ExactIndexOptions{.metric = metric, .base_block = 100, .chunk_rows = 300});
   const Neighbors nb = index.search(q, k, with_threads(threads));
   std::vector<std::vector<double>> s;
   const auto ref = brute(base, q, k, metric, &s);
@@ -69,12 +69,15 @@ TEST_P(ExactIndexTest, MatchesBruteForce) {
     for (Index j = 0; j < k; ++j) {
       const auto want = ref[static_cast<std::size_t>(i)][static_cast<std::size_t>(j)];
       // Float vs double may swap near-ties: then the scores must agree closely.
-      if (nb.ids(i, j) != want)
+      if (nb.ids(i, j) != want) {
         EXPECT_NEAR(s[static_cast<std::size_t>(i)][static_cast<std::size_t>(nb.ids(i, j))],
                     s[static_cast<std::size_t>(i)][static_cast<std::size_t>(want)], 1e-5);
+      }
       EXPECT_NEAR(nb.scores(i, j), s[static_cast<std::size_t>(i)][static_cast<std::size_t>(want)],
                   1e-4);
-      if (j > 0) EXPECT_GE(nb.scores(i, j - 1), nb.scores(i, j));
+      if (j > 0) {
+        EXPECT_GE(nb.scores(i, j - 1), nb.scores(i, j));
+      }
     }
   }
 }

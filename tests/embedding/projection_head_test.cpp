@@ -27,8 +27,7 @@ TEST(ProjectionHead, IdentityReproducesNormalisedInput) {
   for (auto kind : {HeadKind::linear, HeadKind::mlp}) {
     const ProjectionHead h = ProjectionHead::identity(6, kind, 9, 3);
     const RowMatrix<float> z = h.forward(x);
-    for (Index i = 0; i < 5; ++i)
-      EXPECT_TRUE(z.row(i).isApprox(x.row(i).normalized(), 1e-6f));
+    for (Index i = 0; i < 5; ++i) EXPECT_TRUE(z.row(i).isApprox(x.row(i).normalized(), 1e-6f));
   }
   EXPECT_THROW(ProjectionHead::identity(0), InvalidArgument);
   EXPECT_THROW(ProjectionHead::identity(4).forward(random_rows(2, 3, 1)), InvalidArgument);

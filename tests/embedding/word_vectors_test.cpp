@@ -36,7 +36,8 @@ TEST(WordVectors, BinaryAndTextFormatsLoadIdentically) {
   EXPECT_FLOAT_EQ(bin.vectors()(1, 2), 0.5f);
   EXPECT_FLOAT_EQ(bin.vectors()(4, 1), 0.625f);
   EXPECT_EQ(bin.find("zebra"), -1);
-  const WordVectors first3 = load_word_vectors(kDir + "tiny.w2v.bin", WordVectorFormat::automatic, 3);
+  const WordVectors first3 =
+      load_word_vectors(kDir + "tiny.w2v.bin", WordVectorFormat::automatic, 3);
   EXPECT_EQ(first3.size(), 3);
 }
 
@@ -132,8 +133,7 @@ TEST(Sif, RemovesCommonComponentAndNormalises) {
   EXPECT_EQ(z.row(0).norm(), 0.0f);
   // Related sentences are closer than unrelated ones.
   const RowMatrix<float> s = sif.embed({"I work as a nurse in a hospital.",
-                                        "I am a doctor at the clinic.",
-                                        "I collect vintage cars."});
+                                        "I am a doctor at the clinic.", "I collect vintage cars."});
   EXPECT_GT(s.row(0).dot(s.row(1)), s.row(0).dot(s.row(2)));
 }
 

@@ -95,6 +95,7 @@ TEST_F(OpenAiClientTest, HttpStatusesMapToKinds) {
   EXPECT_DOUBLE_EQ(*r429.retry_after, 1.0);
   EXPECT_NE(r429.message.find("injected HTTP 429"), std::string::npos);  // server's message
   EXPECT_EQ(fail_with("retry_after/17").retry_after.value_or(-1), 17.0);
+  EXPECT_DOUBLE_EQ(fail_with("retry_after_ms/1500").retry_after.value_or(-1), 1.5);
   EXPECT_EQ(fail_with("status/500").kind, ErrorKind::server);
   EXPECT_EQ(fail_with("status/503").kind, ErrorKind::server);
   EXPECT_EQ(fail_with("status/400").kind, ErrorKind::bad_request);

@@ -115,6 +115,8 @@ TEST_P(AdministerRealModel, WritesLinesAndRerunsFromTheCache) {
   EXPECT_GE(std::stoi(m[1].str()), 6);
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, AdministerRealModel, ::testing::Values("generate", "logprobs"));
+INSTANTIATE_TEST_SUITE_P(Modes, AdministerRealModel,
+                         ::testing::Values(std::string("generate"), std::string("logprobs")),
+                         [](const auto& p) { return p.param; });
 
 }  // namespace

@@ -270,6 +270,13 @@ TEST(ReadResponses, JsonlErrorsNameTheLine) {
   o.on_malformed = io::OnMalformed::skip;
   const Responses r = read_responses(dir / "c.jsonl", tiny(), o);
   EXPECT_EQ(r.ids, (std::vector<std::string>{"p1", "p3"}));
+  ASSERT_EQ(r.malformed.size(), 1u);
+  EXPECT_EQ(r.malformed[0].line, 2u);
+  EXPECT_FALSE(r.truncated_tail);
+  write_text(dir / "t.jsonl", "{\"id\":\"p1\",\"answers\":{\"x1\":5}}\n{\"id\":\"p2\",\"ans");
+  const Responses t = read_responses(dir / "t.jsonl", tiny());
+  EXPECT_EQ(t.rows(), 1);
+  EXPECT_TRUE(t.truncated_tail);
   write_text(dir / "d.jsonl", "{\"id\":\"p1\",\"answers\":{\"x1\":5}}\n{\"id\":\"p2\"}\n");
   try {
     read_responses(dir / "d.jsonl", tiny());

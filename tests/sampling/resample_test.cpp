@@ -36,6 +36,18 @@ void expect_unbiased(F&& draw, Index m, int reps, double var_per_draw_bound) {
       total[static_cast<std::size_t>(i)] += static_cast<double>(c[static_cast<std::size_t>(i)]);
   }
   EXPECT_EQ(total[2], 0.0);
+  // Pearson chi-square of the pooled counts (reps * m draws) against reps * m * w_i over the 7
+  // units with positive weight: for multinomial draws it is chi-square with 6 degrees of freedom
+  // (systematic and residual counts vary less, so their statistic is smaller still).
+  // 22.46 is the 0.999 quantile of chi-square(6).
+  double chi2 = 0.0;
+  for (Index i = 0; i < n; ++i) {
+    if (w[i] == 0) continue;
+    const double expected = static_cast<double>(reps) * static_cast<double>(m) * w[i];
+    const double diff = total[static_cast<std::size_t>(i)] - expected;
+    chi2 += diff * diff / expected;
+  }
+  EXPECT_LT(chi2, 22.46);
   // z-scores of the mean counts; variance of a count is at most m w (1 - w) (multinomial;
   // systematic/residual are smaller): all |z| < 5 (chance of failure < 1e-5 per unit).
   for (Index i = 0; i < n; ++i) {

@@ -16,9 +16,12 @@
 //                    subsample of at most ot_max_reference), cap_i = 1 (distinct) and
 //                    eps = reg * mean(C). s = P 1 is each candidate's share of the reference
 //                    mass: s_i in [0, 1], sum s = N.
+//   4b. calibration  (resample) the shares are raked to the reference's per-trait histograms
+//                    (iterative proportional fitting on quantile bins, capped at 1)
 //   5. rounding      N distinct personas with P(i selected) = s_i exactly (systematic sampling
-//                    with unequal probabilities, sampling::sample_fixed_size), so the selection
-//                    keeps the transport marginals in expectation.
+//                    with unequal probabilities along a Z-order curve of the traits,
+//                    sampling::sample_fixed_size), so the selection keeps the shares in
+//                    expectation and is spread evenly over trait space.
 //
 // Why this design (docs/align.md has the measurements): importance weighting alone cannot add
 // mass where the pool is thin, and with N distinct personas it cannot give one persona more than
@@ -115,8 +118,9 @@ constexpr std::string_view to_string(Output o) noexcept {
 enum class Rounding {
   /// Systematic sampling in random order (Goodman & Kish): P(i) = s_i exactly.
   systematic,
-  /// Systematic sampling with units sorted along the reference's first principal axis: P(i) =
-  /// s_i exactly and the selection is stratified along that axis (lower variance).
+  /// Systematic sampling with units sorted along a Z-order (Morton) curve of the standardised
+  /// traits: P(i) = s_i exactly and neighbours on the curve are rarely selected together, so the
+  /// selection is spread evenly over trait space (lower variance than a random order).
   ordered,
 };
 
@@ -355,6 +359,29 @@ inline std::vector<Index> round_distinct(const Vector<double>& pi, const Vector<
   return out;
 }
 
+/// Z-order (Morton) curve position of every row of standardised points z: each coordinate is
+/// clamped to [-4, 4], quantised to 2^b levels (b = min(10, 62 / d) bits) and the bits are
+/// interleaved. Returned as doubles (exact below 2^53; keys above are only used for sorting).
+template <Real T>
+Vector<double> morton_keys(const RowMatrix<T>& z) {
+  const Index n = z.rows(), d = z.cols();
+  const int bits = static_cast<int>(std::max<Index>(1, std::min<Index>(10, 62 / std::max<Index>(d, 1))));
+  const double levels = static_cast<double>((1u << bits) - 1);
+  Vector<double> key(n);
+  for (Index i = 0; i < n; ++i) {
+    std::uint64_t k = 0;
+    std::vector<std::uint64_t> q(static_cast<std::size_t>(d));
+    for (Index c = 0; c < d; ++c) {
+      const double v = std::clamp((static_cast<double>(z(i, c)) + 4.0) / 8.0, 0.0, 1.0);
+      q[static_cast<std::size_t>(c)] = static_cast<std::uint64_t>(std::lround(v * levels));
+    }
+    for (int b = bits - 1; b >= 0; --b)
+      for (Index c = 0; c < d; ++c) k = (k << 1) | ((q[static_cast<std::size_t>(c)] >> b) & 1u);
+    key[i] = static_cast<double>(k);
+  }
+  return key;
+}
+
 /// Stage 4b: raking (iterative proportional fitting, Deming & Stephan 1940) of the shares s
 /// (sum N, each <= cap) so that, for every trait, the s-weighted histogram of the candidates on
 /// the reference's quantile bins matches the reference's histogram scaled to N; s_i never
@@ -518,19 +545,11 @@ AlignResult align(MatrixView<T> pool, MatrixView<T> reference, const AlignOption
   const Index cap_count =
       options.output == Output::multiset ? (options.max_count > 0 ? options.max_count : N) : 1;
 
-  // Ordering key for ordered rounding: projection on the reference's first principal axis.
+  // Ordering key for ordered rounding: position along a Z-order (Morton) curve of the
+  // standardised traits, so that the systematic pass stratifies the selection in every trait.
   Vector<double> key;
-  if (options.rounding == Rounding::ordered && options.output == Output::distinct) {
-    Eigen::MatrixXd cov = (zr.template cast<double>().transpose() * zr.template cast<double>()) /
-                          static_cast<double>(m);
-    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(cov);
-    Eigen::VectorXd axis = eig.eigenvectors().col(d - 1);
-    // Fix the sign so the key does not depend on the eigen solver's choice.
-    Index big = 0;
-    axis.cwiseAbs().maxCoeff(&big);
-    if (axis[big] < 0) axis = -axis;
-    key = zp.template cast<double>() * axis;
-  }
+  if (options.rounding == Rounding::ordered && options.output == Output::distinct)
+    key = detail::morton_keys<T>(zp);
 
   if (options.method == Method::random) {
     if (options.output == Output::distinct) {

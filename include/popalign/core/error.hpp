@@ -44,9 +44,16 @@ class IoError : public Error {
  private:
   static std::string format_message(const std::string& file, std::size_t line,
                                     const std::string& message) {
-    std::string out = file;
-    if (line > 0) out += ":" + std::to_string(line);
-    return out + ": " + message;
+    std::string out;
+    out.reserve(file.size() + message.size() + 24);
+    out.append(file);
+    if (line > 0) {
+      out.push_back(':');
+      out.append(std::to_string(line));
+    }
+    out.append(": ");
+    out.append(message);
+    return out;
   }
   std::string file_;
   std::size_t line_;

@@ -12,13 +12,16 @@
 //
 // when r^2 = 2 log(1/tol). The bound is absolute (relative to the kernel peak K0); per query
 // the result reports it, and its ratio to the estimate (a relative bound that is small where the
-// density is not tiny). The neighbours are found by a nanoflann radius search and summed by the
-// same fused kernel (kernels::gaussian_lse on the gathered rows): the truncation changes which
-// terms are summed, not how.
+// density is not tiny). Queries are processed in spatially compact blocks (recursive median
+// splits): one nanoflann radius search of radius r + (block radius) around the block centre
+// finds every point within r of any of its queries, and the gathered points are summed by the
+// same fused kernel (kernels::gaussian_lse): the truncation changes which terms are summed, not
+// how. Points beyond r that the block search includes only make the sum more exact.
 //
 // When it pays: low d (<= ~6) and queries in dense regions, where a ball of radius r holds a
 // small fraction of the sample. In higher d, or with wide kernels, most points are within r and
 // the exact Kde (one tiled pass) is faster.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -38,12 +41,16 @@ struct TreeKdeOptions {
   /// Neglected terms are at most tol * K0 in total (K0 = kernel peak); r^2 = 2 log(1/tol).
   double tolerance = 1e-8;
   std::size_t leaf_size = 32;  ///< nanoflann leaf size
-  Execution execution{};       ///< threads over queries (0 = all cores)
+  /// Queries are evaluated in spatially compact blocks of at most this many (one radius search
+  /// around the block and one fused-kernel call per block; the bound holds for every query).
+  Index query_block = 64;
+  Execution execution{};  ///< threads over queries (0 = all cores)
 
   void validate() const {
     check_argument(std::isfinite(tolerance) && tolerance > 0 && tolerance < 1, "tolerance",
                    "must be in (0, 1)");
     check_argument(leaf_size >= 1, "leaf_size", "must be >= 1");
+    check_argument(query_block >= 1, "query_block", "must be >= 1");
     execution.validate();
   }
   /// Squared search radius in whitened units.
@@ -72,6 +79,38 @@ struct WhitenedCloud {
   }
 };
 
+/// Splits order[b, e) into blocks of at most `leaf` queries by recursive median splits along
+/// the widest coordinate (ties by index: deterministic).
+template <Real T>
+void split_blocks(const RowMatrix<T>& z, std::vector<Index>& order, Index b, Index e, Index leaf,
+                  std::vector<std::pair<Index, Index>>& out) {
+  if (e - b <= leaf) {
+    if (e > b) out.emplace_back(b, e);
+    return;
+  }
+  Index axis = 0;
+  double widest = -1.0;
+  for (Index k = 0; k < z.cols(); ++k) {
+    double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+    for (Index t = b; t < e; ++t) {
+      const double v = static_cast<double>(z(order[static_cast<std::size_t>(t)], k));
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+    if (hi - lo > widest) {
+      widest = hi - lo;
+      axis = k;
+    }
+  }
+  const Index mid = b + (e - b) / 2;
+  std::nth_element(order.begin() + b, order.begin() + mid, order.begin() + e,
+                   [&](Index p, Index q) {
+                     return z(p, axis) < z(q, axis) || (z(p, axis) == z(q, axis) && p < q);
+                   });
+  split_blocks(z, order, b, mid, leaf, out);
+  split_blocks(z, order, mid, e, leaf, out);
+}
+
 }  // namespace detail
 
 /// A KD-tree over a Kde's whitened sample. Keeps a reference to `kde`: the Kde must outlive it.
@@ -97,49 +136,81 @@ class TreeKde {
     const Index m = zq.rows(), d = zq.cols();
     const auto& zdata = kde_->whitened_data();
     const auto& lw = kde_->log_weights();
-    const double r2 = options_.radius_squared();
+    const double r = std::sqrt(options_.radius_squared());
     const double log_tol_k0 = std::log(options_.tolerance) + kde_->log_normalizer();
+    constexpr double kNegInf = -std::numeric_limits<double>::infinity();
     TreeKdeResult res;
     res.log_density.resize(m);
     res.log_error_bound.resize(m);
     std::vector<double> rel(static_cast<std::size_t>(m)), count(static_cast<std::size_t>(m));
-    parallel_for(m, options_.execution.resolved_threads(), 16, [&](Index begin, Index end) {
-      std::vector<std::pair<std::uint32_t, T>> found;
-      RowMatrix<T> gathered;
-      Vector<double> h;
-      Vector<double> one(1);
-      kernels::LseOptions lse;
-      lse.execution.threads = 1;  // parallel over queries already
-      for (Index i = begin; i < end; ++i) {
-        found.clear();
-        index_->radiusSearch(zq.row(i).data(), static_cast<T>(r2), found,
-                             nanoflann::SearchParams(32, 0.0f, false));
-        const Index k = static_cast<Index>(found.size());
-        gathered.resize(k, d);
-        h.resize(k);
-        double w_in = 0.0;
-        for (Index j = 0; j < k; ++j) {
-          const auto src = static_cast<Index>(found[static_cast<std::size_t>(j)].first);
-          gathered.row(j) = zdata.row(src);
-          h[j] = lw[src];
-          w_in += std::exp(lw[src]);
-        }
-        double ld = -std::numeric_limits<double>::infinity();
-        if (k > 0) {
-          kernels::gaussian_lse<T>(zq.row(i), gathered, h, 0.5, one, lse);
-          ld = one[0] + kde_->log_normalizer();
-        }
-        const double w_out = std::max(0.0, 1.0 - w_in);
-        const double lb =
-            w_out > 0 ? std::log(w_out) + log_tol_k0 : -std::numeric_limits<double>::infinity();
-        res.log_density[i] = ld;
-        res.log_error_bound[i] = lb;
-        rel[static_cast<std::size_t>(i)] =
-            std::isfinite(ld) ? std::exp(lb - ld)
-                              : (std::isfinite(lb) ? std::numeric_limits<double>::infinity() : 0.0);
-        count[static_cast<std::size_t>(i)] = static_cast<double>(k);
-      }
-    });
+    // Spatially compact blocks of queries (recursive median splits along the widest axis); one
+    // radius search and one fused-kernel call per block.
+    std::vector<Index> order(static_cast<std::size_t>(m));
+    for (Index i = 0; i < m; ++i) order[static_cast<std::size_t>(i)] = i;
+    std::vector<std::pair<Index, Index>> blocks;
+    detail::split_blocks(zq, order, 0, m, options_.query_block, blocks);
+    parallel_for(
+        static_cast<Index>(blocks.size()), options_.execution.resolved_threads(), 1,
+        [&](Index b0, Index b1) {
+          std::vector<std::pair<std::uint32_t, T>> found;
+          RowMatrix<T> gathered, qblock;
+          Vector<double> h, out;
+          std::vector<T> centre_t(static_cast<std::size_t>(d));
+          kernels::LseOptions lse;
+          lse.execution.threads = 1;  // parallel over blocks already
+          for (Index b = b0; b < b1; ++b) {
+            const auto [s, e] = blocks[static_cast<std::size_t>(b)];
+            const Index q = e - s;
+            qblock.resize(q, d);
+            Eigen::RowVectorXd centre = Eigen::RowVectorXd::Zero(d);
+            for (Index t = 0; t < q; ++t) {
+              qblock.row(t) = zq.row(order[static_cast<std::size_t>(s + t)]);
+              centre += qblock.row(t).template cast<double>();
+            }
+            centre /= static_cast<double>(q);
+            double rad = 0.0;
+            for (Index t = 0; t < q; ++t)
+              rad = std::max(rad, (qblock.row(t).template cast<double>() - centre).norm());
+            for (Index k = 0; k < d; ++k)
+              centre_t[static_cast<std::size_t>(k)] = static_cast<T>(centre[k]);
+            // Every sample point within r of any query of the block is within r + rad of the centre
+            // (a 1e-6 relative margin covers the rounding of the search in T).
+            const double search = (r + rad) * (1.0 + 1e-6);
+            found.clear();
+            index_->radiusSearch(centre_t.data(), static_cast<T>(search * search), found,
+                                 nanoflann::SearchParams(32, 0.0f, false));
+            const Index k = static_cast<Index>(found.size());
+            gathered.resize(k, d);
+            h.resize(k);
+            double w_in = 0.0;
+            for (Index j = 0; j < k; ++j) {
+              const auto src = static_cast<Index>(found[static_cast<std::size_t>(j)].first);
+              gathered.row(j) = zdata.row(src);
+              h[j] = lw[src];
+              w_in += std::exp(lw[src]);
+            }
+            out.resize(q);
+            if (k > 0) {
+              kernels::gaussian_lse<T>(qblock, gathered, h, 0.5, out, lse);
+            } else {
+              out.setConstant(kNegInf);
+            }
+            // The excluded points are farther than r from every query of the block.
+            const double w_out = std::max(0.0, 1.0 - w_in);
+            const double lb = w_out > 0 ? std::log(w_out) + log_tol_k0 : kNegInf;
+            for (Index t = 0; t < q; ++t) {
+              const Index i = order[static_cast<std::size_t>(s + t)];
+              const double ld = std::isfinite(out[t]) ? out[t] + kde_->log_normalizer() : kNegInf;
+              res.log_density[i] = ld;
+              res.log_error_bound[i] = lb;
+              rel[static_cast<std::size_t>(i)] =
+                  std::isfinite(ld)
+                      ? std::exp(lb - ld)
+                      : (std::isfinite(lb) ? std::numeric_limits<double>::infinity() : 0.0);
+              count[static_cast<std::size_t>(i)] = static_cast<double>(k);
+            }
+          }
+        });
     for (Index i = 0; i < m; ++i) {
       res.max_relative_error = std::max(res.max_relative_error, rel[static_cast<std::size_t>(i)]);
       res.mean_neighbours += count[static_cast<std::size_t>(i)];

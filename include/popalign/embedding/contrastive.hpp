@@ -44,7 +44,7 @@ struct TrainingPair {
 
 struct ContrastiveOptions {
   HeadKind kind = HeadKind::linear;
-  Index hidden = 0;            ///< mlp hidden width (0 = input dimension)
+  Index hidden = 0;  ///< mlp hidden width (0 = input dimension)
   Index epochs = 10;
   Index batch_size = 64;
   double learning_rate = 2e-3;
@@ -53,7 +53,7 @@ struct ContrastiveOptions {
   double beta2 = 0.999;
   double epsilon = 1e-8;
   double temperature = 0.05;
-  Index hard_negatives = 4;    ///< mined per query (0 = in-batch negatives only)
+  Index hard_negatives = 4;  ///< mined per query (0 = in-batch negatives only)
   /// Candidates examined per query when mining (>= hard_negatives + 1).
   Index mining_candidates = 32;
   bool filter_negatives = true;
@@ -69,10 +69,10 @@ struct ContrastiveResult {
   ProjectionHead head;
   std::vector<double> epoch_loss;  ///< mean batch loss per epoch
   Index steps = 0;
-  Index dropped_in_batch = 0;   ///< in-batch negatives removed by the filter (all epochs)
-  Index dropped_mined = 0;      ///< mining candidates removed by the filter (all epochs)
-  Index mined = 0;              ///< hard negatives used (all epochs)
-  std::string status = "ok";    ///< "ok" or "cancelled"
+  Index dropped_in_batch = 0;  ///< in-batch negatives removed by the filter (all epochs)
+  Index dropped_mined = 0;     ///< mining candidates removed by the filter (all epochs)
+  Index mined = 0;             ///< hard negatives used (all epochs)
+  std::string status = "ok";   ///< "ok" or "cancelled"
 };
 
 /// Mines up to `count` hard negatives per query among `positives` (rows of unit length): the

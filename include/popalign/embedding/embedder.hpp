@@ -79,8 +79,8 @@ class EmbedderAdapter final : public Embedder {
   RowMatrix<float> embed(const std::vector<std::string>& texts) const override {
     RowMatrix<float> out = value_.embed(texts);
     if (out.rows() != static_cast<Index>(texts.size()) || out.cols() != value_.dimension())
-      throw BackendError("embedder '" + name_ + "' returned a " + std::to_string(out.rows()) +
-                         "x" + std::to_string(out.cols()) + " matrix for " +
+      throw BackendError("embedder '" + name_ + "' returned a " + std::to_string(out.rows()) + "x" +
+                         std::to_string(out.cols()) + " matrix for " +
                          std::to_string(texts.size()) + " texts of dimension " +
                          std::to_string(value_.dimension()));
     return out;

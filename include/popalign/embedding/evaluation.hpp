@@ -43,8 +43,8 @@ ClozeMetrics evaluate_inverse_cloze(std::shared_ptr<const Embedder> embedder,
 
 struct GroupSpec {
   std::string name;
-  std::string description;              ///< the query
-  std::vector<std::string> keywords;    ///< single words or short phrases
+  std::string description;            ///< the query
+  std::vector<std::string> keywords;  ///< single words or short phrases
 };
 
 /// Reads {"name", "description", "keywords": [...]} lines. ParseError with file and line.

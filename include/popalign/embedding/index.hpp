@@ -82,7 +82,7 @@ class ExactIndex final : public VectorIndex {
 
 struct HnswOptions {
   Metric metric = Metric::cosine;
-  Index m = 16;                ///< graph degree (hnswlib M)
+  Index m = 16;                 ///< graph degree (hnswlib M)
   Index ef_construction = 200;  ///< candidate list while building
   Index ef_search = 64;         ///< candidate list while searching (raised to k when smaller)
   std::uint64_t seed = 100;     ///< level generator seed

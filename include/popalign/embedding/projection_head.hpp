@@ -45,7 +45,8 @@ class ProjectionHead {
   /// z = y / ||y|| (n x out).
   RowMatrix<float> forward(MatrixView<float> x) const;
 
-  /// Name of the embedder the head was trained on (checked by ProjectedEmbedder).
+  /// Name of the embedder the head was trained on (informational: ProjectedEmbedder checks the
+  /// dimension only, since e.g. SIF components fitted on another pool keep the same name).
   const std::string& base_name() const noexcept { return base_name_; }
   void set_base_name(std::string name) { base_name_ = std::move(name); }
 

@@ -80,8 +80,8 @@ class PersonaRetriever {
   std::shared_ptr<const Embedder> embedder_;
   std::vector<PersonaText> personas_;
   RetrieverOptions options_;
-  RowMatrix<float> vectors_;          ///< facts (max_fact) or personas (whole), unit rows
-  std::vector<Index> owner_;          ///< row -> persona (max_fact)
+  RowMatrix<float> vectors_;  ///< facts (max_fact) or personas (whole), unit rows
+  std::vector<Index> owner_;  ///< row -> persona (max_fact)
 };
 
 /// k best entries of each row of `scores` (higher first, lower index on ties).

@@ -74,8 +74,8 @@ std::vector<std::string> tokenize(std::string_view text);
 Vector<double> zipf_probabilities(Index n);
 
 struct SifOptions {
-  double a = 1e-3;  ///< SIF smoothing; weights a / (a + p(w)) (Arora et al. use 1e-3..1e-4)
-  Index components = 1;  ///< common components removed (0 = none)
+  double a = 1e-3;        ///< SIF smoothing; weights a / (a + p(w)) (Arora et al. use 1e-3..1e-4)
+  Index components = 1;   ///< common components removed (0 = none)
   bool normalize = true;  ///< unit-length output rows (zero rows for texts without known words)
   int threads = 0;        ///< threads for large batches (0 = all cores); output is identical
   void validate() const {

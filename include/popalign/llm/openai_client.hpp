@@ -17,10 +17,11 @@
 //  - TLS peer and host verification are on by default (verify_tls). Turning them off is for
 //    self-signed local servers only.
 //  - HTTP status and curl errors map to ErrorKind: 429 -> rate_limited (Retry-After parsed,
-//    seconds or HTTP date), 5xx -> server, 400/413/422 -> bad_request, 401/403 -> unauthorized,
-//    404 -> not_found, curl timeouts -> timeout, connection errors and dropped connections ->
-//    transport, a 2xx whose body is not the expected JSON -> invalid_response. The message
-//    carries the server's error message when it sent one.
+//    seconds or HTTP date; OpenAI's retry-after-ms wins), 5xx -> server, 400/413/422 ->
+//    bad_request, 401/403 -> unauthorized, 404 -> not_found, curl timeouts -> timeout,
+//    connection errors and dropped connections -> transport, a 2xx whose body is not the
+//    expected JSON -> invalid_response. The message carries the server's error message when it
+//    sent one.
 //  - json_schema becomes response_format {"type":"json_schema", "json_schema": {"name":
 //    "answer", "schema": <schema>, "strict": true}} for chat; for plain completions it is sent
 //    as "json_schema" (llama.cpp's extension).

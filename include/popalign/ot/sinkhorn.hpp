@@ -100,6 +100,9 @@ struct SinkhornOptions {
   std::size_t kernel_memory_budget = std::size_t{512} << 20;  ///< bytes for a stored kernel
   double absorb_threshold = 30.0;  ///< stored path: absorb when |f - fbar| > this * eps
   bool overrelaxation = true;      ///< adaptive over-relaxation at the target reg
+  bool newton = true;      ///< balanced + stored kernel: Sinkhorn-Newton when Sinkhorn is slow
+  Index newton_after = 20;  ///< Sinkhorn iterations at the target reg before Newton may start
+  Index max_newton_steps = 50;
   double max_overrelaxation = 1.95;  ///< upper bound of the relaxation factor, in [1, 2)
   bool compute_cost = true;        ///< compute <P, C> (one extra O(nm) pass)
   double mass_tolerance = 1e-6;    ///< balanced: allowed relative |sum a - sum b|
@@ -120,6 +123,8 @@ struct SinkhornOptions {
     check_argument(absorb_threshold > 0 && absorb_threshold <= 300, "absorb_threshold",
                    "must be in (0, 300]");
     check_argument(mass_tolerance >= 0, "mass_tolerance", "must be >= 0");
+    check_argument(newton_after >= 2, "newton_after", "must be >= 2");
+    check_argument(max_newton_steps >= 0, "max_newton_steps", "must be >= 0");
     check_argument(max_overrelaxation >= 1 && max_overrelaxation < 2, "max_overrelaxation",
                    "must be in [1, 2)");
     execution.validate();
@@ -143,6 +148,8 @@ struct SinkhornResult {
   double reg = 0;              ///< eps used
   bool stored_kernel = false;  ///< the stored-kernel path ran the target-reg iterations
   Index absorptions = 0;       ///< stored path: kernel rebuilds
+  Index newton_steps = 0;      ///< Sinkhorn-Newton steps taken (stored path, balanced)
+  Index cg_iterations = 0;     ///< conjugate-gradient iterations inside them
   Vector<double> row_mass;     ///< P 1 (capacity problems: the per-source mass s)
   Vector<double> col_mass;     ///< P^T 1
   Vector<double> log_a, log_b;  ///< log weights used (plan extraction needs them)
@@ -154,9 +161,9 @@ struct SinkhornResult {
 /// One line: status, iterations, errors, cost, objective.
 inline std::string to_string(const SinkhornResult& r) {
   return fmt::format(
-      "{} after {} iterations ({} with eps-scaling, reg {:g}, {} kernel): marginal errors "
-      "{:.3g} / {:.3g}, cost {:.10g}, objective {:.10g}",
-      to_string(r.status), r.iterations, r.total_iterations, r.reg,
+      "{} after {} iterations ({} with eps-scaling, {} Newton steps, reg {:g}, {} kernel): "
+      "marginal errors {:.3g} / {:.3g}, cost {:.10g}, objective {:.10g}",
+      to_string(r.status), r.iterations, r.total_iterations, r.newton_steps, r.reg,
       r.stored_kernel ? "stored" : "online", r.error_a, r.error_b, r.cost, r.objective);
 }
 
@@ -280,6 +287,38 @@ class StoredKernel {
 
   static constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
+  const Vector<double>& fbar() const noexcept { return fbar_; }
+  const Vector<double>& gbar() const noexcept { return gbar_; }
+  double eps() const noexcept { return eps_; }
+
+  /// One fused pass: rows = K wc (n), cols = K^T wr (m). Same fixed row groups as iterate().
+  void apply(const Vector<double>& wc, const Vector<double>& wr, Vector<double>& rows,
+             Vector<double>& cols, const Execution& ex) {
+    rows.resize(n_);
+    cols.resize(m_);
+    const Index groups = std::min<Index>(n_, 32);
+    const Index per = (n_ + groups - 1) / groups;
+    acc_.resize(groups * m_);
+    const int threads = static_cast<double>(n_) * static_cast<double>(m_) < 1e5 ? 1 : ex.resolved_threads();
+    parallel_for(groups, threads, 1, [&](Index gb, Index ge) {
+      for (Index grp = gb; grp < ge; ++grp) {
+        double* acc = acc_.data() + grp * m_;
+        std::fill(acc, acc + m_, 0.0);
+        const Index i1 = std::min(n_, (grp + 1) * per);
+        for (Index i = grp * per; i < i1; ++i) {
+          const T* krow = K_.data() + i * m_;
+          rows[i] = dot_kernel(krow, wc.data(), m_);
+          if (wr[i] != 0) axpy_kernel(wr[i], krow, acc, m_);
+        }
+      }
+    });
+    for (Index j = 0; j < m_; ++j) {
+      double cs = 0;
+      for (Index grp = 0; grp < groups; ++grp) cs += acc_[static_cast<std::size_t>(grp * m_ + j)];
+      cols[j] = cs;
+    }
+  }
+
   /// One fused iteration: f half-step (rule of side A), then g half-step (side B) from the
   /// column sums accumulated in the same pass. Returns {err_a, err_b}, or NaNs when a row or
   /// column of the stored kernel has underflowed to zero (f and g are then partly updated and
@@ -346,6 +385,108 @@ class StoredKernel {
   std::vector<double> acc_;
   double eps_ = 1;
 };
+
+/// Sinkhorn-Newton steps (Brauer, Clason, Lorenz & Wirth 2017) on a stored kernel, for the
+/// balanced problem: Newton's method on the dual F(f, g) = <a, f> + <b, g> - eps |P(f, g)|,
+///   [diag(r)  P      ] [df]         [a - r]
+///   [P^T      diag(c)] [dg] = eps * [b - c],   r = P 1, c = P^T 1,
+/// solved inexactly by Jacobi-preconditioned conjugate gradients (each CG iteration is one fused
+/// pass over K), followed by a backtracking step that must reduce ||a - r||_1 + ||b - c||_1.
+/// Converges quadratically near the solution where plain Sinkhorn crawls (small eps).
+/// Returns false when a full step fails to gain 10% (the caller goes back to Sinkhorn): at
+/// very small eps the Newton system is so ill-conditioned that CG stalls (typically once the
+/// L1 error is ~1e-5 at eps = 1e-3 of the cost scale).
+template <Real T, class G>
+bool newton_step(StoredKernel<T>& K, const G& geom, const Side& A, const Side& B,
+                 Vector<double>& f, Vector<double>& g, double& err, double absorb_threshold,
+                 const Execution& ex, Index& cg_iterations, Index& absorptions) {
+  const Index n = f.size(), m = g.size();
+  auto scalings = [&](const Vector<double>& ff, const Vector<double>& gg, Vector<double>& u,
+                      Vector<double>& v) {
+    const double eps = K.eps();
+    u.resize(n);
+    v.resize(m);
+    for (Index i = 0; i < n; ++i) u[i] = A.w[i] > 0 ? A.w[i] * std::exp((ff[i] - K.fbar()[i]) / eps) : 0.0;
+    for (Index j = 0; j < m; ++j) v[j] = B.w[j] > 0 ? B.w[j] * std::exp((gg[j] - K.gbar()[j]) / eps) : 0.0;
+  };
+  Vector<double> u, v, Kv, Ktu;
+  auto marginals = [&](const Vector<double>& ff, const Vector<double>& gg, Vector<double>& r,
+                       Vector<double>& c) {
+    if (K.needs_absorb(ff, gg, absorb_threshold)) {
+      K.build(geom, ff, gg, K.eps(), ex);
+      ++absorptions;
+    }
+    scalings(ff, gg, u, v);
+    K.apply(v, u, Kv, Ktu, ex);
+    r = u.cwiseProduct(Kv);
+    c = v.cwiseProduct(Ktu);
+    return (A.w - r).cwiseAbs().sum() + (B.w - c).cwiseAbs().sum();
+  };
+  Vector<double> r, c;
+  err = marginals(f, g, r, c);
+  if (!std::isfinite(err)) return false;
+  const double eps = K.eps();
+  Vector<double> rhs(n + m);
+  rhs.head(n) = eps * (A.w - r);
+  rhs.tail(m) = eps * (B.w - c);
+  Vector<double> minv(n + m);
+  for (Index i = 0; i < n; ++i) minv[i] = r[i] > 0 ? 1.0 / r[i] : 0.0;
+  for (Index j = 0; j < m; ++j) minv[n + j] = c[j] > 0 ? 1.0 / c[j] : 0.0;
+  Vector<double> t1, t2, wq(m), wp(n);
+  auto hess = [&](const Vector<double>& z, Vector<double>& out) {
+    for (Index j = 0; j < m; ++j) wq[j] = v[j] * z[n + j];
+    for (Index i = 0; i < n; ++i) wp[i] = u[i] * z[i];
+    K.apply(wq, wp, t1, t2, ex);
+    out.resize(n + m);
+    for (Index i = 0; i < n; ++i) out[i] = r[i] * z[i] + u[i] * t1[i];
+    for (Index j = 0; j < m; ++j) out[n + j] = v[j] * t2[j] + c[j] * z[n + j];
+  };
+  // H is singular along z0 = (1_n, -1_m) (adding a constant to f and subtracting it from g
+  // leaves P unchanged); the right-hand side and every residual are kept orthogonal to z0 so
+  // that rounding cannot feed that direction.
+  auto project = [&](Vector<double>& vec) {
+    const double t = (vec.head(n).sum() - vec.tail(m).sum()) / static_cast<double>(n + m);
+    vec.head(n).array() -= t;
+    vec.tail(m).array() += t;
+  };
+  project(rhs);
+  // Preconditioned CG with forcing term eta = min(0.1, sqrt(err)).
+  const double eta = std::min(0.1, std::sqrt(err));
+  Vector<double> x = Vector<double>::Zero(n + m), res = rhs, z = minv.cwiseProduct(res), p = z, hp;
+  double rz = res.dot(z);
+  const double rhs_norm = rhs.norm();
+  for (Index it = 0; it < 300 && res.norm() > eta * rhs_norm; ++it) {
+    hess(p, hp);
+    ++cg_iterations;
+    const double php = p.dot(hp);
+    if (!(php > 0)) break;
+    const double alpha = rz / php;
+    x += alpha * p;
+    res -= alpha * hp;
+    project(res);
+    z = minv.cwiseProduct(res);
+    const double rz_new = res.dot(z);
+    p = z + (rz_new / rz) * p;
+    rz = rz_new;
+  }
+  // Backtracking on the L1 marginal error.
+  Vector<double> f_try, g_try, r_try, c_try;
+  for (double step = 1.0; step >= 1.0 / 64; step *= 0.5) {
+    f_try = f + step * x.head(n);
+    g_try = g + step * x.tail(m);
+    const double e = marginals(f_try, g_try, r_try, c_try);
+    if (std::isfinite(e) && e < err) {
+      f = f_try;
+      g = g_try;
+      // A damped step, or one that gains less than 10%, means CG has hit the conditioning floor:
+      // accept it but let the caller return to (over-relaxed) Sinkhorn iterations.
+      const bool good = step == 1.0 && e < 0.9 * err;
+      err = e;
+      return good;
+    }
+  }
+  return false;
+}
 
 inline Vector<double> safe_log(const Vector<double>& w) {
   Vector<double> out(w.size());
@@ -481,6 +622,8 @@ SinkhornResult solve(const G& geom, VectorView<double> a_in, VectorView<double> 
   res.stored_kernel = stored;
   StoredKernel<T> K;
   std::vector<double> history;
+  double last_rho = 0;
+  bool newton_failed = false;
   bool relax_disabled = false;
   double best_error = std::numeric_limits<double>::infinity();
   bool built = false;
@@ -528,18 +671,41 @@ SinkhornResult solve(const G& geom, VectorView<double> a_in, VectorView<double> 
         res.status = Status::converged;
         break;
       }
+      // Slow linear (or sublinear) convergence on a stored kernel of a balanced problem:
+      // switch to Sinkhorn-Newton steps until converged (or a step fails).
+      if (opt.newton && stored && built && !newton_failed && A.rule == Rule::hard &&
+          B.rule == Rule::hard && res.iterations >= opt.newton_after && last_rho > 0.9) {
+        double err = ea + eb;
+        while (res.newton_steps < opt.max_newton_steps) {
+          if (!newton_step(K, geom, A, B, f, g, err, opt.absorb_threshold, ex, res.cg_iterations,
+                           res.absorptions)) {
+            newton_failed = true;
+            break;
+          }
+          ++res.newton_steps;
+          if (err <= threshold) break;
+        }
+        if (err <= threshold) {
+          res.status = Status::converged;
+          break;
+        }
+        continue;
+      }
       // Over-relaxation (Thibault et al. 2017, "Overrelaxed Sinkhorn-Knopp"; Young's SOR
       // rule): once the plain iteration is in its linear regime with per-iteration error ratio
       // rho (measured over a window), use omega = 2 / (1 + sqrt(1 - rho)), which turns the
       // rate rho into about omega - 1. If the error then grows 10x above its best value, fall
       // back to omega = 1 for the rest of the run.
-      if (opt.overrelaxation) {
+      {
         const double e = ea + eb;
         history.push_back(e);
         const auto k = history.size();
         constexpr std::size_t kWindow = 10;
-        if (omega == 1.0 && !relax_disabled && k >= 2 * kWindow && history[k - 1 - kWindow] > 0) {
-          const double rho = std::pow(e / history[k - 1 - kWindow], 1.0 / kWindow);
+        if (k >= 2 * kWindow && history[k - 1 - kWindow] > 0)
+          last_rho = std::pow(e / history[k - 1 - kWindow], 1.0 / kWindow);
+        if (opt.overrelaxation && omega == 1.0 && !relax_disabled && k >= 2 * kWindow &&
+            history[k - 1 - kWindow] > 0) {
+          const double rho = last_rho;
           if (rho > 0.3 && rho < 1.0) {
             omega = std::min(opt.max_overrelaxation, 2.0 / (1.0 + std::sqrt(1.0 - rho)));
             best_error = e;

@@ -37,6 +37,10 @@ struct Responses {
   std::vector<std::size_t> lines;    ///< physical line of each row in `source`, or empty
   std::vector<std::string> columns;  ///< one per column of values
   RowMatrix<double> values;
+  /// JSONL: lines skipped as malformed (OnMalformed::skip), and whether an unterminated,
+  /// unparseable last line (a killed writer's) was ignored.
+  std::vector<io::MalformedLine> malformed{};
+  bool truncated_tail = false;
 
   Index rows() const noexcept { return values.rows(); }
   /// "file:line" when lines are known, else "row i+1 (id 'x')": for messages.

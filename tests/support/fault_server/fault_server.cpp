@@ -122,6 +122,10 @@ FaultServer::FaultServer(int threads) : impl_(std::make_unique<Impl>()) {
       const int code = std::stoi(mode[1]);
       if (code == 429) res.set_header("Retry-After", "1");
       error(code, "injected HTTP " + mode[1]);
+    } else if (m == "retry_after_ms" && mode.size() == 2) {
+      res.set_header("Retry-After", "30");
+      res.set_header("retry-after-ms", mode[1]);
+      error(429, "slow down");
     } else if (m == "retry_after" && mode.size() == 2) {
       res.set_header("Retry-After", mode[1]);
       error(429, "slow down");

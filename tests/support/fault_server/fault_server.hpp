@@ -11,6 +11,7 @@
 //   status/<code>          answers <code> with {"error": {"message": ...}}; a 429 carries
 //                          "Retry-After: 1"
 //   retry_after/<s>        429 with "Retry-After: <s>"
+//   retry_after_ms/<ms>    429 with "Retry-After: 30" and "retry-after-ms: <ms>" (OpenAI style)
 //   flaky/<n>/<code>       the first <n> requests with a given body fail with <code> (429s
 //                          carry Retry-After: 0), later ones answer like ok
 //   auth/<key>             like ok when "Authorization: Bearer <key>" is sent, else 401
