@@ -7,8 +7,8 @@ if(TARGET popalign)
   get_property(_pa_layers GLOBAL PROPERTY POPALIGN_LAYER_TARGETS)
   list(APPEND _pa_targets popalign ${_pa_layers})
   install(TARGETS popalign_cli RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
-  install(DIRECTORY "${PROJECT_SOURCE_DIR}/data/" DESTINATION "${CMAKE_INSTALL_DATADIR}/popalign"
-          PATTERN "README.md" EXCLUDE)
+  # The data files travel with their READMEs (provenance, attribution, license).
+  install(DIRECTORY "${PROJECT_SOURCE_DIR}/data/" DESTINATION "${CMAKE_INSTALL_DATADIR}/popalign")
 endif()
 install(TARGETS ${_pa_targets} EXPORT popalignTargets
   ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}"

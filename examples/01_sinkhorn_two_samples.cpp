@@ -82,15 +82,17 @@ int main() {
   popalign::ot::SinkhornOptions opt;
   opt.reg = 1e-3;  // 1e-3 of the cost scale: eps-scaling makes this converge
   opt.tol = 1e-6;
-  const auto r = popalign::ot::sinkhorn(geom, popalign::Vector<double>(), popalign::Vector<double>(), opt);
+  const auto r =
+      popalign::ot::sinkhorn(geom, popalign::Vector<double>(), popalign::Vector<double>(), opt);
   fmt::print("{}\n", r);
-  fmt::print("W2 estimate: {:.4f} trait-score units (sqrt of 80 * cost)\n", std::sqrt(80.0 * r.cost));
+  fmt::print("W2 estimate: {:.4f} trait-score units (sqrt of 80 * cost)\n",
+             std::sqrt(80.0 * r.cost));
 
   const auto top = popalign::ot::top_k_plan(geom, r, 3);
   for (Index j = 0; j < 3; ++j) {
     const double col = r.col_mass[j];
-    fmt::print("target {}: top sources {} {} {} carry {:.1f}% of its mass\n", j,
-               top.sources(j, 0), top.sources(j, 1), top.sources(j, 2),
+    fmt::print("target {}: top sources {} {} {} carry {:.1f}% of its mass\n", j, top.sources(j, 0),
+               top.sources(j, 1), top.sources(j, 2),
                100.0 * (top.mass(j, 0) + top.mass(j, 1) + top.mass(j, 2)) / col);
   }
   return r.converged() ? 0 : 1;

@@ -35,8 +35,8 @@ void BM_GaussianLse(benchmark::State& state) {
     popalign::kernels::gaussian_lse<T>(x, y, h, 0.5, out, opt);
     benchmark::DoNotOptimize(out.data());
   }
-  state.counters["pairs/s"] = benchmark::Counter(
-      static_cast<double>(n) * static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["pairs/s"] = benchmark::Counter(static_cast<double>(n) * static_cast<double>(n),
+                                                 benchmark::Counter::kIsIterationInvariantRate);
   state.counters["threads"] = threads;
 }
 

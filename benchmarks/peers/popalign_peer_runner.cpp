@@ -27,7 +27,8 @@ using popalign::Vector;
 
 std::map<std::string, std::string> parse(int argc, char** argv) {
   std::map<std::string, std::string> out;
-  if (argc < 2) throw std::runtime_error("usage: popalign_peer_runner sinkhorn|lse --key value ...");
+  if (argc < 2)
+    throw std::runtime_error("usage: popalign_peer_runner sinkhorn|lse --key value ...");
   out["mode"] = argv[1];
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string k = argv[i];
@@ -50,16 +51,25 @@ RowMatrix<T> read_f64(const std::string& path, Index rows, Index cols) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot open " + path);
   std::vector<double> buf(static_cast<std::size_t>(rows * cols));
-  in.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(buf.size() * sizeof(double)));
+  in.read(reinterpret_cast<char*>(buf.data()),
+          static_cast<std::streamsize>(buf.size() * sizeof(double)));
   if (in.gcount() != static_cast<std::streamsize>(buf.size() * sizeof(double)))
-    throw std::runtime_error(path + ": expected " + std::to_string(rows * cols) + " float64 values");
+    throw std::runtime_error(path + ": expected " + std::to_string(rows * cols) +
+                             " float64 values");
   RowMatrix<T> out(rows, cols);
   for (Index i = 0; i < rows; ++i)
-    for (Index k = 0; k < cols; ++k) out(i, k) = static_cast<T>(buf[static_cast<std::size_t>(i * cols + k)]);
+    for (Index k = 0; k < cols; ++k)
+      out(i, k) = static_cast<T>(buf[static_cast<std::size_t>(i * cols + k)]);
   return out;
 }
 
+// Peak resident set of this process image: VmHWM from /proc/self/status (getrusage's
+// ru_maxrss would include the parent's pages at fork time, since Linux keeps it across exec).
 double peak_rss_bytes() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) * 1024.0;
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   return static_cast<double>(ru.ru_maxrss) * 1024.0;
@@ -103,10 +113,11 @@ int run_sinkhorn(const std::map<std::string, std::string>& a) {
       "{{\"mode\": \"sinkhorn\", \"times\": {}, \"min_s\": {:.6f}, \"status\": \"{}\", "
       "\"iterations\": {}, \"total_iterations\": {}, \"error_a\": {:.6g}, \"error_b\": {:.6g}, "
       "\"cost\": {:.12g}, \"objective\": {:.12g}, \"stored_kernel\": {}, \"absorptions\": {}, "
-      "\"threads\": {}, \"peak_rss_bytes\": {:.0f}}}\n",
+      "\"newton_steps\": {}, \"cg_iterations\": {}, \"threads\": {}, \"peak_rss_bytes\": "
+      "{:.0f}}}\n",
       times_json(times), best, popalign::ot::to_string(r.status), r.iterations, r.total_iterations,
       r.error_a, r.error_b, r.cost, r.objective, r.stored_kernel ? "true" : "false", r.absorptions,
-      opt.execution.resolved_threads(), peak_rss_bytes());
+      r.newton_steps, r.cg_iterations, opt.execution.resolved_threads(), peak_rss_bytes());
   return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <popalign/embedding/embedder.hpp>
 #include <popalign/embedding/evaluation.hpp>
 #include <popalign/embedding/index.hpp>
+#include <popalign/embedding/late_interaction.hpp>
 #include <popalign/embedding/projection_head.hpp>
 #include <popalign/embedding/retrieval.hpp>
 #include <popalign/embedding/word_vectors.hpp>

@@ -77,10 +77,10 @@ void print_estimate(const Opts& o, const ps::AdministerEstimate& est, std::size_
              est.prompt_tokens);
   fmt::print("completion tokens: at most {} (calls x max_tokens)\n", est.max_completion_tokens);
   if (est.cost)
-    fmt::print("estimated cost: at most {:.6f} (prompt {} + completion {} per 1M tokens; with "
-               "every re-ask up to {:.6f})\n",
-               *est.cost, o.prompt_price.value_or(0), o.completion_price.value_or(0),
-               *est.cost * asks);
+    fmt::print(
+        "estimated cost: at most {:.6f} (prompt {} + completion {} per 1M tokens; with "
+        "every re-ask up to {:.6f})\n",
+        *est.cost, o.prompt_price.value_or(0), o.completion_price.value_or(0), *est.cost * asks);
   else
     fmt::print("estimated cost: give --prompt-price and --completion-price (per 1M tokens)\n");
   if (est.calls) {
@@ -137,8 +137,8 @@ int run(const Opts& o) {
     const ps::PersonaFile pf = ps::read_personas(fo);
     const std::size_t done = ps::completed_personas(instrument, pf, options, fo, o.model);
     std::span<const ps::PersonaText> rest(pf.personas.data() + done, pf.personas.size() - done);
-    const ps::AdministerEstimate est = ps::estimate_administration(
-        instrument, rest, options, o.prompt_price, o.completion_price);
+    const ps::AdministerEstimate est =
+        ps::estimate_administration(instrument, rest, options, o.prompt_price, o.completion_price);
     print_estimate(o, est, done, pf.personas.size(), options);
     return 0;
   }
@@ -251,8 +251,7 @@ popalign::cli::CommandRegistrar registrar{
       sub.add_option("--text-field", o->text_field,
                      "Persona text field (a string or an array of strings)");
       sub.add_option("--prompt-price", o->prompt_price, "Price per 1M prompt tokens");
-      sub.add_option("--completion-price", o->completion_price,
-                     "Price per 1M completion tokens");
+      sub.add_option("--completion-price", o->completion_price, "Price per 1M completion tokens");
       sub.add_option("--timeout", o->timeout, "Total timeout per request, seconds")
           ->check(CLI::PositiveNumber);
       sub.add_option("--personas-per-round", o->personas_per_round,

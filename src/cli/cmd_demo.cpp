@@ -77,8 +77,7 @@ int run_demo(const DemoArgs& a) {
   report::ReportInput in;
   in.title = fmt::format("popalign demo: '{}' bias profile, method {}", to_string(o.profile),
                          to_string(best->method));
-  in.traits = {"Extraversion (E)", "Neuroticism (N)", "Agreeableness (A)", "Conscientiousness (C)",
-               "Openness (O)"};
+  in.traits = r.traits;  // E N A C O
   in.pool = r.pool;
   in.reference = r.reference;
   in.selection.resize(static_cast<Index>(best->result.indices.size()), r.pool.cols());
@@ -93,8 +92,11 @@ int run_demo(const DemoArgs& a) {
                    {"held-out test part", std::to_string(r.test.rows())},
                    {"reg (relative to the mean cost)", fmt::format("{:g}", o.align.reg)},
                    {"candidate factor", fmt::format("{:g}", o.align.candidate_factor)}};
-  in.notes = {"The pool is a biased selection of real people (docs/validity.md); the reference and "
-              "the held-out test part are disjoint random thirds of the cleaned BIG5 data."};
+  in.notes = {"Traits: E Extraversion, N Neuroticism, A Agreeableness, C Conscientiousness, O "
+              "Openness (IPIP-50 domain means, 1-5).",
+              "The pool is a biased selection of real people drawn from half of the cleaned BIG5 "
+              "data (docs/validity.md); the reference and the held-out test part are the two "
+              "other, disjoint quarters."};
   in.comparison_caption = "Every method measured against the held-out test part (not the "
                           "reference it was aligned to).";
   in.comparison.push_back({"pool", r.pool_vs_test, ""});

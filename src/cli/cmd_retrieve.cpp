@@ -2,7 +2,7 @@
 // "someone who works in healthcare"), with scores. See docs/retrieval.md.
 //
 //   popalign retrieve --personas P.jsonl --query TEXT [--query TEXT ...] [--k 10]
-//       [--embedder glove|openai] [--head FILE] [--scoring max-fact|whole]
+//       [--embedder glove|openai] [--head FILE] [--scoring max-fact|whole|max-sim|max-sim-profile]
 //       [--word-vectors FILE] [--components FILE] [--save-components FILE]
 //       [--base-url URL --model NAME --api-key-env VAR] [--threads N] --out hits.jsonl
 //
@@ -63,8 +63,15 @@ int run(const Opts& o) {
   popalign::check_argument(!o.queries.empty(), "--query", "give at least one query");
   for (const auto& q : o.queries)
     popalign::check_argument(!q.empty(), "--query", "must not be empty");
-  popalign::check_argument(o.scoring == "max-fact" || o.scoring == "whole", "--scoring",
-                           "must be max-fact or whole, not '" + o.scoring + "'");
+  const bool max_sim = o.scoring == "max-sim" || o.scoring == "max-sim-profile";
+  popalign::check_argument(o.scoring == "max-fact" || o.scoring == "whole" || max_sim,
+                           "--scoring",
+                           "must be max-fact, whole, max-sim or max-sim-profile, not '" +
+                               o.scoring + "'");
+  popalign::check_argument(!max_sim || o.embedder == "glove", "--scoring",
+                           "max-sim scoring needs word vectors (--embedder glove)");
+  popalign::check_argument(!max_sim || o.head.empty(), "--head",
+                           "a projection head cannot be combined with --scoring " + o.scoring);
   const auto personas = emb::read_personas(o.personas);
   if (personas.empty()) throw popalign::IoError(o.personas, "no personas in the file");
 
@@ -100,9 +107,7 @@ int run(const Opts& o) {
 
   const emb::PersonaRetriever retriever(
       embedder, personas,
-      emb::RetrieverOptions{
-          o.scoring == "whole" ? emb::ProfileScoring::whole : emb::ProfileScoring::max_fact,
-          with_threads(o.threads)});
+      emb::RetrieverOptions{emb::parse_profile_scoring(o.scoring), with_threads(o.threads)});
   const auto hits = retriever.search(o.queries, o.k);
 
   std::error_code ec;
@@ -140,7 +145,8 @@ popalign::cli::CommandRegistrar registrar{
           ->capture_default_str();
       sub.add_option("--head", o->head, "projection head trained by `popalign train-embedder`");
       sub.add_option("--scoring", o->scoring,
-                     "max-fact (best single fact) or whole (all facts as one text)")
+                     "max-fact (best single fact), whole (all facts as one text), max-sim (word-level "
+                     "late interaction, best fact) or max-sim-profile (word-level, facts pooled)")
           ->capture_default_str();
       sub.add_option("--word-vectors", o->word_vectors,
                      "word2vec file (default: data/models/glove6b_100d_top40k.w2v.bin)");

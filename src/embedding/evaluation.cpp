@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <unordered_map>
 
 #include <popalign/core/random.hpp>
 #include <popalign/embedding/evaluation.hpp>
@@ -9,23 +10,63 @@
 
 namespace popalign::embedding {
 
+std::vector<Index> persona_groups(const std::vector<PersonaText>& profiles) {
+  const std::size_t n = profiles.size();
+  std::vector<std::size_t> parent(n);
+  std::iota(parent.begin(), parent.end(), std::size_t{0});
+  auto find = [&](std::size_t x) {
+    while (parent[x] != x) x = parent[x] = parent[parent[x]];
+    return x;
+  };
+  std::unordered_map<std::string, std::size_t> first_with;
+  for (std::size_t i = 0; i < n; ++i) {
+    for (const auto& f : profiles[i].facts) {
+      std::string key;
+      for (const auto& t : tokenize(f)) {
+        if (!key.empty()) key.push_back(' ');
+        key += t;
+      }
+      if (key.empty()) continue;
+      auto [it, inserted] = first_with.emplace(key, i);
+      if (!inserted) {
+        const std::size_t a = find(i), b = find(it->second);
+        if (a != b) parent[std::max(a, b)] = std::min(a, b);
+      }
+    }
+  }
+  std::vector<Index> out(n);
+  std::unordered_map<std::size_t, Index> ids;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto [it, inserted] = ids.emplace(find(i), static_cast<Index>(ids.size()));
+    out[i] = it->second;
+  }
+  return out;
+}
+
 ProfileSplit split_profiles(const std::vector<PersonaText>& profiles, double holdout_fraction,
                             std::uint64_t seed) {
   check_argument(holdout_fraction >= 0 && holdout_fraction <= 1, "holdout_fraction",
                  "must be in [0, 1]");
-  std::vector<std::size_t> idx(profiles.size());
-  std::iota(idx.begin(), idx.end(), std::size_t{0});
+  const std::vector<Index> group = persona_groups(profiles);
+  const Index n_groups = group.empty() ? 0 : *std::max_element(group.begin(), group.end()) + 1;
+  std::vector<Index> order(static_cast<std::size_t>(n_groups));
+  std::iota(order.begin(), order.end(), Index{0});
   Rng rng(seed);
-  rng.shuffle(idx);
-  const auto n_test =
-      static_cast<std::size_t>(std::llround(holdout_fraction * static_cast<double>(idx.size())));
-  std::vector<std::size_t> test(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(n_test));
-  std::vector<std::size_t> train(idx.begin() + static_cast<std::ptrdiff_t>(n_test), idx.end());
-  std::sort(test.begin(), test.end());
-  std::sort(train.begin(), train.end());
+  rng.shuffle(order);
+  std::vector<Index> size(static_cast<std::size_t>(n_groups), 0);
+  for (Index g : group) ++size[static_cast<std::size_t>(g)];
+  const auto want =
+      static_cast<Index>(std::llround(holdout_fraction * static_cast<double>(profiles.size())));
+  std::vector<char> held(static_cast<std::size_t>(n_groups), 0);
+  Index taken = 0;
+  for (Index g : order) {
+    if (taken >= want) break;
+    held[static_cast<std::size_t>(g)] = 1;
+    taken += size[static_cast<std::size_t>(g)];
+  }
   ProfileSplit out;
-  for (auto i : train) out.train.push_back(profiles[i]);
-  for (auto i : test) out.test.push_back(profiles[i]);
+  for (std::size_t i = 0; i < profiles.size(); ++i)
+    (held[static_cast<std::size_t>(group[i])] ? out.test : out.train).push_back(profiles[i]);
   return out;
 }
 
@@ -50,11 +91,17 @@ ClozeMetrics evaluate_inverse_cloze(std::shared_ptr<const Embedder> embedder,
   if (queries.empty()) return m;
   const PersonaRetriever retriever(embedder, docs, RetrieverOptions{scoring, execution});
   const RowMatrix<float> s = retriever.score_all(queries);
+  std::vector<PersonaText> used;  // the profiles behind `queries`, for their groups
+  for (const auto& p : profiles)
+    if (p.facts.size() >= 2) used.push_back(p);
+  const std::vector<Index> group = persona_groups(used);
   for (Index q = 0; q < s.rows(); ++q) {
     const float own = s(q, q);
     Index rank = 1;
     for (Index j = 0; j < s.cols(); ++j)
-      if (s(q, j) > own) ++rank;
+      if (j != q && group[static_cast<std::size_t>(j)] != group[static_cast<std::size_t>(q)] &&
+          s(q, j) > own)
+        ++rank;
     if (rank <= 1) m.recall_at_1 += 1;
     if (rank <= 10) m.recall_at_10 += 1;
     m.mrr += 1.0 / static_cast<double>(rank);
@@ -105,6 +152,7 @@ std::vector<GroupMetrics> evaluate_groups(const PersonaRetriever& retriever,
   std::vector<std::string> queries;
   for (const auto& g : groups) queries.push_back(g.description);
   const auto hits = retriever.search(queries, 20);
+  const std::vector<Index> persona_group = persona_groups(retriever.personas());
   std::vector<GroupMetrics> out;
   for (std::size_t gi = 0; gi < groups.size(); ++gi) {
     GroupMetrics m;
@@ -118,6 +166,12 @@ std::vector<GroupMetrics> evaluate_groups(const PersonaRetriever& retriever,
       if (r && j < 10) ++rel10;
       if (r && j < 20) ++rel20;
     }
+    std::vector<Index> seen;
+    for (std::size_t j = 0; j < hits[gi].size() && j < 10; ++j) {
+      const Index g = persona_group[static_cast<std::size_t>(hits[gi][j].index)];
+      if (std::find(seen.begin(), seen.end(), g) == seen.end()) seen.push_back(g);
+    }
+    m.distinct_at_10 = static_cast<Index>(seen.size());
     m.precision_at_10 = static_cast<double>(rel10) / 10.0;
     m.precision_at_20 = static_cast<double>(rel20) / 20.0;
     out.push_back(m);

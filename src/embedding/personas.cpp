@@ -4,6 +4,7 @@
 #include <limits>
 
 #include <popalign/embedding/retrieval.hpp>
+#include <popalign/embedding/word_vectors.hpp>
 #include <popalign/io/jsonl.hpp>
 
 namespace popalign::embedding {
@@ -122,6 +123,25 @@ PersonaRetriever::PersonaRetriever(std::shared_ptr<const Embedder> embedder,
     : embedder_(std::move(embedder)), personas_(std::move(personas)), options_(options) {
   check_argument(embedder_ != nullptr, "embedder", "must not be null");
   options_.validate();
+  if (options_.scoring == ProfileScoring::max_sim ||
+      options_.scoring == ProfileScoring::max_sim_profile) {
+    auto sif = std::dynamic_pointer_cast<const SifEmbedder>(embedder_);
+    check_argument(sif != nullptr, "embedder",
+                   "max-sim scoring needs the word vectors of a SifEmbedder (no head, no HTTP "
+                   "embedder), not '" + embedder_->name() + "'");
+    std::vector<std::vector<std::string>> docs;
+    if (options_.scoring == ProfileScoring::max_sim) {
+      for (std::size_t i = 0; i < personas_.size(); ++i)
+        for (const auto& f : personas_[i].facts) {
+          docs.push_back({f});
+          owner_.push_back(static_cast<Index>(i));
+        }
+    } else {
+      for (const auto& p : personas_) docs.push_back(p.facts);
+    }
+    max_sim_ = std::make_shared<const MaxSimScorer>(std::move(sif), docs);
+    return;
+  }
   std::vector<std::string> texts;
   if (options_.scoring == ProfileScoring::max_fact) {
     for (std::size_t i = 0; i < personas_.size(); ++i)
@@ -137,6 +157,18 @@ PersonaRetriever::PersonaRetriever(std::shared_ptr<const Embedder> embedder,
 }
 
 RowMatrix<float> PersonaRetriever::score_all(const std::vector<std::string>& queries) const {
+  if (max_sim_) {
+    const RowMatrix<float> s = max_sim_->score(queries, options_.execution);
+    if (options_.scoring == ProfileScoring::max_sim_profile) return s;
+    RowMatrix<float> out(s.rows(), static_cast<Index>(personas_.size()));
+    out.setConstant(-std::numeric_limits<float>::infinity());
+    for (Index q = 0; q < s.rows(); ++q)
+      for (Index j = 0; j < s.cols(); ++j) {
+        float& best = out(q, owner_[static_cast<std::size_t>(j)]);
+        best = std::max(best, s(q, j));
+      }
+    return out;
+  }
   RowMatrix<float> q = embedder_->embed(queries);
   if (!embedder_->normalized()) normalize_rows(q);
   const auto np = static_cast<Index>(personas_.size());
@@ -162,6 +194,24 @@ RowMatrix<float> PersonaRetriever::score_all(const std::vector<std::string>& que
         }
       });
   return out;
+}
+
+std::string to_string(ProfileScoring scoring) {
+  switch (scoring) {
+    case ProfileScoring::max_fact: return "max-fact";
+    case ProfileScoring::whole: return "whole";
+    case ProfileScoring::max_sim: return "max-sim";
+    case ProfileScoring::max_sim_profile: return "max-sim-profile";
+  }
+  return "?";
+}
+
+ProfileScoring parse_profile_scoring(const std::string& name) {
+  for (auto s : {ProfileScoring::max_fact, ProfileScoring::whole, ProfileScoring::max_sim,
+                 ProfileScoring::max_sim_profile})
+    if (to_string(s) == name) return s;
+  throw InvalidArgument("scoring",
+                        "must be max-fact, whole, max-sim or max-sim-profile, not '" + name + "'");
 }
 
 std::vector<std::vector<RetrievalHit>> top_k_rows(const RowMatrix<float>& scores, Index k) {

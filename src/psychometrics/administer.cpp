@@ -15,9 +15,12 @@ namespace popalign::psychometrics {
 
 std::string_view to_string(AdministerMode mode) noexcept {
   switch (mode) {
-    case AdministerMode::generate: return "generate";
-    case AdministerMode::logprobs: return "logprobs";
-    case AdministerMode::batch: return "batch";
+    case AdministerMode::generate:
+      return "generate";
+    case AdministerMode::logprobs:
+      return "logprobs";
+    case AdministerMode::batch:
+      return "batch";
   }
   return "unknown";
 }
@@ -26,8 +29,8 @@ AdministerMode administer_mode_from_string(std::string_view name) {
   if (name == "generate") return AdministerMode::generate;
   if (name == "logprobs") return AdministerMode::logprobs;
   if (name == "batch") return AdministerMode::batch;
-  throw InvalidArgument("mode", "must be generate, logprobs or batch (got '" +
-                                    std::string(name) + "')");
+  throw InvalidArgument("mode",
+                        "must be generate, logprobs or batch (got '" + std::string(name) + "')");
 }
 
 void AdministerOptions::validate() const {
@@ -45,9 +48,9 @@ void AdministerOptions::validate() const {
 }
 
 PromptTemplate AdministerOptions::resolved_template() const {
-  PromptTemplate t = prompt ? *prompt
-                            : builtin_template(mode == AdministerMode::batch ? "likert-json-v1"
-                                                                              : "likert-v1");
+  PromptTemplate t =
+      prompt ? *prompt
+             : builtin_template(mode == AdministerMode::batch ? "likert-json-v1" : "likert-v1");
   t.validate();
   if (mode == AdministerMode::batch)
     check_argument(t.format == PromptFormat::batch, "prompt",
@@ -62,9 +65,12 @@ PromptTemplate AdministerOptions::resolved_template() const {
 int AdministerOptions::resolved_max_tokens(std::size_t items) const {
   if (max_tokens > 0) return max_tokens;
   switch (mode) {
-    case AdministerMode::generate: return 16;
-    case AdministerMode::logprobs: return 3;
-    case AdministerMode::batch: return 32 + 12 * static_cast<int>(items);
+    case AdministerMode::generate:
+      return 16;
+    case AdministerMode::logprobs:
+      return 3;
+    case AdministerMode::batch:
+      return 32 + 12 * static_cast<int>(items);
   }
   return 16;
 }
@@ -218,7 +224,8 @@ std::vector<PersonaResponses> administer(llm::LlmBackend& backend, const Instrum
     const std::size_t g1 = std::min(personas.size(), g0 + options.personas_per_round);
     std::vector<Task> pending;
     for (std::size_t p = g0; p < g1; ++p) {
-      const std::vector<std::size_t> order = presented_order(instrument, out[p].persona_id, options);
+      const std::vector<std::size_t> order =
+          presented_order(instrument, out[p].persona_id, options);
       if (options.mode == AdministerMode::batch) {
         pending.push_back({p, order, 0});
       } else {
@@ -334,8 +341,8 @@ std::vector<PersonaResponses> administer(llm::LlmBackend& backend, const Instrum
       }
       pending = std::move(next);
     }
-    if (options.execution.report("administer", static_cast<double>(g1) /
-                                                    static_cast<double>(personas.size()))) {
+    if (options.execution.report("administer",
+                                 static_cast<double>(g1) / static_cast<double>(personas.size()))) {
       // Stop: the personas not started are reported as cancelled.
       for (std::size_t p = g1; p < personas.size(); ++p)
         for (ItemResponse& ir : out[p].items) {
@@ -485,10 +492,9 @@ std::size_t check_existing(const Instrument& instrument, const PersonaFile& pf,
   }
   const auto settings = settings_of(instrument, options, model);
   if (rr.records.size() > pf.personas.size())
-    throw InvalidArgument("out", file + " has " + std::to_string(rr.records.size()) +
-                                     " lines but there are only " +
-                                     std::to_string(pf.personas.size()) +
-                                     " personas: it belongs to another run");
+    throw InvalidArgument(
+        "out", file + " has " + std::to_string(rr.records.size()) + " lines but there are only " +
+                   std::to_string(pf.personas.size()) + " personas: it belongs to another run");
   for (std::size_t k = 0; k < rr.records.size(); ++k) {
     const io::JsonlRecord& rec = rr.records[k];
     const io::JsonValue* idv = rec.value.find("id");
@@ -587,8 +593,8 @@ AdministerFileReport administer_file(llm::LlmBackend& backend, const Instrument&
   if (std::filesystem::exists(file_options.out, ec)) {
     const std::size_t removed = io::repair_jsonl_tail(file_options.out);
     if (removed && file_options.log)
-      file_options.log(out_file + ": removed an incomplete last line (" +
-                       std::to_string(removed) + " bytes) left by an interrupted run");
+      file_options.log(out_file + ": removed an incomplete last line (" + std::to_string(removed) +
+                       " bytes) left by an interrupted run");
   }
   const std::size_t done = check_existing(instrument, pf, options, file_options, model);
   report.already_done = done;
@@ -617,9 +623,8 @@ AdministerFileReport administer_file(llm::LlmBackend& backend, const Instrument&
       report.cached_calls += r.cached_calls;
       add_usage(report.usage, r.usage);
       if (r.cancelled())
-        throw Cancelled("administer: " + std::to_string(g0 + k) + " of " +
-                        std::to_string(total) + " personas written to " + out_file +
-                        "; rerun to resume");
+        throw Cancelled("administer: " + std::to_string(g0 + k) + " of " + std::to_string(total) +
+                        " personas written to " + out_file + "; rerun to resume");
       if (r.failed() && file_options.on_failure == OnCallFailure::stop) {
         std::string first;
         for (const ItemResponse& ir : r.items)
@@ -627,10 +632,9 @@ AdministerFileReport administer_file(llm::LlmBackend& backend, const Instrument&
             first = "item " + ir.item_id + ": " + ir.error;
             break;
           }
-        throw BackendError("administer: a call for persona '" + r.persona_id +
-                           "' failed (" + first + "); " + std::to_string(g0 + k) + " of " +
-                           std::to_string(total) + " personas written to " + out_file +
-                           "; rerun to resume");
+        throw BackendError("administer: a call for persona '" + r.persona_id + "' failed (" +
+                           first + "); " + std::to_string(g0 + k) + " of " + std::to_string(total) +
+                           " personas written to " + out_file + "; rerun to resume");
       }
       writer.write_raw(response_line(r, instrument, options, model, pf.fields[g0 + k]));
       ++report.written;
@@ -670,8 +674,8 @@ AdministerEstimate estimate_administration(const Instrument& instrument,
   auto account = [&](RenderedPrompt&& prompt, std::size_t items) {
     ++est.calls;
     const int messages = prompt.system.empty() ? 1 : 2;
-    est.prompt_tokens += estimate_tokens(prompt.system) + estimate_tokens(prompt.user) +
-                         4 * messages;
+    est.prompt_tokens +=
+        estimate_tokens(prompt.system) + estimate_tokens(prompt.user) + 4 * messages;
     est.max_completion_tokens += options.resolved_max_tokens(items);
     if (first) {
       est.example = std::move(prompt);
@@ -683,9 +687,9 @@ AdministerEstimate estimate_administration(const Instrument& instrument,
     if (options.mode == AdministerMode::batch) {
       std::vector<const Item*> items;
       for (std::size_t idx : order) items.push_back(&instrument.items[idx]);
-      account(render_batch_prompt(tmpl, persona.text, items, instrument.scale,
-                                  options.reverse_scale),
-              items.size());
+      account(
+          render_batch_prompt(tmpl, persona.text, items, instrument.scale, options.reverse_scale),
+          items.size());
     } else {
       for (std::size_t idx : order)
         account(render_item_prompt(tmpl, persona.text, instrument.items[idx], instrument.scale,

@@ -14,22 +14,32 @@ namespace popalign::psychometrics {
 
 std::string_view to_string(ParseStatus status) noexcept {
   switch (status) {
-    case ParseStatus::ok: return "ok";
-    case ParseStatus::empty: return "empty";
-    case ParseStatus::no_answer: return "no_answer";
-    case ParseStatus::ambiguous: return "ambiguous";
-    case ParseStatus::out_of_range: return "out_of_range";
+    case ParseStatus::ok:
+      return "ok";
+    case ParseStatus::empty:
+      return "empty";
+    case ParseStatus::no_answer:
+      return "no_answer";
+    case ParseStatus::ambiguous:
+      return "ambiguous";
+    case ParseStatus::out_of_range:
+      return "out_of_range";
   }
   return "unknown";
 }
 
 std::string_view to_string(AnswerSource source) noexcept {
   switch (source) {
-    case AnswerSource::none: return "none";
-    case AnswerSource::digit: return "digit";
-    case AnswerSource::label: return "label";
-    case AnswerSource::number_word: return "number_word";
-    case AnswerSource::json: return "json";
+    case AnswerSource::none:
+      return "none";
+    case AnswerSource::digit:
+      return "digit";
+    case AnswerSource::label:
+      return "label";
+    case AnswerSource::number_word:
+      return "number_word";
+    case AnswerSource::json:
+      return "json";
   }
   return "unknown";
 }
@@ -41,9 +51,9 @@ void check_parse_scale(const Scale& scale) {
   check_argument(min < max, "scale.max",
                  "must be greater than scale.min (got " + std::to_string(min) + ".." +
                      std::to_string(max) + ")");
-  check_argument(max - min + 1 <= 11, "scale.max",
-                 "at most 11 scale points are supported (got " + std::to_string(max - min + 1) +
-                     ")");
+  check_argument(
+      max - min + 1 <= 11, "scale.max",
+      "at most 11 scale points are supported (got " + std::to_string(max - min + 1) + ")");
   check_argument(labels.empty() || static_cast<int>(labels.size()) == max - min + 1, "scale.labels",
                  "needs one label per scale point (" + std::to_string(max - min + 1) + "), got " +
                      std::to_string(labels.size()));
@@ -68,16 +78,24 @@ std::vector<std::pair<std::string, int>> builtin_scale_synonyms(int points) {
             {"very accurate", 4}};
   }
   if (points == 7) {
-    return {{"strongly disagree", 0},   {"disagree strongly", 0},
-            {"disagree", 1},            {"disagree moderately", 1},
-            {"moderately disagree", 1}, {"somewhat disagree", 2},
-            {"disagree a little", 2},   {"slightly disagree", 2},
+    return {{"strongly disagree", 0},
+            {"disagree strongly", 0},
+            {"disagree", 1},
+            {"disagree moderately", 1},
+            {"moderately disagree", 1},
+            {"somewhat disagree", 2},
+            {"disagree a little", 2},
+            {"slightly disagree", 2},
             {"neither agree nor disagree", 3},
             {"neither disagree nor agree", 3},
-            {"neutral", 3},             {"somewhat agree", 4},
-            {"agree a little", 4},      {"slightly agree", 4},
-            {"agree", 5},               {"agree moderately", 5},
-            {"moderately agree", 5},    {"strongly agree", 6},
+            {"neutral", 3},
+            {"somewhat agree", 4},
+            {"agree a little", 4},
+            {"slightly agree", 4},
+            {"agree", 5},
+            {"agree moderately", 5},
+            {"moderately agree", 5},
+            {"strongly agree", 6},
             {"agree strongly", 6}};
   }
   return {};
@@ -173,8 +191,7 @@ void drop_scale_mentions(std::string_view text, std::vector<NumberToken>& nums, 
     if (t.value != hi || t.decimal) continue;
     std::string before = lower(trim(text.substr(0, t.begin)));
     if (!before.empty() && before.back() == '/') t.dropped = true;
-    if (before.size() >= 6 && before.compare(before.size() - 6, 6, "out of") == 0)
-      t.dropped = true;
+    if (before.size() >= 6 && before.compare(before.size() - 6, 6, "out of") == 0) t.dropped = true;
   }
 }
 
@@ -277,8 +294,8 @@ ParsedAnswer parse_likert_answer(std::string_view text, const Scale& scale,
     return out;
   }
   if (all.empty()) {
-    out.status = (out_of_range || word_out_of_range) ? ParseStatus::out_of_range
-                                                     : ParseStatus::no_answer;
+    out.status =
+        (out_of_range || word_out_of_range) ? ParseStatus::out_of_range : ParseStatus::no_answer;
     return out;
   }
   out.value = *all.begin();
@@ -305,13 +322,27 @@ std::optional<std::string> read_json_string(std::string_view text, std::size_t& 
     if (c == '\\' && k + 1 < text.size()) {
       char e = text[k + 1];
       switch (e) {
-        case 'n': out.push_back('\n'); break;
-        case 't': out.push_back('\t'); break;
-        case 'r': out.push_back('\r'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
-        case 'u': out.append("\\u"); break;
-        default: out.push_back(e); break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
+        case 'u':
+          out.append("\\u");
+          break;
+        default:
+          out.push_back(e);
+          break;
       }
       k += 2;
       continue;

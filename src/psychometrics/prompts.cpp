@@ -41,10 +41,9 @@ std::vector<Piece> split_template(std::string_view text, const char* argument) {
         throw InvalidArgument(argument, "unbalanced '{' at offset " + std::to_string(i) +
                                             " (write '{{' for a literal brace)");
       const std::string name(text.substr(i + 1, close - i - 1));
-      const bool valid_name =
-          !name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
-            return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
-          });
+      const bool valid_name = !name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
+      });
       if (!valid_name)
         throw InvalidArgument(argument, "bad placeholder '{" + name + "}' at offset " +
                                             std::to_string(i) +
@@ -81,8 +80,8 @@ std::set<std::string> placeholders_of(std::string_view text, const char* argumen
 void check_allowed(const std::set<std::string>& used, std::initializer_list<const char*> allowed,
                    const char* argument) {
   for (const std::string& name : used) {
-    const bool ok = std::any_of(allowed.begin(), allowed.end(),
-                                [&](const char* a) { return name == a; });
+    const bool ok =
+        std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return name == a; });
     if (!ok) {
       std::string list;
       for (const char* a : allowed) list += std::string(list.empty() ? "" : ", ") + "{" + a + "}";
@@ -99,29 +98,32 @@ std::vector<PromptTemplate> make_builtins() {
       .id = "likert-v1",
       .format = PromptFormat::single,
       .system = system,
-      .user = "Statement: \"{item}\"\n\n"
-              "How accurately does this statement describe you? Response options:\n{scale}\n\n"
-              "Answer with a single number from {min} to {max} and nothing else.",
+      .user =
+          "Statement: \"{item}\"\n\n"
+          "How accurately does this statement describe you? Response options:\n{scale}\n\n"
+          "Answer with a single number from {min} to {max} and nothing else.",
   };
   PromptTemplate label{
       .id = "likert-label-v1",
       .format = PromptFormat::single,
       .system = system,
-      .user = "Statement: \"{item}\"\n\n"
-              "How accurately does this statement describe you? Response options:\n{scale}\n\n"
-              "Answer with exactly one of the response options above, in words, and nothing "
-              "else.",
+      .user =
+          "Statement: \"{item}\"\n\n"
+          "How accurately does this statement describe you? Response options:\n{scale}\n\n"
+          "Answer with exactly one of the response options above, in words, and nothing "
+          "else.",
       .scale_line = "{label}",
   };
   PromptTemplate json{
       .id = "likert-json-v1",
       .format = PromptFormat::batch,
       .system = system,
-      .user = "Rate how accurately each of the {n_items} statements below describes you.\n\n"
-              "Statements:\n{items}\n\n"
-              "Response options:\n{scale}\n\n"
-              "Answer with a JSON object that has every statement id as a key and your rating, "
-              "a number from {min} to {max}, as its value. Write only the JSON object.",
+      .user =
+          "Rate how accurately each of the {n_items} statements below describes you.\n\n"
+          "Statements:\n{items}\n\n"
+          "Response options:\n{scale}\n\n"
+          "Answer with a JSON object that has every statement id as a key and your rating, "
+          "a number from {min} to {max}, as its value. Write only the JSON object.",
       .item_line = "{id}: {item}",
   };
   return {likert, label, json};
@@ -198,7 +200,7 @@ PromptTemplate load_prompt_template(const std::filesystem::path& path) {
     return v->as_string();
   };
   for (const auto& [key, value] : doc.as_object()) {
-    static const std::set<std::string> known = {"id",   "format",    "system",     "user",
+    static const std::set<std::string> known = {"id",        "format",     "system",     "user",
                                                 "item_line", "scale_line", "description"};
     if (!known.count(key))
       throw ParseError(file, "unknown field \"" + key +
@@ -213,8 +215,8 @@ PromptTemplate load_prompt_template(const std::filesystem::path& path) {
   } else if (format == "batch") {
     t.format = PromptFormat::batch;
   } else {
-    throw ParseError(file, "field \"format\" must be \"single\" or \"batch\", got \"" + format +
-                               "\"");
+    throw ParseError(file,
+                     "field \"format\" must be \"single\" or \"batch\", got \"" + format + "\"");
   }
   t.system = get("system", false);
   t.user = get("user", true);
@@ -248,8 +250,7 @@ std::string substitute_placeholders(
     }
     auto it = std::find_if(values.begin(), values.end(),
                            [&](const auto& kv) { return kv.first == p.text; });
-    if (it == values.end())
-      throw InvalidArgument(argument, "unknown placeholder {" + p.text + "}");
+    if (it == values.end()) throw InvalidArgument(argument, "unknown placeholder {" + p.text + "}");
     out += it->second;
   }
   return out;
@@ -282,8 +283,8 @@ RenderedPrompt render_item_prompt(const PromptTemplate& tmpl, std::string_view p
   const std::string scale_text = render_scale(tmpl, scale, reversed);
   const std::string lo = std::to_string(scale.min), hi = std::to_string(scale.max);
   const std::pair<std::string_view, std::string_view> vals[] = {
-      {"persona", persona}, {"item", item.text}, {"item_id", item.id},
-      {"scale", scale_text}, {"min", lo},        {"max", hi}};
+      {"persona", persona},  {"item", item.text}, {"item_id", item.id},
+      {"scale", scale_text}, {"min", lo},         {"max", hi}};
   return {substitute_placeholders(tmpl.system, vals, "template.system"),
           substitute_placeholders(tmpl.user, vals, "template.user")};
 }
@@ -306,8 +307,8 @@ RenderedPrompt render_batch_prompt(const PromptTemplate& tmpl, std::string_view 
   const std::string lo = std::to_string(scale.min), hi = std::to_string(scale.max);
   const std::string count = std::to_string(items.size());
   const std::pair<std::string_view, std::string_view> vals[] = {
-      {"persona", persona}, {"items", list}, {"n_items", count},
-      {"scale", scale_text}, {"min", lo},    {"max", hi}};
+      {"persona", persona},  {"items", list}, {"n_items", count},
+      {"scale", scale_text}, {"min", lo},     {"max", hi}};
   return {substitute_placeholders(tmpl.system, vals, "template.system"),
           substitute_placeholders(tmpl.user, vals, "template.user")};
 }

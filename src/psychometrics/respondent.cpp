@@ -135,12 +135,14 @@ int sample_category(const std::vector<double>& p, Rng& rng) {
 }
 
 const char* number_word(int d) {
-  static const char* words[] = {"zero", "one", "two",   "three", "four", "five",
+  static const char* words[] = {"zero", "one",   "two",   "three", "four", "five",
                                 "six",  "seven", "eight", "nine",  "ten"};
   return d >= 0 && d <= 10 ? words[d] : "many";
 }
 
-std::int64_t rough_tokens(std::string_view s) { return static_cast<std::int64_t>(s.size() / 4 + 1); }
+std::int64_t rough_tokens(std::string_view s) {
+  return static_cast<std::int64_t>(s.size() / 4 + 1);
+}
 
 }  // namespace
 
@@ -158,8 +160,10 @@ llm::Outcome GradedResponseRespondent::answer(const llm::Request& request) {
   if (!persona)
     for (const llm::Message& m : request.messages) find_in(m.content);
   if (!persona)
-    return llm::Failure{llm::ErrorKind::bad_request, 400,
-                        "graded-response-respondent: no registered persona in the prompt", {}};
+    return llm::Failure{llm::ErrorKind::bad_request,
+                        400,
+                        "graded-response-respondent: no registered persona in the prompt",
+                        {}};
   {
     std::lock_guard lock(mutex_);
     ++calls_;
@@ -179,8 +183,10 @@ llm::Outcome GradedResponseRespondent::answer(const llm::Request& request) {
   }
   std::sort(found.begin(), found.end());
   if (found.empty())
-    return llm::Failure{llm::ErrorKind::bad_request, 400,
-                        "graded-response-respondent: no instrument item in the prompt", {}};
+    return llm::Failure{llm::ErrorKind::bad_request,
+                        400,
+                        "graded-response-respondent: no instrument item in the prompt",
+                        {}};
   const bool batch = !request.json_schema.empty();
   if (!batch && found.size() > 1) {
     // One item per call: the longest text found (an item text may contain another's).
@@ -242,10 +248,9 @@ llm::Outcome GradedResponseRespondent::answer(const llm::Request& request) {
     const int d = presented(value);
     const std::string label =
         scale.labels.empty() ? std::string() : scale.labels[static_cast<std::size_t>(k)];
-    static const char* nonsense[] = {"Once upon a time there was a little dog.",
-                                     "I like the sun and the big blue sea.",
-                                     "Hmm, that is a hard question to think about.",
-                                     "Maybe. It depends on the day."};
+    static const char* nonsense[] = {
+        "Once upon a time there was a little dog.", "I like the sun and the big blue sea.",
+        "Hmm, that is a hard question to think about.", "Maybe. It depends on the day."};
     if (rng.bernoulli(options_.nonsense_rate)) {
       resp.text = nonsense[rng.uniform_int(4)];
     } else {
@@ -253,9 +258,15 @@ llm::Outcome GradedResponseRespondent::answer(const llm::Request& request) {
       if (style == AnswerStyle::mixed) style = static_cast<AnswerStyle>(rng.uniform_int(4));
       if (style == AnswerStyle::label && label.empty()) style = AnswerStyle::digit;
       switch (style) {
-        case AnswerStyle::digit: resp.text = std::to_string(d); break;
-        case AnswerStyle::label: resp.text = label + "."; break;
-        case AnswerStyle::number_word: resp.text = std::string("I would say ") + number_word(d) + "."; break;
+        case AnswerStyle::digit:
+          resp.text = std::to_string(d);
+          break;
+        case AnswerStyle::label:
+          resp.text = label + ".";
+          break;
+        case AnswerStyle::number_word:
+          resp.text = std::string("I would say ") + number_word(d) + ".";
+          break;
         case AnswerStyle::chatty:
         case AnswerStyle::mixed:
           resp.text = "Thinking about myself, I would answer " + std::to_string(d) +
@@ -264,7 +275,8 @@ llm::Outcome GradedResponseRespondent::answer(const llm::Request& request) {
       }
     }
   }
-  for (const llm::Message& m : request.messages) resp.usage.prompt_tokens += rough_tokens(m.content);
+  for (const llm::Message& m : request.messages)
+    resp.usage.prompt_tokens += rough_tokens(m.content);
   resp.usage.completion_tokens = rough_tokens(resp.text);
   return resp;
 }

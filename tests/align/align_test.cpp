@@ -119,7 +119,7 @@ TEST(Align, DiagnosticsAreFilled) {
   EXPECT_EQ(dg.ot_status, ot::Status::converged);
   EXPECT_GT(dg.ot_iterations, 0);
   EXPECT_GT(dg.eps, 0.0);
-  EXPECT_EQ(dg.candidates, 600);  // candidate_factor 3 * N
+  EXPECT_EQ(dg.candidates, 1000);  // candidate_factor 6 * N > pool: the whole pool
   ASSERT_EQ(dg.before.w1.size(), 3);
   ASSERT_EQ(dg.after.w1.size(), 3);
   ASSERT_EQ(dg.before.mean_gap.size(), 3);

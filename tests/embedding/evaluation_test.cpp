@@ -19,7 +19,7 @@ std::vector<std::string> facts_of(const std::vector<PersonaText>& ps) {
 
 TEST(Evaluation, SplitIsSeededAndDisjoint) {
   std::vector<PersonaText> ps;
-  for (int i = 0; i < 100; ++i) ps.push_back({std::to_string(i), {"fact"}});
+  for (int i = 0; i < 100; ++i) ps.push_back({std::to_string(i), {"fact " + std::to_string(i)}});
   const auto a = split_profiles(ps, 0.2, 7), b = split_profiles(ps, 0.2, 7),
              c = split_profiles(ps, 0.2, 8);
   ASSERT_EQ(a.test.size(), 20u);
@@ -32,6 +32,31 @@ TEST(Evaluation, SplitIsSeededAndDisjoint) {
   EXPECT_NE(ids_a, ids_c);
   for (const auto& t : a.train) EXPECT_EQ(std::find(ids_a.begin(), ids_a.end(), t.id), ids_a.end());
   EXPECT_THROW(split_profiles(ps, 1.5, 1), InvalidArgument);
+}
+
+TEST(Evaluation, VariantsOfOnePersonaStayOnOneSide) {
+  // Profiles 0, 3, 5 are variants (shared facts, reordered / subset; case and punctuation
+  // differ); 1 and 4 share a fact; 2 is alone.
+  std::vector<PersonaText> ps = {{"0", {"I am a nurse.", "I love dogs."}},
+                                 {"1", {"I fish.", "I am tall."}},
+                                 {"2", {"I paint."}},
+                                 {"3", {"i love dogs", "I hike."}},
+                                 {"4", {"I am tall!", "I sing."}},
+                                 {"5", {"I hike.", "I am a nurse."}}};
+  const auto g = persona_groups(ps);
+  EXPECT_EQ(g, (std::vector<Index>{0, 1, 2, 0, 1, 0}));
+  for (std::uint64_t seed = 0; seed < 20; ++seed) {
+    const auto split = split_profiles(ps, 0.5, seed);
+    auto side = [&](const std::string& id) {
+      for (const auto& p : split.test)
+        if (p.id == id) return 1;
+      return 0;
+    };
+    EXPECT_EQ(side("0"), side("3"));
+    EXPECT_EQ(side("0"), side("5"));
+    EXPECT_EQ(side("1"), side("4"));
+    EXPECT_EQ(split.test.size() + split.train.size(), ps.size());
+  }
 }
 
 TEST(Evaluation, KeywordFamiliesMatchWholeTokens) {
@@ -48,9 +73,10 @@ TEST(Evaluation, KeywordFamiliesMatchWholeTokens) {
   }
 }
 
-// The fast version of docs/retrieval.md: on a subset of Synthetic-Persona-Chat, a head trained
-// for two epochs must beat the untrained SIF embedder on held-out inverse cloze, and the default
-// (untrained, max-fact) retriever must find group members far above their base rate.
+// The fast version of docs/retrieval.md: on a subset of Synthetic-Persona-Chat (persona-group
+// split, so no variant of a held-out persona is trained on), a head trained for two epochs must
+// beat the untrained SIF embedder on held-out inverse cloze, and the default (untrained,
+// max-fact) retriever must find group members well above their base rate.
 TEST(Evaluation, TrainedHeadBeatsUntrainedOnHeldOutSubset) {
   auto wv = std::make_shared<const WordVectors>(
       load_word_vectors(kData + "/models/glove6b_100d_top40k.w2v.bin"));
@@ -67,20 +93,28 @@ TEST(Evaluation, TrainedHeadBeatsUntrainedOnHeldOutSubset) {
   const ClozeMetrics after =
       evaluate_inverse_cloze(std::make_shared<ProjectedEmbedder>(sif, r.head), split.test, 2027);
   EXPECT_EQ(before.queries, static_cast<Index>(split.test.size()));
-  EXPECT_GT(after.recall_at_10, 1.5 * before.recall_at_10)
+  EXPECT_GT(after.recall_at_10, before.recall_at_10)
       << before.recall_at_10 << " -> " << after.recall_at_10;
-  EXPECT_GT(after.mrr, before.mrr);
 
-  const PersonaRetriever retriever(sif, split.test);
+  // Group descriptions with the default (untrained, max-fact) retriever, one profile per
+  // persona group of the subset: far above the base rate.
+  const auto g = persona_groups(profiles);
+  std::vector<PersonaText> dedup;
+  std::vector<char> seen(profiles.size(), 0);
+  for (std::size_t i = 0; i < profiles.size(); ++i)
+    if (!seen[static_cast<std::size_t>(g[i])]) {
+      seen[static_cast<std::size_t>(g[i])] = 1;
+      dedup.push_back(profiles[i]);
+    }
+  const PersonaRetriever retriever(sif, dedup);
   const auto groups = read_groups(kData + "/embedding/groups.jsonl");
   const auto gm = evaluate_groups(retriever, groups);
   double p10 = 0, base_rate = 0;
   for (const auto& m : gm) {
     p10 += m.precision_at_10;
-    base_rate += static_cast<double>(m.relevant) / static_cast<double>(split.test.size());
+    base_rate += static_cast<double>(m.relevant) / static_cast<double>(dedup.size());
   }
   p10 /= static_cast<double>(gm.size());
   base_rate /= static_cast<double>(gm.size());
-  EXPECT_GT(p10, 0.5) << "mean precision@10";
-  EXPECT_GT(p10, 4 * base_rate);
+  EXPECT_GT(p10, 2 * base_rate) << "mean precision@10 " << p10 << ", base rate " << base_rate;
 }

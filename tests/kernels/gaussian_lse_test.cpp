@@ -56,9 +56,9 @@ TYPED_TEST_SUITE(GaussianLseTest, Scalars);
 /// Largest squared distance of a point of x or y from their common mean.
 template <class T>
 double radius2(const RowMatrix<T>& x, const RowMatrix<T>& y) {
-  Eigen::RowVectorXd mean = (x.template cast<double>().colwise().sum() +
-                             y.template cast<double>().colwise().sum()) /
-                            static_cast<double>(x.rows() + y.rows());
+  Eigen::RowVectorXd mean =
+      (x.template cast<double>().colwise().sum() + y.template cast<double>().colwise().sum()) /
+      static_cast<double>(x.rows() + y.rows());
   double r2 = 0;
   for (Index i = 0; i < x.rows(); ++i)
     r2 = std::max(r2, (x.row(i).template cast<double>() - mean).squaredNorm());
@@ -80,7 +80,7 @@ TYPED_TEST(GaussianLseTest, MatchesDirectSumOnSeveralShapes) {
     Index n, m, d;
     double c;
   };
-  const Shape shapes[] = {{1, 1, 1, 0.5},   {7, 13, 2, 1.0},   {67, 300, 5, 0.7},
+  const Shape shapes[] = {{1, 1, 1, 0.5},      {7, 13, 2, 1.0},   {67, 300, 5, 0.7},
                           {130, 1029, 5, 3.0}, {33, 77, 17, 0.1}, {5, 2049, 3, 20.0}};
   Rng rng(42);
   for (const auto& s : shapes) {
@@ -187,7 +187,8 @@ TYPED_TEST(GaussianLseTest, ThreadCountDoesNotChangeBytes) {
 
 TYPED_TEST(GaussianLseTest, BadArgumentsThrowNamingTheArgument) {
   using T = TypeParam;
-  RowMatrix<T> x = RowMatrix<T>::Zero(3, 2), y = RowMatrix<T>::Zero(4, 2), y3 = RowMatrix<T>::Zero(4, 3);
+  RowMatrix<T> x = RowMatrix<T>::Zero(3, 2), y = RowMatrix<T>::Zero(4, 2),
+               y3 = RowMatrix<T>::Zero(4, 3);
   Vector<double> h = Vector<double>::Zero(4), out(3);
   auto expect_arg = [](auto&& fn, const std::string& name) {
     try {

@@ -317,7 +317,8 @@ TYPED_TEST(SinkhornTest, SelectsNDistinctPersonasWithUnitCapacity) {
   SinkhornOptions opt;
   opt.reg = 0.05;
   opt.tol = 1e-6;
-  const auto r = capacity_constrained_sinkhorn(PointCloud<T>(x, y, 0.1), Vector<double>(), b, cap, opt);
+  const auto r =
+      capacity_constrained_sinkhorn(PointCloud<T>(x, y, 0.1), Vector<double>(), b, cap, opt);
   ASSERT_TRUE(r.converged()) << to_string(r);
   EXPECT_NEAR(r.row_mass.sum(), static_cast<double>(N), 1e-4);
   EXPECT_LE(r.row_mass.maxCoeff(), 1.0 + 1e-5);
@@ -345,7 +346,7 @@ TYPED_TEST(SinkhornTest, WarmStartReducesIterations) {
   ASSERT_TRUE(cold.converged());
   // Slightly different target weights, warm-started from the first solution.
   Vector<double> b(m);
-  for (Index j = 0; j < m; ++j) b[j] = (1.0 + 0.05 * std::sin(static_cast<double>(j))) ;
+  for (Index j = 0; j < m; ++j) b[j] = (1.0 + 0.05 * std::sin(static_cast<double>(j)));
   b /= b.sum();
   const auto cold2 = sinkhorn(geom, Vector<double>(), b, opt);
   const auto warm2 = sinkhorn(geom, Vector<double>(), b, opt, cold.potentials());
@@ -356,7 +357,8 @@ TYPED_TEST(SinkhornTest, WarmStartReducesIterations) {
   EXPECT_TRUE(again.converged());
   EXPECT_LE(again.iterations, 3);  // f32 stored kernel: rounding of K costs one more
   EXPECT_LT(warm2.iterations, cold2.iterations * 3 / 4)
-      << "cold " << to_string(cold2) << "\nwarm " << to_string(warm2) << "\nfirst " << to_string(cold);
+      << "cold " << to_string(cold2) << "\nwarm " << to_string(warm2) << "\nfirst "
+      << to_string(cold);
   EXPECT_NEAR(warm2.objective, cold2.objective, 1e-5 * std::abs(cold2.objective) + 1e-7);
 }
 
@@ -437,7 +439,8 @@ TYPED_TEST(SinkhornTest, BadArgumentsThrowNamingTheArgument) {
   bad = opt;
   bad.eps_scaling_factor = 1.5;
   expect_arg([&] { run(a, b, bad); }, "eps_scaling_factor");
-  expect_arg([&] { sinkhorn_points<T>(RowMatrix<T>(0, 2), y, Vector<double>(), b, 1.0, opt); }, "x");
+  expect_arg([&] { sinkhorn_points<T>(RowMatrix<T>(0, 2), y, Vector<double>(), b, 1.0, opt); },
+             "x");
   expect_arg([&] { sinkhorn_points<T>(x, RowMatrix<T>::Random(4, 3), a, b, 1.0, opt); }, "y");
   expect_arg([&] { sinkhorn_points<T>(x, y, a, b, 0.0, opt); }, "scale");
   RowMatrix<T> M = RowMatrix<T>::Random(5, 4);
@@ -445,8 +448,12 @@ TYPED_TEST(SinkhornTest, BadArgumentsThrowNamingTheArgument) {
   expect_arg([&] { sinkhorn<T>(a, b, M, opt); }, "M");
   expect_arg([&] { sinkhorn<T>(a, b, RowMatrix<T>(0, 0), opt); }, "M");
   const PointCloud<T> geom(x, y);
-  expect_arg([&] { capacity_constrained_sinkhorn(geom, a, b, Vector<double>::Constant(5, 0.1), opt); }, "cap");
-  expect_arg([&] { capacity_constrained_sinkhorn(geom, a, b, Vector<double>::Constant(3, 1.0), opt); }, "cap");
+  expect_arg(
+      [&] { capacity_constrained_sinkhorn(geom, a, b, Vector<double>::Constant(5, 0.1), opt); },
+      "cap");
+  expect_arg(
+      [&] { capacity_constrained_sinkhorn(geom, a, b, Vector<double>::Constant(3, 1.0), opt); },
+      "cap");
   Potentials warm{Vector<double>::Zero(3), Vector<double>::Zero(4)};
   expect_arg([&] { sinkhorn(geom, a, b, opt, warm); }, "f");
 }

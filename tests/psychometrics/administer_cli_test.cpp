@@ -3,10 +3,10 @@
 // kill -9 + resume (byte-identical output, no paid call repeated), all three modes through the
 // HTTP backend (same bytes as the library with the double called directly), --dry-run and
 // malformed persona lines.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include <atomic>
 #include <chrono>
@@ -70,8 +70,9 @@ std::unique_ptr<ps::GradedResponseRespondent> make_double(const Panel& panel) {
 class GrmServer {
  public:
   explicit GrmServer(ps::GradedResponseRespondent& grm) : grm_(grm) {
-    server_.Post("/v1/chat/completions", [this](const httplib::Request& req,
-                                                httplib::Response& res) { handle(req, res); });
+    server_.Post("/v1/chat/completions",
+                 [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
+    server_.set_tcp_nodelay(true);
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -138,7 +139,8 @@ class GrmServer {
       json content = json::array();
       for (const auto& t : a.logprobs) {
         json top = json::array();
-        for (const auto& alt : t.top) top.push_back({{"token", alt.token}, {"logprob", alt.logprob}});
+        for (const auto& alt : t.top)
+          top.push_back({{"token", alt.token}, {"logprob", alt.logprob}});
         content.push_back({{"token", t.token}, {"logprob", t.logprob}, {"top_logprobs", top}});
       }
       choice["logprobs"] = {{"content", content}};
@@ -217,8 +219,7 @@ std::filesystem::path fresh_dir(const std::string& name) {
 void write_personas(const std::filesystem::path& path, const Panel& panel) {
   std::ofstream out(path);
   for (std::size_t i = 0; i < panel.ids.size(); ++i)
-    out << json{{"id", panel.ids[i]}, {"persona", panel.texts[i]}, {"group", i % 2}}.dump()
-        << "\n";
+    out << json{{"id", panel.ids[i]}, {"persona", panel.texts[i]}, {"group", i % 2}}.dump() << "\n";
 }
 
 TEST(AdministerCli, KilledRunResumesToTheSameBytesWithoutRepeatingCalls) {
@@ -228,11 +229,27 @@ TEST(AdministerCli, KilledRunResumesToTheSameBytesWithoutRepeatingCalls) {
   auto grm = make_double(panel);
   GrmServer server(*grm);
   auto args = [&](const std::string& out, const std::string& cache) {
-    return std::vector<std::string>{
-        "administer", "--personas", (dir / "personas.jsonl").string(), "--instrument",
-        "mini_ipip",  "--base-url", server.url(), "--model", "grm", "--seed", "7", "--cache",
-        (dir / cache).string(), "--out", (dir / out).string(), "--concurrency", "1",
-        "--personas-per-round", "2", "--http-attempts", "1"};
+    return std::vector<std::string>{"administer",
+                                    "--personas",
+                                    (dir / "personas.jsonl").string(),
+                                    "--instrument",
+                                    "mini_ipip",
+                                    "--base-url",
+                                    server.url(),
+                                    "--model",
+                                    "grm",
+                                    "--seed",
+                                    "7",
+                                    "--cache",
+                                    (dir / cache).string(),
+                                    "--out",
+                                    (dir / out).string(),
+                                    "--concurrency",
+                                    "1",
+                                    "--personas-per-round",
+                                    "2",
+                                    "--http-attempts",
+                                    "1"};
   };
 
   const RunResult ref = run_cli(args("ref.jsonl", "ref.sqlite"), dir);
@@ -281,11 +298,11 @@ TEST(AdministerCli, EveryModeThroughHttpMatchesTheLibrary) {
     auto grm = make_double(panel);
     GrmServer server(*grm);
     const auto out = dir / (mode + ".jsonl");
-    const RunResult r = run_cli(
-        {"administer", "--personas", (dir / "personas.jsonl").string(), "--instrument",
-         "mini_ipip", "--base-url", server.url(), "--model", "grm", "--mode", mode, "--seed", "3",
-         "--reverse-scale", "--concurrency", "4", "--out", out.string()},
-        dir);
+    const RunResult r =
+        run_cli({"administer", "--personas", (dir / "personas.jsonl").string(), "--instrument",
+                 "mini_ipip", "--base-url", server.url(), "--model", "grm", "--mode", mode,
+                 "--seed", "3", "--reverse-scale", "--concurrency", "4", "--out", out.string()},
+                dir);
     ASSERT_EQ(r.exit_code, 0) << r.err;
 
     auto direct = make_double(panel);
@@ -306,11 +323,11 @@ TEST(AdministerCli, DryRunSendsNothing) {
   const auto dir = fresh_dir("dry");
   const Panel panel = make_panel(4);
   write_personas(dir / "personas.jsonl", panel);
-  const RunResult r = run_cli(
-      {"administer", "--personas", (dir / "personas.jsonl").string(), "--instrument", "mini_ipip",
-       "--model", "gpt-x", "--dry-run", "--prompt-price", "0.15", "--completion-price", "0.6",
-       "--out", (dir / "out.jsonl").string()},
-      dir);
+  const RunResult r =
+      run_cli({"administer", "--personas", (dir / "personas.jsonl").string(), "--instrument",
+               "mini_ipip", "--model", "gpt-x", "--dry-run", "--prompt-price", "0.15",
+               "--completion-price", "0.6", "--out", (dir / "out.jsonl").string()},
+              dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("calls: 80 "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("estimated prompt tokens:"), std::string::npos) << r.out;
@@ -330,9 +347,17 @@ TEST(AdministerCli, MalformedPersonaLines) {
   }
   auto grm = make_double(panel);
   GrmServer server(*grm);
-  std::vector<std::string> args = {
-      "administer", "--personas", (dir / "personas.jsonl").string(), "--instrument", "mini_ipip",
-      "--base-url", server.url(), "--model", "grm", "--out", (dir / "out.jsonl").string()};
+  std::vector<std::string> args = {"administer",
+                                   "--personas",
+                                   (dir / "personas.jsonl").string(),
+                                   "--instrument",
+                                   "mini_ipip",
+                                   "--base-url",
+                                   server.url(),
+                                   "--model",
+                                   "grm",
+                                   "--out",
+                                   (dir / "out.jsonl").string()};
   const RunResult fail = run_cli(args, dir);
   EXPECT_NE(fail.exit_code, 0);
   EXPECT_NE(fail.err.find("personas.jsonl:2"), std::string::npos) << fail.err;

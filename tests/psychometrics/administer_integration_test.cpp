@@ -2,9 +2,9 @@
 // tests/support/llm_server; ctest fixture llm_server, URL in POPALIGN_TEST_LLM_URL).
 // The model writes children's stories, so its answers are usually missing or gibberish: this
 // test checks the plumbing (HTTP, parsing, log-probabilities, the cache, resume), not answers.
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -70,11 +70,29 @@ TEST_P(AdministerRealModel, WritesLinesAndRerunsFromTheCache) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   auto args = [&](const std::string& out) {
-    return std::vector<std::string>{
-        "administer", "--personas", kData + "/two_personas.jsonl", "--instrument",
-        kData + "/three_items.json", "--base-url", url, "--model", "stories260K", "--mode", mode,
-        "--seed", "1", "--max-retries", "1", "--concurrency", "2", "--timeout", "60",
-        "--cache", (dir / "cache.sqlite").string(), "--out", (dir / out).string()};
+    return std::vector<std::string>{"administer",
+                                    "--personas",
+                                    kData + "/two_personas.jsonl",
+                                    "--instrument",
+                                    kData + "/three_items.json",
+                                    "--base-url",
+                                    url,
+                                    "--model",
+                                    "stories260K",
+                                    "--mode",
+                                    mode,
+                                    "--seed",
+                                    "1",
+                                    "--max-retries",
+                                    "1",
+                                    "--concurrency",
+                                    "2",
+                                    "--timeout",
+                                    "60",
+                                    "--cache",
+                                    (dir / "cache.sqlite").string(),
+                                    "--out",
+                                    (dir / out).string()};
   };
 
   const RunResult first = run_cli(args("first.jsonl"), dir);

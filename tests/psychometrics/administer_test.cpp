@@ -136,8 +136,7 @@ TEST_P(Recovery, ScoresCorrelateWithLatentTraits) {
   const ps::ScoreResult scored = ps::score(ipip50(), to_responses(rs));
   for (std::size_t k = 0; k < ipip50().traits.size(); ++k) {
     const std::string& code = ipip50().traits[k].code;
-    const auto col_it =
-        std::find(scored.scores.traits.begin(), scored.scores.traits.end(), code);
+    const auto col_it = std::find(scored.scores.traits.begin(), scored.scores.traits.end(), code);
     ASSERT_NE(col_it, scored.scores.traits.end()) << code;
     const auto col = col_it - scored.scores.traits.begin();
     std::vector<double> est, truth;
@@ -152,8 +151,7 @@ TEST_P(Recovery, ScoresCorrelateWithLatentTraits) {
 
 INSTANTIATE_TEST_SUITE_P(AllModes, Recovery,
                          ::testing::Values(ps::AdministerMode::generate,
-                                           ps::AdministerMode::logprobs,
-                                           ps::AdministerMode::batch),
+                                           ps::AdministerMode::logprobs, ps::AdministerMode::batch),
                          [](const auto& p) { return std::string(ps::to_string(p.param)); });
 
 // ---- Order, seeds, reversal ----------------------------------------------------------------
@@ -187,14 +185,13 @@ TEST(Administer, ItemOrderIsSeededPerPersona) {
   for (std::size_t idx : a) expected.push_back(ipip50().items[idx].id);
   EXPECT_EQ(asked, expected);
   EXPECT_EQ(r.order, expected);
-  for (const auto& ir : r.items) EXPECT_EQ(expected[static_cast<std::size_t>(ir.position)], ir.item_id);
+  for (const auto& ir : r.items)
+    EXPECT_EQ(expected[static_cast<std::size_t>(ir.position)], ir.item_id);
 }
 
 TEST(Administer, ReverseScaleMapsAnswersBack) {
   // A model that always writes "1": on a reversed scale, 1 is the highest option.
-  llm::FunctionBackend ones([](const llm::Request&) -> llm::Outcome {
-    return text_response("1");
-  });
+  llm::FunctionBackend ones([](const llm::Request&) -> llm::Outcome { return text_response("1"); });
   ps::AdministerOptions o;
   o.reverse_scale = true;
   ps::PersonaResponses r = ps::administer_one(ones, ipip50(), {"x", "Persona x."}, o);
@@ -205,8 +202,8 @@ TEST(Administer, ReverseScaleMapsAnswersBack) {
 
   // A respondent that reads the reversed scale answers the same values in every mode.
   const Panel panel = make_panel(6, 9);
-  for (auto mode : {ps::AdministerMode::generate, ps::AdministerMode::logprobs,
-                    ps::AdministerMode::batch}) {
+  for (auto mode :
+       {ps::AdministerMode::generate, ps::AdministerMode::logprobs, ps::AdministerMode::batch}) {
     auto grm = make_double(panel);
     ps::AdministerOptions fwd;
     fwd.mode = mode;
@@ -256,8 +253,8 @@ TEST(Administer, NonsenseIsAskedAgainWithNewSeedsThenMissing) {
     if (prompt.find("\"" + e1.text + "\"") != std::string::npos) {
       found = true;
       EXPECT_EQ(s, (std::vector<std::uint64_t>{ps::call_seed(0, "x", e1.id, 0),
-                                                ps::call_seed(0, "x", e1.id, 1),
-                                                ps::call_seed(0, "x", e1.id, 2)}));
+                                               ps::call_seed(0, "x", e1.id, 1),
+                                               ps::call_seed(0, "x", e1.id, 2)}));
     }
   EXPECT_TRUE(found);
   // Deterministic: the same seeds again.
@@ -324,16 +321,15 @@ TEST(Administer, LogprobsRecordsOptionMass) {
       for (double p : ir.probabilities) sum += p;
       EXPECT_NEAR(sum, 1.0, 1e-12);
       // The expected score of the GRM category probabilities.
-      const auto p = grm->category_probabilities(r.persona_id,
-                                                 static_cast<std::size_t>(&ir - r.items.data()));
+      const auto p =
+          grm->category_probabilities(r.persona_id, static_cast<std::size_t>(&ir - r.items.data()));
       double ev = 0;
       for (std::size_t k = 0; k < p.size(); ++k) ev += static_cast<double>(k + 1) * p[k];
       EXPECT_NEAR(*ir.value, ev, 1e-9);
     }
   // A server without log-probabilities: nothing to read, recorded missing after re-asks.
-  llm::FunctionBackend plain([](const llm::Request&) -> llm::Outcome {
-    return text_response("4");
-  });
+  llm::FunctionBackend plain(
+      [](const llm::Request&) -> llm::Outcome { return text_response("4"); });
   const auto r = ps::administer_one(plain, ipip50(), {"x", "Persona x."}, o);
   EXPECT_EQ(r.answered(), 0u);
   EXPECT_EQ(r.items[0].attempts, 3);
@@ -397,8 +393,8 @@ TEST(AdministerFile, ResumeAfterFailureEqualsUninterruptedRun) {
   const auto dir = temp_dir("resume");
   const Panel panel = make_panel(12, 77);
   write_personas(dir / "personas.jsonl", panel);
-  for (auto mode : {ps::AdministerMode::generate, ps::AdministerMode::logprobs,
-                    ps::AdministerMode::batch}) {
+  for (auto mode :
+       {ps::AdministerMode::generate, ps::AdministerMode::logprobs, ps::AdministerMode::batch}) {
     SCOPED_TRACE(std::string(ps::to_string(mode)));
     ps::AdministerOptions o;
     o.mode = mode;
@@ -432,8 +428,8 @@ TEST(AdministerFile, ResumeAfterFailureEqualsUninterruptedRun) {
       EXPECT_THROW(ps::administer_file(cached, ipip50(), o, fo), popalign::BackendError);
     }
     const std::string partial = read_text(fo.out);
-    const std::size_t lines_before = static_cast<std::size_t>(
-        std::count(partial.begin(), partial.end(), '\n'));
+    const std::size_t lines_before =
+        static_cast<std::size_t>(std::count(partial.begin(), partial.end(), '\n'));
     EXPECT_GT(lines_before, 0u);
     EXPECT_LT(lines_before, 12u);
     EXPECT_EQ(ref.substr(0, partial.size()), partial);
@@ -546,8 +542,7 @@ TEST(AdministerFile, MalformedPersonaLinesAreReportedWithLineNumbers) {
   for (const auto& m : log) all += m + "\n";
   EXPECT_NE(all.find("personas.jsonl:3:"), std::string::npos) << all;
   EXPECT_NE(all.find("personas.jsonl:5:"), std::string::npos) << all;
-  EXPECT_NE(all.find("personas.jsonl:6: duplicate id 'p0001' (first on line 2)"),
-            std::string::npos)
+  EXPECT_NE(all.find("personas.jsonl:6: duplicate id 'p0001' (first on line 2)"), std::string::npos)
       << all;
   const std::string out = read_text(fo.out);
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 3);

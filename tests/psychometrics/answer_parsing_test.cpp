@@ -12,7 +12,8 @@ namespace ps = popalign::psychometrics;
 namespace {
 
 ps::Scale ipip_scale() {
-  return ps::Scale{1, 5,
+  return ps::Scale{1,
+                   5,
                    {"Very Inaccurate", "Moderately Inaccurate", "Neither Accurate Nor Inaccurate",
                     "Moderately Accurate", "Very Accurate"}};
 }
@@ -42,8 +43,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         // digits
         Case{"4", 4, ps::ParseStatus::ok}, Case{" 2\n", 2, ps::ParseStatus::ok},
-        Case{"Answer: 5.", 5, ps::ParseStatus::ok},
-        Case{"I'd rate it 3/5", 3, ps::ParseStatus::ok},
+        Case{"Answer: 5.", 5, ps::ParseStatus::ok}, Case{"I'd rate it 3/5", 3, ps::ParseStatus::ok},
         Case{"On a scale from 1 to 5, I would say 4.", 4, ps::ParseStatus::ok},
         Case{"4 out of 5", 4, ps::ParseStatus::ok}, Case{"(1-5): 2", 2, ps::ParseStatus::ok},
         Case{"\"4\"", 4, ps::ParseStatus::ok},
@@ -51,8 +51,8 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"Moderately inaccurate", 2, ps::ParseStatus::ok},
         Case{"VERY ACCURATE!", 5, ps::ParseStatus::ok},
         Case{"Neither accurate nor inaccurate.", 3, ps::ParseStatus::ok},
-        Case{"strongly agree", 5, ps::ParseStatus::ok},
-        Case{"I disagree.", 2, ps::ParseStatus::ok}, Case{"Agree", 4, ps::ParseStatus::ok},
+        Case{"strongly agree", 5, ps::ParseStatus::ok}, Case{"I disagree.", 2, ps::ParseStatus::ok},
+        Case{"Agree", 4, ps::ParseStatus::ok},
         Case{"Neither agree nor disagree", 3, ps::ParseStatus::ok},
         Case{"Neutral", 3, ps::ParseStatus::ok},
         Case{"4 - Moderately Accurate", 4, ps::ParseStatus::ok},
@@ -144,8 +144,8 @@ TEST(ExpectedScore, ReversedAndMissing) {
   const std::vector<ps::TokenChoice> alts = {{"1", std::log(0.9)}, {"2", std::log(0.1)}};
   const ps::ExpectedScore es = ps::expected_score(alts, ipip_scale(), {.reversed = true});
   EXPECT_NEAR(*es.value, 5 * 0.9 + 4 * 0.1, 1e-12);
-  const std::vector<ps::TokenChoice> none = {{"Once", -0.1}, {"7", -1.0},
-                                             {"3", -std::numeric_limits<double>::infinity()}};
+  const std::vector<ps::TokenChoice> none = {
+      {"Once", -0.1}, {"7", -1.0}, {"3", -std::numeric_limits<double>::infinity()}};
   const ps::ExpectedScore miss = ps::expected_score(none, ipip_scale());
   EXPECT_FALSE(miss.value.has_value());
   EXPECT_EQ(miss.option_mass, 0.0);

@@ -14,7 +14,8 @@ namespace ps = popalign::psychometrics;
 namespace {
 
 ps::Scale ipip_scale() {
-  return ps::Scale{1, 5,
+  return ps::Scale{1,
+                   5,
                    {"Very Inaccurate", "Moderately Inaccurate", "Neither Accurate Nor Inaccurate",
                     "Moderately Accurate", "Very Accurate"}};
 }
@@ -64,8 +65,8 @@ TEST(Prompts, ReversedScaleListsLabelsInOppositeOrder) {
   EXPECT_EQ(fwd.substr(0, fwd.find('\n')), "1 = Very Inaccurate");
   EXPECT_EQ(rev.substr(0, rev.find('\n')), "1 = Very Accurate");
   EXPECT_NE(rev.find("5 = Very Inaccurate"), std::string::npos);
-  const std::string bare = ps::render_scale(ps::builtin_template("likert-v1"), ps::Scale{1, 3, {}},
-                                            false);
+  const std::string bare =
+      ps::render_scale(ps::builtin_template("likert-v1"), ps::Scale{1, 3, {}}, false);
   EXPECT_EQ(bare, "1\n2\n3");
 }
 
@@ -86,9 +87,9 @@ TEST(Prompts, BatchPromptListsItemsInGivenOrderWithSchema) {
   ASSERT_TRUE(schema.find("properties")->contains("E1"));
   EXPECT_EQ(schema.find("properties")->find("A1")->find("maximum")->as_number(), 5);
   EXPECT_EQ(schema.find("required")->size(), 2u);
-  EXPECT_THROW(ps::render_item_prompt(ps::builtin_template("likert-json-v1"), "x", a,
-                                      ipip_scale(), false),
-               popalign::InvalidArgument);
+  EXPECT_THROW(
+      ps::render_item_prompt(ps::builtin_template("likert-json-v1"), "x", a, ipip_scale(), false),
+      popalign::InvalidArgument);
 }
 
 TEST(Prompts, PlaceholdersAndBraces) {
@@ -120,9 +121,9 @@ TEST(Prompts, TemplateValidationNamesTheField) {
 }
 
 TEST(Prompts, LoadsUserTemplateFiles) {
-  const auto path = temp_file(
-      "mine.json",
-      R"({"id": "mine-v1", "format": "single", "system": "PERSONA: {persona}",
+  const auto path =
+      temp_file("mine.json",
+                R"({"id": "mine-v1", "format": "single", "system": "PERSONA: {persona}",
           "user": "Item {item_id}: {item}\n{scale}\nReply {min}-{max}.",
           "scale_line": "[{value}] {label}"})");
   const ps::PromptTemplate t = ps::load_prompt_template(path);

@@ -29,7 +29,8 @@ llm::Request item_request(const std::string& persona, std::size_t item, bool rev
 }
 
 TEST(GradedResponseRespondent, CategoryProbabilitiesFollowTheTrait) {
-  ps::GradedResponseRespondent grm(ipip50(), ps::GradedResponseRespondent::random_items(ipip50(), 1));
+  ps::GradedResponseRespondent grm(ipip50(),
+                                   ps::GradedResponseRespondent::random_items(ipip50(), 1));
   const std::vector<double> low(5, -2.0), high(5, 2.0);
   grm.add_persona("low", "Low persona.", low);
   grm.add_persona("high", "High persona.", high);
@@ -55,7 +56,8 @@ TEST(GradedResponseRespondent, CategoryProbabilitiesFollowTheTrait) {
 }
 
 TEST(GradedResponseRespondent, AnswersDeterministicallyInPresentedNumbers) {
-  ps::GradedResponseRespondent grm(ipip50(), ps::GradedResponseRespondent::random_items(ipip50(), 2),
+  ps::GradedResponseRespondent grm(ipip50(),
+                                   ps::GradedResponseRespondent::random_items(ipip50(), 2),
                                    {.style = ps::AnswerStyle::digit});
   grm.add_persona("a", "Persona A is very outgoing.", std::vector<double>(5, 3.0));
   // E1 "I am the life of the party." is keyed +1: theta 3 answers the top categories.
@@ -65,10 +67,9 @@ TEST(GradedResponseRespondent, AnswersDeterministicallyInPresentedNumbers) {
   const int f = std::stoi(fwd.value().text), r = std::stoi(rev.value().text);
   EXPECT_EQ(f, 6 - r);
   EXPECT_GE(f, 4);
-  EXPECT_EQ(llm::complete_one(grm, item_request("Persona A is very outgoing.", 0, false, 1))
-                .value()
-                .text,
-            fwd.value().text);
+  EXPECT_EQ(
+      llm::complete_one(grm, item_request("Persona A is very outgoing.", 0, false, 1)).value().text,
+      fwd.value().text);
   EXPECT_EQ(grm.calls(), 3u);
   EXPECT_EQ(grm.calls_for("a"), 3u);
 
@@ -84,7 +85,8 @@ TEST(GradedResponseRespondent, AnswersDeterministicallyInPresentedNumbers) {
 }
 
 TEST(GradedResponseRespondent, UnknownPersonaAndBadParameters) {
-  ps::GradedResponseRespondent grm(ipip50(), ps::GradedResponseRespondent::random_items(ipip50(), 3));
+  ps::GradedResponseRespondent grm(ipip50(),
+                                   ps::GradedResponseRespondent::random_items(ipip50(), 3));
   const auto out = llm::complete_one(grm, item_request("Nobody.", 0, false, 1));
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.error().kind, llm::ErrorKind::bad_request);
@@ -94,10 +96,10 @@ TEST(GradedResponseRespondent, UnknownPersonaAndBadParameters) {
   EXPECT_THROW(ps::GradedResponseRespondent(ipip50(), items), popalign::InvalidArgument);
   items.pop_back();
   EXPECT_THROW(ps::GradedResponseRespondent(ipip50(), items), popalign::InvalidArgument);
-  EXPECT_THROW(ps::GradedResponseRespondent(ipip50(),
-                                            ps::GradedResponseRespondent::random_items(ipip50(), 3),
-                                            {.nonsense_rate = 2}),
-               popalign::InvalidArgument);
+  EXPECT_THROW(
+      ps::GradedResponseRespondent(
+          ipip50(), ps::GradedResponseRespondent::random_items(ipip50(), 3), {.nonsense_rate = 2}),
+      popalign::InvalidArgument);
 }
 
 }  // namespace

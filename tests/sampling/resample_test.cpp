@@ -190,6 +190,11 @@ TYPED_TEST(ResampleTest, FixedSizeSamplingHasExactInclusionProbabilities) {
           << i << " randomize=" << randomize;
     }
   }
+  // Probabilities that are not binary fractions (1/3 each) still sum to an integer within T's
+  // rounding and are accepted.
+  const Vector<T> thirds = Vector<T>::Constant(9, T(1) / T(3));
+  Rng c(5);
+  EXPECT_EQ(sample_fixed_size<T>(thirds, c).size(), 3u);
   Rng a(8), b(8);
   EXPECT_EQ(sample_fixed_size<T>(pi, a), sample_fixed_size<T>(pi, b));
 }

@@ -136,7 +136,7 @@ struct AlignOptions {
   Index kde_max_points = 20000;      ///< each KDE is built on a seeded subsample of at most this
 
   // Stage 3: candidates.
-  double candidate_factor = 3.0;     ///< K = min(n, ceil(candidate_factor * N)), >= 1
+  double candidate_factor = 6.0;     ///< K = min(n, ceil(candidate_factor * N)), >= 1
   Index max_candidates = 20000;      ///< and K <= max(N, max_candidates) (speed; 0 = no limit)
 
   // Stage 4: transport.
@@ -149,7 +149,7 @@ struct AlignOptions {
   bool weighted_prior = false;       ///< resample: entropic prior a = importance weights
   /// resample: rake the transport shares to the reference's per-trait histograms (stage 4b).
   bool calibrate = true;
-  Index calibration_bins = 16;       ///< reference-quantile bins per trait
+  Index calibration_bins = 24;       ///< reference-quantile bins per trait
   Index calibration_sweeps = 50;     ///< raking sweeps over the traits
   Rounding rounding = Rounding::ordered;
 

@@ -1,13 +1,21 @@
 #pragma once
 // Retrieval quality measures on persona profiles (docs/retrieval.md reports them).
 //
-// Split: split_profiles shuffles profile indices with popalign::Rng(seed) and holds out the
-// first round(holdout_fraction * n); training uses the rest only.
+// Persona groups: data sets like Synthetic-Persona-Chat hold many variants of one persona (the
+// same facts reordered, or a subset). persona_groups() joins profiles that share a fact
+// (normalised: tokenize() tokens joined by spaces) into one group (union-find), so that
+// evaluation never trains on one variant and tests on another.
+//
+// Split: split_profiles shuffles the persona GROUPS with popalign::Rng(seed) and holds out whole
+// groups, in shuffled order, until round(holdout_fraction * n) profiles are held out; training
+// uses the other groups only.
 //
 // Inverse cloze (Lee et al. 2019): for every held-out profile with >= 2 facts, one fact (chosen
-// with Rng(seed)) is the query and the profile's OTHER facts are its document; all held-out
-// documents compete. Reported: recall@1, recall@10 and the mean reciprocal rank of the own
-// document (rank = 1 + number of documents scoring strictly higher).
+// with Rng(seed)) is the query and the profile's OTHER facts are its document; the documents of
+// all held-out profiles of OTHER persona groups compete with it (variants of the same persona
+// are left out of its ranking: they contain the query fact verbatim). Reported: recall@1,
+// recall@10 and the mean reciprocal rank of the own document (rank = 1 + number of competing
+// documents scoring strictly higher).
 //
 // Group descriptions: a GroupSpec is a query ("someone who works in healthcare") and a keyword
 // family; a profile is relevant when one of its facts contains a keyword as a whole token
@@ -25,6 +33,10 @@ struct ProfileSplit {
   std::vector<PersonaText> train;
   std::vector<PersonaText> test;
 };
+
+/// Group id per profile (0-based, in order of first appearance); profiles sharing at least one
+/// normalised fact get the same id.
+std::vector<Index> persona_groups(const std::vector<PersonaText>& profiles);
 
 ProfileSplit split_profiles(const std::vector<PersonaText>& profiles, double holdout_fraction,
                             std::uint64_t seed);
@@ -58,6 +70,7 @@ struct GroupMetrics {
   Index relevant = 0;  ///< relevant profiles in the pool
   double precision_at_10 = 0;
   double precision_at_20 = 0;
+  Index distinct_at_10 = 0;  ///< persona groups among the first 10 hits (variants collapse)
 };
 
 std::vector<GroupMetrics> evaluate_groups(const PersonaRetriever& retriever,

@@ -11,6 +11,12 @@
 //     Profiles list unrelated facts ("I am a nurse. I love dogs. I hate winter."); averaging them
 //     into one vector dilutes the fact a group query is about, the maximum does not.
 //   whole: the cosine between the query and the embedding of all facts joined.
+//   max_sim: late interaction over word vectors (late_interaction.hpp, MaxSimScorer): each
+//     query word is matched with its most similar word of a fact, SIF-weighted average; the
+//     persona scores by its best fact. Needs a SifEmbedder (InvalidArgument "embedder" else).
+//     Handles "works in healthcare" -> "I am a nurse" far better than averaged vectors.
+//   max_sim_profile: the same with all words of the persona pooled into one bag (a query word
+//     may find its partner in any fact).
 // Ties are broken by the lower persona index, so rankings are deterministic.
 #include <memory>
 #include <string>
@@ -21,6 +27,7 @@
 #include <popalign/core/types.hpp>
 #include <popalign/embedding/contrastive.hpp>
 #include <popalign/embedding/embedder.hpp>
+#include <popalign/embedding/late_interaction.hpp>
 
 namespace popalign::embedding {
 
@@ -47,7 +54,12 @@ void write_pairs(const std::vector<TrainingPair>& pairs, const std::string& path
 /// (f, the other facts joined). Profiles in order, facts in order.
 std::vector<TrainingPair> make_profile_pairs(const std::vector<PersonaText>& profiles);
 
-enum class ProfileScoring { max_fact, whole };
+enum class ProfileScoring { max_fact, whole, max_sim, max_sim_profile };
+
+/// "max-fact", "whole", "max-sim", "max-sim-profile" (the --scoring names).
+std::string to_string(ProfileScoring scoring);
+/// Inverse of to_string; InvalidArgument("scoring") for other names.
+ProfileScoring parse_profile_scoring(const std::string& name);
 
 struct RetrieverOptions {
   ProfileScoring scoring = ProfileScoring::max_fact;
@@ -81,7 +93,8 @@ class PersonaRetriever {
   std::vector<PersonaText> personas_;
   RetrieverOptions options_;
   RowMatrix<float> vectors_;  ///< facts (max_fact) or personas (whole), unit rows
-  std::vector<Index> owner_;  ///< row -> persona (max_fact)
+  std::vector<Index> owner_;  ///< row -> persona (max_fact, max_sim)
+  std::shared_ptr<const MaxSimScorer> max_sim_;  ///< max_sim, max_sim_profile
 };
 
 /// k best entries of each row of `scores` (higher first, lower index on ties).

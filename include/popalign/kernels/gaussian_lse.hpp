@@ -129,10 +129,18 @@ inline __m256d exp_nonpositive(const __m256d& x_in) {
   __m256d r = _mm256_fmadd_pd(n, _mm256_set1_pd(-6.93145751953125E-1), x);
   r = _mm256_fmadd_pd(n, _mm256_set1_pd(-1.42860682030941723212E-6), r);
   __m256d p = _mm256_set1_pd(1.0 / 6227020800.0);  // 1/13!
-  constexpr double inv_fact[] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
-                                 1.0 / 362880.0,    1.0 / 40320.0,    1.0 / 5040.0,
-                                 1.0 / 720.0,       1.0 / 120.0,      1.0 / 24.0,
-                                 1.0 / 6.0,         0.5,              1.0,
+  constexpr double inv_fact[] = {1.0 / 479001600.0,
+                                 1.0 / 39916800.0,
+                                 1.0 / 3628800.0,
+                                 1.0 / 362880.0,
+                                 1.0 / 40320.0,
+                                 1.0 / 5040.0,
+                                 1.0 / 720.0,
+                                 1.0 / 120.0,
+                                 1.0 / 24.0,
+                                 1.0 / 6.0,
+                                 0.5,
+                                 1.0,
                                  1.0};
   for (double cf : inv_fact) p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(cf));
   const __m256i scale = _mm256_slli_epi64(_mm256_castpd_si256(t), 52);
@@ -151,8 +159,8 @@ inline Index auto_tile_cols(Index d, int lanes) {
 /// The per-row micro-kernel over one column tile for kLseRowBlock rows.
 /// u: kLseRowBlock x d (2c (x_i - o)), row-major. Updates running max mx[r] and sum s[r].
 template <class T>
-inline void lse_tile(const T* u, Index d, const T* yt, Index ld, const T* gh, Index j0,
-                     Index width, T* buf, T* mx, double* s) {
+inline void lse_tile(const T* u, Index d, const T* yt, Index ld, const T* gh, Index j0, Index width,
+                     T* buf, T* mx, double* s) {
   using P = Packet<T>;
   constexpr int L = packet_size<T>();
   constexpr int R = kLseRowBlock;
@@ -215,9 +223,9 @@ inline void lse_tile(const T* u, Index d, const T* yt, Index ld, const T* gh, In
 template <Real T>
 void check_lse_arguments(const MatrixView<T>& x, const MatrixView<T>& y,
                          const VectorView<double>& h, double c, Index out_size) {
-  check_argument(y.cols() == x.cols(), "y",
-                 "has " + std::to_string(y.cols()) + " columns but x has " +
-                     std::to_string(x.cols()));
+  check_argument(
+      y.cols() == x.cols(), "y",
+      "has " + std::to_string(y.cols()) + " columns but x has " + std::to_string(x.cols()));
   check_argument(h.size() == y.rows(), "h",
                  "has " + std::to_string(h.size()) + " entries for " + std::to_string(y.rows()) +
                      " rows of y");
@@ -262,8 +270,8 @@ void gaussian_lse(MatrixView<T> x, MatrixView<T> y, VectorView<double> h, double
   origin /= static_cast<double>(n + m);
 
   // Column preparation (O(m d)).
-  const Index tile_cols = options.tile_cols > 0 ? ((options.tile_cols + L - 1) / L) * L
-                                                : dt::auto_tile_cols(d, L);
+  const Index tile_cols =
+      options.tile_cols > 0 ? ((options.tile_cols + L - 1) / L) * L : dt::auto_tile_cols(d, L);
   dt::PreparedColumns<T> cols;
   cols.m = m;
   cols.d = d;
@@ -283,11 +291,11 @@ void gaussian_lse(MatrixView<T> x, MatrixView<T> y, VectorView<double> h, double
   }
 
   // Small problems run on one thread: a parallel region costs more than it saves there.
-  const int threads = static_cast<double>(n) * static_cast<double>(m) * static_cast<double>(d + 8) < 1e6
-                          ? 1
-                          : options.execution.resolved_threads();
-  const Index tile_rows =
-      options.tile_rows > 0 ? ((options.tile_rows + R - 1) / R) * R : Index{64};
+  const int threads =
+      static_cast<double>(n) * static_cast<double>(m) * static_cast<double>(d + 8) < 1e6
+          ? 1
+          : options.execution.resolved_threads();
+  const Index tile_rows = options.tile_rows > 0 ? ((options.tile_rows + R - 1) / R) * R : Index{64};
   std::atomic<bool> cancelled{false};
   const CancellationToken& token = options.execution.cancel;
 
@@ -333,7 +341,8 @@ void gaussian_lse(MatrixView<T> x, MatrixView<T> y, VectorView<double> h, double
 
   // With a progress callback the rows go in up to 16 sequential super-blocks (each one run in
   // parallel) with a report between them; the bytes are the same either way.
-  const Index blocks = options.execution.progress ? std::min<Index>(16, (n + tile_rows - 1) / tile_rows) : 1;
+  const Index blocks =
+      options.execution.progress ? std::min<Index>(16, (n + tile_rows - 1) / tile_rows) : 1;
   const Index block_rows = ((n + blocks - 1) / blocks + tile_rows - 1) / tile_rows * tile_rows;
   for (Index b0 = 0; b0 < n; b0 += block_rows) {
     const Index b1 = std::min(n, b0 + block_rows);
@@ -341,7 +350,8 @@ void gaussian_lse(MatrixView<T> x, MatrixView<T> y, VectorView<double> h, double
                  [&](Index begin, Index end) { body(b0 + begin, b0 + end); });
     if (cancelled.load()) throw Cancelled("gaussian_lse");
     if (options.execution.progress)
-      options.execution.checkpoint("gaussian_lse", static_cast<double>(b1) / static_cast<double>(n));
+      options.execution.checkpoint("gaussian_lse",
+                                   static_cast<double>(b1) / static_cast<double>(n));
   }
 }
 

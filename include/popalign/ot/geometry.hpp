@@ -102,13 +102,15 @@ class DenseCost {
         mx.head(w).setConstant(detail::kNegInf);
         for (Index i = 0; i < rows(); ++i) {
           if (!(h[i] > detail::kNegInf)) continue;
-          row.head(w) = h[i] - M_.row(i).segment(j0, w).transpose().template cast<double>().array() / eps;
+          row.head(w) =
+              h[i] - M_.row(i).segment(j0, w).transpose().template cast<double>().array() / eps;
           mx.head(w) = mx.head(w).max(row.head(w));
         }
         sum.head(w).setZero();
         for (Index i = 0; i < rows(); ++i) {
           if (!(h[i] > detail::kNegInf)) continue;
-          row.head(w) = h[i] - M_.row(i).segment(j0, w).transpose().template cast<double>().array() / eps;
+          row.head(w) =
+              h[i] - M_.row(i).segment(j0, w).transpose().template cast<double>().array() / eps;
           for (Index jj = 0; jj < w; ++jj)
             if (mx[jj] > detail::kNegInf) row[jj] -= mx[jj];
           sum.head(w) += row.head(w).exp();
@@ -165,15 +167,16 @@ class PointCloud {
   PointCloud(MatrixView<T> x, MatrixView<T> y, double scale = 1.0) : x_(x), y_(y), scale_(scale) {
     check_argument(x_.rows() > 0, "x", "is empty");
     check_argument(y_.rows() > 0, "y", "is empty");
-    check_argument(x_.cols() == y_.cols(), "y",
-                   "has " + std::to_string(y_.cols()) + " columns but x has " +
-                       std::to_string(x_.cols()));
+    check_argument(
+        x_.cols() == y_.cols(), "y",
+        "has " + std::to_string(y_.cols()) + " columns but x has " + std::to_string(x_.cols()));
     check_argument(std::isfinite(scale) && scale > 0, "scale", "must be finite and > 0");
     check_argument(x_.allFinite(), "x", "contains NaN or infinite values");
     check_argument(y_.allFinite(), "y", "contains NaN or infinite values");
     const Index d = x_.cols();
-    origin_ = (x_.template cast<double>().colwise().sum() + y_.template cast<double>().colwise().sum()) /
-              static_cast<double>(x_.rows() + y_.rows());
+    origin_ =
+        (x_.template cast<double>().colwise().sum() + y_.template cast<double>().colwise().sum()) /
+        static_cast<double>(x_.rows() + y_.rows());
     double rx = 0, ry = 0;
     for (Index i = 0; i < x_.rows(); ++i)
       rx = std::max(rx, (x_.row(i).template cast<double>() - origin_).squaredNorm());

@@ -26,12 +26,12 @@ namespace popalign::ot {
 namespace detail {
 template <SinkhornGeometry G>
 void check_plan_inputs(const G& geom, const SinkhornResult& r) {
-  check_argument(r.f.size() == geom.rows() && r.log_a.size() == geom.rows(), "result",
-                 "potentials do not match the geometry's " + std::to_string(geom.rows()) +
-                     " sources");
-  check_argument(r.g.size() == geom.cols() && r.log_b.size() == geom.cols(), "result",
-                 "potentials do not match the geometry's " + std::to_string(geom.cols()) +
-                     " targets");
+  check_argument(
+      r.f.size() == geom.rows() && r.log_a.size() == geom.rows(), "result",
+      "potentials do not match the geometry's " + std::to_string(geom.rows()) + " sources");
+  check_argument(
+      r.g.size() == geom.cols() && r.log_b.size() == geom.cols(), "result",
+      "potentials do not match the geometry's " + std::to_string(geom.cols()) + " targets");
   check_argument(r.reg > 0, "result", "has no regularisation (not a solved result)");
 }
 
@@ -50,10 +50,11 @@ RowMatrix<double> dense_plan(const G& geom, const SinkhornResult& result,
                              Index max_entries = Index{1} << 26, const Execution& ex = {}) {
   detail::check_plan_inputs(geom, result);
   const Index n = geom.rows(), m = geom.cols();
-  check_argument(static_cast<double>(n) * static_cast<double>(m) <= static_cast<double>(max_entries),
-                 "max_entries",
-                 "a dense plan of " + std::to_string(n) + " x " + std::to_string(m) +
-                     " exceeds the limit; use top_k_plan or sample_assignments");
+  check_argument(
+      static_cast<double>(n) * static_cast<double>(m) <= static_cast<double>(max_entries),
+      "max_entries",
+      "a dense plan of " + std::to_string(n) + " x " + std::to_string(m) +
+          " exceeds the limit; use top_k_plan or sample_assignments");
   RowMatrix<double> P(n, m);
   parallel_for(n, ex.resolved_threads(), 8, [&](Index b, Index e) {
     Eigen::ArrayXd c(m);
@@ -88,9 +89,8 @@ TopKPlan top_k_plan(const G& geom, const SinkhornResult& result, Index k,
     for (Index j = b; j < e; ++j) {
       detail::column_log_weights(geom, result, j, w);
       std::iota(idx.begin(), idx.end(), Index{0});
-      std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](Index p, Index q) {
-        return w[p] > w[q] || (w[p] == w[q] && p < q);
-      });
+      std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
+                        [&](Index p, Index q) { return w[p] > w[q] || (w[p] == w[q] && p < q); });
       const double col = result.log_b[j] + result.g[j] / result.reg;
       for (Index t = 0; t < k; ++t) {
         out.sources(j, t) = idx[static_cast<std::size_t>(t)];

@@ -74,10 +74,14 @@ enum class Status {
 
 constexpr std::string_view to_string(Status s) noexcept {
   switch (s) {
-    case Status::converged: return "converged";
-    case Status::max_iterations: return "max_iterations";
-    case Status::numerical_error: return "numerical_error";
-    case Status::cancelled: return "cancelled";
+    case Status::converged:
+      return "converged";
+    case Status::max_iterations:
+      return "max_iterations";
+    case Status::numerical_error:
+      return "numerical_error";
+    case Status::cancelled:
+      return "cancelled";
   }
   return "unknown";
 }
@@ -86,10 +90,10 @@ constexpr std::string_view to_string(Status s) noexcept {
 enum class KernelStorage { automatic, online, stored };
 
 struct SinkhornOptions {
-  double reg = 0.05;        ///< eps, in cost units (POT: reg)
-  Index max_iter = 10000;   ///< iterations at the target reg (POT: numItermax)
-  double tol = 1e-9;        ///< absolute L1 marginal error (POT: stopThr, but POT uses L2)
-  double rtol = 0.0;        ///< plus rtol * total mass
+  double reg = 0.05;       ///< eps, in cost units (POT: reg)
+  Index max_iter = 10000;  ///< iterations at the target reg (POT: numItermax)
+  double tol = 1e-9;       ///< absolute L1 marginal error (POT: stopThr, but POT uses L2)
+  double rtol = 0.0;       ///< plus rtol * total mass
   double reg_m_a = std::numeric_limits<double>::infinity();  ///< KL strength, source side
   double reg_m_b = std::numeric_limits<double>::infinity();  ///< KL strength, target side
   bool eps_scaling = true;
@@ -100,12 +104,12 @@ struct SinkhornOptions {
   std::size_t kernel_memory_budget = std::size_t{512} << 20;  ///< bytes for a stored kernel
   double absorb_threshold = 30.0;  ///< stored path: absorb when |f - fbar| > this * eps
   bool overrelaxation = true;      ///< adaptive over-relaxation at the target reg
-  bool newton = true;      ///< balanced + stored kernel: Sinkhorn-Newton when Sinkhorn is slow
+  bool newton = true;       ///< balanced + stored kernel: Sinkhorn-Newton when Sinkhorn is slow
   Index newton_after = 20;  ///< Sinkhorn iterations at the target reg before Newton may start
   Index max_newton_steps = 50;
   double max_overrelaxation = 1.95;  ///< upper bound of the relaxation factor, in [1, 2)
-  bool compute_cost = true;        ///< compute <P, C> (one extra O(nm) pass)
-  double mass_tolerance = 1e-6;    ///< balanced: allowed relative |sum a - sum b|
+  bool compute_cost = true;          ///< compute <P, C> (one extra O(nm) pass)
+  double mass_tolerance = 1e-6;      ///< balanced: allowed relative |sum a - sum b|
   Execution execution{};
 
   void validate() const {
@@ -137,21 +141,21 @@ struct Potentials {
 };
 
 struct SinkhornResult {
-  Vector<double> f, g;        ///< potentials at the target reg
+  Vector<double> f, g;  ///< potentials at the target reg
   Status status = Status::max_iterations;
   Index iterations = 0;        ///< iterations at the target reg
   Index total_iterations = 0;  ///< including the eps-scaling stages
   double error_a = 0;          ///< final L1 row-mass error (see header comment)
   double error_b = 0;          ///< final L1 column-mass error
-  double cost = std::numeric_limits<double>::quiet_NaN();  ///< <P, C>
+  double cost = std::numeric_limits<double>::quiet_NaN();       ///< <P, C>
   double objective = std::numeric_limits<double>::quiet_NaN();  ///< primal entropic objective
-  double reg = 0;              ///< eps used
-  bool stored_kernel = false;  ///< the stored-kernel path ran the target-reg iterations
-  Index absorptions = 0;       ///< stored path: kernel rebuilds
-  Index newton_steps = 0;      ///< Sinkhorn-Newton steps taken (stored path, balanced)
-  Index cg_iterations = 0;     ///< conjugate-gradient iterations inside them
-  Vector<double> row_mass;     ///< P 1 (capacity problems: the per-source mass s)
-  Vector<double> col_mass;     ///< P^T 1
+  double reg = 0;                                               ///< eps used
+  bool stored_kernel = false;   ///< the stored-kernel path ran the target-reg iterations
+  Index absorptions = 0;        ///< stored path: kernel rebuilds
+  Index newton_steps = 0;       ///< Sinkhorn-Newton steps taken (stored path, balanced)
+  Index cg_iterations = 0;      ///< conjugate-gradient iterations inside them
+  Vector<double> row_mass;      ///< P 1 (capacity problems: the per-source mass s)
+  Vector<double> col_mass;      ///< P^T 1
   Vector<double> log_a, log_b;  ///< log weights used (plan extraction needs them)
 
   bool converged() const noexcept { return status == Status::converged; }
@@ -182,9 +186,12 @@ struct Side {
 /// New potential from the balanced value, for one entry.
 inline double apply_rule(const Side& s, Index i, double bal, double eps) {
   switch (s.rule) {
-    case Rule::hard: return bal;
-    case Rule::soft: return s.rho / (s.rho + eps) * bal;
-    case Rule::capacity: return std::min(0.0, bal + eps * s.logcap[i]);
+    case Rule::hard:
+      return bal;
+    case Rule::soft:
+      return s.rho / (s.rho + eps) * bal;
+    case Rule::capacity:
+      return std::min(0.0, bal + eps * s.logcap[i]);
   }
   return bal;
 }
@@ -198,12 +205,13 @@ inline double relax(const Side& s, double old, double target, double omega) {
 
 /// Applies the rule to every entry; returns the L1 change of the masses the plain (omega = 1)
 /// step makes, i.e. the distance of the side from its fixed point.
-inline double update_side(const Side& s, const Vector<double>& bal, double eps,
-                          Vector<double>& pot, double omega = 1.0) {
+inline double update_side(const Side& s, const Vector<double>& bal, double eps, Vector<double>& pot,
+                          double omega = 1.0) {
   double err = 0;
   for (Index i = 0; i < pot.size(); ++i) {
     const double nw = apply_rule(s, i, bal[i], eps);
-    if (s.w[i] > 0) err += s.w[i] * std::abs(std::exp((pot[i] - bal[i]) / eps) - std::exp((nw - bal[i]) / eps));
+    if (s.w[i] > 0)
+      err += s.w[i] * std::abs(std::exp((pot[i] - bal[i]) / eps) - std::exp((nw - bal[i]) / eps));
     pot[i] = relax(s, pot[i], nw, omega);
   }
   return err;
@@ -218,7 +226,8 @@ inline double dot_kernel(const float* k, const double* w, Index m) {
   for (; j + 8 <= m; j += 8) {
     const __m256 kv = _mm256_loadu_ps(k + j);
     s0 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(kv)), _mm256_loadu_pd(w + j), s0);
-    s1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(kv, 1)), _mm256_loadu_pd(w + j + 4), s1);
+    s1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(kv, 1)), _mm256_loadu_pd(w + j + 4),
+                         s1);
   }
   alignas(32) double t[4];
   _mm256_store_pd(t, _mm256_add_pd(s0, s1));
@@ -231,8 +240,10 @@ inline void axpy_kernel(double alpha, const float* k, double* acc, Index m) {
   Index j = 0;
   for (; j + 8 <= m; j += 8) {
     const __m256 kv = _mm256_loadu_ps(k + j);
-    _mm256_storeu_pd(acc + j, _mm256_fmadd_pd(al, _mm256_cvtps_pd(_mm256_castps256_ps128(kv)), _mm256_loadu_pd(acc + j)));
-    _mm256_storeu_pd(acc + j + 4, _mm256_fmadd_pd(al, _mm256_cvtps_pd(_mm256_extractf128_ps(kv, 1)), _mm256_loadu_pd(acc + j + 4)));
+    _mm256_storeu_pd(acc + j, _mm256_fmadd_pd(al, _mm256_cvtps_pd(_mm256_castps256_ps128(kv)),
+                                              _mm256_loadu_pd(acc + j)));
+    _mm256_storeu_pd(acc + j + 4, _mm256_fmadd_pd(al, _mm256_cvtps_pd(_mm256_extractf128_ps(kv, 1)),
+                                                  _mm256_loadu_pd(acc + j + 4)));
   }
   for (; j < m; ++j) acc[j] += alpha * static_cast<double>(k[j]);
 }
@@ -299,7 +310,8 @@ class StoredKernel {
     const Index groups = std::min<Index>(n_, 32);
     const Index per = (n_ + groups - 1) / groups;
     acc_.resize(groups * m_);
-    const int threads = static_cast<double>(n_) * static_cast<double>(m_) < 1e5 ? 1 : ex.resolved_threads();
+    const int threads =
+        static_cast<double>(n_) * static_cast<double>(m_) < 1e5 ? 1 : ex.resolved_threads();
     parallel_for(groups, threads, 1, [&](Index gb, Index ge) {
       for (Index grp = gb; grp < ge; ++grp) {
         double* acc = acc_.data() + grp * m_;
@@ -325,18 +337,20 @@ class StoredKernel {
   /// the caller restores them and takes a log-domain step instead); bal_g receives the
   /// balanced g values (for the final column masses).
   std::pair<double, double> iterate(const Side& A, const Side& B, Vector<double>& f,
-                                    Vector<double>& g, Vector<double>& bal_g,
-                                    const Execution& ex, double omega) {
+                                    Vector<double>& g, Vector<double>& bal_g, const Execution& ex,
+                                    double omega) {
     const double eps = eps_;
     Vector<double> w(m_);
-    for (Index j = 0; j < m_; ++j) w[j] = B.w[j] > 0 ? B.w[j] * std::exp((g[j] - gbar_[j]) / eps) : 0.0;
+    for (Index j = 0; j < m_; ++j)
+      w[j] = B.w[j] > 0 ? B.w[j] * std::exp((g[j] - gbar_[j]) / eps) : 0.0;
     // Fixed row groups (independent of the thread count) with their own column accumulators.
     const Index groups = std::min<Index>(n_, 32);
     const Index per = (n_ + groups - 1) / groups;
     acc_.resize(groups * m_);
     std::vector<double> err_parts(static_cast<std::size_t>(groups), 0.0);
     std::atomic<bool> failed{false};
-    const int threads = static_cast<double>(n_) * static_cast<double>(m_) < 1e5 ? 1 : ex.resolved_threads();
+    const int threads =
+        static_cast<double>(n_) * static_cast<double>(m_) < 1e5 ? 1 : ex.resolved_threads();
     parallel_for(groups, threads, 1, [&](Index gb, Index ge) {
       for (Index grp = gb; grp < ge; ++grp) {
         double* acc = acc_.data() + grp * m_;
@@ -397,17 +411,19 @@ class StoredKernel {
 /// very small eps the Newton system is so ill-conditioned that CG stalls (typically once the
 /// L1 error is ~1e-5 at eps = 1e-3 of the cost scale).
 template <Real T, class G>
-bool newton_step(StoredKernel<T>& K, const G& geom, const Side& A, const Side& B,
-                 Vector<double>& f, Vector<double>& g, double& err, double absorb_threshold,
-                 const Execution& ex, Index& cg_iterations, Index& absorptions) {
+bool newton_step(StoredKernel<T>& K, const G& geom, const Side& A, const Side& B, Vector<double>& f,
+                 Vector<double>& g, double& err, double absorb_threshold, const Execution& ex,
+                 Index& cg_iterations, Index& absorptions) {
   const Index n = f.size(), m = g.size();
   auto scalings = [&](const Vector<double>& ff, const Vector<double>& gg, Vector<double>& u,
                       Vector<double>& v) {
     const double eps = K.eps();
     u.resize(n);
     v.resize(m);
-    for (Index i = 0; i < n; ++i) u[i] = A.w[i] > 0 ? A.w[i] * std::exp((ff[i] - K.fbar()[i]) / eps) : 0.0;
-    for (Index j = 0; j < m; ++j) v[j] = B.w[j] > 0 ? B.w[j] * std::exp((gg[j] - K.gbar()[j]) / eps) : 0.0;
+    for (Index i = 0; i < n; ++i)
+      u[i] = A.w[i] > 0 ? A.w[i] * std::exp((ff[i] - K.fbar()[i]) / eps) : 0.0;
+    for (Index j = 0; j < m; ++j)
+      v[j] = B.w[j] > 0 ? B.w[j] * std::exp((gg[j] - K.gbar()[j]) / eps) : 0.0;
   };
   Vector<double> u, v, Kv, Ktu;
   auto marginals = [&](const Vector<double>& ff, const Vector<double>& gg, Vector<double>& r,
@@ -497,9 +513,9 @@ inline Vector<double> safe_log(const Vector<double>& w) {
 
 inline void check_weights(const Vector<double>& w, Index expected, const char* name,
                           const char* side) {
-  check_argument(w.size() == expected, name,
-                 "has " + std::to_string(w.size()) + " entries for " + std::to_string(expected) +
-                     " " + side);
+  check_argument(
+      w.size() == expected, name,
+      "has " + std::to_string(w.size()) + " entries for " + std::to_string(expected) + " " + side);
   for (Index i = 0; i < w.size(); ++i)
     check_argument(std::isfinite(w[i]) && w[i] >= 0, name,
                    "entry " + std::to_string(i) + " is negative, NaN or infinite");
@@ -514,29 +530,32 @@ SinkhornResult solve(const G& geom, VectorView<double> a_in, VectorView<double> 
   opt.validate();
   const Index n = geom.rows(), m = geom.cols();
   Side A, B;
-  A.w = a_in.size() == 0 ? Vector<double>::Constant(n, 1.0 / static_cast<double>(n)) : Vector<double>(a_in);
-  B.w = b_in.size() == 0 ? Vector<double>::Constant(m, 1.0 / static_cast<double>(m)) : Vector<double>(b_in);
+  A.w = a_in.size() == 0 ? Vector<double>::Constant(n, 1.0 / static_cast<double>(n))
+                         : Vector<double>(a_in);
+  B.w = b_in.size() == 0 ? Vector<double>::Constant(m, 1.0 / static_cast<double>(m))
+                         : Vector<double>(b_in);
   check_weights(A.w, n, "a", "sources (rows)");
   check_weights(B.w, m, "b", "targets (columns)");
   A.logw = safe_log(A.w);
   B.logw = safe_log(B.w);
   const double mass_a = A.w.sum(), mass_b = B.w.sum();
   if (cap != nullptr) {
-    check_argument(cap->size() == n, "cap",
-                   "has " + std::to_string(cap->size()) + " entries for " + std::to_string(n) +
-                       " sources");
+    check_argument(
+        cap->size() == n, "cap",
+        "has " + std::to_string(cap->size()) + " entries for " + std::to_string(n) + " sources");
     for (Index i = 0; i < n; ++i)
       check_argument(std::isfinite((*cap)[i]) && (*cap)[i] >= 0, "cap",
                      "entry " + std::to_string(i) + " is negative, NaN or infinite");
-    check_argument(cap->sum() >= mass_b * (1 - 1e-12), "cap",
-                   fmt::format("total capacity {:g} is less than the target mass {:g}",
-                               cap->sum(), mass_b));
+    check_argument(
+        cap->sum() >= mass_b * (1 - 1e-12), "cap",
+        fmt::format("total capacity {:g} is less than the target mass {:g}", cap->sum(), mass_b));
     check_argument(std::isinf(opt.reg_m_b), "reg_m_b",
                    "must be infinite (hard target marginal) in a capacity-constrained problem");
     A.rule = Rule::capacity;
     A.logcap.resize(n);
     for (Index i = 0; i < n; ++i)
-      A.logcap[i] = (*cap)[i] > 0 ? std::log((*cap)[i]) - A.logw[i] : -std::numeric_limits<double>::infinity();
+      A.logcap[i] = (*cap)[i] > 0 ? std::log((*cap)[i]) - A.logw[i]
+                                  : -std::numeric_limits<double>::infinity();
     // A source with zero capacity carries nothing: give it zero prior weight.
     for (Index i = 0; i < n; ++i)
       if ((*cap)[i] <= 0) {
@@ -567,8 +586,12 @@ SinkhornResult solve(const G& geom, VectorView<double> a_in, VectorView<double> 
   Vector<double> f, g;
   const bool warm_started = warm.f.size() > 0 || warm.g.size() > 0;
   if (warm_started) {
-    check_argument(warm.f.size() == n, "f", "warm-start potential f has " + std::to_string(warm.f.size()) + " entries for " + std::to_string(n) + " sources");
-    check_argument(warm.g.size() == m, "g", "warm-start potential g has " + std::to_string(warm.g.size()) + " entries for " + std::to_string(m) + " targets");
+    check_argument(warm.f.size() == n, "f",
+                   "warm-start potential f has " + std::to_string(warm.f.size()) + " entries for " +
+                       std::to_string(n) + " sources");
+    check_argument(warm.g.size() == m, "g",
+                   "warm-start potential g has " + std::to_string(warm.g.size()) + " entries for " +
+                       std::to_string(m) + " targets");
     check_argument(warm.f.allFinite(), "f", "warm-start potential is not finite");
     check_argument(warm.g.allFinite(), "g", "warm-start potential is not finite");
     f = warm.f;
@@ -596,25 +619,6 @@ SinkhornResult solve(const G& geom, VectorView<double> a_in, VectorView<double> 
 
   // The reductions throw Cancelled when the token fires mid-way; the solver reports it as a
   // status and returns the potentials reached so far.
-  try {
-  // eps-scaling stages (online).
-  if (opt.eps_scaling && !warm_started) {
-    double eps = opt.eps_start > 0 ? opt.eps_start : geom.max_cost_bound();
-    while (eps > eps_target * (1 + 1e-12)) {
-      for (Index it = 0; it < opt.eps_scaling_iterations; ++it) {
-        online_iteration(eps);
-        ++res.total_iterations;
-      }
-      if (!all_finite(f) || !all_finite(g)) break;
-      if (ex.report("sinkhorn eps-scaling", 0.0)) {
-        res.status = Status::cancelled;
-        break;
-      }
-      eps *= opt.eps_scaling_factor;
-    }
-  }
-
-  // Target-reg iterations.
   const double bytes = static_cast<double>(n) * static_cast<double>(m) * sizeof(T);
   const bool stored = opt.storage == KernelStorage::stored ||
                       (opt.storage == KernelStorage::automatic &&
@@ -627,106 +631,127 @@ SinkhornResult solve(const G& geom, VectorView<double> a_in, VectorView<double> 
   bool relax_disabled = false;
   double best_error = std::numeric_limits<double>::infinity();
   bool built = false;
-  Vector<double> f_backup, g_backup;
-  double ea = 0, eb = 0;
-  if (res.status != Status::cancelled && all_finite(f) && all_finite(g)) {
-    for (Index it = 0; it < opt.max_iter; ++it) {
-      if (stored && built && K.needs_absorb(f, g, opt.absorb_threshold)) {
-        ++res.absorptions;
-        K.build(geom, f, g, eps_target, ex);
-      }
-      if (stored && built) {
-        f_backup = f;
-        g_backup = g;
-        std::tie(ea, eb) = K.iterate(A, B, f, g, bal_g, ex, omega);
-        if (std::isnan(ea)) {
-          // Underflowed kernel row/column: restore, take a log-domain step, rebuild.
-          f = f_backup;
-          g = g_backup;
-          std::tie(ea, eb) = online_iteration(eps_target);
-          K.build(geom, f, g, eps_target, ex);
-          ++res.absorptions;
+  try {
+    // eps-scaling stages (online).
+    if (opt.eps_scaling && !warm_started) {
+      double eps = opt.eps_start > 0 ? opt.eps_start : geom.max_cost_bound();
+      while (eps > eps_target * (1 + 1e-12)) {
+        for (Index it = 0; it < opt.eps_scaling_iterations; ++it) {
+          online_iteration(eps);
+          ++res.total_iterations;
         }
-      } else if (stored) {
-        // The first step at the target reg is log-domain, so that K is built from balanced
-        // potentials (every row and column then has entries of order one).
-        std::tie(ea, eb) = online_iteration(eps_target);
-        if (all_finite(f) && all_finite(g)) {
-          K.build(geom, f, g, eps_target, ex);
-          built = true;
-        }
-      } else {
-        std::tie(ea, eb) = online_iteration(eps_target);
-      }
-      ++res.iterations;
-      ++res.total_iterations;
-      if (!std::isfinite(ea) || !std::isfinite(eb) || !all_finite(f) || !all_finite(g)) {
-        if (!all_finite(f) || !all_finite(g)) {
-          res.status = Status::numerical_error;
+        if (!all_finite(f) || !all_finite(g)) break;
+        if (ex.report("sinkhorn eps-scaling", 0.0)) {
+          res.status = Status::cancelled;
           break;
         }
-        continue;  // a transient overflow of the mass error; keep going
+        eps *= opt.eps_scaling_factor;
       }
-      if (ea <= threshold && eb <= threshold) {
-        res.status = Status::converged;
-        break;
-      }
-      // Slow linear (or sublinear) convergence on a stored kernel of a balanced problem:
-      // switch to Sinkhorn-Newton steps until converged (or a step fails).
-      if (opt.newton && stored && built && !newton_failed && A.rule == Rule::hard &&
-          B.rule == Rule::hard && res.iterations >= opt.newton_after && last_rho > 0.9) {
-        double err = ea + eb;
-        while (res.newton_steps < opt.max_newton_steps) {
-          if (!newton_step(K, geom, A, B, f, g, err, opt.absorb_threshold, ex, res.cg_iterations,
-                           res.absorptions)) {
-            newton_failed = true;
+    }
+
+    // Target-reg iterations.
+    Vector<double> f_backup, g_backup;
+    double ea = 0, eb = 0;
+    if (res.status != Status::cancelled && all_finite(f) && all_finite(g)) {
+      for (Index it = 0; it < opt.max_iter; ++it) {
+        if (stored && built && K.needs_absorb(f, g, opt.absorb_threshold)) {
+          ++res.absorptions;
+          K.build(geom, f, g, eps_target, ex);
+        }
+        if (stored && built) {
+          f_backup = f;
+          g_backup = g;
+          std::tie(ea, eb) = K.iterate(A, B, f, g, bal_g, ex, omega);
+          if (std::isnan(ea)) {
+            // Underflowed kernel row/column: restore, take a log-domain step, rebuild.
+            f = f_backup;
+            g = g_backup;
+            std::tie(ea, eb) = online_iteration(eps_target);
+            K.build(geom, f, g, eps_target, ex);
+            ++res.absorptions;
+          }
+        } else if (stored) {
+          // The first step at the target reg is log-domain, so that K is built from balanced
+          // potentials (every row and column then has entries of order one).
+          std::tie(ea, eb) = online_iteration(eps_target);
+          if (all_finite(f) && all_finite(g)) {
+            K.build(geom, f, g, eps_target, ex);
+            built = true;
+          }
+        } else {
+          std::tie(ea, eb) = online_iteration(eps_target);
+        }
+        ++res.iterations;
+        ++res.total_iterations;
+        if (!std::isfinite(ea) || !std::isfinite(eb) || !all_finite(f) || !all_finite(g)) {
+          if (!all_finite(f) || !all_finite(g)) {
+            res.status = Status::numerical_error;
             break;
           }
-          ++res.newton_steps;
-          if (err <= threshold) break;
+          continue;  // a transient overflow of the mass error; keep going
         }
-        if (err <= threshold) {
+        if (ea <= threshold && eb <= threshold) {
           res.status = Status::converged;
           break;
         }
-        continue;
-      }
-      // Over-relaxation (Thibault et al. 2017, "Overrelaxed Sinkhorn-Knopp"; Young's SOR
-      // rule): once the plain iteration is in its linear regime with per-iteration error ratio
-      // rho (measured over a window), use omega = 2 / (1 + sqrt(1 - rho)), which turns the
-      // rate rho into about omega - 1. If the error then grows 10x above its best value, fall
-      // back to omega = 1 for the rest of the run.
-      {
-        const double e = ea + eb;
-        history.push_back(e);
-        const auto k = history.size();
-        constexpr std::size_t kWindow = 10;
-        if (k >= 2 * kWindow && history[k - 1 - kWindow] > 0)
-          last_rho = std::pow(e / history[k - 1 - kWindow], 1.0 / kWindow);
-        if (opt.overrelaxation && omega == 1.0 && !relax_disabled && k >= 2 * kWindow &&
-            history[k - 1 - kWindow] > 0) {
-          const double rho = last_rho;
-          if (rho > 0.3 && rho < 1.0) {
-            omega = std::min(opt.max_overrelaxation, 2.0 / (1.0 + std::sqrt(1.0 - rho)));
-            best_error = e;
+        // Slow linear (or sublinear) convergence on a stored kernel of a balanced problem:
+        // switch to Sinkhorn-Newton steps until converged (or a step fails).
+        if (opt.newton && stored && built && !newton_failed && A.rule == Rule::hard &&
+            B.rule == Rule::hard && res.iterations >= opt.newton_after && last_rho > 0.9) {
+          double err = ea + eb;
+          while (res.newton_steps < opt.max_newton_steps) {
+            if (!newton_step(K, geom, A, B, f, g, err, opt.absorb_threshold, ex, res.cg_iterations,
+                             res.absorptions)) {
+              newton_failed = true;
+              break;
+            }
+            ++res.newton_steps;
+            if (err <= threshold) break;
           }
-        } else if (omega > 1.0) {
-          best_error = std::min(best_error, e);
-          if (e > 10.0 * best_error) {
-            omega = 1.0;
-            relax_disabled = true;
+          if (err <= threshold) {
+            res.status = Status::converged;
+            break;
+          }
+          continue;
+        }
+        // Over-relaxation (Thibault et al. 2017, "Overrelaxed Sinkhorn-Knopp"; Young's SOR
+        // rule): once the plain iteration is in its linear regime with per-iteration error ratio
+        // rho (measured over a window), use omega = 2 / (1 + sqrt(1 - rho)), which turns the
+        // rate rho into about omega - 1. If the error then grows 10x above its best value, fall
+        // back to omega = 1 for the rest of the run.
+        {
+          const double e = ea + eb;
+          history.push_back(e);
+          const auto k = history.size();
+          constexpr std::size_t kWindow = 10;
+          if (k >= 2 * kWindow && history[k - 1 - kWindow] > 0)
+            last_rho = std::pow(e / history[k - 1 - kWindow], 1.0 / kWindow);
+          if (opt.overrelaxation && omega == 1.0 && !relax_disabled && k >= 2 * kWindow &&
+              history[k - 1 - kWindow] > 0) {
+            const double rho = last_rho;
+            if (rho > 0.3 && rho < 1.0) {
+              omega = std::min(opt.max_overrelaxation, 2.0 / (1.0 + std::sqrt(1.0 - rho)));
+              best_error = e;
+            }
+          } else if (omega > 1.0) {
+            best_error = std::min(best_error, e);
+            if (e > 10.0 * best_error) {
+              omega = 1.0;
+              relax_disabled = true;
+            }
           }
         }
+        if (ex.report("sinkhorn",
+                      static_cast<double>(it + 1) / static_cast<double>(opt.max_iter))) {
+          res.status = Status::cancelled;
+          break;
+        }
       }
-      if (ex.report("sinkhorn", static_cast<double>(it + 1) / static_cast<double>(opt.max_iter))) {
-        res.status = Status::cancelled;
-        break;
-      }
+    } else if (res.status != Status::cancelled) {
+      res.status = Status::numerical_error;
     }
-  } else if (res.status != Status::cancelled) {
-    res.status = Status::numerical_error;
-  }
-  if (res.status == Status::max_iterations && res.iterations == 0) res.status = Status::numerical_error;
+    if (res.status == Status::max_iterations && res.iterations == 0)
+      res.status = Status::numerical_error;
   } catch (const Cancelled&) {
     res.status = Status::cancelled;
   }
@@ -736,17 +761,35 @@ SinkhornResult solve(const G& geom, VectorView<double> a_in, VectorView<double> 
   res.log_a = A.logw;
   res.log_b = B.logw;
   if (res.status == Status::numerical_error || res.status == Status::cancelled) return res;
-  // Final masses from fresh half-steps (one extra row reduction; columns are current).
-  h = B.logw + g / eps_target;
-  geom.row_lse(h, eps_target, lse, ex);
-  bal_f = -eps_target * lse;
-  h = A.logw + f / eps_target;
-  geom.col_lse(h, eps_target, lse, ex);
-  bal_g = -eps_target * lse;
+  // Final masses from fresh half-steps at the final potentials: through the stored kernel
+  // when it was used (the same arithmetic that decided convergence), else the geometry.
+  if (stored && built) {
+    if (K.needs_absorb(f, g, opt.absorb_threshold)) {
+      K.build(geom, f, g, eps_target, ex);
+      ++res.absorptions;
+    }
+    Vector<double> wc(m), wr(n), rows, cols;
+    for (Index j = 0; j < m; ++j)
+      wc[j] = B.w[j] > 0 ? B.w[j] * std::exp((g[j] - K.gbar()[j]) / eps_target) : 0.0;
+    for (Index i = 0; i < n; ++i)
+      wr[i] = A.w[i] > 0 ? A.w[i] * std::exp((f[i] - K.fbar()[i]) / eps_target) : 0.0;
+    K.apply(wc, wr, rows, cols, ex);
+    bal_f = K.fbar().array() - eps_target * rows.array().log();
+    bal_g = K.gbar().array() - eps_target * cols.array().log();
+  } else {
+    h = B.logw + g / eps_target;
+    geom.row_lse(h, eps_target, lse, ex);
+    bal_f = -eps_target * lse;
+    h = A.logw + f / eps_target;
+    geom.col_lse(h, eps_target, lse, ex);
+    bal_g = -eps_target * lse;
+  }
   res.row_mass.resize(n);
   res.col_mass.resize(m);
-  for (Index i = 0; i < n; ++i) res.row_mass[i] = A.w[i] > 0 ? A.w[i] * std::exp((f[i] - bal_f[i]) / eps_target) : 0.0;
-  for (Index j = 0; j < m; ++j) res.col_mass[j] = B.w[j] > 0 ? B.w[j] * std::exp((g[j] - bal_g[j]) / eps_target) : 0.0;
+  for (Index i = 0; i < n; ++i)
+    res.row_mass[i] = A.w[i] > 0 ? A.w[i] * std::exp((f[i] - bal_f[i]) / eps_target) : 0.0;
+  for (Index j = 0; j < m; ++j)
+    res.col_mass[j] = B.w[j] > 0 ? B.w[j] * std::exp((g[j] - bal_g[j]) / eps_target) : 0.0;
   {
     Vector<double> fa = f, gb = g;
     res.error_a = update_side(A, bal_f, eps_target, fa);

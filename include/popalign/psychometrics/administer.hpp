@@ -124,12 +124,12 @@ struct ItemResponse {
 /// All answers of one persona.
 struct PersonaResponses {
   std::string persona_id;
-  std::vector<ItemResponse> items;  ///< instrument order
-  std::vector<std::string> order;   ///< item ids in presented order
+  std::vector<ItemResponse> items;     ///< instrument order
+  std::vector<std::string> order;      ///< item ids in presented order
   std::vector<std::string> raw_calls;  ///< batch mode: raw text of every call, in order
-  std::size_t calls = 0;            ///< requests sent to the backend (cache hits included)
-  std::size_t cached_calls = 0;     ///< of which served from a cache
-  llm::Usage usage;                 ///< summed over paid (non-cached) calls
+  std::size_t calls = 0;               ///< requests sent to the backend (cache hits included)
+  std::size_t cached_calls = 0;        ///< of which served from a cache
+  llm::Usage usage;                    ///< summed over paid (non-cached) calls
 
   std::size_t answered() const noexcept;
   /// True when some call failed (some item has an error).
@@ -185,10 +185,10 @@ struct AdministerFileOptions {
 };
 
 struct AdministerFileReport {
-  std::size_t personas = 0;        ///< valid persona lines
-  std::size_t malformed = 0;       ///< skipped persona lines
-  std::size_t already_done = 0;    ///< lines found in an existing output (resume)
-  std::size_t written = 0;         ///< lines written by this run
+  std::size_t personas = 0;      ///< valid persona lines
+  std::size_t malformed = 0;     ///< skipped persona lines
+  std::size_t already_done = 0;  ///< lines found in an existing output (resume)
+  std::size_t written = 0;       ///< lines written by this run
   std::size_t calls = 0;
   std::size_t cached_calls = 0;
   std::size_t missing_answers = 0;  ///< items without a value in the lines written
@@ -243,12 +243,12 @@ std::string response_line(const PersonaResponses& responses, const Instrument& i
 // ---- Dry run: what a run would cost ---------------------------------------------------------
 
 struct AdministerEstimate {
-  std::size_t personas = 0;           ///< personas still to do
-  std::size_t calls = 0;              ///< first-attempt calls (re-asks come on top)
-  std::int64_t prompt_tokens = 0;     ///< estimated: ceil(characters / 4) + 4 per message
+  std::size_t personas = 0;                ///< personas still to do
+  std::size_t calls = 0;                   ///< first-attempt calls (re-asks come on top)
+  std::int64_t prompt_tokens = 0;          ///< estimated: ceil(characters / 4) + 4 per message
   std::int64_t max_completion_tokens = 0;  ///< upper bound: calls x max_tokens
-  std::optional<double> cost;         ///< with prices given: prompt and completion per 1e6 tokens
-  RenderedPrompt example;             ///< the first call's prompt
+  std::optional<double> cost;  ///< with prices given: prompt and completion per 1e6 tokens
+  RenderedPrompt example;      ///< the first call's prompt
 };
 
 /// Renders every first-attempt request without calling anything and estimates tokens with

@@ -78,10 +78,9 @@ PromptTemplate resolve_prompt_template(const std::string& spec);
 
 /// Substitutes {name} placeholders from (name, value) pairs; "{{" and "}}" become braces.
 /// InvalidArgument(argument) for an unknown placeholder or an unbalanced brace.
-std::string substitute_placeholders(std::string_view text,
-                                    std::span<const std::pair<std::string_view, std::string_view>>
-                                        values,
-                                    const char* argument = "template");
+std::string substitute_placeholders(
+    std::string_view text, std::span<const std::pair<std::string_view, std::string_view>> values,
+    const char* argument = "template");
 
 /// The {scale} block: one scale_line per option, "\n"-separated, min first (reversed: the
 /// labels listed in opposite order against the same numbers).

@@ -17,6 +17,7 @@
 // (|count_i - m w_i| < 1), residual is in between.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -208,7 +209,7 @@ struct FixedSizeOptions {
   /// Madow's ordered systematic sampling never selects some pairs of neighbours together; the
   /// first-order inclusion probabilities pi_i are exact either way.
   bool randomize_order = true;
-  /// |sum pi - round(sum pi)| allowed, relative to n.
+  /// |sum pi - round(sum pi)| allowed, per unit (times n); at least 4 epsilon of T.
   double sum_tolerance = 1e-9;
   void validate() const {
     check_argument(sum_tolerance >= 0 && std::isfinite(sum_tolerance), "sum_tolerance",
@@ -236,7 +237,10 @@ std::vector<Index> sample_fixed_size(const Eigen::Ref<const Vector<T>>& inclusio
     total += v;
   }
   const double N = std::round(total);
-  check_argument(std::abs(total - N) <= options.sum_tolerance * std::max<double>(1.0, n),
+  // At least a few ulps of T per unit: float probabilities cannot sum more exactly than that.
+  const double tol =
+      std::max(options.sum_tolerance, 4.0 * static_cast<double>(std::numeric_limits<T>::epsilon()));
+  check_argument(std::abs(total - N) <= tol * std::max<double>(1.0, static_cast<double>(n)),
                  "inclusion_probabilities",
                  "must sum to an integer (sum is " + std::to_string(total) + ")");
   std::vector<Index> order(static_cast<std::size_t>(n));

@@ -1,0 +1,60 @@
+#pragma once
+// Late-interaction scoring over word vectors: ColBERT-style MaxSim (Khattab & Zaharia, SIGIR
+// 2020) with GloVe tokens instead of contextual ones, weighted by SIF.
+//
+// For a query q with known tokens t_1..t_m (tokenize() rules, unknown tokens skipped) and a
+// text d with known tokens u_1..u_n,
+//
+//     maxsim(q, d) = sum_i w(t_i) * max_j cos(t_i, u_j) / sum_i w(t_i),
+//     w(t) = a / (a + p(t))  (the SIF weight of the SifEmbedder the scorer is built on).
+//
+// Why: averaging word vectors into one sentence vector blurs a short query into its frequent
+// words, and a profile fact into its own topic; "someone who works in healthcare" and "I am a
+// nurse" are far apart as averages. MaxSim lets each content word of the query find its best
+// partner in the text ("healthcare" -> "nurse", "hospital"), and the SIF weights make the
+// function words ("who", "in") count for little. Raw word vectors are used (cosines of
+// unit-normalised GloVe rows); no common component is removed at word level.
+//
+// A text without known tokens scores 0 against every query; a query without known tokens
+// scores 0 against every text. Repeated query tokens count once per occurrence (as in SIF).
+//
+// Cost: per query, one (query tokens x distinct pool words) cosine matrix (a small GEMM), then
+// one max per (query token, text token). Deterministic: fixed-order sums, no randomness; the
+// result does not depend on the thread count.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <popalign/core/execution.hpp>
+#include <popalign/core/types.hpp>
+#include <popalign/embedding/word_vectors.hpp>
+
+namespace popalign::embedding {
+
+/// MaxSim scorer over a fixed collection of texts (the "documents"), prepared once.
+class MaxSimScorer {
+ public:
+  /// Uses sif->word_vectors() and sif->weight(); the SIF common components play no role.
+  /// Throws InvalidArgument when `sif` is null.
+  MaxSimScorer(std::shared_ptr<const SifEmbedder> sif, const std::vector<std::string>& texts);
+  /// Documents given as token groups: each document is the union of the tokens of its texts
+  /// (e.g. all facts of one profile pooled).
+  MaxSimScorer(std::shared_ptr<const SifEmbedder> sif,
+               const std::vector<std::vector<std::string>>& documents);
+
+  /// queries x documents scores in [-1, 1] (see the file comment).
+  RowMatrix<float> score(const std::vector<std::string>& queries,
+                         const Execution& execution = {}) const;
+
+  Index documents() const noexcept { return static_cast<Index>(doc_words_.size()); }
+  const SifEmbedder& sif() const noexcept { return *sif_; }
+
+ private:
+  void prepare(const std::vector<std::vector<std::string>>& documents);
+  std::shared_ptr<const SifEmbedder> sif_;
+  std::vector<std::vector<Index>> doc_words_;  ///< per document: distinct local word ids
+  RowMatrix<float> pool_;                      ///< distinct pool words, unit rows
+  std::vector<Index> pool_rows_;               ///< local id -> vocabulary row
+};
+
+}  // namespace popalign::embedding
