@@ -2,7 +2,13 @@
 //
 //   popalign_embedding_quality [--epochs N] [--batch B] [--lr X] [--temperature T]
 //       [--hard-negatives K] [--filter-threshold T] [--kind linear|mlp] [--seed S]
-//       [--holdout F] [--split-seed S] [--write-head FILE] [--write-components FILE]
+//       [--holdout F] [--split-seed S] [--write-head FILE] [--write-components FILE] [--dev]
+//       [--weight-decay X] [--decay-to-identity]
+//
+// --dev: tuning mode. The held-out profiles are set aside untouched and the TRAINING profiles
+// are split again (persona groups, 25%, seed split-seed + 2) into a dev-train and a dev-test
+// side; every number printed is then on dev-test. Choices (temperature, epochs, scoring) are made
+// with --dev only; the default run reports them on the held-out profiles.
 //
 // Split: whole persona groups (profiles sharing a fact, see persona_groups) are held out in
 // seeded order (split seed 2026) until 20% of the profiles are; the SIF common component and the
@@ -10,6 +16,8 @@
 //   untrained   GloVe SIF (no head)
 //   head        GloVe SIF + head trained with InfoNCE, mined hard negatives, semantic filtering
 //   head-nofilt the same head trained without the filter
+//   max-sim     word-level late interaction (MaxSimScorer) over the untrained GloVe vectors,
+//               best fact / facts pooled (max-sim-profile); no embedding of the document
 // Also: the untrained embedder on one profile per persona group of the whole data set (no
 // training involved, so no leakage). --write-head / --write-components save the filtered head
 // and a component fitted on ALL profiles (the shipped files in data/embedding/ are made so).
@@ -32,6 +40,7 @@ struct Args {
   std::uint64_t split_seed = 2026;
   std::string write_head, write_components;
   std::string data_dir = POPALIGN_DATA_DIR;
+  bool dev = false;
 };
 
 Args parse(int argc, char** argv) {
@@ -74,6 +83,10 @@ Args parse(int argc, char** argv) {
       a.write_components = val();
     else if (k == "--data-dir")
       a.data_dir = val();
+    else if (k == "--dev")
+      a.dev = true;
+    else if (k == "--decay-to-identity")
+      a.train.decay_to_identity = true;
     else {
       fmt::print(stderr, "unknown option {}\n", k);
       std::exit(2);
@@ -114,6 +127,69 @@ void report(const std::string& label, const std::shared_ptr<const Embedder>& e,
   per_group[label + " max_fact"] = gm;
   per_group[label + " whole"] = gw;
 }
+
+// Word-level late interaction: ICT and group measures with max-sim (best fact) and
+// max-sim-profile (facts pooled); the row's "whole" columns hold max-sim-profile.
+void report_max_sim(const std::shared_ptr<const Embedder>& e, const std::vector<PersonaText>& test,
+                    const std::vector<GroupSpec>& groups, std::uint64_t seed,
+                    std::map<std::string, std::vector<GroupMetrics>>& per_group) {
+  const ClozeMetrics prof = evaluate_inverse_cloze(e, test, seed, ProfileScoring::max_sim_profile);
+  const ClozeMetrics fact = evaluate_inverse_cloze(e, test, seed, ProfileScoring::max_sim);
+  const PersonaRetriever rm(e, test, RetrieverOptions{ProfileScoring::max_sim, {}});
+  const PersonaRetriever rp(e, test, RetrieverOptions{ProfileScoring::max_sim_profile, {}});
+  const auto gm = evaluate_groups(rm, groups);
+  const auto gp = evaluate_groups(rp, groups);
+  double a = 0, b = 0, c = 0, d = 0;
+  for (std::size_t i = 0; i < gm.size(); ++i) {
+    a += gm[i].precision_at_10;
+    b += gm[i].precision_at_20;
+    c += gp[i].precision_at_10;
+    d += gp[i].precision_at_20;
+  }
+  const double g = static_cast<double>(groups.size());
+  fmt::print(
+      "| {:<12} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | "
+      "{:.3f} |  (max-sim: 'whole' columns = facts pooled, 'max-fact' = best fact)\n",
+      "max-sim", prof.recall_at_1, prof.recall_at_10, prof.mrr, fact.recall_at_1, fact.recall_at_10,
+      fact.mrr, a / g, b / g, c / g, d / g);
+  per_group["max-sim max_fact"] = gm;
+  per_group["max-sim whole"] = gp;
+}
+
+std::vector<PersonaText> one_per_persona(const std::vector<PersonaText>& profiles) {
+  const auto g = persona_groups(profiles);
+  std::vector<PersonaText> dedup;
+  std::vector<char> seen(profiles.size(), 0);
+  for (std::size_t i = 0; i < profiles.size(); ++i)
+    if (!seen[static_cast<std::size_t>(g[i])]) {
+      seen[static_cast<std::size_t>(g[i])] = 1;
+      dedup.push_back(profiles[i]);
+    }
+  return dedup;
+}
+
+// Mean P@10 / P@20 of every untrained scoring on one profile per persona of `pool`.
+void untrained_scorings(const std::string& label, const std::shared_ptr<const WordVectors>& wv,
+                        const std::vector<PersonaText>& pool,
+                        const std::vector<GroupSpec>& groups) {
+  const auto dedup = one_per_persona(pool);
+  auto sif = std::make_shared<SifEmbedder>(wv);
+  sif->fit_common_components(all_facts(pool));
+  fmt::print("| {} ({} personas) |", label, dedup.size());
+  for (auto sc : {ProfileScoring::max_fact, ProfileScoring::whole, ProfileScoring::max_sim,
+                  ProfileScoring::max_sim_profile}) {
+    const PersonaRetriever r(sif, dedup, RetrieverOptions{sc, {}});
+    const auto gm = evaluate_groups(r, groups);
+    double a = 0, b = 0;
+    for (const auto& m : gm) {
+      a += m.precision_at_10;
+      b += m.precision_at_20;
+    }
+    const double n = static_cast<double>(gm.size());
+    fmt::print(" {:.3f} / {:.3f} |", a / n, b / n);
+  }
+  fmt::print("\n");
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -124,7 +200,14 @@ int main(int argc, char** argv) {
   const auto profiles =
       read_personas(args.data_dir + "/personas/synthetic_persona_chat_valid_test.jsonl");
   const auto groups = read_groups(args.data_dir + "/embedding/groups.jsonl");
-  const ProfileSplit split = split_profiles(profiles, args.holdout, args.split_seed);
+  ProfileSplit split = split_profiles(profiles, args.holdout, args.split_seed);
+  if (args.dev) {
+    fmt::print(
+        "DEV MODE: held-out profiles ({}) set aside; numbers are on a dev split of the "
+        "training profiles\n",
+        split.test.size());
+    split = split_profiles(split.train, 0.25, args.split_seed + 2);
+  }
   fmt::print("profiles {} (train {}, held out {}), groups {}, split seed {}\n", profiles.size(),
              split.train.size(), split.test.size(), groups.size(), args.split_seed);
 
@@ -160,6 +243,16 @@ int main(int argc, char** argv) {
          per_group);
   report("head-nofilt", std::make_shared<ProjectedEmbedder>(base, r2.head), split.test, groups,
          eval_seed, per_group);
+  report_max_sim(base, split.test, groups, eval_seed, per_group);
+
+  // Untrained scorings on distinct personas (one profile per persona group); no training is
+  // involved, so the training side doubles as the dev set for choosing among them.
+  fmt::print(
+      "\nuntrained scorings, one profile per persona, mean P@10 / P@20:\n| pool | max-fact | "
+      "whole | max-sim | max-sim-profile |\n|---|---|---|---|---|\n");
+  untrained_scorings(args.dev ? "dev-train" : "train (dev)", wv, split.train, groups);
+  untrained_scorings(args.dev ? "dev-test" : "held-out", wv, split.test, groups);
+  if (!args.dev) untrained_scorings("all", wv, profiles, groups);
 
   // Distinct personas in the top 10 (variants of one persona collapse).
   fmt::print("\ndistinct personas among the top 10 (max-fact), per group:");
@@ -171,8 +264,9 @@ int main(int argc, char** argv) {
   fmt::print("\n");
 
   // The untrained embedder involves no training, so it can be measured on the whole data set
-  // without leakage: one profile per persona group (the first in file order).
-  {
+  // without leakage: one profile per persona group (the first in file order). Not in --dev mode
+  // (it would show the held-out personas).
+  if (!args.dev) {
     const auto g = persona_groups(profiles);
     std::vector<PersonaText> dedup;
     std::vector<char> seen(profiles.size(), 0);
@@ -186,35 +280,43 @@ int main(int argc, char** argv) {
     fmt::print("\nuntrained GloVe SIF on one profile per persona group ({} personas):\n",
                dedup.size());
     fmt::print(
-        "| group | relevant | P@10 max-fact | P@20 | P@10 whole | P@20 "
-        "|\n|---|---|---|---|---|---|\n");
-    const PersonaRetriever rm(sif_all, dedup, RetrieverOptions{ProfileScoring::max_fact, {}});
-    const PersonaRetriever rw(sif_all, dedup, RetrieverOptions{ProfileScoring::whole, {}});
-    const auto gm = evaluate_groups(rm, groups);
-    const auto gw = evaluate_groups(rw, groups);
-    double a = 0, b = 0, c = 0, d = 0;
-    for (std::size_t i = 0; i < gm.size(); ++i) {
-      fmt::print("| {} | {} | {:.1f} | {:.2f} | {:.1f} | {:.2f} |\n", gm[i].name, gm[i].relevant,
-                 gm[i].precision_at_10, gm[i].precision_at_20, gw[i].precision_at_10,
-                 gw[i].precision_at_20);
-      a += gm[i].precision_at_10;
-      b += gm[i].precision_at_20;
-      c += gw[i].precision_at_10;
-      d += gw[i].precision_at_20;
+        "| group | relevant | P@10 max-fact | P@20 | P@10 whole | P@20 | P@10 max-sim | P@20 | "
+        "P@10 max-sim-profile | P@20 |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    std::vector<std::vector<GroupMetrics>> all;
+    for (auto sc : {ProfileScoring::max_fact, ProfileScoring::whole, ProfileScoring::max_sim,
+                    ProfileScoring::max_sim_profile})
+      all.push_back(
+          evaluate_groups(PersonaRetriever(sif_all, dedup, RetrieverOptions{sc, {}}), groups));
+    std::vector<double> mean(8, 0.0);
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+      fmt::print("| {} | {} |", all[0][i].name, all[0][i].relevant);
+      for (std::size_t s = 0; s < all.size(); ++s) {
+        fmt::print(" {:.1f} | {:.2f} |", all[s][i].precision_at_10, all[s][i].precision_at_20);
+        mean[2 * s] += all[s][i].precision_at_10;
+        mean[2 * s + 1] += all[s][i].precision_at_20;
+      }
+      fmt::print("\n");
     }
-    const double n = static_cast<double>(gm.size());
-    fmt::print("| mean | | {:.3f} | {:.3f} | {:.3f} | {:.3f} |\n", a / n, b / n, c / n, d / n);
+    const double n = static_cast<double>(groups.size());
+    fmt::print("| mean | |");
+    for (double m : mean) fmt::print(" {:.3f} |", m / n);
+    fmt::print("\n");
   }
 
   fmt::print("\nper group (max-fact scoring), P@10 / P@20, relevant held-out profiles:\n");
-  fmt::print("| group | relevant | untrained | head | head-nofilt |\n|---|---|---|---|---|\n");
+  fmt::print(
+      "| group | relevant | untrained | head | head-nofilt | max-sim "
+      "|\n|---|---|---|---|---|---|\n");
   for (std::size_t g = 0; g < groups.size(); ++g) {
     const auto& u = per_group["untrained max_fact"][g];
     const auto& h = per_group["head max_fact"][g];
     const auto& n = per_group["head-nofilt max_fact"][g];
-    fmt::print("| {} | {} | {:.1f} / {:.2f} | {:.1f} / {:.2f} | {:.1f} / {:.2f} |\n", u.name,
-               u.relevant, u.precision_at_10, u.precision_at_20, h.precision_at_10,
-               h.precision_at_20, n.precision_at_10, n.precision_at_20);
+    const auto& x = per_group["max-sim max_fact"][g];
+    fmt::print(
+        "| {} | {} | {:.1f} / {:.2f} | {:.1f} / {:.2f} | {:.1f} / {:.2f} | {:.1f} / {:.2f} |\n",
+        u.name, u.relevant, u.precision_at_10, u.precision_at_20, h.precision_at_10,
+        h.precision_at_20, n.precision_at_10, n.precision_at_20, x.precision_at_10,
+        x.precision_at_20);
   }
 
   if (!args.write_components.empty() || !args.write_head.empty()) {

@@ -64,10 +64,9 @@ int run(const Opts& o) {
   for (const auto& q : o.queries)
     popalign::check_argument(!q.empty(), "--query", "must not be empty");
   const bool max_sim = o.scoring == "max-sim" || o.scoring == "max-sim-profile";
-  popalign::check_argument(o.scoring == "max-fact" || o.scoring == "whole" || max_sim,
-                           "--scoring",
-                           "must be max-fact, whole, max-sim or max-sim-profile, not '" +
-                               o.scoring + "'");
+  popalign::check_argument(
+      o.scoring == "max-fact" || o.scoring == "whole" || max_sim, "--scoring",
+      "must be max-fact, whole, max-sim or max-sim-profile, not '" + o.scoring + "'");
   popalign::check_argument(!max_sim || o.embedder == "glove", "--scoring",
                            "max-sim scoring needs word vectors (--embedder glove)");
   popalign::check_argument(!max_sim || o.head.empty(), "--head",
@@ -144,9 +143,10 @@ popalign::cli::CommandRegistrar registrar{
       sub.add_option("--embedder", o->embedder, "glove (offline SIF) or openai")
           ->capture_default_str();
       sub.add_option("--head", o->head, "projection head trained by `popalign train-embedder`");
-      sub.add_option("--scoring", o->scoring,
-                     "max-fact (best single fact), whole (all facts as one text), max-sim (word-level "
-                     "late interaction, best fact) or max-sim-profile (word-level, facts pooled)")
+      sub.add_option(
+             "--scoring", o->scoring,
+             "max-fact (best single fact), whole (all facts as one text), max-sim (word-level "
+             "late interaction, best fact) or max-sim-profile (word-level, facts pooled)")
           ->capture_default_str();
       sub.add_option("--word-vectors", o->word_vectors,
                      "word2vec file (default: data/models/glove6b_100d_top40k.w2v.bin)");

@@ -3,7 +3,8 @@
 //
 //   popalign train-embedder (--pairs PAIRS.jsonl | --profiles PERSONAS.jsonl) --out head.bin
 //       [--epochs 8] [--batch 64] [--lr 0.002] [--temperature 0.05] [--hard-negatives 4]
-//       [--filter-threshold 0.8] [--no-filter] [--kind linear|mlp] [--hidden N] [--seed S]
+//       [--filter-threshold 0.8] [--no-filter] [--weight-decay 1e-4] [--decay-to-identity]
+//       [--kind linear|mlp] [--hidden N] [--seed S]
 //       [--embedder glove|openai] [--word-vectors FILE] [--components FILE]
 //       [--save-components FILE] [--base-url URL --model NAME --api-key-env VAR] [--threads N]
 //
@@ -40,6 +41,8 @@ struct Opts {
   long hard_negatives = 4;
   double filter_threshold = 0.8;
   bool no_filter = false;
+  double weight_decay = 1e-4;
+  bool decay_to_identity = false;
   std::string kind = "linear";
   long hidden = 0;
   std::uint64_t seed = 0;
@@ -69,6 +72,8 @@ int run(const Opts& o) {
   co.mining_candidates = std::max<long>(32, 4 * o.hard_negatives + 1);
   co.filter_negatives = !o.no_filter;
   co.filter_threshold = o.filter_threshold;
+  co.weight_decay = o.weight_decay;
+  co.decay_to_identity = o.decay_to_identity;
   co.seed = o.seed;
   co.execution.threads = o.threads;
   if (popalign::cli::stderr_is_terminal())
@@ -149,6 +154,10 @@ popalign::cli::CommandRegistrar train_registrar{
                      "drop negatives whose cosine to the query or positive exceeds this")
           ->capture_default_str();
       sub.add_flag("--no-filter", o->no_filter, "keep every negative (no semantic filtering)");
+      sub.add_option("--weight-decay", o->weight_decay, "AdamW decoupled weight decay")
+          ->capture_default_str();
+      sub.add_flag("--decay-to-identity", o->decay_to_identity,
+                   "decay W toward the identity (the base geometry) instead of toward 0");
       sub.add_option("--kind", o->kind, "linear or mlp")->capture_default_str();
       sub.add_option("--hidden", o->hidden, "mlp hidden width (0 = input dimension)");
       sub.add_option("--seed", o->seed)->capture_default_str();

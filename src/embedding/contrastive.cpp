@@ -295,7 +295,14 @@ ContrastiveResult train_projection_head(MatrixView<float> xq, MatrixView<float> 
         p.m = b1 * p.m + (1 - b1) * gr;
         p.v = b2 * p.v + (1 - b2) * gr.cwiseProduct(gr);
         RowMatrix<double> val = p.value->cast<double>();
-        if (p.decay) val *= (1.0 - lr * options.weight_decay);
+        if (p.decay && k == 0 && options.decay_to_identity) {
+          // Decoupled decay toward the starting point W = I: W <- I + (W - I)(1 - lr wd).
+          val.diagonal().array() -= 1.0;
+          val *= (1.0 - lr * options.weight_decay);
+          val.diagonal().array() += 1.0;
+        } else if (p.decay) {
+          val *= (1.0 - lr * options.weight_decay);
+        }
         val.array() -= lr * (p.m.array() / c1) / ((p.v.array() / c2).sqrt() + options.epsilon);
         *p.value = val.cast<float>();
       }

@@ -79,7 +79,8 @@ RowMatrix<float> MaxSimScorer::score(const std::vector<std::string>& queries,
       if (!(wsum > 0)) continue;
       // Row-by-row products (no GEMM blocking choices) so the bytes never depend on threads.
       RowMatrix<float> cos(m, pool_.rows());
-      for (Index i = 0; i < m; ++i) cos.row(i).noalias() = (pool_ * qv.row(i).transpose()).transpose();
+      for (Index i = 0; i < m; ++i)
+        cos.row(i).noalias() = (pool_ * qv.row(i).transpose()).transpose();
       for (Index d = 0; d < nd; ++d) {
         const auto& ids = doc_words_[static_cast<std::size_t>(d)];
         if (ids.empty()) continue;

@@ -128,7 +128,8 @@ PersonaRetriever::PersonaRetriever(std::shared_ptr<const Embedder> embedder,
     auto sif = std::dynamic_pointer_cast<const SifEmbedder>(embedder_);
     check_argument(sif != nullptr, "embedder",
                    "max-sim scoring needs the word vectors of a SifEmbedder (no head, no HTTP "
-                   "embedder), not '" + embedder_->name() + "'");
+                   "embedder), not '" +
+                       embedder_->name() + "'");
     std::vector<std::vector<std::string>> docs;
     if (options_.scoring == ProfileScoring::max_sim) {
       for (std::size_t i = 0; i < personas_.size(); ++i)
@@ -198,10 +199,14 @@ RowMatrix<float> PersonaRetriever::score_all(const std::vector<std::string>& que
 
 std::string to_string(ProfileScoring scoring) {
   switch (scoring) {
-    case ProfileScoring::max_fact: return "max-fact";
-    case ProfileScoring::whole: return "whole";
-    case ProfileScoring::max_sim: return "max-sim";
-    case ProfileScoring::max_sim_profile: return "max-sim-profile";
+    case ProfileScoring::max_fact:
+      return "max-fact";
+    case ProfileScoring::whole:
+      return "whole";
+    case ProfileScoring::max_sim:
+      return "max-sim";
+    case ProfileScoring::max_sim_profile:
+      return "max-sim-profile";
   }
   return "?";
 }

@@ -134,12 +134,39 @@ TEST(CliTrainEmbedder, MakePairsTrainAndRetrieveWithTheHead) {
                          " --epochs 2 --seed 3 --threads 1 --out " + (dir / "head2.bin").string());
   ASSERT_EQ(tr2.code, 0) << tr2.output;
   std::ifstream a(dir / "head.bin", std::ios::binary), b(dir / "head2.bin", std::ios::binary);
-  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(a), {}),
-            std::string(std::istreambuf_iterator<char>(b), {}));
+  const std::string bytes_a(std::istreambuf_iterator<char>(a), {});
+  EXPECT_EQ(bytes_a, std::string(std::istreambuf_iterator<char>(b), {}));
+  // Decay toward the identity is wired through: a different head.
+  const CliRun tr3 = run("train-embedder --pairs " + (dir / "pairs.jsonl").string() +
+                         " --epochs 2 --seed 3 --threads 1 --decay-to-identity --weight-decay 3"
+                         " --out " +
+                         (dir / "head3.bin").string());
+  ASSERT_EQ(tr3.code, 0) << tr3.output;
+  std::ifstream c(dir / "head3.bin", std::ios::binary);
+  EXPECT_NE(bytes_a, std::string(std::istreambuf_iterator<char>(c), {}));
   const CliRun rt = run("retrieve --personas " + (dir / "profiles.jsonl").string() +
                         " --query \"I love dogs\" --k 5 --head " + (dir / "head.bin").string() +
                         " --out " + (dir / "hits.jsonl").string());
   ASSERT_EQ(rt.code, 0) << rt.output;
   EXPECT_EQ(count_lines(dir / "hits.jsonl"), 5u);
   fs::remove_all(dir);
+}
+
+TEST(CliRetrieve, MaxSimScoring) {
+  const fs::path out = temp_dir() / "hits_maxsim.jsonl";
+  const CliRun r = run("retrieve --personas " + kDir +
+                       "personas_small.jsonl --query \"someone who works in healthcare\" "
+                       "--scoring max-sim --k 2 --out " +
+                       out.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto recs = io::read_jsonl(out).records;
+  ASSERT_EQ(recs.size(), 2u);
+  const std::string top = recs[0].id_field();
+  EXPECT_TRUE(top == "p1" || top == "3") << top;  // the nurse or the doctor
+  EXPECT_GE(recs[0].number_field("score"), recs[1].number_field("score"));
+  const CliRun bad = run("retrieve --personas " + kDir +
+                         "personas_small.jsonl --query x --scoring maxsim --out " + out.string());
+  EXPECT_EQ(bad.code, 2);  // usage error (InvalidArgument)
+  EXPECT_NE(bad.output.find("--scoring"), std::string::npos) << bad.output;
+  fs::remove_all(out.parent_path());
 }

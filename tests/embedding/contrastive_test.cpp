@@ -123,3 +123,31 @@ TEST(Contrastive, OptionsAndShapesAreValidated) {
   o.execution.cancel.cancel();
   EXPECT_EQ(train_projection_head(q, p, o).status, "cancelled");
 }
+
+TEST(Contrastive, DecayTowardIdentityKeepsTheHeadNearTheBase) {
+  RowMatrix<float> q, p;
+  synthetic_pairs(128, 8, 5, q, p);
+  ContrastiveOptions o;
+  o.epochs = 2;
+  o.batch_size = 32;
+  o.learning_rate = 1e-2;
+  o.hard_negatives = 0;
+  o.weight_decay = 1.0 / o.learning_rate;  // (1 - lr wd) = 0: full decay at every step
+  o.execution.threads = 1;
+  o.decay_to_identity = true;
+  const auto to_identity = train_projection_head(q, p, o);
+  o.decay_to_identity = false;
+  const auto to_zero = train_projection_head(q, p, o);
+  const RowMatrix<float> eye = RowMatrix<float>::Identity(8, 8);
+  // After a full decay only the last Adam step (|step| <~ a few lr) separates W from its target.
+  EXPECT_LT((to_identity.head.w() - eye).cwiseAbs().maxCoeff(), 5 * o.learning_rate);
+  EXPECT_LT(to_zero.head.w().cwiseAbs().maxCoeff(), 5 * o.learning_rate);
+  // The default (weak) decay toward the identity still trains: the head moves away from I.
+  o.weight_decay = 1e-4;
+  o.decay_to_identity = true;
+  const auto trained = train_projection_head(q, p, o);
+  EXPECT_GT((trained.head.w() - eye).cwiseAbs().maxCoeff(), 1e-3f);
+  o.decay_to_identity = false;
+  const auto plain = train_projection_head(q, p, o);
+  EXPECT_FALSE(trained.head.w() == plain.head.w());  // the option changes the update
+}

@@ -133,7 +133,7 @@ struct AlignOptions {
   // Stage 2: density ratio.
   double bandwidth_factor = 0.0;     ///< KDE factor f (kernel sd = f * data sd); 0 = Scott
   sampling::Truncation truncation = sampling::Truncation::psis;
-  Index kde_max_points = 20000;      ///< each KDE is built on a seeded subsample of at most this
+  Index kde_max_points = 10000;      ///< each KDE is built on a seeded subsample of at most this
 
   // Stage 3: candidates.
   double candidate_factor = 6.0;     ///< K = min(n, ceil(candidate_factor * N)), >= 1
@@ -638,6 +638,9 @@ AlignResult align(MatrixView<T> pool, MatrixView<T> reference, const AlignOption
     so.rtol = options.ot_tolerance;
     so.compute_cost = true;
     so.kernel_memory_budget = options.ot_kernel_memory;
+    // eps-scaling from twice the mean cost (not the bound of the largest cost): the plan at that
+    // eps is already close to the product measure, and the stages above it are wasted work.
+    so.eps_start = std::max(2.0 * mean_cost, dg.eps);
     so.execution = ex;
     const ot::PointCloud<T> geom(zc, zrs, 1.0);
     const ot::SinkhornResult sr = ot::capacity_constrained_sinkhorn(geom, a, b, cap, so);

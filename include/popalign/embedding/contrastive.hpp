@@ -21,7 +21,8 @@
 // candidates cross the threshold, and the head collapses (we observed exactly that).
 //
 // Optimiser: AdamW (Loshchilov & Hutter 2019): Adam moments with bias correction, decoupled
-// weight decay on the weight matrices (not on biases). Gradients are computed by hand (Eigen):
+// weight decay on the weight matrices (not on biases), toward 0 or (decay_to_identity) toward
+// the identity for W. Gradients are computed by hand (Eigen):
 // through the InfoNCE softmax, the row normalisation (dz -> (dz - z (z.dz)) / ||y||) and the head.
 //
 // Determinism: pair order per epoch is a seeded shuffle (popalign::Rng); the same inputs, options
@@ -49,6 +50,10 @@ struct ContrastiveOptions {
   Index batch_size = 64;
   double learning_rate = 2e-3;
   double weight_decay = 1e-4;  ///< AdamW decoupled decay (weights only)
+  /// Decay the first weight matrix W toward the identity (its starting point, the base
+  /// geometry) instead of toward 0: W <- I + (W - I)(1 - lr * weight_decay). A strong decay then
+  /// keeps the head a small correction of the base embedder. W1, W2 (mlp) still decay to 0.
+  bool decay_to_identity = false;
   double beta1 = 0.9;
   double beta2 = 0.999;
   double epsilon = 1e-8;
