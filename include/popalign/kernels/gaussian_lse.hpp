@@ -44,6 +44,7 @@
 #include <cstddef>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <popalign/core/error.hpp>
@@ -54,7 +55,10 @@ namespace popalign::kernels {
 
 struct LseOptions {
   Execution execution{};               ///< threads (0 = all cores), progress, cancel
-  Index tile_rows = 0, tile_cols = 0;  ///< 0 = automatic (tile_cols fits the y tile in L1)
+  /// tile_rows: rows per parallel work unit and cancellation check, rounded up to whole
+  /// 64-row origin groups (0 = one group); it does not change the results.
+  /// tile_cols: columns per cache tile (0 = automatic: the y tile fits in L1).
+  Index tile_rows = 0, tile_cols = 0;
 
   void validate() const {
     execution.validate();
@@ -70,6 +74,11 @@ namespace ei = Eigen::internal;
 /// Number of rows handled together by the micro-kernel (shares each loaded y vector).
 inline constexpr int kLseRowBlock = 4;
 
+/// Rows per origin group: the rows of one group (consecutive in the spatial order) share the
+/// origin (their mean) to which they and the y columns are re-centred. A multiple of
+/// kLseRowBlock; fixed so that the output bytes depend on neither tile_rows nor threads.
+inline constexpr Index kLseGroupRows = 64;
+
 template <class T>
 using Packet = typename ei::packet_traits<T>::type;
 
@@ -77,14 +86,6 @@ template <class T>
 constexpr int packet_size() {
   return ei::packet_traits<T>::size;
 }
-
-/// Column data of y prepared once per call: transposed, centred, padded to whole packets.
-template <class T>
-struct PreparedColumns {
-  Index m = 0, m_padded = 0, d = 0;
-  std::vector<T, Eigen::aligned_allocator<T>> yt;  // d x m_padded, row k = coordinate k
-  std::vector<T, Eigen::aligned_allocator<T>> gh;  // m_padded, -inf in the padding
-};
 
 /// exp(x) for x <= 0 (shifted exponents). Arguments below -86 (float) / -700 (double), and
 /// -inf, give a tiny non-negative number (< 1e-37 / 1e-304) instead of an exact 0.
@@ -220,6 +221,55 @@ inline void lse_tile(const T* u, Index d, const T* yt, Index ld, const T* gh, In
   if (active[3]) s[3] += static_cast<double>(ei::predux(s3));
 }
 
+/// 0, 1, ..., n - 1.
+inline std::vector<Index> identity_order(Index n) {
+  std::vector<Index> perm(static_cast<std::size_t>(n));
+  for (Index i = 0; i < n; ++i) perm[static_cast<std::size_t>(i)] = i;
+  return perm;
+}
+
+/// A spatially compact ordering of the rows of x, for per-tile recentring: recursive median
+/// split (a kd-tree build) on the coordinate of largest extent, with every split point at a
+/// multiple of `leaf` from the start, so that each aligned block of `leaf` consecutive entries
+/// is one leaf of the tree. Ties are broken by the row index: the order depends only on x.
+/// Cost O(n d log(n / leaf)).
+template <class T>
+std::vector<Index> spatial_row_order(const MatrixView<T>& x, Index leaf) {
+  const Index n = x.rows(), d = x.cols();
+  std::vector<Index> perm = identity_order(n);
+  std::vector<std::pair<Index, Index>> stack{{0, n}};
+  while (!stack.empty()) {
+    const auto [b, e] = stack.back();
+    stack.pop_back();
+    if (e - b <= leaf) continue;
+    Index axis = 0;
+    T widest = -1;
+    for (Index k = 0; k < d; ++k) {
+      T lo = x(perm[static_cast<std::size_t>(b)], k), hi = lo;
+      for (Index i = b + 1; i < e; ++i) {
+        const T v = x(perm[static_cast<std::size_t>(i)], k);
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+      }
+      if (hi - lo > widest) {
+        widest = hi - lo;
+        axis = k;
+      }
+    }
+    if (!(widest > 0)) continue;  // all rows identical: any order is compact
+    const Index leaves = (e - b + leaf - 1) / leaf;
+    const Index mid = b + (leaves + 1) / 2 * leaf;
+    std::nth_element(perm.begin() + b, perm.begin() + mid, perm.begin() + e,
+                     [&](Index i, Index j) {
+                       const T xi = x(i, axis), xj = x(j, axis);
+                       return xi < xj || (xi == xj && i < j);
+                     });
+    stack.push_back({b, mid});
+    stack.push_back({mid, e});
+  }
+  return perm;
+}
+
 template <Real T>
 void check_lse_arguments(const MatrixView<T>& x, const MatrixView<T>& y,
                          const VectorView<double>& h, double c, Index out_size) {
@@ -263,31 +313,18 @@ void gaussian_lse(MatrixView<T> x, MatrixView<T> y, VectorView<double> h, double
   constexpr int L = dt::packet_size<T>();
   constexpr int R = dt::kLseRowBlock;
 
-  // Common origin: mean of both clouds (in double).
-  Eigen::RowVectorXd origin = Eigen::RowVectorXd::Zero(d);
-  for (Index i = 0; i < n; ++i) origin += x.row(i).template cast<double>();
-  for (Index j = 0; j < m; ++j) origin += y.row(j).template cast<double>();
-  origin /= static_cast<double>(n + m);
-
-  // Column preparation (O(m d)).
+  // Column data in double, transposed once per call (O(m d)): yd (d x ld, zero padding) and
+  // hd = h - hmax (-inf padding). The T copies relative to each row tile's origin are made per
+  // (row tile, column tile) from these, so they stay in L1.
   const Index tile_cols =
       options.tile_cols > 0 ? ((options.tile_cols + L - 1) / L) * L : dt::auto_tile_cols(d, L);
-  dt::PreparedColumns<T> cols;
-  cols.m = m;
-  cols.d = d;
-  cols.m_padded = ((m + L - 1) / L) * L;
-  const Index ld = cols.m_padded;
-  cols.yt.assign(static_cast<std::size_t>(d * ld), T(0));
-  cols.gh.assign(static_cast<std::size_t>(ld), -std::numeric_limits<T>::infinity());
+  const Index ld = ((m + L - 1) / L) * L;
+  std::vector<double> yd(static_cast<std::size_t>(d * ld), 0.0);
+  std::vector<double> hd(static_cast<std::size_t>(ld), kNegInf);
   for (Index j = 0; j < m; ++j) {
-    double norm2 = 0;
-    for (Index k = 0; k < d; ++k) {
-      const double v = static_cast<double>(y(j, k)) - origin[k];
-      cols.yt[static_cast<std::size_t>(k * ld + j)] = static_cast<T>(v);
-      norm2 += v * v;
-    }
-    const double g = h[j] - hmax - c * norm2;
-    cols.gh[static_cast<std::size_t>(j)] = static_cast<T>(g);
+    for (Index k = 0; k < d; ++k)
+      yd[static_cast<std::size_t>(k * ld + j)] = static_cast<double>(y(j, k));
+    hd[static_cast<std::size_t>(j)] = h[j] - hmax;
   }
 
   // Small problems run on one thread: a parallel region costs more than it saves there.
@@ -295,27 +332,48 @@ void gaussian_lse(MatrixView<T> x, MatrixView<T> y, VectorView<double> h, double
       static_cast<double>(n) * static_cast<double>(m) * static_cast<double>(d + 8) < 1e6
           ? 1
           : options.execution.resolved_threads();
-  const Index tile_rows = options.tile_rows > 0 ? ((options.tile_rows + R - 1) / R) * R : Index{64};
+  // Rows go in fixed groups of G = kLseGroupRows consecutive entries of a spatially compact
+  // order (outputs stay in input order); each group has its own origin. With very few columns
+  // the ordering would cost more than the whole evaluation, so it is skipped there.
+  constexpr Index G = dt::kLseGroupRows;
+  const Index n_tiles = (n + G - 1) / G;
+  const Index grain = options.tile_rows > 0 ? (options.tile_rows + G - 1) / G : Index{1};
+  const std::vector<Index> perm =
+      n > G && m >= G ? dt::spatial_row_order<T>(x, G) : dt::identity_order(n);
   std::atomic<bool> cancelled{false};
   const CancellationToken& token = options.execution.cancel;
 
-  auto body = [&](Index begin, Index end) {
+  auto body = [&](Index t_begin, Index t_end) {
     std::vector<T, Eigen::aligned_allocator<T>> buf(static_cast<std::size_t>(R * tile_cols));
-    std::vector<T> u(static_cast<std::size_t>(tile_rows * d));
-    std::vector<double> rowoff(static_cast<std::size_t>(tile_rows));
-    std::vector<T> mx(static_cast<std::size_t>(tile_rows));
-    std::vector<double> s(static_cast<std::size_t>(tile_rows));
-    for (Index r0 = begin; r0 < end; r0 += tile_rows) {
+    std::vector<T, Eigen::aligned_allocator<T>> yt(static_cast<std::size_t>(d * tile_cols));
+    std::vector<T, Eigen::aligned_allocator<T>> gh(static_cast<std::size_t>(tile_cols));
+    std::vector<double> norm(static_cast<std::size_t>(tile_cols));
+    std::vector<T> u(static_cast<std::size_t>(G * d));
+    std::vector<double> rowoff(static_cast<std::size_t>(G));
+    std::vector<T> mx(static_cast<std::size_t>(G));
+    std::vector<double> s(static_cast<std::size_t>(G));
+    std::vector<double> origin(static_cast<std::size_t>(d));
+    for (Index t = t_begin; t < t_end; ++t) {
       if (token.cancelled()) {
         cancelled.store(true, std::memory_order_relaxed);
         return;
       }
-      const Index rows = std::min(tile_rows, end - r0);
+      const Index r0 = t * G;
+      const Index rows = std::min(G, n - r0);
       const Index rows_padded = ((rows + R - 1) / R) * R;
+      const Index* idx = perm.data() + r0;
+      // The tile's origin: the mean of its rows, in double.
+      std::fill(origin.begin(), origin.end(), 0.0);
+      for (Index r = 0; r < rows; ++r)
+        for (Index k = 0; k < d; ++k)
+          origin[static_cast<std::size_t>(k)] += static_cast<double>(x(idx[r], k));
+      for (Index k = 0; k < d; ++k) origin[static_cast<std::size_t>(k)] /= static_cast<double>(rows);
       for (Index r = 0; r < rows_padded; ++r) {
         double norm2 = 0;
         for (Index k = 0; k < d; ++k) {
-          const double v = r < rows ? static_cast<double>(x(r0 + r, k)) - origin[k] : 0.0;
+          const double v =
+              r < rows ? static_cast<double>(x(idx[r], k)) - origin[static_cast<std::size_t>(k)]
+                       : 0.0;
           u[static_cast<std::size_t>(r * d + k)] = static_cast<T>(2.0 * c * v);
           norm2 += v * v;
         }
@@ -325,33 +383,50 @@ void gaussian_lse(MatrixView<T> x, MatrixView<T> y, VectorView<double> h, double
       }
       for (Index j0 = 0; j0 < ld; j0 += tile_cols) {
         const Index width = std::min(tile_cols, ld - j0);
+        // Column tile relative to this row tile's origin: y_j - o and
+        // gh_j = h_j - hmax - c ||y_j - o||^2 in double, rounded to T once.
+        std::fill(norm.begin(), norm.begin() + width, 0.0);
+        for (Index k = 0; k < d; ++k) {
+          const double ok = origin[static_cast<std::size_t>(k)];
+          const double* src = yd.data() + k * ld + j0;
+          T* dst = yt.data() + k * width;
+          double* nr = norm.data();
+          for (Index j = 0; j < width; ++j) {
+            const double v = src[j] - ok;
+            dst[j] = static_cast<T>(v);
+            nr[j] += v * v;
+          }
+        }
+        for (Index j = 0; j < width; ++j)
+          gh[static_cast<std::size_t>(j)] =
+              static_cast<T>(hd[static_cast<std::size_t>(j0 + j)] - c * norm[static_cast<std::size_t>(j)]);
         for (Index r = 0; r < rows_padded; r += R) {
-          dt::lse_tile<T>(u.data() + r * d, d, cols.yt.data(), ld, cols.gh.data(), j0, width,
-                          buf.data(), mx.data() + r, s.data() + r);
+          dt::lse_tile<T>(u.data() + r * d, d, yt.data(), width, gh.data(), 0, width, buf.data(),
+                          mx.data() + r, s.data() + r);
         }
       }
       for (Index r = 0; r < rows; ++r) {
         const auto ur = static_cast<std::size_t>(r);
-        out[r0 + r] = mx[ur] > -std::numeric_limits<T>::infinity()
+        out[idx[r]] = mx[ur] > -std::numeric_limits<T>::infinity()
                           ? rowoff[ur] + static_cast<double>(mx[ur]) + std::log(s[ur])
                           : kNegInf;
       }
     }
   };
 
-  // With a progress callback the rows go in up to 16 sequential super-blocks (each one run in
-  // parallel) with a report between them; the bytes are the same either way.
-  const Index blocks =
-      options.execution.progress ? std::min<Index>(16, (n + tile_rows - 1) / tile_rows) : 1;
-  const Index block_rows = ((n + blocks - 1) / blocks + tile_rows - 1) / tile_rows * tile_rows;
-  for (Index b0 = 0; b0 < n; b0 += block_rows) {
-    const Index b1 = std::min(n, b0 + block_rows);
-    parallel_for(b1 - b0, threads, tile_rows,
+  // Row groups are fixed (group t = rows perm[t * G ...]) whatever the thread count or
+  // tile_rows, so the output bytes do not depend on them. With a progress callback the groups go
+  // in up to 16 sequential super-blocks (each one run in parallel) with a report between them.
+  const Index blocks = options.execution.progress ? std::min<Index>(16, n_tiles) : 1;
+  const Index block_tiles = (n_tiles + blocks - 1) / blocks;
+  for (Index b0 = 0; b0 < n_tiles; b0 += block_tiles) {
+    const Index b1 = std::min(n_tiles, b0 + block_tiles);
+    parallel_for(b1 - b0, threads, grain,
                  [&](Index begin, Index end) { body(b0 + begin, b0 + end); });
     if (cancelled.load()) throw Cancelled("gaussian_lse");
     if (options.execution.progress)
-      options.execution.checkpoint("gaussian_lse",
-                                   static_cast<double>(b1) / static_cast<double>(n));
+      options.execution.checkpoint(
+          "gaussian_lse", static_cast<double>(std::min(n, b1 * G)) / static_cast<double>(n));
   }
 }
 
