@@ -173,7 +173,9 @@ class Kde {
   Vector<double> log_density(MatrixView<T> points) const {
     check_points(points);
     const RowMatrix<T> zq = whiten(points);
-    kernels::LseOptions lse{.execution = options_.execution};
+    // Per-group local origins: KDE queries are often far from the data mean (outliers, tails),
+    // where a single origin costs f32 accuracy (docs/kernels.md, "Accuracy").
+    kernels::LseOptions lse{.execution = options_.execution, .local_origin = true};
     Vector<double> out = kernels::gaussian_lse<T>(zq, whitened_, log_w_, 0.5, lse);
     out.array() += log_norm_;
     return out;

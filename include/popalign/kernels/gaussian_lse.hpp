@@ -8,9 +8,13 @@
 // this one computation, so it is written once and made fast here.
 //
 // Algorithm (see docs/kernels.md for the derivation and the measured accuracy):
-//  * Both clouds are shifted by a common origin o (the mean of x and y; squared distances are
-//    translation invariant) so that the cancellation in the expansion below is as small as the
-//    data's spread allows.
+//  * Both clouds are shifted by an origin o (squared distances are translation invariant) so
+//    that the cancellation in the expansion below is as small as the data's spread allows. By
+//    default o is the common mean of x and y. With LseOptions::local_origin (f32) the rows of x
+//    are split into groups of 32..64 spatially close rows (kd-tree leaves, outputs stay in input
+//    order) and each group uses its own mean, for x and for y: the columns y_j - o and
+//    gh_j below are then re-formed per (group, column tile) while the tile is in L1, O(m d) per
+//    group against O(64 m d) pair work.
 //  * ||x_i - y_j||^2 = ||x_i||^2 + ||y_j||^2 - 2 x_i.y_j, so the exponent is
 //        e_ij = [h_j - hmax - c||y_j||^2]  +  (2c x_i) . y_j   +  [hmax - c||x_i||^2]
 //           =            gh_j               +     rank-d product  +      row_i
@@ -18,11 +22,12 @@
 //    rounded to T once, the rank-d product is evaluated in T with FMAs, row_i is added back in
 //    double after the logarithm. Nothing of size n x m is stored.
 //  * Columns are processed in tiles of `tile_cols` (y transposed into a T buffer that stays in
-//    L1/L2), rows in register blocks of 4; each tile is swept twice while it is in cache:
-//    first the exponents and their per-row maximum, then exp(e - max) with Eigen's vectorised
-//    exp (AVX2: 8 floats / 4 doubles per instruction). The per-row maximum and sum are carried
-//    across tiles as a streaming ("online") log-sum-exp: when a tile raises the maximum the
-//    running sum is rescaled, so there is a single pass over y and no overflow/underflow.
+//    L1), rows in groups of 64 (f32) / 256 (f64) and register blocks of 4; each tile is swept twice
+//    while it is in cache: first the exponents and their per-row maximum, then exp(e - max) with
+//    Eigen's vectorised exp (AVX2: 8 floats / 4 doubles per instruction). The per-row maximum and
+//    sum are carried across tiles as a streaming ("online") log-sum-exp: when a tile raises the
+//    maximum the running sum is rescaled, so there is a single pass over y and no
+//    overflow/underflow.
 //  * Within a tile each SIMD lane accumulates in T (at most tile_cols / lanes terms, each in
 //    [0, 1]); tile sums are accumulated per row in double.
 //  * Rows are split over threads; every row is computed by the same instruction sequence in the
@@ -30,10 +35,11 @@
 //    depend on the number of threads.
 //
 // Accuracy (T = float): the exponent carries an absolute error of about
-// 1e-7 * c * R^2 (R = radius of the centred data), i.e. ~1e-7 / eps relative to the cost scale
-// in Sinkhorn; the sum itself is accurate to ~1e-7 relative. T = double is accurate to ~1e-15 *
-// c * R^2. Terms more than ~87 (float) / ~708 (double) below the row maximum are flushed to
-// (at most) the smallest normal number, i.e. they contribute < 1e-37 relative.
+// 1e-7 * c * R^2 (R = distance of the points from the origin; with local_origin the radius of
+// the row's group plus |x_i - y_j| for the terms that matter), i.e. ~1e-7 / eps relative to the
+// cost scale in Sinkhorn; the sum itself is accurate to ~1e-7 relative. T = double is accurate to
+// ~1e-15 * c * R^2. Terms more than ~87 (float) / ~708 (double) below the row maximum are flushed
+// to (at most) the smallest normal number, i.e. they contribute < 1e-37 relative.
 #include <Eigen/Core>
 #include <algorithm>
 #if defined(__AVX2__) && defined(__FMA__)
@@ -44,6 +50,7 @@
 #include <cstddef>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -54,11 +61,17 @@
 namespace popalign::kernels {
 
 struct LseOptions {
-  Execution execution{};               ///< threads (0 = all cores), progress, cancel
+  Execution execution{};  ///< threads (0 = all cores), progress, cancel
   /// tile_rows: rows per parallel work unit and cancellation check, rounded up to whole
   /// 64-row origin groups (0 = one group); it does not change the results.
   /// tile_cols: columns per cache tile (0 = automatic: the y tile fits in L1).
   Index tile_rows = 0, tile_cols = 0;
+  /// Re-centre each group of <= 64 spatially close rows of x (f32 only) on the group's mean
+  /// instead of the common mean of x and y: the f32 exponent error then scales with the local
+  /// radius instead of the distance from the data mean (KDE with outlying queries). Off by
+  /// default: when the relevant y_j are far from the x rows (OT between separated clouds) a
+  /// local origin can be worse than the common mean.
+  bool local_origin = false;
 
   void validate() const {
     execution.validate();
@@ -149,10 +162,12 @@ inline __m256d exp_nonpositive(const __m256d& x_in) {
 }
 #endif
 
+template <class T>
 inline Index auto_tile_cols(Index d, int lanes) {
   // y tile (d rows) + exponent buffer (kLseRowBlock rows) + gh (1 row) within ~24 KiB.
   const Index bytes = 24 * 1024;
-  Index t = bytes / (static_cast<Index>(sizeof(float)) * (d + kLseRowBlock + 1));
+  // (Sized for T = float; with local_origin, which is f32 only, the tile is rebuilt in L1.)
+  Index t = bytes / (static_cast<Index>(sizeof(T)) * (d + kLseRowBlock + 1));
   t = std::clamp<Index>(t, 64, 1024);
   return (t / lanes) * lanes;
 }
@@ -221,53 +236,76 @@ inline void lse_tile(const T* u, Index d, const T* yt, Index ld, const T* gh, In
   if (active[3]) s[3] += static_cast<double>(ei::predux(s3));
 }
 
-/// 0, 1, ..., n - 1.
-inline std::vector<Index> identity_order(Index n) {
-  std::vector<Index> perm(static_cast<std::size_t>(n));
-  for (Index i = 0; i < n; ++i) perm[static_cast<std::size_t>(i)] = i;
-  return perm;
+/// Rows grouped for per-group recentring: group g is rows perm[start[g]] ... perm[start[g+1]-1].
+struct RowGroups {
+  std::vector<Index> perm, start;
+};
+
+/// Consecutive groups of `leaf` rows in input order.
+inline RowGroups consecutive_groups(Index n, Index leaf) {
+  RowGroups g;
+  g.perm.resize(static_cast<std::size_t>(n));
+  for (Index i = 0; i < n; ++i) g.perm[static_cast<std::size_t>(i)] = i;
+  for (Index b = 0; b < n; b += leaf) g.start.push_back(b);
+  g.start.push_back(n);
+  return g;
 }
 
-/// A spatially compact ordering of the rows of x, for per-tile recentring: recursive median
-/// split (a kd-tree build) on the coordinate of largest extent, with every split point at a
-/// multiple of `leaf` from the start, so that each aligned block of `leaf` consecutive entries
-/// is one leaf of the tree. Ties are broken by the row index: the order depends only on x.
-/// Cost O(n d log(n / leaf)).
+/// Spatially compact groups of at most `leaf` rows of x, for per-group recentring: the leaves of
+/// a kd-tree that splits each node on its coordinate of largest extent at the middle of that
+/// extent (so separated clusters end up in separate groups), moved to the nearest position
+/// leaving at least leaf / 4 rows on each side when the middle is too unbalanced (so groups
+/// have >= leaf / 4 rows and the per-group column work stays bounded). Partitioning has no
+/// randomness: the groups depend only on x. Cost O(n d log(n / leaf)).
 template <class T>
-std::vector<Index> spatial_row_order(const MatrixView<T>& x, Index leaf) {
+RowGroups spatial_groups(const MatrixView<T>& x, Index leaf) {
   const Index n = x.rows(), d = x.cols();
-  std::vector<Index> perm = identity_order(n);
+  RowGroups g = consecutive_groups(n, n > 0 ? n : 1);
+  g.start.clear();
   std::vector<std::pair<Index, Index>> stack{{0, n}};
+  std::vector<std::pair<Index, Index>> leaves;
   while (!stack.empty()) {
     const auto [b, e] = stack.back();
     stack.pop_back();
-    if (e - b <= leaf) continue;
+    if (e - b <= leaf) {
+      leaves.push_back({b, e});
+      continue;
+    }
     Index axis = 0;
-    T widest = -1;
+    T widest = -1, split = 0;
+    const Index stride = std::max<Index>(1, (e - b) / 256);  // extent from <= ~256 rows
     for (Index k = 0; k < d; ++k) {
-      T lo = x(perm[static_cast<std::size_t>(b)], k), hi = lo;
-      for (Index i = b + 1; i < e; ++i) {
-        const T v = x(perm[static_cast<std::size_t>(i)], k);
+      T lo = x(g.perm[static_cast<std::size_t>(b)], k), hi = lo;
+      for (Index i = b + stride; i < e; i += stride) {
+        const T v = x(g.perm[static_cast<std::size_t>(i)], k);
         lo = std::min(lo, v);
         hi = std::max(hi, v);
       }
       if (hi - lo > widest) {
         widest = hi - lo;
         axis = k;
+        split = lo + (hi - lo) / 2;
       }
     }
-    if (!(widest > 0)) continue;  // all rows identical: any order is compact
-    const Index leaves = (e - b + leaf - 1) / leaf;
-    const Index mid = b + (leaves + 1) / 2 * leaf;
-    std::nth_element(perm.begin() + b, perm.begin() + mid, perm.begin() + e,
-                     [&](Index i, Index j) {
-                       const T xi = x(i, axis), xj = x(j, axis);
-                       return xi < xj || (xi == xj && i < j);
-                     });
-    stack.push_back({b, mid});
+    auto first = g.perm.begin() + b, last = g.perm.begin() + e;
+    const auto less = [&](Index i, Index j) {
+      const T xi = x(i, axis), xj = x(j, axis);
+      return xi < xj || (xi == xj && i < j);
+    };
+    Index mid =
+        b + (std::partition(first, last, [&](Index i) { return x(i, axis) < split; }) - first);
+    const Index min_side = std::max<Index>(1, leaf / 2);
+    if (!(widest > 0) || mid - b < min_side || e - mid < min_side) {
+      mid = !(widest > 0) ? b + (e - b) / 2 : std::clamp(mid, b + min_side, e - min_side);
+      std::nth_element(first, g.perm.begin() + mid, last, less);
+    }
     stack.push_back({mid, e});
+    stack.push_back({b, mid});
   }
-  return perm;
+  // Leaves in left-to-right order (the stack pops left children first).
+  for (const auto& [b, e] : leaves) g.start.push_back(b);
+  g.start.push_back(n);
+  return g;
 }
 
 template <Real T>
@@ -316,14 +354,13 @@ void gaussian_lse(MatrixView<T> x, MatrixView<T> y, VectorView<double> h, double
   // Column data in double, transposed once per call (O(m d)): yd (d x ld, zero padding) and
   // hd = h - hmax (-inf padding). The T copies relative to each row tile's origin are made per
   // (row tile, column tile) from these, so they stay in L1.
-  const Index tile_cols =
-      options.tile_cols > 0 ? ((options.tile_cols + L - 1) / L) * L : dt::auto_tile_cols(d, L);
+  const Index tile_cols = options.tile_cols > 0 ? ((options.tile_cols + L - 1) / L) * L
+                                                : dt::auto_tile_cols<float>(d, L);
   const Index ld = ((m + L - 1) / L) * L;
-  std::vector<double> yd(static_cast<std::size_t>(d * ld), 0.0);
+  std::vector<T, Eigen::aligned_allocator<T>> yd(static_cast<std::size_t>(d * ld), T(0));
   std::vector<double> hd(static_cast<std::size_t>(ld), kNegInf);
   for (Index j = 0; j < m; ++j) {
-    for (Index k = 0; k < d; ++k)
-      yd[static_cast<std::size_t>(k * ld + j)] = static_cast<double>(y(j, k));
+    for (Index k = 0; k < d; ++k) yd[static_cast<std::size_t>(k * ld + j)] = y(j, k);
     hd[static_cast<std::size_t>(j)] = h[j] - hmax;
   }
 
@@ -335,11 +372,43 @@ void gaussian_lse(MatrixView<T> x, MatrixView<T> y, VectorView<double> h, double
   // Rows go in fixed groups of G = kLseGroupRows consecutive entries of a spatially compact
   // order (outputs stay in input order); each group has its own origin. With very few columns
   // the ordering would cost more than the whole evaluation, so it is skipped there.
-  constexpr Index G = dt::kLseGroupRows;
-  const Index n_tiles = (n + G - 1) / G;
+  // f32: groups of <= 64 rows in a spatial order (the accuracy fix). f64 is already accurate to
+  // ~1e-15 c R^2, so it keeps the input order in groups of 256 rows (less column work per row).
+  constexpr bool kFloat = std::is_same_v<T, float>;
+  constexpr Index G = kFloat ? dt::kLseGroupRows : 4 * dt::kLseGroupRows;
+  const dt::RowGroups groups = kFloat && options.local_origin && n > G && m >= G
+                                   ? dt::spatial_groups<T>(x, G)
+                                   : dt::consecutive_groups(n, G);
+  // Without local_origin every group uses the common mean of x and y (in double).
+  std::vector<double> common_origin(static_cast<std::size_t>(d), 0.0);
+  if (!(kFloat && options.local_origin)) {
+    for (Index i = 0; i < n; ++i)
+      for (Index k = 0; k < d; ++k) common_origin[static_cast<std::size_t>(k)] += x(i, k);
+    for (Index j = 0; j < m; ++j)
+      for (Index k = 0; k < d; ++k) common_origin[static_cast<std::size_t>(k)] += y(j, k);
+    for (auto& v : common_origin) v /= static_cast<double>(n + m);
+  }
+  // Common origin: the column tiles are the same for every group, prepared once (O(m d)).
+  const bool local = kFloat && options.local_origin;
+  std::vector<T, Eigen::aligned_allocator<T>> yt_common, gh_common;
+  if (!local) {
+    yt_common.assign(static_cast<std::size_t>(d * ld), T(0));
+    gh_common.assign(static_cast<std::size_t>(ld), -std::numeric_limits<T>::infinity());
+    for (Index j = 0; j < m; ++j) {
+      double norm2 = 0;
+      for (Index k = 0; k < d; ++k) {
+        const T v = yd[static_cast<std::size_t>(k * ld + j)] -
+                    static_cast<T>(common_origin[static_cast<std::size_t>(k)]);
+        yt_common[static_cast<std::size_t>(k * ld + j)] = v;
+        norm2 += static_cast<double>(v) * static_cast<double>(v);
+      }
+      gh_common[static_cast<std::size_t>(j)] =
+          static_cast<T>(hd[static_cast<std::size_t>(j)] - c * norm2);
+    }
+  }
+  const std::vector<Index>& perm = groups.perm;
+  const Index n_tiles = static_cast<Index>(groups.start.size()) - 1;
   const Index grain = options.tile_rows > 0 ? (options.tile_rows + G - 1) / G : Index{1};
-  const std::vector<Index> perm =
-      n > G && m >= G ? dt::spatial_row_order<T>(x, G) : dt::identity_order(n);
   std::atomic<bool> cancelled{false};
   const CancellationToken& token = options.execution.cancel;
 
@@ -358,16 +427,21 @@ void gaussian_lse(MatrixView<T> x, MatrixView<T> y, VectorView<double> h, double
         cancelled.store(true, std::memory_order_relaxed);
         return;
       }
-      const Index r0 = t * G;
-      const Index rows = std::min(G, n - r0);
+      const Index r0 = groups.start[static_cast<std::size_t>(t)];
+      const Index rows = groups.start[static_cast<std::size_t>(t) + 1] - r0;
       const Index rows_padded = ((rows + R - 1) / R) * R;
       const Index* idx = perm.data() + r0;
       // The tile's origin: the mean of its rows, in double.
       std::fill(origin.begin(), origin.end(), 0.0);
-      for (Index r = 0; r < rows; ++r)
+      for (Index r = 0; r < rows && kFloat && options.local_origin; ++r)
         for (Index k = 0; k < d; ++k)
           origin[static_cast<std::size_t>(k)] += static_cast<double>(x(idx[r], k));
-      for (Index k = 0; k < d; ++k) origin[static_cast<std::size_t>(k)] /= static_cast<double>(rows);
+      // Rounded to T: y_j - o is then formed in T with an error relative to |y_j - o| itself.
+      for (Index k = 0; k < d; ++k)
+        origin[static_cast<std::size_t>(k)] = static_cast<double>(
+            static_cast<T>(kFloat && options.local_origin
+                               ? origin[static_cast<std::size_t>(k)] / static_cast<double>(rows)
+                               : common_origin[static_cast<std::size_t>(k)]));
       for (Index r = 0; r < rows_padded; ++r) {
         double norm2 = 0;
         for (Index k = 0; k < d; ++k) {
@@ -385,21 +459,31 @@ void gaussian_lse(MatrixView<T> x, MatrixView<T> y, VectorView<double> h, double
         const Index width = std::min(tile_cols, ld - j0);
         // Column tile relative to this row tile's origin: y_j - o and
         // gh_j = h_j - hmax - c ||y_j - o||^2 in double, rounded to T once.
+        if (!local) {
+          for (Index r = 0; r < rows_padded; r += R)
+            dt::lse_tile<T>(u.data() + r * d, d, yt_common.data(), ld, gh_common.data(), j0, width,
+                            buf.data(), mx.data() + r, s.data() + r);
+          continue;
+        }
+        // y_j - o is formed in T (o is a T value: the error is relative to |y_j - o|); its
+        // squared norm and gh_j are accumulated in double from the stored T values, because h_j
+        // and c ||y_j - o||^2 can be large and cancel (Sinkhorn potentials at small eps).
         std::fill(norm.begin(), norm.begin() + width, 0.0);
         for (Index k = 0; k < d; ++k) {
-          const double ok = origin[static_cast<std::size_t>(k)];
-          const double* src = yd.data() + k * ld + j0;
+          const T ok = static_cast<T>(origin[static_cast<std::size_t>(k)]);
+          const T* src = yd.data() + k * ld + j0;
           T* dst = yt.data() + k * width;
           double* nr = norm.data();
           for (Index j = 0; j < width; ++j) {
-            const double v = src[j] - ok;
-            dst[j] = static_cast<T>(v);
-            nr[j] += v * v;
+            const T v = src[j] - ok;
+            dst[j] = v;
+            nr[j] += static_cast<double>(v) * static_cast<double>(v);
           }
         }
+        const double* hsrc = hd.data() + j0;
         for (Index j = 0; j < width; ++j)
           gh[static_cast<std::size_t>(j)] =
-              static_cast<T>(hd[static_cast<std::size_t>(j0 + j)] - c * norm[static_cast<std::size_t>(j)]);
+              static_cast<T>(hsrc[j] - c * norm[static_cast<std::size_t>(j)]);
         for (Index r = 0; r < rows_padded; r += R) {
           dt::lse_tile<T>(u.data() + r * d, d, yt.data(), width, gh.data(), 0, width, buf.data(),
                           mx.data() + r, s.data() + r);
@@ -426,7 +510,8 @@ void gaussian_lse(MatrixView<T> x, MatrixView<T> y, VectorView<double> h, double
     if (cancelled.load()) throw Cancelled("gaussian_lse");
     if (options.execution.progress)
       options.execution.checkpoint(
-          "gaussian_lse", static_cast<double>(std::min(n, b1 * G)) / static_cast<double>(n));
+          "gaussian_lse",
+          static_cast<double>(groups.start[static_cast<std::size_t>(b1)]) / static_cast<double>(n));
   }
 }
 
