@@ -93,6 +93,9 @@ int run_sinkhorn(const std::map<std::string, std::string>& a) {
   opt.execution.threads = std::stoi(get(a, "threads", "0"));
   opt.eps_scaling = get(a, "eps-scaling", "1") == "1";
   opt.compute_cost = get(a, "cost", "1") == "1";
+  if (a.count("eps-iters")) opt.eps_scaling_iterations = std::stol(get(a, "eps-iters"));
+  if (a.count("eps-start")) opt.eps_start = std::stod(get(a, "eps-start"));
+  if (a.count("eps-factor")) opt.eps_scaling_factor = std::stod(get(a, "eps-factor"));
   const std::string storage = get(a, "storage", "auto");
   opt.storage = storage == "online"   ? popalign::ot::KernelStorage::online
                 : storage == "stored" ? popalign::ot::KernelStorage::stored
