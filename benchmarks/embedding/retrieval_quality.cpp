@@ -3,7 +3,12 @@
 //   popalign_embedding_quality [--epochs N] [--batch B] [--lr X] [--temperature T]
 //       [--hard-negatives K] [--filter-threshold T] [--kind linear|mlp] [--seed S]
 //       [--holdout F] [--split-seed S] [--write-head FILE] [--write-components FILE] [--dev]
-//       [--weight-decay X] [--decay-to-identity]
+//       [--weight-decay X] [--decay-to-identity] [--symmetric] [--base sif|avg] [--skip-nofilt]
+//
+// --base avg: the plain GloVe average (uniform word weights, no common component) instead of SIF,
+// as the base of the heads (the untrained-scorings tables always use SIF). --skip-nofilt trains
+// the filtered head only (the head-nofilt row then repeats it; for dev runs). --description-head
+// adds the synthetic-description head experiment (describe_fact below; rejected on dev).
 //
 // --dev: tuning mode. The held-out profiles are set aside untouched and the TRAINING profiles
 // are split again (persona groups, 25%, seed split-seed + 2) into a dev-train and a dev-test
@@ -18,11 +23,16 @@
 //   head-nofilt the same head trained without the filter
 //   max-sim     word-level late interaction (MaxSimScorer) over the untrained GloVe vectors,
 //               best fact / facts pooled (max-sim-profile); no embedding of the document
+//   fused       z-score fusion of max-fact and max-sim-profile (the default of `retrieve`)
+// The untrained-scorings table also prints two fusion alternatives that were considered on the
+// dev side (reciprocal-rank fusion, three-way z-score fusion with best-fact max-sim).
 // Also: the untrained embedder on one profile per persona group of the whole data set (no
 // training involved, so no leakage). --write-head / --write-components save the filtered head
 // and a component fitted on ALL profiles (the shipped files in data/embedding/ are made so).
 #include <fmt/core.h>
+#include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -41,6 +51,9 @@ struct Args {
   std::string write_head, write_components;
   std::string data_dir = POPALIGN_DATA_DIR;
   bool dev = false;
+  bool skip_nofilt = false;
+  bool description_head = false;
+  std::string base = "sif";  // sif | avg (plain GloVe average: uniform weights, no component)
 };
 
 Args parse(int argc, char** argv) {
@@ -85,7 +98,19 @@ Args parse(int argc, char** argv) {
       a.data_dir = val();
     else if (k == "--dev")
       a.dev = true;
-    else if (k == "--decay-to-identity")
+    else if (k == "--symmetric")
+      a.train.symmetric = true;
+    else if (k == "--skip-nofilt")
+      a.skip_nofilt = true;
+    else if (k == "--description-head")
+      a.description_head = true;
+    else if (k == "--base") {
+      a.base = val();
+      if (a.base != "sif" && a.base != "avg") {
+        fmt::print(stderr, "--base must be sif or avg\n");
+        std::exit(2);
+      }
+    } else if (k == "--decay-to-identity")
       a.train.decay_to_identity = true;
     else {
       fmt::print(stderr, "unknown option {}\n", k);
@@ -93,6 +118,89 @@ Args parse(int argc, char** argv) {
     }
   }
   return a;
+}
+
+// Experiment (--description-head): a deterministic rule turning a first-person fact into a
+// group-description-like query ("I work at a hospital." -> "someone who works at a hospital"),
+// general English morphology only (no list of topics). Facts it cannot rewrite are skipped.
+std::string third_person_verb(const std::string& v) {
+  static const std::map<std::string, std::string> irregular = {
+      {"am", "is"},     {"'m", "is"},         {"have", "has"},    {"'ve", "has"},
+      {"do", "does"},   {"was", "was"},       {"had", "had"},     {"can", "can"},
+      {"will", "will"}, {"would", "would"},   {"could", "could"}, {"should", "should"},
+      {"go", "goes"},   {"don't", "doesn't"}, {"did", "did"},     {"used", "used"},
+      {"also", "also"}, {"really", "really"}};
+  auto it = irregular.find(v);
+  if (it != irregular.end()) return it->second;
+  if (v.empty()) return v;
+  auto ends = [&](const std::string& e) {
+    return v.size() >= e.size() && v.compare(v.size() - e.size(), e.size(), e) == 0;
+  };
+  if (ends("s") || ends("sh") || ends("ch") || ends("x") || ends("z") || ends("o")) return v + "es";
+  if (ends("y") && v.size() > 1 && std::string("aeiou").find(v[v.size() - 2]) == std::string::npos)
+    return v.substr(0, v.size() - 1) + "ies";
+  return v + "s";
+}
+
+std::string describe_fact(const std::string& fact) {
+  std::vector<std::string> w;
+  std::string cur;
+  for (char c : fact) {
+    if (c == ' ') {
+      if (!cur.empty()) w.push_back(cur);
+      cur.clear();
+    } else {
+      cur += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  if (!cur.empty()) w.push_back(cur);
+  while (!w.empty() && !w.back().empty() &&
+         std::ispunct(static_cast<unsigned char>(w.back().back())))
+    w.back().pop_back();
+  if (w.size() < 2) return {};
+  std::string out;
+  std::size_t start = 0;
+  if (w[0] == "my") {
+    out = "someone whose";
+    start = 1;
+  } else if (w[0] == "i'm") {
+    out = "someone who is";
+    start = 1;
+  } else if (w[0] == "i've") {
+    out = "someone who has";
+    start = 1;
+  } else if (w[0] == "i") {
+    std::size_t v = 1;
+    out = "someone who";
+    // adverbs before the verb stay ("I also like" -> "someone who also likes")
+    while (v < w.size() && (w[v] == "also" || w[v] == "really" || w[v] == "just" ||
+                            w[v] == "often" || w[v] == "usually" || w[v] == "never")) {
+      out += " " + w[v];
+      ++v;
+    }
+    if (v >= w.size()) return {};
+    out += " " + third_person_verb(w[v]);
+    start = v + 1;
+  } else {
+    return {};
+  }
+  for (std::size_t i = start; i < w.size(); ++i) {
+    std::string t = w[i];
+    if (t == "my")
+      t = "their";
+    else if (t == "me")
+      t = "them";
+    else if (t == "i")
+      t = "they";
+    else if (t == "myself")
+      t = "themselves";
+    else if (t == "i'm")
+      t = "they are";
+    else if (t == "mine")
+      t = "theirs";
+    out += " " + t;
+  }
+  return out;
 }
 
 std::vector<std::string> all_facts(const std::vector<PersonaText>& ps) {
@@ -156,6 +264,26 @@ void report_max_sim(const std::shared_ptr<const Embedder>& e, const std::vector<
   per_group["max-sim whole"] = gp;
 }
 
+// Score fusion (ProfileScoring::fused): one pool-level scoring, so its ICT numbers go in both
+// column sets ("whole" and "max-fact").
+void report_fused(const std::shared_ptr<const Embedder>& e, const std::vector<PersonaText>& test,
+                  const std::vector<GroupSpec>& groups, std::uint64_t seed) {
+  const ClozeMetrics m = evaluate_inverse_cloze(e, test, seed, ProfileScoring::fused);
+  const auto gm = evaluate_groups(
+      PersonaRetriever(e, test, RetrieverOptions{ProfileScoring::fused, {}}), groups);
+  double a = 0, b = 0;
+  for (const auto& x : gm) {
+    a += x.precision_at_10;
+    b += x.precision_at_20;
+  }
+  const double g = static_cast<double>(groups.size());
+  fmt::print(
+      "| {:<12} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | "
+      "{:.3f} |  (fused: one scoring, repeated)\n",
+      "fused", m.recall_at_1, m.recall_at_10, m.mrr, m.recall_at_1, m.recall_at_10, m.mrr, a / g,
+      b / g, a / g, b / g);
+}
+
 std::vector<PersonaText> one_per_persona(const std::vector<PersonaText>& profiles) {
   const auto g = persona_groups(profiles);
   std::vector<PersonaText> dedup;
@@ -177,7 +305,7 @@ void untrained_scorings(const std::string& label, const std::shared_ptr<const Wo
   sif->fit_common_components(all_facts(pool));
   fmt::print("| {} ({} personas) |", label, dedup.size());
   for (auto sc : {ProfileScoring::max_fact, ProfileScoring::whole, ProfileScoring::max_sim,
-                  ProfileScoring::max_sim_profile}) {
+                  ProfileScoring::max_sim_profile, ProfileScoring::fused}) {
     const PersonaRetriever r(sif, dedup, RetrieverOptions{sc, {}});
     const auto gm = evaluate_groups(r, groups);
     double a = 0, b = 0;
@@ -188,7 +316,53 @@ void untrained_scorings(const std::string& label, const std::shared_ptr<const Wo
     const double n = static_cast<double>(gm.size());
     fmt::print(" {:.3f} / {:.3f} |", a / n, b / n);
   }
-  fmt::print("\n");
+  // Alternative considered on the dev side: reciprocal-rank fusion (k = 60) of the same two.
+  std::vector<std::string> queries;
+  for (const auto& g : groups) queries.push_back(g.description);
+  const RowMatrix<float> sa =
+      PersonaRetriever(sif, dedup, RetrieverOptions{ProfileScoring::max_fact, {}})
+          .score_all(queries);
+  const RowMatrix<float> sb =
+      PersonaRetriever(sif, dedup, RetrieverOptions{ProfileScoring::max_sim_profile, {}})
+          .score_all(queries);
+  RowMatrix<float> rrf = RowMatrix<float>::Zero(sa.rows(), sa.cols());
+  for (const RowMatrix<float>* m : {&sa, &sb}) {
+    const auto ranked = top_k_rows(*m, m->cols());
+    for (Index q = 0; q < m->rows(); ++q)
+      for (std::size_t r = 0; r < ranked[static_cast<std::size_t>(q)].size(); ++r)
+        rrf(q, ranked[static_cast<std::size_t>(q)][r].index) +=
+            1.0f / (60.0f + static_cast<float>(r + 1));
+  }
+  const auto top = top_k_rows(rrf, 20);
+  double a = 0, b = 0;
+  for (std::size_t g = 0; g < groups.size(); ++g)
+    for (std::size_t r = 0; r < top[g].size(); ++r)
+      if (profile_matches(dedup[static_cast<std::size_t>(top[g][r].index)], groups[g])) {
+        if (r < 10) a += 0.1;
+        b += 0.05;
+      }
+  const double n = static_cast<double>(groups.size());
+  fmt::print(" {:.3f} / {:.3f} |", a / n, b / n);
+  // Alternative considered on the dev side: three-way z-score fusion (adds max-sim, best fact).
+  RowMatrix<float> three =
+      PersonaRetriever(sif, dedup, RetrieverOptions{ProfileScoring::fused, {}}).score_all(queries);
+  RowMatrix<float> sc = PersonaRetriever(sif, dedup, RetrieverOptions{ProfileScoring::max_sim, {}})
+                            .score_all(queries);
+  for (Index q = 0; q < sc.rows(); ++q) {
+    const double m = sc.row(q).cast<double>().mean();
+    const double sd = std::sqrt((sc.row(q).cast<double>().array() - m).square().mean());
+    for (Index j = 0; j < sc.cols(); ++j)
+      three(q, j) += sd > 0 ? static_cast<float>((sc(q, j) - m) / sd) : 0.0f;
+  }
+  const auto top3 = top_k_rows(three, 20);
+  a = b = 0;
+  for (std::size_t g = 0; g < groups.size(); ++g)
+    for (std::size_t r = 0; r < top3[g].size(); ++r)
+      if (profile_matches(dedup[static_cast<std::size_t>(top3[g][r].index)], groups[g])) {
+        if (r < 10) a += 0.1;
+        b += 0.05;
+      }
+  fmt::print(" {:.3f} / {:.3f} |\n", a / n, b / n);
 }
 }  // namespace
 
@@ -211,21 +385,35 @@ int main(int argc, char** argv) {
   fmt::print("profiles {} (train {}, held out {}), groups {}, split seed {}\n", profiles.size(),
              split.train.size(), split.test.size(), groups.size(), args.split_seed);
 
-  auto sif = std::make_shared<SifEmbedder>(wv);
-  sif->fit_common_components(all_facts(split.train));
+  std::shared_ptr<SifEmbedder> sif;
+  if (args.base == "avg") {
+    // Plain GloVe average: every word weighs the same, no common component removed.
+    sif = std::make_shared<SifEmbedder>(wv, SifOptions{.components = 0});
+    sif->set_word_probabilities(Vector<double>::Ones(wv->size()));
+  } else {
+    sif = std::make_shared<SifEmbedder>(wv);
+    sif->fit_common_components(all_facts(split.train));
+  }
   std::shared_ptr<const Embedder> base = sif;
+  fmt::print("base embedder: {} ({})\n", args.base == "avg" ? "plain GloVe average" : "GloVe SIF",
+             base->name());
 
   const auto pairs = make_profile_pairs(split.train);
-  fmt::print("training pairs {} (epochs {}, batch {}, lr {}, tau {}, hard {}, threshold {}, {})\n",
-             pairs.size(), args.train.epochs, args.train.batch_size, args.train.learning_rate,
-             args.train.temperature, args.train.hard_negatives, args.train.filter_threshold,
-             args.train.kind == HeadKind::mlp ? "mlp" : "linear");
+  fmt::print(
+      "training pairs {} (epochs {}, batch {}, lr {}, tau {}, hard {}, threshold {}, {}, decay "
+      "{}{}, "
+      "{})\n",
+      pairs.size(), args.train.epochs, args.train.batch_size, args.train.learning_rate,
+      args.train.temperature, args.train.hard_negatives, args.train.filter_threshold,
+      args.train.kind == HeadKind::mlp ? "mlp" : "linear", args.train.weight_decay,
+      args.train.decay_to_identity ? " toward I" : " toward 0",
+      args.train.symmetric ? "symmetric" : "one-way");
   ContrastiveOptions with = args.train;
   with.filter_negatives = true;
   ContrastiveOptions without = args.train;
   without.filter_negatives = false;
   const auto r1 = train_projection_head(*base, pairs, with);
-  const auto r2 = train_projection_head(*base, pairs, without);
+  const auto r2 = args.skip_nofilt ? r1 : train_projection_head(*base, pairs, without);
   fmt::print("filtered: loss {:.3f} -> {:.3f}, dropped in-batch {}, dropped mined {}, mined {}\n",
              r1.epoch_loss.front(), r1.epoch_loss.back(), r1.dropped_in_batch, r1.dropped_mined,
              r1.mined);
@@ -244,15 +432,55 @@ int main(int argc, char** argv) {
   report("head-nofilt", std::make_shared<ProjectedEmbedder>(base, r2.head), split.test, groups,
          eval_seed, per_group);
   report_max_sim(base, split.test, groups, eval_seed, per_group);
+  report_fused(base, split.test, groups, eval_seed);
 
   // Untrained scorings on distinct personas (one profile per persona group); no training is
   // involved, so the training side doubles as the dev set for choosing among them.
   fmt::print(
       "\nuntrained scorings, one profile per persona, mean P@10 / P@20:\n| pool | max-fact | "
-      "whole | max-sim | max-sim-profile |\n|---|---|---|---|---|\n");
+      "whole | max-sim | max-sim-profile | fused (z-score) | fused (RRF) | fused 3-way |\n"
+      "|---|---|---|---|---|---|---|---|\n");
   untrained_scorings(args.dev ? "dev-train" : "train (dev)", wv, split.train, groups);
   untrained_scorings(args.dev ? "dev-test" : "held-out", wv, split.test, groups);
   if (!args.dev) untrained_scorings("all", wv, profiles, groups);
+
+  if (args.description_head) {
+    // Head trained on (rule-made description of a training fact, the fact) pairs, training
+    // side only; scored with max-fact on one profile per persona (the strict group measure).
+    std::vector<TrainingPair> dp;
+    std::map<std::string, bool> seen_fact;
+    for (const auto& p : split.train)
+      for (const auto& f : p.facts) {
+        const std::string d = describe_fact(f);
+        if (d.empty() || seen_fact[f]) continue;
+        seen_fact[f] = true;
+        dp.push_back({d, f});
+      }
+    fmt::print("\ndescription pairs {} (e.g. '{}' -> '{}')\n", dp.size(), dp[0].query,
+               dp[0].positive);
+    ContrastiveOptions o = args.train;
+    o.filter_negatives = true;
+    const auto rd = train_projection_head(*base, dp, o);
+    fmt::print("description head: loss {:.3f} -> {:.3f}\n", rd.epoch_loss.front(),
+               rd.epoch_loss.back());
+    for (int side = 0; side < 2; ++side) {
+      const auto& pool = side == 0 ? split.train : split.test;
+      const auto dedup = one_per_persona(pool);
+      auto sp = std::make_shared<SifEmbedder>(wv);
+      sp->fit_common_components(all_facts(pool));
+      auto pe = std::make_shared<ProjectedEmbedder>(sp, rd.head);
+      double a = 0, b = 0;
+      for (const auto& m : evaluate_groups(
+               PersonaRetriever(pe, dedup, RetrieverOptions{ProfileScoring::max_fact, {}}),
+               groups)) {
+        a += m.precision_at_10;
+        b += m.precision_at_20;
+      }
+      fmt::print("description head, max-fact, {} ({} personas): P@10 {:.3f} P@20 {:.3f}\n",
+                 side == 0 ? "training side (trained on)" : "held-out side", dedup.size(),
+                 a / static_cast<double>(groups.size()), b / static_cast<double>(groups.size()));
+    }
+  }
 
   // Distinct personas in the top 10 (variants of one persona collapse).
   fmt::print("\ndistinct personas among the top 10 (max-fact), per group:");
@@ -281,13 +509,14 @@ int main(int argc, char** argv) {
                dedup.size());
     fmt::print(
         "| group | relevant | P@10 max-fact | P@20 | P@10 whole | P@20 | P@10 max-sim | P@20 | "
-        "P@10 max-sim-profile | P@20 |\n|---|---|---|---|---|---|---|---|---|---|\n");
+        "P@10 max-sim-profile | P@20 | P@10 fused | P@20 |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     std::vector<std::vector<GroupMetrics>> all;
     for (auto sc : {ProfileScoring::max_fact, ProfileScoring::whole, ProfileScoring::max_sim,
-                    ProfileScoring::max_sim_profile})
+                    ProfileScoring::max_sim_profile, ProfileScoring::fused})
       all.push_back(
           evaluate_groups(PersonaRetriever(sif_all, dedup, RetrieverOptions{sc, {}}), groups));
-    std::vector<double> mean(8, 0.0);
+    std::vector<double> mean(10, 0.0);
     for (std::size_t i = 0; i < groups.size(); ++i) {
       fmt::print("| {} | {} |", all[0][i].name, all[0][i].relevant);
       for (std::size_t s = 0; s < all.size(); ++s) {

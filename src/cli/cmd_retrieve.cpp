@@ -2,9 +2,14 @@
 // "someone who works in healthcare"), with scores. See docs/retrieval.md.
 //
 //   popalign retrieve --personas P.jsonl --query TEXT [--query TEXT ...] [--k 10]
-//       [--embedder glove|openai] [--head FILE] [--scoring max-fact|whole|max-sim|max-sim-profile]
+//       [--embedder glove|openai] [--head FILE]
+//       [--scoring auto|fused|max-fact|whole|max-sim|max-sim-profile]
 //       [--word-vectors FILE] [--components FILE] [--save-components FILE]
 //       [--base-url URL --model NAME --api-key-env VAR] [--threads N] --out hits.jsonl
+//
+// --scoring auto (the default): fused (z-score fusion of max-fact and max-sim-profile, the best
+// scoring for group descriptions in docs/retrieval.md) with GloVe and no head; max-fact with
+// --head or --embedder openai (word-level scorings need the plain GloVe vectors).
 //
 // Output: one line per hit {"query","rank","id","score","persona"}, queries in the order given.
 #include <filesystem>
@@ -41,7 +46,7 @@ struct Opts {
   long k = 10;
   std::string embedder = "glove";
   std::string head;
-  std::string scoring = "max-fact";
+  std::string scoring = "auto";
   std::string word_vectors;
   std::string components;
   std::string save_components;
@@ -63,14 +68,16 @@ int run(const Opts& o) {
   popalign::check_argument(!o.queries.empty(), "--query", "give at least one query");
   for (const auto& q : o.queries)
     popalign::check_argument(!q.empty(), "--query", "must not be empty");
-  const bool max_sim = o.scoring == "max-sim" || o.scoring == "max-sim-profile";
+  std::string scoring = o.scoring;
+  if (scoring == "auto") scoring = o.embedder == "glove" && o.head.empty() ? "fused" : "max-fact";
+  const bool max_sim = scoring == "max-sim" || scoring == "max-sim-profile" || scoring == "fused";
   popalign::check_argument(
-      o.scoring == "max-fact" || o.scoring == "whole" || max_sim, "--scoring",
-      "must be max-fact, whole, max-sim or max-sim-profile, not '" + o.scoring + "'");
+      scoring == "max-fact" || scoring == "whole" || max_sim, "--scoring",
+      "must be auto, fused, max-fact, whole, max-sim or max-sim-profile, not '" + o.scoring + "'");
   popalign::check_argument(!max_sim || o.embedder == "glove", "--scoring",
-                           "max-sim scoring needs word vectors (--embedder glove)");
+                           scoring + " scoring needs word vectors (--embedder glove)");
   popalign::check_argument(!max_sim || o.head.empty(), "--head",
-                           "a projection head cannot be combined with --scoring " + o.scoring);
+                           "a projection head cannot be combined with --scoring " + scoring);
   const auto personas = emb::read_personas(o.personas);
   if (personas.empty()) throw popalign::IoError(o.personas, "no personas in the file");
 
@@ -106,7 +113,7 @@ int run(const Opts& o) {
 
   const emb::PersonaRetriever retriever(
       embedder, personas,
-      emb::RetrieverOptions{emb::parse_profile_scoring(o.scoring), with_threads(o.threads)});
+      emb::RetrieverOptions{emb::parse_profile_scoring(scoring), with_threads(o.threads)});
   const auto hits = retriever.search(o.queries, o.k);
 
   std::error_code ec;
@@ -145,8 +152,10 @@ popalign::cli::CommandRegistrar registrar{
       sub.add_option("--head", o->head, "projection head trained by `popalign train-embedder`");
       sub.add_option(
              "--scoring", o->scoring,
-             "max-fact (best single fact), whole (all facts as one text), max-sim (word-level "
-             "late interaction, best fact) or max-sim-profile (word-level, facts pooled)")
+             "auto (fused with GloVe and no head, else max-fact), fused (z-score fusion of "
+             "max-fact and max-sim-profile), max-fact (best single fact), whole (all facts as one "
+             "text), max-sim (word-level late interaction, best fact) or max-sim-profile "
+             "(word-level, facts pooled)")
           ->capture_default_str();
       sub.add_option("--word-vectors", o->word_vectors,
                      "word2vec file (default: data/models/glove6b_100d_top40k.w2v.bin)");

@@ -4,7 +4,7 @@
 //   popalign train-embedder (--pairs PAIRS.jsonl | --profiles PERSONAS.jsonl) --out head.bin
 //       [--epochs 8] [--batch 64] [--lr 0.002] [--temperature 0.05] [--hard-negatives 4]
 //       [--filter-threshold 0.8] [--no-filter] [--weight-decay 1e-4] [--decay-to-identity]
-//       [--kind linear|mlp] [--hidden N] [--seed S]
+//       [--symmetric] [--kind linear|mlp] [--hidden N] [--seed S]
 //       [--embedder glove|openai] [--word-vectors FILE] [--components FILE]
 //       [--save-components FILE] [--base-url URL --model NAME --api-key-env VAR] [--threads N]
 //
@@ -43,6 +43,7 @@ struct Opts {
   bool no_filter = false;
   double weight_decay = 1e-4;
   bool decay_to_identity = false;
+  bool symmetric = false;
   std::string kind = "linear";
   long hidden = 0;
   std::uint64_t seed = 0;
@@ -74,6 +75,7 @@ int run(const Opts& o) {
   co.filter_threshold = o.filter_threshold;
   co.weight_decay = o.weight_decay;
   co.decay_to_identity = o.decay_to_identity;
+  co.symmetric = o.symmetric;
   co.seed = o.seed;
   co.execution.threads = o.threads;
   if (popalign::cli::stderr_is_terminal())
@@ -156,6 +158,8 @@ popalign::cli::CommandRegistrar train_registrar{
       sub.add_flag("--no-filter", o->no_filter, "keep every negative (no semantic filtering)");
       sub.add_option("--weight-decay", o->weight_decay, "AdamW decoupled weight decay")
           ->capture_default_str();
+      sub.add_flag("--symmetric", o->symmetric,
+                   "symmetric InfoNCE: also score each positive against the in-batch queries");
       sub.add_flag("--decay-to-identity", o->decay_to_identity,
                    "decay W toward the identity (the base geometry) instead of toward 0");
       sub.add_option("--kind", o->kind, "linear or mlp")->capture_default_str();

@@ -247,6 +247,30 @@ ContrastiveResult train_projection_head(MatrixView<float> xq, MatrixView<float> 
         for (Index h : hard_of[static_cast<std::size_t>(i)])
           gh[h] = std::exp(sh[h] / tau - lse) / B;
       }
+      if (options.symmetric) {
+        // Positive j against the in-batch queries (same filter mask, transposed).
+        g *= 0.5;
+        gh *= 0.5;
+        batch_loss *= 0.5;
+        for (Index j = 0; j < B; ++j) {
+          double mx = s(j, j) / tau;
+          for (Index i = 0; i < B; ++i) {
+            bool k = true;
+            if (i != j && options.filter_negatives && (fs(i, j) > thr || pp(i, j) > thr)) k = false;
+            keep[static_cast<std::size_t>(i)] = k;
+            if (k) mx = std::max(mx, s(i, j) / tau);
+          }
+          double sum = 0.0;
+          for (Index i = 0; i < B; ++i)
+            if (keep[static_cast<std::size_t>(i)]) sum += std::exp(s(i, j) / tau - mx);
+          const double lse = mx + std::log(sum);
+          batch_loss += 0.5 * (lse - s(j, j) / tau);
+          for (Index i = 0; i < B; ++i)
+            if (keep[static_cast<std::size_t>(i)])
+              g(i, j) += 0.5 * std::exp(s(i, j) / tau - lse) / B;
+          g(j, j) -= 0.5 / B;
+        }
+      }
       batch_loss /= B;
       if (!std::isfinite(batch_loss)) throw NumericalError("contrastive loss is not finite");
       loss_sum += batch_loss;

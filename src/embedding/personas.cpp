@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <filesystem>
 #include <limits>
 
@@ -123,12 +124,14 @@ PersonaRetriever::PersonaRetriever(std::shared_ptr<const Embedder> embedder,
     : embedder_(std::move(embedder)), personas_(std::move(personas)), options_(options) {
   check_argument(embedder_ != nullptr, "embedder", "must not be null");
   options_.validate();
+  const bool fused = options_.scoring == ProfileScoring::fused;
   if (options_.scoring == ProfileScoring::max_sim ||
-      options_.scoring == ProfileScoring::max_sim_profile) {
+      options_.scoring == ProfileScoring::max_sim_profile || fused) {
     auto sif = std::dynamic_pointer_cast<const SifEmbedder>(embedder_);
     check_argument(sif != nullptr, "embedder",
-                   "max-sim scoring needs the word vectors of a SifEmbedder (no head, no HTTP "
-                   "embedder), not '" +
+                   to_string(options_.scoring) +
+                       " scoring needs the word vectors of a SifEmbedder (no head, no HTTP "
+                       "embedder), not '" +
                        embedder_->name() + "'");
     std::vector<std::vector<std::string>> docs;
     if (options_.scoring == ProfileScoring::max_sim) {
@@ -141,10 +144,10 @@ PersonaRetriever::PersonaRetriever(std::shared_ptr<const Embedder> embedder,
       for (const auto& p : personas_) docs.push_back(p.facts);
     }
     max_sim_ = std::make_shared<const MaxSimScorer>(std::move(sif), docs);
-    return;
+    if (!fused) return;
   }
   std::vector<std::string> texts;
-  if (options_.scoring == ProfileScoring::max_fact) {
+  if (options_.scoring == ProfileScoring::max_fact || fused) {
     for (std::size_t i = 0; i < personas_.size(); ++i)
       for (const auto& f : personas_[i].facts) {
         texts.push_back(f);
@@ -157,7 +160,33 @@ PersonaRetriever::PersonaRetriever(std::shared_ptr<const Embedder> embedder,
   if (!embedder_->normalized()) normalize_rows(vectors_);
 }
 
+namespace {
+// Per row: (x - mean) / standard deviation over the personas (a constant row becomes 0).
+void standardize_rows(RowMatrix<float>& s) {
+  for (Index q = 0; q < s.rows(); ++q) {
+    const double n = static_cast<double>(s.cols());
+    if (n == 0) continue;
+    double mean = 0;
+    for (Index j = 0; j < s.cols(); ++j) mean += s(q, j);
+    mean /= n;
+    double var = 0;
+    for (Index j = 0; j < s.cols(); ++j) var += (s(q, j) - mean) * (s(q, j) - mean);
+    const double sd = std::sqrt(var / n);
+    for (Index j = 0; j < s.cols(); ++j)
+      s(q, j) = sd > 0 ? static_cast<float>((s(q, j) - mean) / sd) : 0.0f;
+  }
+}
+}  // namespace
+
 RowMatrix<float> PersonaRetriever::score_all(const std::vector<std::string>& queries) const {
+  if (options_.scoring == ProfileScoring::fused) {
+    RowMatrix<float> a = dense_scores(queries);
+    RowMatrix<float> b = max_sim_->score(queries, options_.execution);
+    standardize_rows(a);
+    standardize_rows(b);
+    a += b;
+    return a;
+  }
   if (max_sim_) {
     const RowMatrix<float> s = max_sim_->score(queries, options_.execution);
     if (options_.scoring == ProfileScoring::max_sim_profile) return s;
@@ -170,6 +199,10 @@ RowMatrix<float> PersonaRetriever::score_all(const std::vector<std::string>& que
       }
     return out;
   }
+  return dense_scores(queries);
+}
+
+RowMatrix<float> PersonaRetriever::dense_scores(const std::vector<std::string>& queries) const {
   RowMatrix<float> q = embedder_->embed(queries);
   if (!embedder_->normalized()) normalize_rows(q);
   const auto np = static_cast<Index>(personas_.size());
@@ -207,16 +240,18 @@ std::string to_string(ProfileScoring scoring) {
       return "max-sim";
     case ProfileScoring::max_sim_profile:
       return "max-sim-profile";
+    case ProfileScoring::fused:
+      return "fused";
   }
   return "?";
 }
 
 ProfileScoring parse_profile_scoring(const std::string& name) {
   for (auto s : {ProfileScoring::max_fact, ProfileScoring::whole, ProfileScoring::max_sim,
-                 ProfileScoring::max_sim_profile})
+                 ProfileScoring::max_sim_profile, ProfileScoring::fused})
     if (to_string(s) == name) return s;
-  throw InvalidArgument("scoring",
-                        "must be max-fact, whole, max-sim or max-sim-profile, not '" + name + "'");
+  throw InvalidArgument(
+      "scoring", "must be max-fact, whole, max-sim, max-sim-profile or fused, not '" + name + "'");
 }
 
 std::vector<std::vector<RetrievalHit>> top_k_rows(const RowMatrix<float>& scores, Index k) {

@@ -168,5 +168,27 @@ TEST(CliRetrieve, MaxSimScoring) {
                          "personas_small.jsonl --query x --scoring maxsim --out " + out.string());
   EXPECT_EQ(bad.code, 2);  // usage error (InvalidArgument)
   EXPECT_NE(bad.output.find("--scoring"), std::string::npos) << bad.output;
+  // The word-level scorings (fused, the default with GloVe, included) refuse a head.
+  const CliRun with_head =
+      run("retrieve --personas " + kDir +
+          "personas_small.jsonl --query x --scoring fused --head h.bin --out " + out.string());
+  EXPECT_EQ(with_head.code, 2);
+  EXPECT_NE(with_head.output.find("--head"), std::string::npos) << with_head.output;
+  // Explicit fused equals the default (auto = fused with GloVe and no head).
+  const fs::path fused_out = out.parent_path() / "hits_fused.jsonl";
+  const fs::path auto_out = out.parent_path() / "hits_auto.jsonl";
+  const std::string q = "personas_small.jsonl --query \"someone who works in healthcare\" --k 4 ";
+  ASSERT_EQ(
+      run("retrieve --personas " + kDir + q + "--scoring fused --out " + fused_out.string()).code,
+      0);
+  ASSERT_EQ(run("retrieve --personas " + kDir + q + "--out " + auto_out.string()).code, 0);
+  const auto f = io::read_jsonl(fused_out).records;
+  const auto a = io::read_jsonl(auto_out).records;
+  ASSERT_EQ(f.size(), 4u);
+  ASSERT_EQ(a.size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(f[i].id_field(), a[i].id_field());
+    EXPECT_EQ(f[i].number_field("score"), a[i].number_field("score"));
+  }
   fs::remove_all(out.parent_path());
 }

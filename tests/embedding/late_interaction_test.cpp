@@ -128,3 +128,37 @@ TEST(MaxSim, Errors) {
   EXPECT_EQ(to_string(ProfileScoring::whole), "whole");
   EXPECT_THROW(parse_profile_scoring("maxsim"), InvalidArgument);
 }
+
+TEST(Fused, IsTheSumOfStandardisedMaxFactAndMaxSimProfileScores) {
+  const auto sif = planted_sif();
+  const std::vector<PersonaText> ps = {{"a", {"the nurse", "garden"}},
+                                       {"b", {"garden flowers"}},
+                                       {"c", {"the job", "flowers"}},
+                                       {"d", {"zzz unknown"}}};
+  const std::vector<std::string> queries = {"healthcare job", "the garden"};
+  auto scores = [&](ProfileScoring sc) {
+    return PersonaRetriever(sif, ps, RetrieverOptions{sc, {}}).score_all(queries);
+  };
+  const RowMatrix<float> a = scores(ProfileScoring::max_fact);
+  const RowMatrix<float> b = scores(ProfileScoring::max_sim_profile);
+  const RowMatrix<float> f = scores(ProfileScoring::fused);
+  ASSERT_EQ(f.rows(), 2);
+  ASSERT_EQ(f.cols(), 4);
+  auto z = [](Eigen::RowVectorXd x) {
+    const double m = x.mean();
+    const double sd = std::sqrt((x.array() - m).square().mean());
+    return sd > 0 ? Eigen::RowVectorXd((x.array() - m) / sd) : Eigen::RowVectorXd::Zero(x.size());
+  };
+  for (Index q = 0; q < 2; ++q) {
+    const Eigen::RowVectorXd expect = z(a.row(q).cast<double>()) + z(b.row(q).cast<double>());
+    for (Index j = 0; j < 4; ++j) EXPECT_NEAR(f(q, j), expect[j], 1e-5) << q << " " << j;
+  }
+  // A pool where every persona scores the same contributes 0, not NaN.
+  const std::vector<PersonaText> same = {{"x", {"zzz"}}, {"y", {"qqq"}}};
+  const RowMatrix<float> g =
+      PersonaRetriever(sif, same, RetrieverOptions{ProfileScoring::fused, {}}).score_all(queries);
+  EXPECT_TRUE(g.allFinite());
+  EXPECT_EQ(g.cwiseAbs().maxCoeff(), 0.0f);
+  EXPECT_EQ(parse_profile_scoring("fused"), ProfileScoring::fused);
+  EXPECT_EQ(to_string(ProfileScoring::fused), "fused");
+}

@@ -9,6 +9,11 @@
 // and the loss is  L_i = -z_qi.z_pi / tau + log sum_{c in C_i} exp(z_qi.z_c / tau)  averaged
 // over the batch, C_i = {p_i} ∪ kept negatives.
 //
+// Symmetric InfoNCE (options.symmetric, as in CLIP): the loss also scores every positive p_j
+// against the in-batch queries, L'_j = -z_pj.z_qj / tau + log sum_{i kept} exp(z_qi.z_pj / tau)
+// (the same filter mask), and the objective is (mean L + mean L') / 2. Both texts of a pair then
+// have to single out their partner, which keeps the head from specialising to one side.
+//
 // Hard negatives are mined at the start of every epoch with the current head: the positives
 // most similar to query i (exact top-k over all positives, its own excluded), best first.
 //
@@ -58,6 +63,8 @@ struct ContrastiveOptions {
   double beta2 = 0.999;
   double epsilon = 1e-8;
   double temperature = 0.05;
+  /// Add the positive -> query direction to the loss (see the file comment).
+  bool symmetric = false;
   Index hard_negatives = 4;  ///< mined per query (0 = in-batch negatives only)
   /// Candidates examined per query when mining (>= hard_negatives + 1).
   Index mining_candidates = 32;

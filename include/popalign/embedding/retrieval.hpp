@@ -17,6 +17,14 @@
 //     Handles "works in healthcare" -> "I am a nurse" far better than averaged vectors.
 //   max_sim_profile: the same with all words of the persona pooled into one bag (a query word
 //     may find its partner in any fact).
+//   fused: score fusion of max_fact and max_sim_profile. For each query, each of the two score
+//     vectors over the pool is standardised (minus its mean over the personas, divided by its
+//     standard deviation; a constant vector becomes 0) and the two are added. The scorers fail
+//     differently (max-fact: one vector per fact, dominated by the fact's overall topic;
+//     max-sim-profile: word-level matches anywhere in the profile, fooled by template words
+//     such as "works"), and standardising puts their scales on one footing without a tuned
+//     weight. Chosen over reciprocal-rank fusion on the dev side (docs/retrieval.md). Needs a
+//     SifEmbedder, like max_sim.
 // Ties are broken by the lower persona index, so rankings are deterministic.
 #include <memory>
 #include <string>
@@ -54,9 +62,9 @@ void write_pairs(const std::vector<TrainingPair>& pairs, const std::string& path
 /// (f, the other facts joined). Profiles in order, facts in order.
 std::vector<TrainingPair> make_profile_pairs(const std::vector<PersonaText>& profiles);
 
-enum class ProfileScoring { max_fact, whole, max_sim, max_sim_profile };
+enum class ProfileScoring { max_fact, whole, max_sim, max_sim_profile, fused };
 
-/// "max-fact", "whole", "max-sim", "max-sim-profile" (the --scoring names).
+/// "max-fact", "whole", "max-sim", "max-sim-profile", "fused" (the --scoring names).
 std::string to_string(ProfileScoring scoring);
 /// Inverse of to_string; InvalidArgument("scoring") for other names.
 ProfileScoring parse_profile_scoring(const std::string& name);
@@ -89,12 +97,15 @@ class PersonaRetriever {
   const Embedder& embedder() const noexcept { return *embedder_; }
 
  private:
+  /// max_fact (also for fused) or whole cosines, queries x personas.
+  RowMatrix<float> dense_scores(const std::vector<std::string>& queries) const;
+
   std::shared_ptr<const Embedder> embedder_;
   std::vector<PersonaText> personas_;
   RetrieverOptions options_;
-  RowMatrix<float> vectors_;  ///< facts (max_fact) or personas (whole), unit rows
-  std::vector<Index> owner_;  ///< row -> persona (max_fact, max_sim)
-  std::shared_ptr<const MaxSimScorer> max_sim_;  ///< max_sim, max_sim_profile
+  RowMatrix<float> vectors_;  ///< facts (max_fact, fused) or personas (whole), unit rows
+  std::vector<Index> owner_;  ///< row -> persona (max_fact, max_sim, fused)
+  std::shared_ptr<const MaxSimScorer> max_sim_;  ///< max_sim, max_sim_profile, fused
 };
 
 /// k best entries of each row of `scores` (higher first, lower index on ties).
