@@ -1,7 +1,8 @@
 // 03: retrieve the personas that fit a group description, offline.
 //
 // GloVe word vectors + SIF sentence embeddings (common component fitted on the pool), each
-// persona scored by its best-matching fact, exact top-k search.
+// persona scored as `popalign retrieve` does by default: the fused score (standardised best-fact
+// cosine + standardised word-level MaxSim over the profile; docs/retrieval.md), exact top-k.
 #include <fmt/core.h>
 
 #include <popalign/embedding.hpp>
@@ -16,7 +17,8 @@ int main() {
   for (const auto& p : personas) facts.insert(facts.end(), p.facts.begin(), p.facts.end());
   auto embedder = emb::make_sif_embedder(data + "/models/glove6b_100d_top40k.w2v.bin", "", facts);
 
-  const emb::PersonaRetriever retriever(embedder, personas);  // max-fact scoring by default
+  const emb::PersonaRetriever retriever(embedder, personas,
+                                        emb::RetrieverOptions{emb::ProfileScoring::fused});
   const std::vector<std::string> queries = {"someone who works in healthcare",
                                             "someone who served in the military"};
   const auto hits = retriever.search(queries, 5);
