@@ -5,6 +5,12 @@
 //   kde_runner --data x.f64 --queries q.f64 --n N --m M --d D [--threads 2] [--precision f64]
 //              [--repeats 3] [--out logpdf.f64]
 //
+// --precision: f64 (Kde<double>), f32 (Kde<float> of the double data and queries: f32
+// evaluation, no input rounding) or f32in (data and queries rounded to float first, then
+// Kde<float>: shows the input-rounding floor).
+// --recompute-below t: KdeOptions::recompute_below for f32 (default: the KdeOptions default, 4;
+// 0 = never recompute isolated queries in double).
+//
 // Prints one JSON line: {"min_s", "times", "build_s", "eval_s", "n", "m", "d", "threads",
 // "precision", "pairs_per_s", "factor"}. min_s is the best of `repeats` full runs (construction
 // including the covariance, Cholesky and whitening, plus evaluation of all queries).
@@ -35,12 +41,16 @@ RowMatrix<double> read_f64(const std::string& path, Index rows, Index cols) {
   return m;
 }
 
-template <class T>
+// T: the KDE's evaluation precision; In: the type the data and queries are handed over in
+// (double: Kde<float> of the double data, no input rounding; float: the inputs are rounded to
+// float first, which alone limits agreement with a double reference, see docs/density.md).
+template <class T, class In>
 int run(const RowMatrix<double>& xd, const RowMatrix<double>& qd, int threads, int repeats,
-        const std::string& out, const char* precision) {
-  const RowMatrix<T> x = xd.cast<T>(), q = qd.cast<T>();
+        const std::string& out, const char* precision, double recompute_below) {
+  const RowMatrix<In> x = xd.cast<In>(), q = qd.cast<In>();
   popalign::density::KdeOptions opt;
   opt.execution.threads = threads;
+  if (recompute_below >= 0) opt.recompute_below = recompute_below;
   std::vector<double> times;
   double best = 1e300, build_s = 0, eval_s = 0, factor = 0;
   popalign::Vector<double> ld;
@@ -82,6 +92,7 @@ int main(int argc, char** argv) {
   std::string data, queries, out, precision = "f64";
   Index n = 0, m = 0, d = 0;
   int threads = 2, repeats = 3;
+  double recompute_below = -1;  // < 0: the KdeOptions default
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--data")
@@ -102,6 +113,8 @@ int main(int argc, char** argv) {
       threads = std::stoi(v);
     else if (k == "--repeats")
       repeats = std::stoi(v);
+    else if (k == "--recompute-below")
+      recompute_below = std::stod(v);
     else {
       std::cerr << "unknown option " << k << "\n";
       return 2;
@@ -111,9 +124,13 @@ int main(int argc, char** argv) {
     if (data.empty() || queries.empty() || n <= 0 || m <= 0 || d <= 0 || repeats < 1)
       throw popalign::InvalidArgument("arguments", "need --data --queries --n --m --d (> 0)");
     const RowMatrix<double> x = read_f64(data, n, d), q = read_f64(queries, m, d);
-    if (precision == "f32") return run<float>(x, q, threads, repeats, out, "f32");
-    if (precision == "f64") return run<double>(x, q, threads, repeats, out, "f64");
-    throw popalign::InvalidArgument("precision", "must be f32 or f64");
+    if (precision == "f32")
+      return run<float, double>(x, q, threads, repeats, out, "f32", recompute_below);
+    if (precision == "f32in")
+      return run<float, float>(x, q, threads, repeats, out, "f32in", recompute_below);
+    if (precision == "f64")
+      return run<double, double>(x, q, threads, repeats, out, "f64", recompute_below);
+    throw popalign::InvalidArgument("precision", "must be f32, f32in or f64");
   } catch (const std::exception& e) {
     std::cerr << "kde_runner: " << e.what() << "\n";
     return 1;

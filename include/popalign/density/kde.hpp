@@ -11,9 +11,12 @@
 // pass, tiled, multithreaded, accumulated in double, never storing n x m. The data are whitened
 // once at construction (O(n d^2)) and stored as T; queries are whitened per call.
 //
-// Accuracy: T = double is exact to ~1e-13 relative for well-scaled data; T = float carries the
-// kernel's float exponent error, about 1e-7 * (squared radius of the whitened data) / 2, i.e.
-// ~1e-6..1e-5 relative for Scott bandwidths at d = 5 (see docs/density.md).
+// Accuracy: T = double is exact to ~1e-13 relative for well-scaled data. T = float keeps the
+// whitened data and queries in double and evaluates every term in float through
+// gaussian_lse_mixed<float> (local origins, direct squared distance, isolated queries again in
+// double): 7.3e-7 max / 1.4e-7 p99 relative against double at n = m = 1e5, d = 5, Scott, for
+// double inputs. Float inputs add their own rounding (~u r^2 at Mahalanobis radius r: 7.4e-6
+// max on the same case) - give Kde<float> double data when 1e-6 matters (docs/density.md).
 //
 // The bandwidth rules (Scott, Silverman, explicit) and the weighted covariance follow SciPy's
 // gaussian_kde exactly; see bandwidth.hpp for the mapping between SciPy's factor and h.
@@ -27,6 +30,7 @@
 #include <limits>
 #include <numbers>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -48,12 +52,20 @@ struct KdeOptions {
   Execution execution{};  ///< threads for evaluation (0 = all cores)
   /// Warn when the kernel sd exceeds this fraction of the data sd (equivalent factor).
   double warn_factor = 0.5;
+  /// Kde<float> only: queries whose nearest kernel term is below exp(-recompute_below) of the
+  /// kernel peak (isolated queries, whose few contributing terms all have large exponents and
+  /// hence the largest f32 rounding errors) are evaluated again in double
+  /// (kernels::LseOptions::recompute_below). 0 = never. The default keeps Kde<float> within
+  /// 1e-6 relative of the double estimate on SciPy's defaults (docs/density.md).
+  double recompute_below = 4.0;
 
   void validate(Index d = 0) const {
     bandwidth.validate(d);
     execution.validate();
     check_argument(std::isfinite(warn_factor) && warn_factor > 0, "warn_factor",
                    "must be finite and > 0");
+    check_argument(std::isfinite(recompute_below) && recompute_below >= 0, "recompute_below",
+                   "must be finite and >= 0 (0 = never)");
   }
 };
 
@@ -93,6 +105,121 @@ class Kde {
   /// data: n x d sample (n >= 1, finite); weights: empty (uniform) or n non-negative entries.
   Kde(MatrixView<T> data, const Eigen::Ref<const Vector<double>>& weights, KdeOptions options = {})
       : options_(std::move(options)) {
+    init<T>(data, weights);
+  }
+
+  /// Uniform weights.
+  explicit Kde(MatrixView<T> data, KdeOptions options = {})
+      : Kde(data, Vector<double>(), std::move(options)) {}
+
+  /// Kde<float> of double data: the estimate is evaluated in f32 but the data (and, through the
+  /// double log_density overload, the queries) are never rounded to float as a whole; only
+  /// their differences from local origins are (see log_density). Use this to get f32 speed with
+  /// f64 agreement (~1e-7 relative at Scott bandwidths) when the data are in double.
+  Kde(MatrixView<double> data, const Eigen::Ref<const Vector<double>>& weights,
+      KdeOptions options = {}) requires std::is_same_v<T, float> : options_(std::move(options)) {
+    init<double>(data, weights);
+  }
+
+  /// Kde<float> of double data, uniform weights.
+  explicit Kde(MatrixView<double> data, KdeOptions options = {}) requires std::is_same_v<T, float>
+      : Kde(data, Vector<double>(), std::move(options)) {}
+
+  /// log p(x) for every row of points (m x d). -inf where every kernel underflows (far away).
+  ///
+  /// T = double: one gaussian_lse<double> call on the whitened points (~1e-13 relative).
+  /// T = float: the whitened data and queries are kept in double and handed to
+  /// gaussian_lse_mixed<float> with per-group local origins and the direct squared distance
+  /// (LseDistance::direct): each group of <= 64 spatially close queries is re-centred on its
+  /// mean in double, differences are rounded to float only then, and sum_k (z_k - z_jk)^2 is
+  /// accumulated in float without cancellation. The f32 error is then a few units of roundoff
+  /// times the exponents that matter (~1e-7 relative; docs/density.md), not times the squared
+  /// distance of the points from the data mean.
+  Vector<double> log_density(MatrixView<T> points) const { return evaluate<T>(points); }
+
+  /// Kde<float> at double query points (no rounding of the queries to float as a whole).
+  Vector<double> log_density(MatrixView<double> points) const requires std::is_same_v<T, float> {
+    return evaluate<double>(points);
+  }
+
+  /// p(x) = exp(log_density(x)).
+  Vector<double> density(MatrixView<T> points) const {
+    return log_density(points).array().exp().matrix();
+  }
+
+  /// p(x) = exp(log_density(x)) at double query points (Kde<float>).
+  Vector<double> density(MatrixView<double> points) const requires std::is_same_v<T, float> {
+    return log_density(points).array().exp().matrix();
+  }
+
+  /// z = L^{-1} x for every row (computed in double, stored as T).
+  RowMatrix<T> whiten(MatrixView<T> points) const {
+    return whiten_double<T>(points).template cast<T>();
+  }
+
+  Index size() const noexcept { return size_; }
+  Index dim() const noexcept { return chol_.rows(); }
+  /// Kish effective sample size of the weights (used by the Scott/Silverman rules).
+  double effective_n() const noexcept { return n_eff_; }
+  /// The bandwidth factor f of rules scott/silverman/factor (NaN for explicit bandwidths).
+  double factor() const noexcept { return factor_; }
+  /// (det H / det Sigma)^(1/(2d)): kernel sd relative to data sd (NaN if Sigma is singular).
+  double equivalent_factor() const noexcept { return equivalent_factor_; }
+  /// The kernel covariance H (SciPy's gaussian_kde.covariance).
+  const Eigen::MatrixXd& kernel_covariance() const noexcept { return kernel_covariance_; }
+  /// The weighted data covariance Sigma_w.
+  const Eigen::MatrixXd& data_covariance() const noexcept { return data_covariance_; }
+  /// Lower Cholesky factor L of H.
+  const Eigen::MatrixXd& cholesky() const noexcept { return chol_; }
+  /// Whitened sample L^{-1} x_j (n x d), rounded to T.
+  const RowMatrix<T>& whitened_data() const noexcept { return whitened_; }
+  /// log of the normalised weights (-inf for zero weights).
+  const Vector<double>& log_weights() const noexcept { return log_w_; }
+  /// -d/2 log(2 pi) - log det L: log of the kernel's peak value.
+  double log_normalizer() const noexcept { return log_norm_; }
+  const std::vector<std::string>& warnings() const noexcept { return warnings_; }
+  const KdeOptions& options() const noexcept { return options_; }
+
+  void check_points(MatrixView<T> points) const { check_points_of<T>(points); }
+
+ private:
+  template <Real In>
+  void check_points_of(MatrixView<In> points) const {
+    check_argument(points.cols() == dim(), "points",
+                   "has " + std::to_string(points.cols()) + " columns but the KDE has dimension " +
+                       std::to_string(dim()));
+    check_argument(points.allFinite(), "points", "contains NaN or infinite values");
+  }
+
+  template <Real In>
+  RowMatrix<double> whiten_double(MatrixView<In> points) const {
+    const Eigen::MatrixXd xt = points.template cast<double>().transpose();
+    const Eigen::MatrixXd zt = chol_.template triangularView<Eigen::Lower>().solve(xt);
+    return zt.transpose();
+  }
+
+  template <Real In>
+  Vector<double> evaluate(MatrixView<In> points) const {
+    check_points_of<In>(points);
+    Vector<double> out;
+    if constexpr (std::is_same_v<T, float>) {
+      const RowMatrix<double> zq = whiten_double<In>(points);
+      const kernels::LseOptions lse{.execution = options_.execution,
+                                    .local_origin = true,
+                                    .distance = kernels::LseDistance::direct,
+                                    .recompute_below = options_.recompute_below};
+      out = kernels::gaussian_lse_mixed<float>(zq, whitened64_, log_w_, 0.5, lse);
+    } else {
+      const RowMatrix<double> zq = whiten_double<In>(points);
+      out = kernels::gaussian_lse<double>(zq, whitened_, log_w_, 0.5,
+                                          kernels::LseOptions{.execution = options_.execution});
+    }
+    out.array() += log_norm_;
+    return out;
+  }
+
+  template <Real In>
+  void init(MatrixView<In> data, const Eigen::Ref<const Vector<double>>& weights) {
     const Index n = data.rows(), d = data.cols();
     check_argument(n > 0, "data", "is empty (no rows)");
     check_argument(d > 0, "data", "has no columns");
@@ -105,7 +232,7 @@ class Kde {
 
     Eigen::RowVectorXd mean;
     Eigen::MatrixXd cov;
-    weighted_mean_covariance<T>(data, w, mean, cov);
+    weighted_mean_covariance<In>(data, w, mean, cov);
     data_covariance_ = cov;
     const Bandwidth& bw = options_.bandwidth;
     switch (bw.rule) {
@@ -144,7 +271,9 @@ class Kde {
     double logdet_l = 0.0;
     for (Index k = 0; k < d; ++k) logdet_l += std::log(chol_(k, k));
     log_norm_ = -0.5 * static_cast<double>(d) * std::log(2.0 * std::numbers::pi) - logdet_l;
-    whitened_ = whiten(data);
+    RowMatrix<double> zd = whiten_double<In>(data);
+    whitened_ = zd.template cast<T>();
+    if constexpr (std::is_same_v<T, float>) whitened64_ = std::move(zd);
 
     // Equivalent factor: geometric mean kernel sd / data sd along the principal axes.
     Eigen::LLT<Eigen::MatrixXd> cov_llt(cov);
@@ -165,65 +294,6 @@ class Kde {
           "KDE weights are very uneven: effective n = {:.1f} of n = {} (Kish)", n_eff_, n));
   }
 
-  /// Uniform weights.
-  explicit Kde(MatrixView<T> data, KdeOptions options = {})
-      : Kde(data, Vector<double>(), std::move(options)) {}
-
-  /// log p(x) for every row of points (m x d). -inf where every kernel underflows (far away).
-  Vector<double> log_density(MatrixView<T> points) const {
-    check_points(points);
-    const RowMatrix<T> zq = whiten(points);
-    // Per-group local origins: KDE queries are often far from the data mean (outliers, tails),
-    // where a single origin costs f32 accuracy (docs/kernels.md, "Accuracy").
-    kernels::LseOptions lse{.execution = options_.execution, .local_origin = true};
-    Vector<double> out = kernels::gaussian_lse<T>(zq, whitened_, log_w_, 0.5, lse);
-    out.array() += log_norm_;
-    return out;
-  }
-
-  /// p(x) = exp(log_density(x)).
-  Vector<double> density(MatrixView<T> points) const {
-    return log_density(points).array().exp().matrix();
-  }
-
-  /// z = L^{-1} x for every row (computed in double, stored as T).
-  RowMatrix<T> whiten(MatrixView<T> points) const {
-    const Eigen::MatrixXd xt = points.template cast<double>().transpose();
-    const Eigen::MatrixXd zt = chol_.template triangularView<Eigen::Lower>().solve(xt);
-    return zt.transpose().template cast<T>();
-  }
-
-  Index size() const noexcept { return size_; }
-  Index dim() const noexcept { return chol_.rows(); }
-  /// Kish effective sample size of the weights (used by the Scott/Silverman rules).
-  double effective_n() const noexcept { return n_eff_; }
-  /// The bandwidth factor f of rules scott/silverman/factor (NaN for explicit bandwidths).
-  double factor() const noexcept { return factor_; }
-  /// (det H / det Sigma)^(1/(2d)): kernel sd relative to data sd (NaN if Sigma is singular).
-  double equivalent_factor() const noexcept { return equivalent_factor_; }
-  /// The kernel covariance H (SciPy's gaussian_kde.covariance).
-  const Eigen::MatrixXd& kernel_covariance() const noexcept { return kernel_covariance_; }
-  /// The weighted data covariance Sigma_w.
-  const Eigen::MatrixXd& data_covariance() const noexcept { return data_covariance_; }
-  /// Lower Cholesky factor L of H.
-  const Eigen::MatrixXd& cholesky() const noexcept { return chol_; }
-  /// Whitened sample L^{-1} x_j (n x d).
-  const RowMatrix<T>& whitened_data() const noexcept { return whitened_; }
-  /// log of the normalised weights (-inf for zero weights).
-  const Vector<double>& log_weights() const noexcept { return log_w_; }
-  /// -d/2 log(2 pi) - log det L: log of the kernel's peak value.
-  double log_normalizer() const noexcept { return log_norm_; }
-  const std::vector<std::string>& warnings() const noexcept { return warnings_; }
-  const KdeOptions& options() const noexcept { return options_; }
-
-  void check_points(MatrixView<T> points) const {
-    check_argument(points.cols() == dim(), "points",
-                   "has " + std::to_string(points.cols()) + " columns but the KDE has dimension " +
-                       std::to_string(dim()));
-    check_argument(points.allFinite(), "points", "contains NaN or infinite values");
-  }
-
- private:
   KdeOptions options_;
   Index size_ = 0;
   Vector<double> log_w_;
@@ -231,6 +301,7 @@ class Kde {
   double log_norm_ = 0.0;
   Eigen::MatrixXd data_covariance_, kernel_covariance_, chol_;
   RowMatrix<T> whitened_;
+  RowMatrix<double> whitened64_;  ///< Kde<float>: the whitened sample in double (see log_density)
   std::vector<std::string> warnings_;
 };
 
