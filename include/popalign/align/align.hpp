@@ -641,6 +641,10 @@ AlignResult align(MatrixView<T> pool, MatrixView<T> reference, const AlignOption
     // eps-scaling from twice the mean cost (not the bound of the largest cost): the plan at that
     // eps is already close to the product measure, and the stages above it are wasted work.
     so.eps_start = std::max(2.0 * mean_cost, dg.eps);
+    // Two iterations per stage (the solver's default is one): the capacity-constrained problem
+    // then leaves the schedule closer to its solution (popalign_align_speed: 59 target-eps
+    // iterations after 16 of schedule, against 92 after 8 with one).
+    so.eps_scaling_iterations = 2;
     so.execution = ex;
     const ot::PointCloud<T> geom(zc, zrs, 1.0);
     const ot::SinkhornResult sr = ot::capacity_constrained_sinkhorn(geom, a, b, cap, so);
