@@ -210,30 +210,47 @@ std::vector<std::string> all_facts(const std::vector<PersonaText>& ps) {
   return out;
 }
 
+// One scoring measured both ways: inverse cloze and the group descriptions.
+struct ScoringResult {
+  ClozeMetrics ict;
+  std::vector<GroupMetrics> groups;
+  double p10 = 0, p20 = 0;  ///< mean precision over the groups
+};
+
+ScoringResult measure(const std::shared_ptr<const Embedder>& e, const std::vector<PersonaText>& test,
+                      const std::vector<GroupSpec>& groups, std::uint64_t seed, ProfileScoring s) {
+  ScoringResult r;
+  r.ict = evaluate_inverse_cloze(e, test, seed, s);
+  r.groups = evaluate_groups(PersonaRetriever(e, test, RetrieverOptions{s, {}}), groups);
+  for (const auto& m : r.groups) {
+    r.p10 += m.precision_at_10;
+    r.p20 += m.precision_at_20;
+  }
+  r.p10 /= static_cast<double>(groups.size());
+  r.p20 /= static_cast<double>(groups.size());
+  return r;
+}
+
+// A row of the results table: ICT of `whole` then of `fact`, group precision of `fact` then of
+// `whole` (the column order of docs/retrieval.md).
+void print_row(const std::string& label, const ScoringResult& whole, const ScoringResult& fact,
+               const std::string& note = "") {
+  fmt::print(
+      "| {:<12} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | "
+      "{:.3f} |{}\n",
+      label, whole.ict.recall_at_1, whole.ict.recall_at_10, whole.ict.mrr, fact.ict.recall_at_1,
+      fact.ict.recall_at_10, fact.ict.mrr, fact.p10, fact.p20, whole.p10, whole.p20,
+      note.empty() ? "" : "  " + note);
+}
+
 void report(const std::string& label, const std::shared_ptr<const Embedder>& e,
             const std::vector<PersonaText>& test, const std::vector<GroupSpec>& groups,
             std::uint64_t seed, std::map<std::string, std::vector<GroupMetrics>>& per_group) {
-  const ClozeMetrics whole = evaluate_inverse_cloze(e, test, seed, ProfileScoring::whole);
-  const ClozeMetrics maxf = evaluate_inverse_cloze(e, test, seed, ProfileScoring::max_fact);
-  const PersonaRetriever rm(e, test, RetrieverOptions{ProfileScoring::max_fact, {}});
-  const PersonaRetriever rw(e, test, RetrieverOptions{ProfileScoring::whole, {}});
-  const auto gm = evaluate_groups(rm, groups);
-  const auto gw = evaluate_groups(rw, groups);
-  double p10m = 0, p20m = 0, p10w = 0, p20w = 0;
-  for (std::size_t i = 0; i < gm.size(); ++i) {
-    p10m += gm[i].precision_at_10;
-    p20m += gm[i].precision_at_20;
-    p10w += gw[i].precision_at_10;
-    p20w += gw[i].precision_at_20;
-  }
-  const double g = static_cast<double>(groups.size());
-  fmt::print(
-      "| {:<12} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | "
-      "{:.3f} |\n",
-      label, whole.recall_at_1, whole.recall_at_10, whole.mrr, maxf.recall_at_1, maxf.recall_at_10,
-      maxf.mrr, p10m / g, p20m / g, p10w / g, p20w / g);
-  per_group[label + " max_fact"] = gm;
-  per_group[label + " whole"] = gw;
+  const ScoringResult whole = measure(e, test, groups, seed, ProfileScoring::whole);
+  const ScoringResult maxf = measure(e, test, groups, seed, ProfileScoring::max_fact);
+  print_row(label, whole, maxf);
+  per_group[label + " max_fact"] = maxf.groups;
+  per_group[label + " whole"] = whole.groups;
 }
 
 // Word-level late interaction: ICT and group measures with max-sim (best fact) and
@@ -241,66 +258,27 @@ void report(const std::string& label, const std::shared_ptr<const Embedder>& e,
 void report_max_sim(const std::shared_ptr<const Embedder>& e, const std::vector<PersonaText>& test,
                     const std::vector<GroupSpec>& groups, std::uint64_t seed,
                     std::map<std::string, std::vector<GroupMetrics>>& per_group) {
-  const ClozeMetrics prof = evaluate_inverse_cloze(e, test, seed, ProfileScoring::max_sim_profile);
-  const ClozeMetrics fact = evaluate_inverse_cloze(e, test, seed, ProfileScoring::max_sim);
-  const PersonaRetriever rm(e, test, RetrieverOptions{ProfileScoring::max_sim, {}});
-  const PersonaRetriever rp(e, test, RetrieverOptions{ProfileScoring::max_sim_profile, {}});
-  const auto gm = evaluate_groups(rm, groups);
-  const auto gp = evaluate_groups(rp, groups);
-  double a = 0, b = 0, c = 0, d = 0;
-  for (std::size_t i = 0; i < gm.size(); ++i) {
-    a += gm[i].precision_at_10;
-    b += gm[i].precision_at_20;
-    c += gp[i].precision_at_10;
-    d += gp[i].precision_at_20;
-  }
-  const double g = static_cast<double>(groups.size());
-  fmt::print(
-      "| {:<12} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | "
-      "{:.3f} |  (max-sim: 'whole' columns = facts pooled, 'max-fact' = best fact)\n",
-      "max-sim", prof.recall_at_1, prof.recall_at_10, prof.mrr, fact.recall_at_1, fact.recall_at_10,
-      fact.mrr, a / g, b / g, c / g, d / g);
-  per_group["max-sim max_fact"] = gm;
-  per_group["max-sim whole"] = gp;
+  const ScoringResult prof = measure(e, test, groups, seed, ProfileScoring::max_sim_profile);
+  const ScoringResult fact = measure(e, test, groups, seed, ProfileScoring::max_sim);
+  print_row("max-sim", prof, fact,
+            "(max-sim: 'whole' columns = facts pooled, 'max-fact' = best fact)");
+  per_group["max-sim max_fact"] = fact.groups;
+  per_group["max-sim whole"] = prof.groups;
 }
 
 // Score fusion (ProfileScoring::fused): one pool-level scoring, so its ICT numbers go in both
 // column sets ("whole" and "max-fact").
 void report_fused(const std::shared_ptr<const Embedder>& e, const std::vector<PersonaText>& test,
                   const std::vector<GroupSpec>& groups, std::uint64_t seed) {
-  const ClozeMetrics m = evaluate_inverse_cloze(e, test, seed, ProfileScoring::fused);
-  const auto gm = evaluate_groups(
-      PersonaRetriever(e, test, RetrieverOptions{ProfileScoring::fused, {}}), groups);
-  double a = 0, b = 0;
-  for (const auto& x : gm) {
-    a += x.precision_at_10;
-    b += x.precision_at_20;
-  }
-  const double g = static_cast<double>(groups.size());
-  fmt::print(
-      "| {:<12} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | "
-      "{:.3f} |  (fused: one scoring, repeated)\n",
-      "fused", m.recall_at_1, m.recall_at_10, m.mrr, m.recall_at_1, m.recall_at_10, m.mrr, a / g,
-      b / g, a / g, b / g);
-}
-
-std::vector<PersonaText> one_per_persona(const std::vector<PersonaText>& profiles) {
-  const auto g = persona_groups(profiles);
-  std::vector<PersonaText> dedup;
-  std::vector<char> seen(profiles.size(), 0);
-  for (std::size_t i = 0; i < profiles.size(); ++i)
-    if (!seen[static_cast<std::size_t>(g[i])]) {
-      seen[static_cast<std::size_t>(g[i])] = 1;
-      dedup.push_back(profiles[i]);
-    }
-  return dedup;
+  const ScoringResult f = measure(e, test, groups, seed, ProfileScoring::fused);
+  print_row("fused", f, f, "(fused: one scoring, repeated)");
 }
 
 // Mean P@10 / P@20 of every untrained scoring on one profile per persona of `pool`.
 void untrained_scorings(const std::string& label, const std::shared_ptr<const WordVectors>& wv,
                         const std::vector<PersonaText>& pool,
                         const std::vector<GroupSpec>& groups) {
-  const auto dedup = one_per_persona(pool);
+  const auto dedup = one_profile_per_persona(pool);
   auto sif = std::make_shared<SifEmbedder>(wv);
   sif->fit_common_components(all_facts(pool));
   fmt::print("| {} ({} personas) |", label, dedup.size());
@@ -465,7 +443,7 @@ int main(int argc, char** argv) {
                rd.epoch_loss.back());
     for (int side = 0; side < 2; ++side) {
       const auto& pool = side == 0 ? split.train : split.test;
-      const auto dedup = one_per_persona(pool);
+      const auto dedup = one_profile_per_persona(pool);
       auto sp = std::make_shared<SifEmbedder>(wv);
       sp->fit_common_components(all_facts(pool));
       auto pe = std::make_shared<ProjectedEmbedder>(sp, rd.head);

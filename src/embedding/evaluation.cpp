@@ -43,6 +43,18 @@ std::vector<Index> persona_groups(const std::vector<PersonaText>& profiles) {
   return out;
 }
 
+std::vector<PersonaText> one_profile_per_persona(const std::vector<PersonaText>& profiles) {
+  const std::vector<Index> g = persona_groups(profiles);
+  std::vector<PersonaText> out;
+  std::vector<char> seen(profiles.size(), 0);
+  for (std::size_t i = 0; i < profiles.size(); ++i)
+    if (!seen[static_cast<std::size_t>(g[i])]) {
+      seen[static_cast<std::size_t>(g[i])] = 1;
+      out.push_back(profiles[i]);
+    }
+  return out;
+}
+
 ProfileSplit split_profiles(const std::vector<PersonaText>& profiles, double holdout_fraction,
                             std::uint64_t seed) {
   check_argument(holdout_fraction >= 0 && holdout_fraction <= 1, "holdout_fraction",

@@ -98,14 +98,7 @@ TEST(Evaluation, TrainedHeadBeatsUntrainedOnHeldOutSubset) {
 
   // Group descriptions with the default (untrained, max-fact) retriever, one profile per
   // persona group of the subset: far above the base rate.
-  const auto g = persona_groups(profiles);
-  std::vector<PersonaText> dedup;
-  std::vector<char> seen(profiles.size(), 0);
-  for (std::size_t i = 0; i < profiles.size(); ++i)
-    if (!seen[static_cast<std::size_t>(g[i])]) {
-      seen[static_cast<std::size_t>(g[i])] = 1;
-      dedup.push_back(profiles[i]);
-    }
+  const std::vector<PersonaText> dedup = one_profile_per_persona(profiles);
   const PersonaRetriever retriever(sif, dedup);
   const auto groups = read_groups(kData + "/embedding/groups.jsonl");
   const auto gm = evaluate_groups(retriever, groups);
@@ -127,14 +120,7 @@ TEST(Evaluation, FusedScoringBeatsMaxFactOnDistinctPersonas) {
   auto wv = std::make_shared<const WordVectors>(
       load_word_vectors(kData + "/models/glove6b_100d_top40k.w2v.bin"));
   const auto profiles = read_personas(kData + "/personas/synthetic_persona_chat_valid_test.jsonl");
-  const auto g = persona_groups(profiles);
-  std::vector<PersonaText> dedup;
-  std::vector<char> seen(profiles.size(), 0);
-  for (std::size_t i = 0; i < profiles.size(); ++i)
-    if (!seen[static_cast<std::size_t>(g[i])]) {
-      seen[static_cast<std::size_t>(g[i])] = 1;
-      dedup.push_back(profiles[i]);
-    }
+  const std::vector<PersonaText> dedup = one_profile_per_persona(profiles);
   ASSERT_EQ(dedup.size(), 173u);
   auto sif = std::make_shared<SifEmbedder>(wv);
   sif->fit_common_components(facts_of(profiles));

@@ -38,6 +38,10 @@ struct ProfileSplit {
 /// normalised fact get the same id.
 std::vector<Index> persona_groups(const std::vector<PersonaText>& profiles);
 
+/// The first profile of every persona group (persona_groups), in input order: the pool of
+/// distinct personas the strict group-description measure is computed on.
+std::vector<PersonaText> one_profile_per_persona(const std::vector<PersonaText>& profiles);
+
 ProfileSplit split_profiles(const std::vector<PersonaText>& profiles, double holdout_fraction,
                             std::uint64_t seed);
 
