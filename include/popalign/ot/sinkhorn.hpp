@@ -316,28 +316,11 @@ class StoredKernel {
              Vector<double>& cols, const Execution& ex) {
     rows.resize(n_);
     cols.resize(m_);
-    const Index groups = std::min<Index>(n_, 32);
-    const Index per = (n_ + groups - 1) / groups;
-    acc_.resize(groups * m_);
-    const int threads =
-        static_cast<double>(n_) * static_cast<double>(m_) < 1e5 ? 1 : ex.resolved_threads();
-    parallel_for(groups, threads, 1, [&](Index gb, Index ge) {
-      for (Index grp = gb; grp < ge; ++grp) {
-        double* acc = acc_.data() + grp * m_;
-        std::fill(acc, acc + m_, 0.0);
-        const Index i1 = std::min(n_, (grp + 1) * per);
-        for (Index i = grp * per; i < i1; ++i) {
-          const T* krow = K_.data() + i * m_;
-          rows[i] = dot_kernel(krow, wc.data(), m_);
-          if (wr[i] != 0) axpy_kernel(wr[i], krow, acc, m_);
-        }
-      }
+    for_each_row(ex, [&](Index, Index i, const T* krow, double* acc) {
+      rows[i] = dot_kernel(krow, wc.data(), m_);
+      if (wr[i] != 0) axpy_kernel(wr[i], krow, acc, m_);
     });
-    for (Index j = 0; j < m_; ++j) {
-      double cs = 0;
-      for (Index grp = 0; grp < groups; ++grp) cs += acc_[static_cast<std::size_t>(grp * m_ + j)];
-      cols[j] = cs;
-    }
+    for (Index j = 0; j < m_; ++j) cols[j] = column_sum(j);
   }
 
   /// One fused iteration: f half-step (rule of side A), then g half-step (side B) from the
@@ -352,39 +335,24 @@ class StoredKernel {
     Vector<double> w(m_);
     for (Index j = 0; j < m_; ++j)
       w[j] = B.w[j] > 0 ? B.w[j] * std::exp((g[j] - gbar_[j]) / eps) : 0.0;
-    // Fixed row groups (independent of the thread count) with their own column accumulators.
-    const Index groups = std::min<Index>(n_, 32);
-    const Index per = (n_ + groups - 1) / groups;
-    acc_.resize(groups * m_);
-    std::vector<double> err_parts(static_cast<std::size_t>(groups), 0.0);
+    std::vector<double> err_parts(static_cast<std::size_t>(row_groups()), 0.0);
     std::atomic<bool> failed{false};
-    const int threads =
-        static_cast<double>(n_) * static_cast<double>(m_) < 1e5 ? 1 : ex.resolved_threads();
-    parallel_for(groups, threads, 1, [&](Index gb, Index ge) {
-      for (Index grp = gb; grp < ge; ++grp) {
-        double* acc = acc_.data() + grp * m_;
-        std::fill(acc, acc + m_, 0.0);
-        double err = 0;
-        const Index i1 = std::min(n_, (grp + 1) * per);
-        for (Index i = grp * per; i < i1; ++i) {
-          const T* krow = K_.data() + i * m_;
-          const double s = dot_kernel(krow, w.data(), m_);
-          if (!(s > 0) || !std::isfinite(s)) {
-            failed.store(true, std::memory_order_relaxed);
-            continue;
-          }
-          const double bal = fbar_[i] - eps * std::log(s);
-          const double nw = apply_rule(A, i, bal, eps);
-          if (A.w[i] > 0) {
-            err += A.w[i] * std::abs(std::exp((f[i] - bal) / eps) - std::exp((nw - bal) / eps));
-            f[i] = relax(A, f[i], nw, omega);
-            const double alpha = A.w[i] * std::exp((f[i] - fbar_[i]) / eps);
-            axpy_kernel(alpha, krow, acc, m_);
-          } else {
-            f[i] = nw;
-          }
-        }
-        err_parts[static_cast<std::size_t>(grp)] = err;
+    for_each_row(ex, [&](Index grp, Index i, const T* krow, double* acc) {
+      const double s = dot_kernel(krow, w.data(), m_);
+      if (!(s > 0) || !std::isfinite(s)) {
+        failed.store(true, std::memory_order_relaxed);
+        return;
+      }
+      const double bal = fbar_[i] - eps * std::log(s);
+      const double nw = apply_rule(A, i, bal, eps);
+      if (A.w[i] > 0) {
+        err_parts[static_cast<std::size_t>(grp)] +=
+            A.w[i] * std::abs(std::exp((f[i] - bal) / eps) - std::exp((nw - bal) / eps));
+        f[i] = relax(A, f[i], nw, omega);
+        const double alpha = A.w[i] * std::exp((f[i] - fbar_[i]) / eps);
+        axpy_kernel(alpha, krow, acc, m_);
+      } else {
+        f[i] = nw;
       }
     });
     if (failed.load()) return {kNaN, kNaN};
@@ -392,8 +360,7 @@ class StoredKernel {
     for (double e : err_parts) err_a += e;
     bal_g.resize(m_);
     for (Index j = 0; j < m_; ++j) {
-      double cs = 0;
-      for (Index grp = 0; grp < groups; ++grp) cs += acc_[static_cast<std::size_t>(grp * m_ + j)];
+      const double cs = column_sum(j);
       if (!(cs > 0) && B.w[j] > 0) return {kNaN, kNaN};
       bal_g[j] = gbar_[j] - eps * std::log(cs);
     }
@@ -402,6 +369,37 @@ class StoredKernel {
   }
 
  private:
+  /// Rows go in fixed groups (independent of the thread count), each with its own column
+  /// accumulator, so the results do not depend on the number of threads.
+  Index row_groups() const noexcept { return std::min<Index>(n_, 32); }
+
+  /// One pass over K: row(group, i, K row i, the group's column accumulator) for every row, the
+  /// rows of a group in order; the accumulators start at zero.
+  template <class RowFn>
+  void for_each_row(const Execution& ex, RowFn&& row) {
+    const Index groups = row_groups();
+    const Index per = (n_ + groups - 1) / groups;
+    acc_.resize(static_cast<std::size_t>(groups * m_));
+    const int threads =
+        static_cast<double>(n_) * static_cast<double>(m_) < 1e5 ? 1 : ex.resolved_threads();
+    parallel_for(groups, threads, 1, [&](Index gb, Index ge) {
+      for (Index grp = gb; grp < ge; ++grp) {
+        double* acc = acc_.data() + grp * m_;
+        std::fill(acc, acc + m_, 0.0);
+        const Index i1 = std::min(n_, (grp + 1) * per);
+        for (Index i = grp * per; i < i1; ++i) row(grp, i, K_.data() + i * m_, acc);
+      }
+    });
+  }
+
+  /// Column j of K^T (row weights) after for_each_row: the group accumulators summed in order.
+  double column_sum(Index j) const {
+    double cs = 0;
+    for (Index grp = 0; grp < row_groups(); ++grp)
+      cs += acc_[static_cast<std::size_t>(grp * m_ + j)];
+    return cs;
+  }
+
   Index n_ = 0, m_ = 0;
   RowMatrix<T> K_;
   Vector<double> fbar_, gbar_;
