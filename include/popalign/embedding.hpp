@@ -10,5 +10,6 @@
 #include <popalign/embedding/retrieval.hpp>
 #include <popalign/embedding/word_vectors.hpp>
 #if defined(POPALIGN_HAS_OPENAI_EMBEDDER)
+#include <popalign/embedding/description_queries.hpp>
 #include <popalign/embedding/openai_embedder.hpp>
 #endif

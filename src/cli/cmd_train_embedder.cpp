@@ -7,9 +7,22 @@
 //       [--symmetric] [--kind linear|mlp] [--hidden N] [--seed S]
 //       [--embedder glove|openai] [--word-vectors FILE] [--components FILE]
 //       [--save-components FILE] [--base-url URL --model NAME --api-key-env VAR] [--threads N]
+//       [--save-pairs FILE] [LLM description queries, below]
 //
 // `popalign make-pairs --profiles PERSONAS.jsonl --out pairs.jsonl` writes the inverse-cloze
 // pairs {"query": one fact, "positive": the rest of its profile} that --profiles trains on.
+//
+// LLM description queries (both commands, with --profiles; the paper's route):
+//   --descriptions N --llm-url URL --llm-model NAME [--llm-api-key-env VAR] [--llm-cache FILE]
+//   [--llm-seed S] [--llm-temperature T] [--llm-max-tokens N] [--llm-timeout SECONDS]
+//   [--llm-concurrency N] [--llm-attempts N]
+//   [--no-cloze]
+// asks the LLM for N short descriptions of groups each persona belongs to and adds the pairs
+// (description, persona text); --no-cloze keeps only those. With --llm-cache a rerun (after a
+// crash or Ctrl-C) pays nothing for finished calls. See embedding/description_queries.hpp.
+#include <chrono>
+#include <csignal>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,7 +34,11 @@
 #include <popalign/embedding/retrieval.hpp>
 #include <popalign/embedding/word_vectors.hpp>
 #if defined(POPALIGN_HAS_OPENAI_EMBEDDER)
+#include <popalign/embedding/description_queries.hpp>
 #include <popalign/embedding/openai_embedder.hpp>
+#include <popalign/llm/cache.hpp>
+#include <popalign/llm/openai_client.hpp>
+#include <popalign/llm/retry.hpp>
 #endif
 
 #include "cli/command.hpp"
@@ -29,6 +46,142 @@
 namespace {
 
 namespace emb = popalign::embedding;
+
+// Where pairs come from when --profiles is given: inverse cloze and/or LLM descriptions.
+struct PairSourceOpts {
+  long descriptions = 0;
+  bool no_cloze = false;
+  std::string llm_url;
+  std::string llm_model;
+  std::string llm_api_key_env = "OPENAI_API_KEY";
+  std::string llm_cache;
+  std::uint64_t llm_seed = 0;
+  double llm_temperature = 0.7;
+  long llm_max_tokens = 256;
+  double llm_timeout = 120.0;
+  long llm_concurrency = 4;
+  long llm_attempts = 5;
+};
+
+void add_pair_source_options(CLI::App& sub, PairSourceOpts& o) {
+  sub.add_option("--descriptions", o.descriptions,
+                 "ask an LLM for N group descriptions per persona and train on them too "
+                 "(needs --profiles, --llm-url, --llm-model)")
+      ->capture_default_str();
+  sub.add_flag("--no-cloze", o.no_cloze,
+               "with --descriptions: no inverse-cloze pairs, only the descriptions");
+  sub.add_option("--llm-url", o.llm_url, "OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1");
+  sub.add_option("--llm-model", o.llm_model, "chat model that writes the descriptions");
+  sub.add_option("--llm-api-key-env", o.llm_api_key_env,
+                 "environment variable holding the API key (never logged or cached)")
+      ->capture_default_str();
+  sub.add_option("--llm-cache", o.llm_cache,
+                 "SQLite cache of answers: a rerun or resume pays nothing for finished calls");
+  sub.add_option("--llm-seed", o.llm_seed, "request seed (attempt a uses seed + a)")
+      ->capture_default_str();
+  sub.add_option("--llm-temperature", o.llm_temperature)->capture_default_str();
+  sub.add_option("--llm-max-tokens", o.llm_max_tokens, "answer length limit per call")
+      ->capture_default_str();
+  sub.add_option("--llm-timeout", o.llm_timeout, "seconds per call")->capture_default_str();
+  sub.add_option("--llm-concurrency", o.llm_concurrency, "calls in flight")->capture_default_str();
+  sub.add_option("--llm-attempts", o.llm_attempts,
+                 "HTTP attempts per call (429/5xx/timeouts are retried with back-off)")
+      ->capture_default_str();
+}
+
+// SIGINT / SIGTERM: stop the LLM calls cleanly (answers so far are in --llm-cache).
+popalign::CancellationToken* g_cancel = nullptr;
+extern "C" void popalign_descriptions_on_signal(int) {
+  if (g_cancel) g_cancel->cancel();
+}
+
+// The pairs of --profiles: inverse cloze (unless --no-cloze) then LLM descriptions.
+std::vector<emb::TrainingPair> profile_pairs(const std::string& path, const PairSourceOpts& o) {
+  popalign::check_argument(o.descriptions >= 0 && o.descriptions <= 10, "--descriptions",
+                           "must be in 0..10");
+  popalign::check_argument(!o.no_cloze || o.descriptions > 0, "--no-cloze",
+                           "needs --descriptions N (otherwise there are no pairs)");
+  const std::vector<emb::PersonaText> personas = emb::read_personas(path);
+  std::vector<emb::TrainingPair> pairs;
+  if (!o.no_cloze) pairs = emb::make_profile_pairs(personas);
+  if (o.descriptions == 0) return pairs;
+#if defined(POPALIGN_HAS_OPENAI_EMBEDDER)
+  namespace llm = popalign::llm;
+  popalign::check_argument(!o.llm_url.empty(), "--llm-url", "is required with --descriptions");
+  popalign::check_argument(!o.llm_model.empty(), "--llm-model", "is required with --descriptions");
+  popalign::check_argument(o.llm_concurrency >= 1, "--llm-concurrency", "must be >= 1");
+  popalign::check_argument(o.llm_attempts >= 1, "--llm-attempts", "must be >= 1");
+  popalign::check_argument(o.llm_timeout > 0, "--llm-timeout", "must be > 0");
+  popalign::CancellationToken cancel;
+  llm::OpenAiOptions http;
+  http.base_url = o.llm_url;
+  http.model = o.llm_model;
+  http.api_key_env = o.llm_api_key_env;
+  http.max_in_flight = static_cast<std::size_t>(o.llm_concurrency);
+  http.total_timeout = std::chrono::milliseconds(static_cast<long long>(o.llm_timeout * 1000));
+  http.cancel = cancel;
+  std::shared_ptr<llm::LlmBackend> backend = std::make_shared<llm::OpenAiBackend>(http);
+  llm::RetryOptions retry;
+  retry.max_attempts = static_cast<int>(o.llm_attempts);
+  retry.seed = o.llm_seed;
+  retry.cancel = cancel;
+  backend = std::make_shared<llm::RetryBackend>(backend, retry);
+  if (!o.llm_cache.empty()) {
+    llm::CacheOptions cache;
+    cache.path = o.llm_cache;
+    backend = std::make_shared<llm::CachedBackend>(backend, cache);
+  }
+  emb::DescriptionQueryOptions dq;
+  dq.per_persona = static_cast<int>(o.descriptions);
+  dq.seed = o.llm_seed;
+  dq.temperature = o.llm_temperature;
+  dq.max_tokens = static_cast<int>(o.llm_max_tokens);
+  // One request per complete() call on `concurrency` threads: every answer reaches the cache
+  // as it arrives, so an interrupted run loses at most the calls in flight.
+  dq.batch.chunk_size = 1;
+  dq.batch.parallel_chunks = static_cast<int>(o.llm_concurrency);
+  dq.batch.execution.cancel = cancel;
+  const bool tty = popalign::cli::stderr_is_terminal();
+  if (tty)
+    dq.batch.execution.progress = [](std::string_view, double f) {
+      std::cerr << fmt::format("\rdescriptions {:5.1f}%", 100.0 * f) << std::flush;
+      return false;
+    };
+  try {
+    dq.validate();
+  } catch (const popalign::InvalidArgument& e) {
+    throw popalign::InvalidArgument("--llm-" + e.argument(), e.what());
+  }
+  g_cancel = &cancel;
+  std::signal(SIGINT, popalign_descriptions_on_signal);
+  std::signal(SIGTERM, popalign_descriptions_on_signal);
+  emb::DescriptionPairs d;
+  try {
+    d = emb::generate_description_pairs(*backend, personas, dq);
+  } catch (...) {
+    g_cancel = nullptr;
+    throw;
+  }
+  g_cancel = nullptr;
+  if (tty) std::cerr << "\n";
+  const auto& r = d.report;
+  for (const std::string& m : r.messages) fmt::print(stderr, "descriptions: {}\n", m);
+  fmt::print(stderr,
+             "descriptions: {} personas, {} calls ({} from cache, {} failed), {} accepted, {} "
+             "rejected, {} personas without a description\n",
+             r.personas, r.calls, r.cached_calls, r.failed_calls, r.accepted, r.rejected,
+             r.personas_without_pairs);
+  if (r.status != "ok")
+    throw popalign::Cancelled("description queries (finished calls are in --llm-cache)");
+  if (d.pairs.empty() && pairs.empty())
+    throw popalign::BackendError("the LLM gave no usable description for any persona (see the "
+                                 "rejected answers above); no pairs to train on");
+  pairs.insert(pairs.end(), d.pairs.begin(), d.pairs.end());
+  return pairs;
+#else
+  throw popalign::InvalidArgument("--descriptions", "this build has no llm layer");
+#endif
+}
 
 struct Opts {
   std::string pairs;
@@ -55,11 +208,15 @@ struct Opts {
   std::string model;
   std::string api_key_env = "OPENAI_API_KEY";
   int threads = 0;
+  std::string save_pairs;
+  PairSourceOpts source;
 };
 
 int run(const Opts& o) {
   popalign::check_argument(o.pairs.empty() != o.profiles.empty(), "--pairs",
                            "give exactly one of --pairs or --profiles");
+  popalign::check_argument(o.source.descriptions == 0 || !o.profiles.empty(), "--descriptions",
+                           "needs --profiles (the personas to describe)");
   popalign::check_argument(o.kind == "linear" || o.kind == "mlp", "--kind",
                            "must be linear or mlp, not '" + o.kind + "'");
   emb::ContrastiveOptions co;
@@ -96,10 +253,11 @@ int run(const Opts& o) {
     pairs = emb::read_pairs(o.pairs);
     if (pairs.size() < 2) throw popalign::IoError(o.pairs, "needs at least 2 pairs");
   } else {
-    pairs = emb::make_profile_pairs(emb::read_personas(o.profiles));
+    pairs = profile_pairs(o.profiles, o.source);
     if (pairs.size() < 2)
       throw popalign::IoError(o.profiles, "needs profiles with at least 2 facts");
   }
+  if (!o.save_pairs.empty()) emb::write_pairs(pairs, o.save_pairs);
 
   std::shared_ptr<const emb::Embedder> base;
   if (o.embedder == "glove") {
@@ -175,12 +333,15 @@ popalign::cli::CommandRegistrar train_registrar{
       sub.add_option("--model", o->model, "embedding model (--embedder openai)");
       sub.add_option("--api-key-env", o->api_key_env)->capture_default_str();
       sub.add_option("--threads", o->threads, "threads (0 = all cores)")->capture_default_str();
+      sub.add_option("--save-pairs", o->save_pairs, "also write the training pairs as JSONL");
+      add_pair_source_options(sub, o->source);
       return popalign::cli::Action([o] { return run(*o); });
     }};
 
 struct PairOpts {
   std::string profiles;
   std::string out;
+  PairSourceOpts source;
 };
 
 popalign::cli::CommandRegistrar pairs_registrar{
@@ -189,8 +350,9 @@ popalign::cli::CommandRegistrar pairs_registrar{
       auto o = std::make_shared<PairOpts>();
       sub.add_option("--profiles", o->profiles, "persona JSONL")->required();
       sub.add_option("--out", o->out, "pairs JSONL to write")->required();
+      add_pair_source_options(sub, o->source);
       return popalign::cli::Action([o] {
-        const auto pairs = emb::make_profile_pairs(emb::read_personas(o->profiles));
+        const auto pairs = profile_pairs(o->profiles, o->source);
         emb::write_pairs(pairs, o->out);
         fmt::print(stderr, "make-pairs: {} pairs -> {}\n", pairs.size(), o->out);
         return 0;

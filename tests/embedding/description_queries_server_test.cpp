@@ -1,0 +1,181 @@
+// Description queries over real HTTP against the test LLM server (fixture llm_server:
+// node-llama-cpp serving the tiny stories260K model, which writes story gibberish). What this
+// proves: requests with a JSON Schema reach a real model and come back schema-shaped, every
+// candidate is accepted or rejected with a reason, the cache makes a rerun free and identical,
+// and `popalign make-pairs --descriptions` does all of it from the command line. It does not
+// prove that the descriptions are good: a capable model is needed for that.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <popalign/embedding/description_queries.hpp>
+#include <popalign/llm/cache.hpp>
+#include <popalign/llm/openai_client.hpp>
+
+using namespace popalign;
+using namespace popalign::embedding;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Short personas: the test model has a 512-token context.
+const std::vector<PersonaText> kPersonas = {
+    {"a", {"I am a nurse.", "I like cats."}},
+    {"b", {"I bake bread.", "I have a dog."}},
+};
+
+std::string server_url() {
+  const char* url = std::getenv("POPALIGN_TEST_LLM_URL");
+  return url ? url : "";
+}
+
+std::shared_ptr<llm::LlmBackend> http_backend() {
+  llm::OpenAiOptions o;
+  o.base_url = server_url();
+  o.model = "stories260K";
+  o.api_key_env = "";
+  return std::make_shared<llm::OpenAiBackend>(o);
+}
+
+DescriptionQueryOptions options() {
+  DescriptionQueryOptions o;
+  o.per_persona = 2;
+  o.max_tokens = 120;
+  o.seed = 3;
+  return o;
+}
+
+fs::path temp_path(const std::string& name) {
+  return fs::temp_directory_path() /
+         ("popalign_desc_server_" + std::to_string(::getpid()) + "_" + name);
+}
+
+void remove_db(const fs::path& db) {
+  fs::remove(db);
+  fs::remove(db.string() + "-wal");
+  fs::remove(db.string() + "-shm");
+}
+
+}  // namespace
+
+TEST(DescriptionQueriesServer, SchemaShapedAnswersFromARealModel) {
+  ASSERT_FALSE(server_url().empty())
+      << "run through ctest (fixture llm_server sets POPALIGN_TEST_LLM_URL)";
+  auto backend = http_backend();
+  for (const PersonaText& p : kPersonas) {
+    const llm::Outcome o = llm::complete_one(*backend, description_request(p, options(), 0));
+    ASSERT_TRUE(o.ok()) << o.error().message;
+    const ParsedDescriptions parsed = parse_descriptions(o.value().text, p, options());
+    // The server enforces the schema with a grammar: a JSON object with exactly per_persona
+    // strings (the tiny model fills them with story text, which the checks mostly reject).
+    EXPECT_TRUE(parsed.json) << o.value().text;
+    EXPECT_FALSE(parsed.truncated) << o.value().text;
+    EXPECT_EQ(parsed.accepted.size() + parsed.rejected.size(), 2u) << o.value().text;
+    for (const RejectedDescription& r : parsed.rejected) EXPECT_FALSE(r.reason.empty());
+  }
+}
+
+TEST(DescriptionQueriesServer, GeneratesAndAReRunIsServedByTheCache) {
+  ASSERT_FALSE(server_url().empty());
+  const fs::path db = temp_path("cache.sqlite");
+  remove_db(db);
+  llm::CacheOptions cache;
+  cache.path = db.string();
+  DescriptionPairs first, second;
+  {
+    llm::CachedBackend cached(http_backend(), cache);
+    first = generate_description_pairs(cached, kPersonas, options());
+  }
+  EXPECT_EQ(first.report.failed_calls, 0u);
+  EXPECT_GE(first.report.calls, kPersonas.size());
+  EXPECT_LE(first.report.calls, kPersonas.size() * 2);  // max_attempts = 2
+  EXPECT_EQ(first.report.cached_calls, 0u);
+  EXPECT_EQ(first.report.accepted, first.pairs.size());
+  EXPECT_GT(first.report.accepted + first.report.rejected, 0u);
+  {
+    llm::CachedBackend cached(http_backend(), cache);
+    second = generate_description_pairs(cached, kPersonas, options());
+  }
+  EXPECT_EQ(second.report.calls, first.report.calls);
+  EXPECT_EQ(second.report.cached_calls, second.report.calls);
+  ASSERT_EQ(second.pairs.size(), first.pairs.size());
+  for (std::size_t i = 0; i < first.pairs.size(); ++i) {
+    EXPECT_EQ(second.pairs[i].query, first.pairs[i].query);
+    EXPECT_EQ(second.pairs[i].positive, first.pairs[i].positive);
+  }
+  remove_db(db);
+}
+
+#if defined(POPALIGN_CLI_PATH)
+namespace {
+struct CliRun {
+  int code = -1;
+  std::string output;
+};
+CliRun run(const std::string& args) {
+  const std::string cmd = std::string(POPALIGN_CLI_PATH) + " " + args + " 2>&1";
+  CliRun r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+}  // namespace
+
+TEST(DescriptionQueriesServer, MakePairsFromTheCommandLineResumesFromItsCache) {
+  ASSERT_FALSE(server_url().empty());
+  const fs::path personas = temp_path("personas.jsonl");
+  {
+    std::ofstream f(personas);
+    f << R"({"id":"a","facts":["I am a nurse.","I like cats."]})" << "\n"
+      << R"({"id":"b","facts":["I bake bread.","I have a dog."]})" << "\n";
+  }
+  const fs::path db = temp_path("cli.sqlite");
+  remove_db(db);
+  const fs::path out1 = temp_path("pairs1.jsonl"), out2 = temp_path("pairs2.jsonl");
+  const std::string common = "make-pairs --profiles " + personas.string() +
+                             " --descriptions 2 --llm-url " + server_url() +
+                             " --llm-model stories260K --llm-api-key-env '' --llm-max-tokens 120"
+                             " --llm-seed 3 --llm-cache " + db.string();
+  const CliRun a = run(common + " --out " + out1.string());
+  ASSERT_EQ(a.code, 0) << a.output;
+  EXPECT_NE(a.output.find("descriptions: 2 personas"), std::string::npos) << a.output;
+  EXPECT_NE(a.output.find("(0 from cache, 0 failed)"), std::string::npos) << a.output;
+  const CliRun b = run(common + " --out " + out2.string());
+  ASSERT_EQ(b.code, 0) << b.output;
+  EXPECT_EQ(b.output.find("(0 from cache"), std::string::npos) << "the rerun used the cache\n"
+                                                                 << b.output;
+  const std::string bytes = slurp(out1);
+  EXPECT_FALSE(bytes.empty());  // at least the 4 inverse-cloze pairs
+  EXPECT_EQ(slurp(out2), bytes) << "same inputs and seed, same output bytes";
+
+  // Nothing listens on the discard port: a clear error, exit 1, no crash.
+  const CliRun c = run("make-pairs --profiles " + personas.string() +
+                       " --descriptions 2 --llm-url http://127.0.0.1:9/v1 --llm-model m"
+                       " --llm-api-key-env '' --llm-attempts 1 --out " + out2.string());
+  EXPECT_NE(c.code, 0);
+  EXPECT_NE(c.output.find("every description call failed"), std::string::npos) << c.output;
+  // --descriptions without --llm-url names the flag.
+  const CliRun d = run("make-pairs --profiles " + personas.string() + " --descriptions 2 --out " +
+                       out2.string());
+  EXPECT_NE(d.code, 0);
+  EXPECT_NE(d.output.find("--llm-url"), std::string::npos) << d.output;
+  remove_db(db);
+  fs::remove(personas);
+  fs::remove(out1);
+  fs::remove(out2);
+}
+#endif
