@@ -4,6 +4,7 @@
 //       [--hard-negatives K] [--filter-threshold T] [--kind linear|mlp] [--seed S]
 //       [--holdout F] [--split-seed S] [--write-head FILE] [--write-components FILE] [--dev]
 //       [--weight-decay X] [--decay-to-identity] [--symmetric] [--base sif|avg] [--skip-nofilt]
+//       [--query-experiments]
 //
 // --base avg: the plain GloVe average (uniform word weights, no common component) instead of SIF,
 // as the base of the heads (the untrained-scorings tables always use SIF). --skip-nofilt trains
@@ -23,7 +24,12 @@
 //   head-nofilt the same head trained without the filter
 //   max-sim     word-level late interaction (MaxSimScorer) over the untrained GloVe vectors,
 //               best fact / facts pooled (max-sim-profile); no embedding of the document
-//   fused       z-score fusion of max-fact and max-sim-profile (the default of `retrieve`)
+//   fused       z-score fusion of max-fact and max-sim-profile, no feedback
+//   fused+PRF   the same with pseudo-relevance feedback (RetrieverOptions defaults; the default
+//               of `retrieve`)
+// --query-experiments (only with --dev): the query-side candidates of docs/retrieval.md
+// (feedback grid, GloVe-neighbour expansion, soft max-sim, query SIF smoothing, pool-contrast
+// weights) on one profile per persona of the two dev pools, then exits (no head training).
 // The untrained-scorings table also prints two fusion alternatives that were considered on the
 // dev side (reciprocal-rank fusion, three-way z-score fusion with best-fact max-sim).
 // Also: the untrained embedder on one profile per persona group of the whole data set (no
@@ -36,6 +42,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <numeric>
 #include <string>
 
 #include <popalign/embedding.hpp>
@@ -53,6 +60,7 @@ struct Args {
   bool dev = false;
   bool skip_nofilt = false;
   bool description_head = false;
+  bool query_experiments = false;
   std::string base = "sif";  // sif | avg (plain GloVe average: uniform weights, no component)
 };
 
@@ -104,6 +112,8 @@ Args parse(int argc, char** argv) {
       a.skip_nofilt = true;
     else if (k == "--description-head")
       a.description_head = true;
+    else if (k == "--query-experiments")
+      a.query_experiments = true;
     else if (k == "--base") {
       a.base = val();
       if (a.base != "sif" && a.base != "avg") {
@@ -217,11 +227,12 @@ struct ScoringResult {
   double p10 = 0, p20 = 0;  ///< mean precision over the groups
 };
 
-ScoringResult measure(const std::shared_ptr<const Embedder>& e, const std::vector<PersonaText>& test,
-                      const std::vector<GroupSpec>& groups, std::uint64_t seed, ProfileScoring s) {
+ScoringResult measure(const std::shared_ptr<const Embedder>& e,
+                      const std::vector<PersonaText>& test, const std::vector<GroupSpec>& groups,
+                      std::uint64_t seed, const RetrieverOptions& o) {
   ScoringResult r;
-  r.ict = evaluate_inverse_cloze(e, test, seed, s);
-  r.groups = evaluate_groups(PersonaRetriever(e, test, RetrieverOptions{s, {}}), groups);
+  r.ict = evaluate_inverse_cloze(e, test, seed, o);
+  r.groups = evaluate_groups(PersonaRetriever(e, test, o), groups);
   for (const auto& m : r.groups) {
     r.p10 += m.precision_at_10;
     r.p20 += m.precision_at_20;
@@ -246,8 +257,10 @@ void print_row(const std::string& label, const ScoringResult& whole, const Scori
 void report(const std::string& label, const std::shared_ptr<const Embedder>& e,
             const std::vector<PersonaText>& test, const std::vector<GroupSpec>& groups,
             std::uint64_t seed, std::map<std::string, std::vector<GroupMetrics>>& per_group) {
-  const ScoringResult whole = measure(e, test, groups, seed, ProfileScoring::whole);
-  const ScoringResult maxf = measure(e, test, groups, seed, ProfileScoring::max_fact);
+  const ScoringResult whole =
+      measure(e, test, groups, seed, RetrieverOptions{ProfileScoring::whole, {}});
+  const ScoringResult maxf =
+      measure(e, test, groups, seed, RetrieverOptions{ProfileScoring::max_fact, {}});
   print_row(label, whole, maxf);
   per_group[label + " max_fact"] = maxf.groups;
   per_group[label + " whole"] = whole.groups;
@@ -258,20 +271,44 @@ void report(const std::string& label, const std::shared_ptr<const Embedder>& e,
 void report_max_sim(const std::shared_ptr<const Embedder>& e, const std::vector<PersonaText>& test,
                     const std::vector<GroupSpec>& groups, std::uint64_t seed,
                     std::map<std::string, std::vector<GroupMetrics>>& per_group) {
-  const ScoringResult prof = measure(e, test, groups, seed, ProfileScoring::max_sim_profile);
-  const ScoringResult fact = measure(e, test, groups, seed, ProfileScoring::max_sim);
+  const ScoringResult prof =
+      measure(e, test, groups, seed, RetrieverOptions{ProfileScoring::max_sim_profile, {}});
+  const ScoringResult fact =
+      measure(e, test, groups, seed, RetrieverOptions{ProfileScoring::max_sim, {}});
   print_row("max-sim", prof, fact,
             "(max-sim: 'whole' columns = facts pooled, 'max-fact' = best fact)");
   per_group["max-sim max_fact"] = fact.groups;
   per_group["max-sim whole"] = prof.groups;
 }
 
+// The plain fusion (no feedback) and the default of `retrieve` (fused with pseudo-relevance
+// feedback, RetrieverOptions defaults).
+RetrieverOptions plain_fused() {
+  RetrieverOptions o{ProfileScoring::fused, {}};
+  o.feedback_personas = 0;
+  return o;
+}
+
 // Score fusion (ProfileScoring::fused): one pool-level scoring, so its ICT numbers go in both
 // column sets ("whole" and "max-fact").
 void report_fused(const std::shared_ptr<const Embedder>& e, const std::vector<PersonaText>& test,
                   const std::vector<GroupSpec>& groups, std::uint64_t seed) {
-  const ScoringResult f = measure(e, test, groups, seed, ProfileScoring::fused);
-  print_row("fused", f, f, "(fused: one scoring, repeated)");
+  const ScoringResult f = measure(e, test, groups, seed, plain_fused());
+  print_row("fused", f, f, "(fused without feedback: one scoring, repeated)");
+  const ScoringResult g =
+      measure(e, test, groups, seed, RetrieverOptions{ProfileScoring::fused, {}});
+  print_row("fused+PRF", g, g, "(fused with feedback, the default: one scoring, repeated)");
+}
+
+// Every untrained scoring of the group tables, in column order.
+std::vector<RetrieverOptions> untrained_options() {
+  std::vector<RetrieverOptions> out;
+  for (auto sc : {ProfileScoring::max_fact, ProfileScoring::whole, ProfileScoring::max_sim,
+                  ProfileScoring::max_sim_profile})
+    out.push_back(RetrieverOptions{sc, {}});
+  out.push_back(plain_fused());
+  out.push_back(RetrieverOptions{ProfileScoring::fused, {}});
+  return out;
 }
 
 // Mean P@10 / P@20 of every untrained scoring on one profile per persona of `pool`.
@@ -282,9 +319,8 @@ void untrained_scorings(const std::string& label, const std::shared_ptr<const Wo
   auto sif = std::make_shared<SifEmbedder>(wv);
   sif->fit_common_components(all_facts(pool));
   fmt::print("| {} ({} personas) |", label, dedup.size());
-  for (auto sc : {ProfileScoring::max_fact, ProfileScoring::whole, ProfileScoring::max_sim,
-                  ProfileScoring::max_sim_profile, ProfileScoring::fused}) {
-    const PersonaRetriever r(sif, dedup, RetrieverOptions{sc, {}});
+  for (const auto& o : untrained_options()) {
+    const PersonaRetriever r(sif, dedup, o);
     const auto gm = evaluate_groups(r, groups);
     double a = 0, b = 0;
     for (const auto& m : gm) {
@@ -322,8 +358,7 @@ void untrained_scorings(const std::string& label, const std::shared_ptr<const Wo
   const double n = static_cast<double>(groups.size());
   fmt::print(" {:.3f} / {:.3f} |", a / n, b / n);
   // Alternative considered on the dev side: three-way z-score fusion (adds max-sim, best fact).
-  RowMatrix<float> three =
-      PersonaRetriever(sif, dedup, RetrieverOptions{ProfileScoring::fused, {}}).score_all(queries);
+  RowMatrix<float> three = PersonaRetriever(sif, dedup, plain_fused()).score_all(queries);
   RowMatrix<float> sc = PersonaRetriever(sif, dedup, RetrieverOptions{ProfileScoring::max_sim, {}})
                             .score_all(queries);
   for (Index q = 0; q < sc.rows(); ++q) {
@@ -341,6 +376,305 @@ void untrained_scorings(const std::string& label, const std::shared_ptr<const Wo
         b += 0.05;
       }
   fmt::print(" {:.3f} / {:.3f} |\n", a / n, b / n);
+}
+
+// ---------------------------------------------------------------------------------------------
+// --query-experiments (dev only): query-side candidates for the group descriptions, measured
+// on one profile per persona of the two dev pools against the fused default. Each candidate
+// changes the query of one or both channels of `fused` (max-fact SIF cosine, max-sim-profile
+// word-level late interaction); the fusion itself (z-scores, added) is unchanged. None uses the
+// keyword families or any topic list. docs/retrieval.md records every configuration tried.
+struct Term {
+  Index row;
+  double w;
+};
+
+struct QueryLab {
+  std::shared_ptr<const WordVectors> wv;
+  std::shared_ptr<SifEmbedder> sif;
+  std::vector<PersonaText> pool;
+  RowMatrix<float> unit;                         // all vocabulary rows, unit length
+  RowMatrix<float> facts;                        // fact vectors (SIF, unit)
+  std::vector<Index> owner;                      // fact -> persona
+  std::vector<std::vector<Index>> fact_rows;     // fact -> vocabulary rows (all tokens)
+  std::vector<std::vector<Index>> persona_rows;  // persona -> distinct vocabulary rows
+  std::vector<GroupSpec> groups;
+
+  QueryLab(std::shared_ptr<const WordVectors> w, const std::vector<PersonaText>& p,
+           std::vector<GroupSpec> g)
+      : wv(std::move(w)), pool(one_profile_per_persona(p)), groups(std::move(g)) {
+    sif = std::make_shared<SifEmbedder>(wv);
+    sif->fit_common_components(all_facts(p));
+    unit = wv->vectors();
+    normalize_rows(unit);
+    std::vector<std::string> texts;
+    persona_rows.resize(pool.size());
+    for (std::size_t i = 0; i < pool.size(); ++i) {
+      for (const auto& f : pool[i].facts) {
+        texts.push_back(f);
+        owner.push_back(static_cast<Index>(i));
+        std::vector<Index> rows;
+        for (const auto& t : tokenize(f))
+          if (const Index r = wv->find(t); r >= 0) rows.push_back(r);
+        persona_rows[i].insert(persona_rows[i].end(), rows.begin(), rows.end());
+        fact_rows.push_back(std::move(rows));
+      }
+      auto& pr = persona_rows[i];
+      std::sort(pr.begin(), pr.end());
+      pr.erase(std::unique(pr.begin(), pr.end()), pr.end());
+    }
+    facts = sif->embed(texts);
+  }
+  // SIF weight of row r with smoothing a_q instead of the embedder's a (same p(w)).
+  double weight(Index r, double a_q) const {
+    const double w = sif->weight(r), a = sif->options().a;
+    const double p = a * (1 - w) / w;
+    return a_q / (a_q + p);
+  }
+  std::vector<Term> query_terms(const std::string& q, double a_q) const {
+    std::vector<Term> out;
+    for (const auto& t : tokenize(q))
+      if (const Index r = wv->find(t); r >= 0) out.push_back({r, weight(r, a_q)});
+    return out;
+  }
+  // SIF vector of weighted terms: weighted sum of raw word vectors, common component removed,
+  // unit length (the same as SifEmbedder::embed for the plain query).
+  Eigen::VectorXf dense(const std::vector<Term>& terms) const {
+    Eigen::VectorXd acc = Eigen::VectorXd::Zero(wv->dimension());
+    for (const auto& t : terms) acc += t.w * wv->vectors().row(t.row).transpose().cast<double>();
+    const Eigen::MatrixXd c = sif->common_components().cast<double>();
+    if (c.rows() > 0) acc -= c.transpose() * (c * acc);
+    Eigen::VectorXf v = acc.cast<float>();
+    if (v.norm() > 0) v /= v.norm();
+    return v;
+  }
+  // Best-fact cosine per persona and the best fact's index.
+  std::vector<double> max_fact(const Eigen::VectorXf& q, std::vector<Index>* best = nullptr) const {
+    const Eigen::VectorXf s = facts * q;
+    std::vector<double> out(pool.size(), -1e30);
+    if (best) best->assign(pool.size(), -1);
+    for (Index j = 0; j < s.size(); ++j) {
+      const auto o = static_cast<std::size_t>(owner[static_cast<std::size_t>(j)]);
+      if (s[j] > out[o]) {
+        out[o] = s[j];
+        if (best) (*best)[o] = j;
+      }
+    }
+    return out;
+  }
+  // max-sim-profile with weighted terms; soft: each term matched through its neighbour set
+  // (sim(t, e) * best cos(e, u)), nb[i] = neighbours of term i with their cosines.
+  std::vector<double> max_sim(const std::vector<Term>& terms,
+                              const std::vector<std::vector<Term>>* nb = nullptr) const {
+    std::vector<double> out(pool.size(), 0.0);
+    double wsum = 0;
+    for (const auto& t : terms) wsum += t.w;
+    if (!(wsum > 0)) return out;
+    for (std::size_t i = 0; i < terms.size(); ++i) {
+      std::vector<Term> set = {{terms[i].row, 1.0}};
+      if (nb) set.insert(set.end(), (*nb)[i].begin(), (*nb)[i].end());
+      for (std::size_t d = 0; d < pool.size(); ++d) {
+        double best = -1e30;
+        for (const auto& e : set) {
+          float m = -2;
+          for (Index u : persona_rows[d]) m = std::max(m, unit.row(e.row).dot(unit.row(u)));
+          best = std::max(best, e.w * static_cast<double>(m));
+        }
+        if (!persona_rows[d].empty()) out[d] += terms[i].w * best;
+      }
+    }
+    for (auto& x : out) x /= wsum;
+    return out;
+  }
+  // Nearest vocabulary neighbours of row r (cosine), SIF weight >= min_w, r itself excluded.
+  std::vector<Term> neighbours(Index r, int n, double min_w) const {
+    const Eigen::VectorXf s = unit * unit.row(r).transpose();
+    std::vector<Index> idx;
+    for (Index j = 0; j < s.size(); ++j)
+      if (j != r && sif->weight(j) >= min_w) idx.push_back(j);
+    std::partial_sort(idx.begin(), idx.begin() + n, idx.end(),
+                      [&](Index a, Index b) { return s[a] > s[b] || (s[a] == s[b] && a < b); });
+    std::vector<Term> out;
+    for (int k = 0; k < n; ++k) out.push_back({idx[k], static_cast<double>(s[idx[k]])});
+    return out;
+  }
+  static std::vector<double> z(std::vector<double> x) {
+    double m = 0, v = 0;
+    for (double a : x) m += a;
+    m /= static_cast<double>(x.size());
+    for (double a : x) v += (a - m) * (a - m);
+    const double sd = std::sqrt(v / static_cast<double>(x.size()));
+    for (double& a : x) a = sd > 0 ? (a - m) / sd : 0.0;
+    return x;
+  }
+  static std::vector<double> fuse(const std::vector<double>& a, const std::vector<double>& b) {
+    auto za = z(a), zb = z(b);
+    for (std::size_t i = 0; i < za.size(); ++i) za[i] += zb[i];
+    return za;
+  }
+  // P@10, P@20 of one score vector per group.
+  std::pair<double, double> precision(const std::vector<std::vector<double>>& scores) const {
+    double a = 0, b = 0;
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      RowMatrix<float> m(1, static_cast<Index>(pool.size()));
+      for (std::size_t j = 0; j < pool.size(); ++j)
+        m(0, static_cast<Index>(j)) = static_cast<float>(scores[g][j]);
+      const auto top = top_k_rows(m, 20)[0];
+      for (std::size_t r = 0; r < top.size(); ++r)
+        if (profile_matches(pool[static_cast<std::size_t>(top[r].index)], groups[g])) {
+          if (r < 10) a += 0.1;
+          b += 0.05;
+        }
+    }
+    const double n = static_cast<double>(groups.size());
+    return {a / n, b / n};
+  }
+};
+
+struct QueryConfig {
+  std::string name;
+  double a_q = 1e-3;
+  int prf_m = 0;        // pseudo-relevance feedback: top m personas of the fused ranking
+  double prf_beta = 0;  // ... weight of their best facts
+  bool prf_dense = true, prf_sim = true;
+  int nb_n = 0;           // neighbour expansion: n neighbours per content query word
+  double nb_gamma = 0;    // ... additive weight factor (0 with nb_n > 0: soft max-sim)
+  double nb_min_w = 0.5;  // content words and neighbours: SIF weight >= this
+  bool contrast = false;  // query word weight w(t) * (1 - mean over the pool of its best match)
+};
+
+std::vector<double> run_query(const QueryLab& lab, const std::string& q, const QueryConfig& c) {
+  std::vector<Term> terms = lab.query_terms(q, c.a_q);
+  if (c.contrast)
+    for (auto& t : terms) {
+      const auto m = lab.max_sim({{t.row, 1.0}});
+      double mean = 0;
+      for (double x : m) mean += x;
+      t.w *= 1 - mean / static_cast<double>(m.size());
+    }
+  Eigen::VectorXf qd = lab.dense(terms);
+  std::vector<std::vector<Term>> nb;
+  const bool soft = c.nb_n > 0 && c.nb_gamma == 0;
+  if (c.nb_n > 0) {
+    std::vector<Term> extra;
+    for (const auto& t : terms) {
+      nb.push_back(lab.sif->weight(t.row) >= c.nb_min_w ? lab.neighbours(t.row, c.nb_n, c.nb_min_w)
+                                                        : std::vector<Term>{});
+      for (const auto& e : nb.back()) extra.push_back({e.row, c.nb_gamma * t.w * e.w});
+    }
+    if (!soft) {
+      terms.insert(terms.end(), extra.begin(), extra.end());
+      qd = lab.dense(terms);
+    }
+  }
+  std::vector<double> a = lab.max_fact(qd);
+  std::vector<double> b = lab.max_sim(terms, soft ? &nb : nullptr);
+  if (c.prf_m == 0) return QueryLab::fuse(a, b);
+  std::vector<Index> best;
+  lab.max_fact(qd, &best);
+  const std::vector<double> f = QueryLab::fuse(a, b);
+  std::vector<Index> order(f.size());
+  std::iota(order.begin(), order.end(), Index{0});
+  std::stable_sort(order.begin(), order.end(), [&](Index x, Index y) {
+    return f[static_cast<std::size_t>(x)] > f[static_cast<std::size_t>(y)];
+  });
+  const int m = std::min<int>(c.prf_m, static_cast<int>(order.size()));
+  Eigen::VectorXf centroid = Eigen::VectorXf::Zero(qd.size());
+  std::map<Index, double> dist;  // mean over the m facts of their SIF-weighted word distribution
+  for (int k = 0; k < m; ++k) {
+    const Index fact = best[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])];
+    centroid += lab.facts.row(fact).transpose();
+    double ws = 0;
+    for (Index r : lab.fact_rows[static_cast<std::size_t>(fact)]) ws += lab.weight(r, c.a_q);
+    if (ws > 0)
+      for (Index r : lab.fact_rows[static_cast<std::size_t>(fact)])
+        dist[r] += lab.weight(r, c.a_q) / ws / m;
+  }
+  if (c.prf_dense) {
+    Eigen::VectorXf q2 = qd + c.prf_beta * centroid / static_cast<float>(m);
+    if (q2.norm() > 0) q2 /= q2.norm();
+    a = lab.max_fact(q2);
+  }
+  if (c.prf_sim) {
+    double wq = 0;
+    for (const auto& t : terms) wq += t.w;
+    std::vector<Term> t2 = terms;
+    for (const auto& [r, p] : dist) t2.push_back({r, c.prf_beta * wq * p});
+    b = lab.max_sim(t2, soft ? nullptr : nullptr);
+  }
+  return QueryLab::fuse(a, b);
+}
+
+void query_experiments(const std::shared_ptr<const WordVectors>& wv, const ProfileSplit& split,
+                       const std::vector<GroupSpec>& groups) {
+  const QueryLab dev_train(wv, split.train, groups), dev_test(wv, split.test, groups);
+  std::vector<QueryConfig> configs;
+  configs.push_back({"fused (re-implemented baseline)"});
+  for (double a : {3e-4, 1e-4}) configs.push_back({fmt::format("query SIF a = {}", a), a});
+  for (int m : {3, 5, 10})
+    for (double beta : {0.25, 0.5, 1.0}) {
+      QueryConfig c{fmt::format("PRF m={} beta={}", m, beta)};
+      c.prf_m = m;
+      c.prf_beta = beta;
+      configs.push_back(c);
+    }
+  for (int n : {5, 10})
+    for (double g : {0.5, 1.0}) {
+      QueryConfig c{fmt::format("neighbours n={} gamma={}", n, g)};
+      c.nb_n = n;
+      c.nb_gamma = g;
+      configs.push_back(c);
+    }
+  for (int m : {3, 5})
+    for (int side = 0; side < 2; ++side) {
+      QueryConfig c{fmt::format("PRF m={} beta=0.25, {} channel only", m,
+                                side == 0 ? "max-fact" : "max-sim-profile")};
+      c.prf_m = m;
+      c.prf_beta = 0.25;
+      c.prf_dense = side == 0;
+      c.prf_sim = side == 1;
+      configs.push_back(c);
+    }
+  {
+    QueryConfig c{"pool-contrast query word weights"};
+    c.contrast = true;
+    configs.push_back(c);
+  }
+  for (int n : {5, 10}) {
+    QueryConfig c{fmt::format("soft max-sim n={}", n)};
+    c.nb_n = n;
+    configs.push_back(c);
+  }
+  // The library's fused scoring without and with feedback (its defaults), to check the
+  // re-implementation here against the first row and the "PRF m=3 beta=0.25" row.
+  std::vector<std::string> queries;
+  for (const auto& g : groups) queries.push_back(g.description);
+  for (const QueryLab* lab : {&dev_train, &dev_test})
+    for (const auto& o : {plain_fused(), RetrieverOptions{ProfileScoring::fused, {}}}) {
+      const auto gm = evaluate_groups(PersonaRetriever(lab->sif, lab->pool, o), groups);
+      double a = 0, b = 0;
+      for (const auto& m : gm) {
+        a += m.precision_at_10;
+        b += m.precision_at_20;
+      }
+      fmt::print("library fused (feedback m={} beta={}) on {} personas: {:.3f} / {:.3f}\n",
+                 o.feedback_personas, o.feedback_weight, lab->pool.size(),
+                 a / static_cast<double>(gm.size()), b / static_cast<double>(gm.size()));
+    }
+  fmt::print("| query-side config | dev-train ({}) P@10 / P@20 | dev-test ({}) P@10 / P@20 |\n",
+             dev_train.pool.size(), dev_test.pool.size());
+  fmt::print("|---|---|---|\n");
+  for (const auto& c : configs) {
+    fmt::print("| {} |", c.name);
+    for (const QueryLab* lab : {&dev_train, &dev_test}) {
+      std::vector<std::vector<double>> s;
+      for (const auto& q : queries) s.push_back(run_query(*lab, q, c));
+      const auto [p10, p20] = lab->precision(s);
+      fmt::print(" {:.3f} / {:.3f} |", p10, p20);
+    }
+    fmt::print("\n");
+    std::fflush(stdout);
+  }
 }
 }  // namespace
 
@@ -362,6 +696,14 @@ int main(int argc, char** argv) {
   }
   fmt::print("profiles {} (train {}, held out {}), groups {}, split seed {}\n", profiles.size(),
              split.train.size(), split.test.size(), groups.size(), args.split_seed);
+  if (args.query_experiments) {
+    if (!args.dev) {
+      fmt::print(stderr, "--query-experiments chooses among configurations: use it with --dev\n");
+      return 2;
+    }
+    query_experiments(wv, split, groups);
+    return 0;
+  }
 
   std::shared_ptr<SifEmbedder> sif;
   if (args.base == "avg") {
@@ -416,8 +758,9 @@ int main(int argc, char** argv) {
   // involved, so the training side doubles as the dev set for choosing among them.
   fmt::print(
       "\nuntrained scorings, one profile per persona, mean P@10 / P@20:\n| pool | max-fact | "
-      "whole | max-sim | max-sim-profile | fused (z-score) | fused (RRF) | fused 3-way |\n"
-      "|---|---|---|---|---|---|---|---|\n");
+      "whole | max-sim | max-sim-profile | fused (z-score, no feedback) | fused + feedback "
+      "(default) | fused (RRF) | fused 3-way |\n"
+      "|---|---|---|---|---|---|---|---|---|\n");
   untrained_scorings(args.dev ? "dev-train" : "train (dev)", wv, split.train, groups);
   untrained_scorings(args.dev ? "dev-test" : "held-out", wv, split.test, groups);
   if (!args.dev) untrained_scorings("all", wv, profiles, groups);
@@ -487,14 +830,13 @@ int main(int argc, char** argv) {
                dedup.size());
     fmt::print(
         "| group | relevant | P@10 max-fact | P@20 | P@10 whole | P@20 | P@10 max-sim | P@20 | "
-        "P@10 max-sim-profile | P@20 | P@10 fused | P@20 |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        "P@10 max-sim-profile | P@20 | P@10 fused (no feedback) | P@20 | P@10 fused + feedback "
+        "(default) | P@20 |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     std::vector<std::vector<GroupMetrics>> all;
-    for (auto sc : {ProfileScoring::max_fact, ProfileScoring::whole, ProfileScoring::max_sim,
-                    ProfileScoring::max_sim_profile, ProfileScoring::fused})
-      all.push_back(
-          evaluate_groups(PersonaRetriever(sif_all, dedup, RetrieverOptions{sc, {}}), groups));
-    std::vector<double> mean(10, 0.0);
+    for (const auto& o : untrained_options())
+      all.push_back(evaluate_groups(PersonaRetriever(sif_all, dedup, o), groups));
+    std::vector<double> mean(2 * all.size(), 0.0);
     for (std::size_t i = 0; i < groups.size(); ++i) {
       fmt::print("| {} | {} |", all[0][i].name, all[0][i].relevant);
       for (std::size_t s = 0; s < all.size(); ++s) {

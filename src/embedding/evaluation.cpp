@@ -85,6 +85,15 @@ ProfileSplit split_profiles(const std::vector<PersonaText>& profiles, double hol
 ClozeMetrics evaluate_inverse_cloze(std::shared_ptr<const Embedder> embedder,
                                     const std::vector<PersonaText>& profiles, std::uint64_t seed,
                                     ProfileScoring scoring, const Execution& execution) {
+  RetrieverOptions o;
+  o.scoring = scoring;
+  o.execution = execution;
+  return evaluate_inverse_cloze(std::move(embedder), profiles, seed, o);
+}
+
+ClozeMetrics evaluate_inverse_cloze(std::shared_ptr<const Embedder> embedder,
+                                    const std::vector<PersonaText>& profiles, std::uint64_t seed,
+                                    const RetrieverOptions& options) {
   check_argument(embedder != nullptr, "embedder", "must not be null");
   Rng rng(seed);
   std::vector<std::string> queries;
@@ -101,7 +110,7 @@ ClozeMetrics evaluate_inverse_cloze(std::shared_ptr<const Embedder> embedder,
   ClozeMetrics m;
   m.queries = static_cast<Index>(queries.size());
   if (queries.empty()) return m;
-  const PersonaRetriever retriever(embedder, docs, RetrieverOptions{scoring, execution});
+  const PersonaRetriever retriever(embedder, docs, options);
   const RowMatrix<float> s = retriever.score_all(queries);
   std::vector<PersonaText> used;  // the profiles behind `queries`, for their groups
   for (const auto& p : profiles)

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <unordered_map>
 
@@ -49,32 +50,59 @@ void MaxSimScorer::prepare(const std::vector<std::vector<std::string>>& document
   }
 }
 
+WeightedQuery MaxSimScorer::weighted_words(const std::string& text) const {
+  const WordVectors& wv = sif_->word_vectors();
+  WeightedQuery out;
+  for (const auto& tok : tokenize(text)) {
+    const Index r = wv.find(tok);
+    if (r < 0) continue;
+    out.rows.push_back(r);
+    out.weights.push_back(sif_->weight(r));
+  }
+  return out;
+}
+
 RowMatrix<float> MaxSimScorer::score(const std::vector<std::string>& queries,
                                      const Execution& execution) const {
+  std::vector<WeightedQuery> wq;
+  wq.reserve(queries.size());
+  for (const auto& q : queries) wq.push_back(weighted_words(q));
+  return score_weighted(wq, execution);
+}
+
+RowMatrix<float> MaxSimScorer::score_weighted(const std::vector<WeightedQuery>& queries,
+                                              const Execution& execution) const {
   execution.validate();
   const WordVectors& wv = sif_->word_vectors();
+  for (std::size_t q = 0; q < queries.size(); ++q) {
+    const auto& x = queries[q];
+    check_argument(x.rows.size() == x.weights.size(), "queries",
+                   "query " + std::to_string(q) + " has " + std::to_string(x.rows.size()) +
+                       " rows but " + std::to_string(x.weights.size()) + " weights");
+    for (std::size_t i = 0; i < x.rows.size(); ++i) {
+      check_argument(x.rows[i] >= 0 && x.rows[i] < wv.size(), "queries",
+                     "query " + std::to_string(q) + ": row " + std::to_string(x.rows[i]) +
+                         " is outside the vocabulary of " + std::to_string(wv.size()) + " words");
+      check_argument(std::isfinite(x.weights[i]) && x.weights[i] >= 0, "queries",
+                     "query " + std::to_string(q) + ": weights must be finite and >= 0");
+    }
+  }
   const auto nq = static_cast<Index>(queries.size());
   const auto nd = static_cast<Index>(doc_words_.size());
   RowMatrix<float> out = RowMatrix<float>::Zero(nq, nd);
   parallel_for(nq, execution.resolved_threads(), 1, [&](Index b, Index e) {
     for (Index q = b; q < e; ++q) {
-      std::vector<Index> rows;
-      for (const auto& tok : tokenize(queries[static_cast<std::size_t>(q)])) {
-        const Index r = wv.find(tok);
-        if (r >= 0) rows.push_back(r);
-      }
-      if (rows.empty() || pool_.rows() == 0) continue;
-      const auto m = static_cast<Index>(rows.size());
+      const WeightedQuery& x = queries[static_cast<std::size_t>(q)];
+      if (x.rows.empty() || pool_.rows() == 0) continue;
+      const auto m = static_cast<Index>(x.rows.size());
       RowMatrix<float> qv(m, wv.dimension());
-      std::vector<double> w(rows.size());
       double wsum = 0;
       for (Index i = 0; i < m; ++i) {
         auto row = qv.row(i);
-        row = wv.vectors().row(rows[static_cast<std::size_t>(i)]);
+        row = wv.vectors().row(x.rows[static_cast<std::size_t>(i)]);
         const float n = row.norm();
         if (n > 0) row /= n;
-        w[static_cast<std::size_t>(i)] = sif_->weight(rows[static_cast<std::size_t>(i)]);
-        wsum += w[static_cast<std::size_t>(i)];
+        wsum += x.weights[static_cast<std::size_t>(i)];
       }
       if (!(wsum > 0)) continue;
       // Row-by-row products (no GEMM blocking choices) so the bytes never depend on threads.
@@ -88,7 +116,7 @@ RowMatrix<float> MaxSimScorer::score(const std::vector<std::string>& queries,
         for (Index i = 0; i < m; ++i) {
           float best = -std::numeric_limits<float>::infinity();
           for (Index id : ids) best = std::max(best, cos(i, id));
-          s += w[static_cast<std::size_t>(i)] * static_cast<double>(best);
+          s += x.weights[static_cast<std::size_t>(i)] * static_cast<double>(best);
         }
         out(q, d) = static_cast<float>(s / wsum);
       }

@@ -158,6 +158,10 @@ PersonaRetriever::PersonaRetriever(std::shared_ptr<const Embedder> embedder,
   }
   vectors_ = embedder_->embed(texts);
   if (!embedder_->normalized()) normalize_rows(vectors_);
+  if (fused && options_.feedback_personas > 0) {
+    fact_words_.reserve(texts.size());
+    for (const auto& t : texts) fact_words_.push_back(max_sim_->weighted_words(t));
+  }
 }
 
 namespace {
@@ -178,15 +182,57 @@ void standardize_rows(RowMatrix<float>& s) {
 }
 }  // namespace
 
-RowMatrix<float> PersonaRetriever::score_all(const std::vector<std::string>& queries) const {
-  if (options_.scoring == ProfileScoring::fused) {
-    RowMatrix<float> a = dense_scores(queries);
-    RowMatrix<float> b = max_sim_->score(queries, options_.execution);
-    standardize_rows(a);
-    standardize_rows(b);
-    a += b;
-    return a;
+RowMatrix<float> PersonaRetriever::fused_scores(const std::vector<std::string>& queries) const {
+  RowMatrix<float> qv = embedder_->embed(queries);
+  if (!embedder_->normalized()) normalize_rows(qv);
+  Eigen::Matrix<Index, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> best;
+  RowMatrix<float> a = dense_scores(qv, &best);
+  RowMatrix<float> b = max_sim_->score(queries, options_.execution);
+  standardize_rows(a);
+  standardize_rows(b);
+  a += b;
+  const auto np = static_cast<Index>(personas_.size());
+  const Index m = std::min(options_.feedback_personas, np);
+  if (m == 0) return a;
+  // Pseudo-relevance feedback (retrieval.hpp): the best facts of the m best fused personas.
+  const auto top = top_k_rows(a, m);
+  const auto beta = options_.feedback_weight;
+  RowMatrix<float> q2 = qv;
+  std::vector<WeightedQuery> w2(queries.size());
+  for (Index q = 0; q < qv.rows(); ++q) {
+    auto& wq = w2[static_cast<std::size_t>(q)];
+    wq = max_sim_->weighted_words(queries[static_cast<std::size_t>(q)]);
+    if (qv.row(q).squaredNorm() == 0) continue;  // no known words: no feedback
+    double wsum = 0;
+    for (double w : wq.weights) wsum += w;
+    Eigen::RowVectorXd centroid = Eigen::RowVectorXd::Zero(qv.cols());
+    for (const auto& hit : top[static_cast<std::size_t>(q)]) {
+      const Index fact = best(q, hit.index);
+      centroid += vectors_.row(fact).cast<double>();
+      const WeightedQuery& fw = fact_words_[static_cast<std::size_t>(fact)];
+      double fsum = 0;
+      for (double w : fw.weights) fsum += w;
+      if (!(fsum > 0)) continue;
+      for (std::size_t i = 0; i < fw.rows.size(); ++i) {
+        wq.rows.push_back(fw.rows[i]);
+        wq.weights.push_back(beta * wsum * fw.weights[i] / fsum / static_cast<double>(m));
+      }
+    }
+    Eigen::RowVectorXd v = qv.row(q).cast<double>() + beta * centroid / static_cast<double>(m);
+    const double n = v.norm();
+    q2.row(q) =
+        n > 0 ? Eigen::RowVectorXf((v / n).cast<float>()) : Eigen::RowVectorXf(v.cast<float>());
   }
+  RowMatrix<float> a2 = dense_scores(q2);
+  RowMatrix<float> b2 = max_sim_->score_weighted(w2, options_.execution);
+  standardize_rows(a2);
+  standardize_rows(b2);
+  a2 += b2;
+  return a2;
+}
+
+RowMatrix<float> PersonaRetriever::score_all(const std::vector<std::string>& queries) const {
+  if (options_.scoring == ProfileScoring::fused) return fused_scores(queries);
   if (max_sim_) {
     const RowMatrix<float> s = max_sim_->score(queries, options_.execution);
     if (options_.scoring == ProfileScoring::max_sim_profile) return s;
@@ -205,8 +251,15 @@ RowMatrix<float> PersonaRetriever::score_all(const std::vector<std::string>& que
 RowMatrix<float> PersonaRetriever::dense_scores(const std::vector<std::string>& queries) const {
   RowMatrix<float> q = embedder_->embed(queries);
   if (!embedder_->normalized()) normalize_rows(q);
+  return dense_scores(q);
+}
+
+RowMatrix<float> PersonaRetriever::dense_scores(
+    const RowMatrix<float>& q,
+    Eigen::Matrix<Index, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>* best_fact) const {
   const auto np = static_cast<Index>(personas_.size());
   RowMatrix<float> out(q.rows(), np);
+  if (best_fact) best_fact->setConstant(q.rows(), np, -1);
   const Index block = 32;
   parallel_for(
       (q.rows() + block - 1) / block, options_.execution.resolved_threads(), 1,
@@ -222,8 +275,12 @@ RowMatrix<float> PersonaRetriever::dense_scores(const std::vector<std::string>& 
           out.middleRows(q0, q1 - q0).setConstant(-std::numeric_limits<float>::infinity());
           for (Index r = 0; r < q1 - q0; ++r)
             for (Index j = 0; j < s.cols(); ++j) {
-              float& best = out(q0 + r, owner_[static_cast<std::size_t>(j)]);
-              best = std::max(best, s(r, j));
+              const Index o = owner_[static_cast<std::size_t>(j)];
+              float& best = out(q0 + r, o);
+              if (s(r, j) > best || (best_fact && (*best_fact)(q0 + r, o) < 0)) {
+                best = std::max(best, s(r, j));
+                if (best_fact) (*best_fact)(q0 + r, o) = j;
+              }
             }
         }
       });

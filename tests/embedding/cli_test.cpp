@@ -215,3 +215,33 @@ TEST(CliTrainEmbedder, DescriptionFlagsAreCheckedBeforeAnyCall) {
   EXPECT_NE(d.output.find("needs --profiles"), std::string::npos) << d.output;
   EXPECT_FALSE(fs::exists(out)) << "nothing is written when the flags are wrong";
 }
+
+TEST(CliRetrieve, FeedbackFlags) {
+  const fs::path dir = temp_dir();
+  const std::string q = "retrieve --personas " + kDir +
+                        "personas_small.jsonl --query \"someone who works in healthcare\" --k 4 ";
+  const fs::path off = dir / "fb_off.jsonl", zero = dir / "fb_zero.jsonl", on = dir / "fb_on.jsonl";
+  ASSERT_EQ(run(q + "--feedback 0 --out " + off.string()).code, 0);
+  ASSERT_EQ(run(q + "--feedback 3 --feedback-weight 0 --out " + zero.string()).code, 0);
+  ASSERT_EQ(run(q + "--out " + on.string()).code, 0);
+  const auto a = io::read_jsonl(off).records;
+  const auto b = io::read_jsonl(zero).records;
+  const auto c = io::read_jsonl(on).records;
+  ASSERT_EQ(a.size(), 4u);
+  ASSERT_EQ(b.size(), 4u);
+  ASSERT_EQ(c.size(), 4u);
+  bool differs = false;
+  for (std::size_t i = 0; i < 4; ++i) {
+    // Weight 0 feeds nothing back: the plain fusion, to the bit.
+    EXPECT_EQ(a[i].id_field(), b[i].id_field());
+    EXPECT_EQ(a[i].number_field("score"), b[i].number_field("score"));
+    differs = differs || a[i].number_field("score") != c[i].number_field("score");
+  }
+  EXPECT_TRUE(differs) << "the default (feedback 3, weight 0.25) re-scores the pool";
+  for (const std::string bad : {"--feedback -1", "--feedback-weight -0.5"}) {
+    const CliRun r = run(q + bad + " --out " + off.string());
+    EXPECT_EQ(r.code, 2) << bad << "\n" << r.output;
+    EXPECT_NE(r.output.find(bad.substr(0, bad.find(' '))), std::string::npos) << r.output;
+  }
+  fs::remove_all(dir);
+}

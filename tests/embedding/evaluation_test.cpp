@@ -114,8 +114,9 @@ TEST(Evaluation, TrainedHeadBeatsUntrainedOnHeldOutSubset) {
 
 // docs/retrieval.md, strict group measure: one profile per persona group of the whole data set
 // (173 personas; no training involved), mean precision@10 over the 14 group descriptions. The
-// default scoring of `retrieve` (fused) measured 0.593 there against 0.543 for max-fact; this
-// fails if the fusion regresses toward max-fact or below.
+// default scoring of `retrieve` (fused with pseudo-relevance feedback, m = 3, beta = 0.25)
+// measured 0.621 there (once, after the choice on dev), the plain fusion 0.593, max-fact 0.543;
+// this fails if either fusion regresses toward max-fact or below.
 TEST(Evaluation, FusedScoringBeatsMaxFactOnDistinctPersonas) {
   auto wv = std::make_shared<const WordVectors>(
       load_word_vectors(kData + "/models/glove6b_100d_top40k.w2v.bin"));
@@ -125,14 +126,56 @@ TEST(Evaluation, FusedScoringBeatsMaxFactOnDistinctPersonas) {
   auto sif = std::make_shared<SifEmbedder>(wv);
   sif->fit_common_components(facts_of(profiles));
   const auto groups = read_groups(kData + "/embedding/groups.jsonl");
-  auto mean_p10 = [&](ProfileScoring sc) {
-    const auto gm = evaluate_groups(PersonaRetriever(sif, dedup, RetrieverOptions{sc, {}}), groups);
+  auto mean_p10 = [&](const RetrieverOptions& o) {
+    const auto gm = evaluate_groups(PersonaRetriever(sif, dedup, o), groups);
     double p = 0;
     for (const auto& m : gm) p += m.precision_at_10;
     return p / static_cast<double>(gm.size());
   };
-  const double fused = mean_p10(ProfileScoring::fused);
-  const double max_fact = mean_p10(ProfileScoring::max_fact);
+  RetrieverOptions plain{ProfileScoring::fused, {}};
+  plain.feedback_personas = 0;
+  const double fused = mean_p10(plain);
+  const double feedback = mean_p10(RetrieverOptions{ProfileScoring::fused, {}});
+  const double max_fact = mean_p10(RetrieverOptions{ProfileScoring::max_fact, {}});
   EXPECT_GE(fused, 0.59) << "fused " << fused << ", max-fact " << max_fact;
   EXPECT_GE(fused, max_fact + 0.04) << "fused " << fused << ", max-fact " << max_fact;
+  EXPECT_GE(feedback, 0.62) << "fused + feedback " << feedback << ", fused " << fused;
+}
+
+// docs/retrieval.md, "query-side candidates": pseudo-relevance feedback became the default of
+// `fused` because it beat the plain fusion on BOTH dev pools (one profile per persona of the
+// dev-train and dev-test sides of the training side of the persona-group split): P@10 0.507 vs
+// 0.493 and 0.250 vs 0.243, P@20 0.346 vs 0.336 and 0.143 vs 0.143. Fails if that regresses.
+TEST(Evaluation, FeedbackBeatsPlainFusionOnBothDevPools) {
+  auto wv = std::make_shared<const WordVectors>(
+      load_word_vectors(kData + "/models/glove6b_100d_top40k.w2v.bin"));
+  const auto profiles = read_personas(kData + "/personas/synthetic_persona_chat_valid_test.jsonl");
+  const ProfileSplit outer = split_profiles(profiles, 0.2, 2026);
+  const ProfileSplit dev = split_profiles(outer.train, 0.25, 2028);
+  const auto groups = read_groups(kData + "/embedding/groups.jsonl");
+  double gain10 = 0;
+  for (const auto* side : {&dev.train, &dev.test}) {
+    const std::vector<PersonaText> dedup = one_profile_per_persona(*side);
+    auto sif = std::make_shared<SifEmbedder>(wv);
+    sif->fit_common_components(facts_of(*side));
+    auto mean_p = [&](const RetrieverOptions& o) {
+      const auto gm = evaluate_groups(PersonaRetriever(sif, dedup, o), groups);
+      std::pair<double, double> p{0, 0};
+      for (const auto& m : gm) {
+        p.first += m.precision_at_10;
+        p.second += m.precision_at_20;
+      }
+      p.first /= static_cast<double>(gm.size());
+      p.second /= static_cast<double>(gm.size());
+      return p;
+    };
+    RetrieverOptions plain{ProfileScoring::fused, {}};
+    plain.feedback_personas = 0;
+    const auto before = mean_p(plain);
+    const auto after = mean_p(RetrieverOptions{ProfileScoring::fused, {}});
+    EXPECT_GE(after.first, before.first) << dedup.size() << " personas";
+    EXPECT_GE(after.second, before.second - 1e-9) << dedup.size() << " personas";
+    gain10 += after.first - before.first;
+  }
+  EXPECT_GT(gain10, 0.01);
 }

@@ -56,6 +56,10 @@ ClozeMetrics evaluate_inverse_cloze(std::shared_ptr<const Embedder> embedder,
                                     const std::vector<PersonaText>& profiles, std::uint64_t seed,
                                     ProfileScoring scoring = ProfileScoring::whole,
                                     const Execution& execution = {});
+/// The same with full retriever options (e.g. fused with or without feedback).
+ClozeMetrics evaluate_inverse_cloze(std::shared_ptr<const Embedder> embedder,
+                                    const std::vector<PersonaText>& profiles, std::uint64_t seed,
+                                    const RetrieverOptions& options);
 
 struct GroupSpec {
   std::string name;

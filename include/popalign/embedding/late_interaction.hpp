@@ -31,6 +31,17 @@
 
 namespace popalign::embedding {
 
+/// A query given directly as weighted vocabulary rows, for query expansion and feedback
+/// (PersonaRetriever's pseudo-relevance feedback adds the words of fed-back facts this way):
+///
+///     maxsim(q, d) = sum_i weights[i] * max_j cos(rows[i], u_j) / sum_i weights[i].
+///
+/// A row may repeat (its weights then add up). All weights zero (or no rows): score 0.
+struct WeightedQuery {
+  std::vector<Index> rows;      ///< vocabulary rows of the scorer's word vectors
+  std::vector<double> weights;  ///< one finite, non-negative weight per row
+};
+
 /// MaxSim scorer over a fixed collection of texts (the "documents"), prepared once.
 class MaxSimScorer {
  public:
@@ -45,6 +56,14 @@ class MaxSimScorer {
   /// queries x documents scores in [-1, 1] (see the file comment).
   RowMatrix<float> score(const std::vector<std::string>& queries,
                          const Execution& execution = {}) const;
+  /// queries x documents scores of weighted queries (see WeightedQuery). score(texts) equals
+  /// score_weighted of weighted_words(text) for each text, bytes included. Throws
+  /// InvalidArgument("queries") when rows and weights differ in length, a row is outside the
+  /// vocabulary, or a weight is negative or not finite.
+  RowMatrix<float> score_weighted(const std::vector<WeightedQuery>& queries,
+                                  const Execution& execution = {}) const;
+  /// The known tokens of `text` (tokenize() rules, in order, repeats kept) with their SIF weights.
+  WeightedQuery weighted_words(const std::string& text) const;
 
   Index documents() const noexcept { return static_cast<Index>(doc_words_.size()); }
   const SifEmbedder& sif() const noexcept { return *sif_; }

@@ -7,7 +7,8 @@
 // is split into sentences (facts) at '.', '!' or '?' followed by white space.
 //
 // Scoring a persona against a query (RetrieverOptions::scoring):
-//   max_fact (default): the best cosine between the query and any one fact of the persona.
+//   max_fact (the library's default; `retrieve` uses fused): the best cosine between the query
+//     and any one fact of the persona.
 //     Profiles list unrelated facts ("I am a nurse. I love dogs. I hate winter."); averaging them
 //     into one vector dilutes the fact a group query is about, the maximum does not.
 //   whole: the cosine between the query and the embedding of all facts joined.
@@ -25,7 +26,31 @@
 //     such as "works"), and standardising puts their scales on one footing without a tuned
 //     weight. Chosen over reciprocal-rank fusion on the dev side (docs/retrieval.md). Needs a
 //     SifEmbedder, like max_sim.
+//
+// Pseudo-relevance feedback for `fused` (RetrieverOptions::feedback_personas = m,
+// feedback_weight = beta; Rocchio 1971, in the form of query-side feedback without judgements):
+//   1. fuse as above and take the m best personas (ties: lower index); for each, its best fact
+//      for the query (the fact with the highest max-fact cosine, ties: the earlier fact);
+//   2. max-fact channel: q' = q + beta * mean of those m fact vectors (q and the fact vectors
+//      are the unit SIF vectors already used), re-normalised; every persona is re-scored by its
+//      best-fact cosine with q';
+//   3. max-sim-profile channel: the query's words keep their SIF weights w(t) (sum W); the words
+//      of each fed-back fact f are added with weight beta * W * w(u) / sum_{u' in f} w(u') / m,
+//      i.e. each fact contributes a SIF-weighted word distribution, the m facts are averaged,
+//      and the feedback carries beta times the query's own mass (MaxSimScorer::score_weighted);
+//   4. the two re-scored channels are standardised and added, as in step 1.
+// Why: a group description names the group by a general word ("healthcare", "pets"), while the
+// personas that belong to it mention specific ones ("nurse", "my dog"). When the first
+// retrieved personas are right, their best facts carry those specific words, and adding them to
+// the query lets other personas that mention the same specifics rise; when they are wrong (small
+// pools with few group members), the query drifts off topic, hence the light weight. Only the
+// retrieved texts are used: no keyword list, no topic list. m = 3 and beta = 0.25 were chosen on
+// the dev split among m in {3, 5, 10} x beta in {0.25, 0.5, 1}; the measured gain is small and
+// was seen on pools of 100+ personas only (docs/retrieval.md). feedback_personas = 0 switches
+// feedback off (plain fusion). A query without known words gets no feedback. Cost: a second
+// scoring pass (about twice the plain fusion). The other scorings ignore these options.
 // Ties are broken by the lower persona index, so rankings are deterministic.
+#include <cmath>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -72,7 +97,17 @@ ProfileScoring parse_profile_scoring(const std::string& name);
 struct RetrieverOptions {
   ProfileScoring scoring = ProfileScoring::max_fact;
   Execution execution{};
-  void validate() const { execution.validate(); }
+  /// Pseudo-relevance feedback of `fused` (file comment): the m best personas feed back their
+  /// best facts; 0 = no feedback. Dev-chosen default 3.
+  Index feedback_personas = 3;
+  /// beta, the weight of the fed-back facts relative to the query (>= 0). Dev-chosen 0.25.
+  double feedback_weight = 0.25;
+  void validate() const {
+    execution.validate();
+    check_argument(feedback_personas >= 0, "feedback_personas", "must be >= 0 (0 = no feedback)");
+    check_argument(std::isfinite(feedback_weight) && feedback_weight >= 0, "feedback_weight",
+                   "must be finite and >= 0");
+  }
 };
 
 struct RetrievalHit {
@@ -99,6 +134,13 @@ class PersonaRetriever {
  private:
   /// max_fact (also for fused) or whole cosines, queries x personas.
   RowMatrix<float> dense_scores(const std::vector<std::string>& queries) const;
+  /// The same for unit query vectors; `best` (max_fact, fused) receives the row of vectors_
+  /// holding each persona's best fact.
+  RowMatrix<float> dense_scores(
+      const RowMatrix<float>& query_vectors,
+      Eigen::Matrix<Index, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>* best = nullptr) const;
+  /// fused with pseudo-relevance feedback (file comment).
+  RowMatrix<float> fused_scores(const std::vector<std::string>& queries) const;
 
   std::shared_ptr<const Embedder> embedder_;
   std::vector<PersonaText> personas_;
@@ -106,6 +148,7 @@ class PersonaRetriever {
   RowMatrix<float> vectors_;  ///< facts (max_fact, fused) or personas (whole), unit rows
   std::vector<Index> owner_;  ///< row -> persona (max_fact, max_sim, fused)
   std::shared_ptr<const MaxSimScorer> max_sim_;  ///< max_sim, max_sim_profile, fused
+  std::vector<WeightedQuery> fact_words_;        ///< fused: words of each row of vectors_
 };
 
 /// k best entries of each row of `scores` (higher first, lower index on ties).
