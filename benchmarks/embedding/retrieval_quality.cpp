@@ -5,11 +5,18 @@
 //       [--holdout F] [--split-seed S] [--write-head FILE] [--write-components FILE] [--dev]
 //       [--weight-decay X] [--decay-to-identity] [--symmetric] [--base sif|avg] [--skip-nofilt]
 //       [--query-experiments]
+//       [--descriptions N --llm-url URL --llm-model NAME [--llm-cache FILE]
+//        [--llm-max-tokens N] [--llm-api-key-env VAR]]
 //
 // --base avg: the plain GloVe average (uniform word weights, no common component) instead of SIF,
 // as the base of the heads (the untrained-scorings tables always use SIF). --skip-nofilt trains
 // the filtered head only (the head-nofilt row then repeats it; for dev runs). --description-head
 // adds the synthetic-description head experiment (describe_fact below; rejected on dev).
+// --descriptions N with an LLM server: the paper's route measured. The LLM writes N group
+// descriptions for one profile per persona of the TRAINING side (description_queries.hpp), a
+// head is trained on (description, profile) pairs, and the strict group measure (max-fact, one
+// profile per persona) is printed for both sides; the held-out side is the honest number. Use
+// --llm-cache: a rerun is then free. (With the tiny test model the numbers mean nothing.)
 //
 // --dev: tuning mode. The held-out profiles are set aside untouched and the TRAINING profiles
 // are split again (persona groups, 25%, seed split-seed + 2) into a dev-train and a dev-test
@@ -46,6 +53,9 @@
 #include <string>
 
 #include <popalign/embedding.hpp>
+#if defined(POPALIGN_HAS_OPENAI_EMBEDDER)
+#include <popalign/llm/llm.hpp>
+#endif
 
 using namespace popalign;
 using namespace popalign::embedding;
@@ -61,6 +71,9 @@ struct Args {
   bool skip_nofilt = false;
   bool description_head = false;
   bool query_experiments = false;
+  int descriptions = 0;
+  std::string llm_url, llm_model, llm_cache, llm_api_key_env = "OPENAI_API_KEY";
+  int llm_max_tokens = 256;
   std::string base = "sif";  // sif | avg (plain GloVe average: uniform weights, no component)
 };
 
@@ -114,6 +127,18 @@ Args parse(int argc, char** argv) {
       a.description_head = true;
     else if (k == "--query-experiments")
       a.query_experiments = true;
+    else if (k == "--descriptions")
+      a.descriptions = std::stoi(val());
+    else if (k == "--llm-url")
+      a.llm_url = val();
+    else if (k == "--llm-model")
+      a.llm_model = val();
+    else if (k == "--llm-cache")
+      a.llm_cache = val();
+    else if (k == "--llm-api-key-env")
+      a.llm_api_key_env = val();
+    else if (k == "--llm-max-tokens")
+      a.llm_max_tokens = std::stoi(val());
     else if (k == "--base") {
       a.base = val();
       if (a.base != "sif" && a.base != "avg") {
@@ -676,6 +701,48 @@ void query_experiments(const std::shared_ptr<const WordVectors>& wv, const Profi
     std::fflush(stdout);
   }
 }
+// --descriptions: LLM-written group descriptions of the given (training-side) personas.
+std::vector<TrainingPair> llm_description_pairs(const Args& args,
+                                                const std::vector<PersonaText>& personas) {
+#if defined(POPALIGN_HAS_OPENAI_EMBEDDER)
+  if (args.llm_url.empty() || args.llm_model.empty()) {
+    fmt::print(stderr, "--descriptions needs --llm-url and --llm-model\n");
+    std::exit(2);
+  }
+  llm::OpenAiOptions http;
+  http.base_url = args.llm_url;
+  http.model = args.llm_model;
+  http.api_key_env = args.llm_api_key_env;
+  std::shared_ptr<llm::LlmBackend> backend = std::make_shared<llm::OpenAiBackend>(http);
+  backend = std::make_shared<llm::RetryBackend>(backend);
+  if (!args.llm_cache.empty()) {
+    llm::CacheOptions cache;
+    cache.path = args.llm_cache;
+    backend = std::make_shared<llm::CachedBackend>(backend, cache);
+  }
+  DescriptionQueryOptions o;
+  o.per_persona = args.descriptions;
+  o.max_tokens = args.llm_max_tokens;
+  o.batch.chunk_size = 1;
+  o.batch.parallel_chunks = 4;
+  const DescriptionPairs d = generate_description_pairs(*backend, personas, o);
+  const auto& r = d.report;
+  fmt::print(
+      "LLM descriptions ({}): {} personas, {} calls ({} from cache, {} failed), {} accepted, {} "
+      "rejected, {} personas without a description\n",
+      args.llm_model, r.personas, r.calls, r.cached_calls, r.failed_calls, r.accepted, r.rejected,
+      r.personas_without_pairs);
+  for (std::size_t i = 0; i < std::min<std::size_t>(5, r.messages.size()); ++i)
+    fmt::print("  {}\n", r.messages[i]);
+  return d.pairs;
+#else
+  (void)personas;
+  (void)args;
+  fmt::print(stderr, "--descriptions needs the llm layer (this build has none)\n");
+  std::exit(2);
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -765,18 +832,28 @@ int main(int argc, char** argv) {
   untrained_scorings(args.dev ? "dev-test" : "held-out", wv, split.test, groups);
   if (!args.dev) untrained_scorings("all", wv, profiles, groups);
 
-  if (args.description_head) {
-    // Head trained on (rule-made description of a training fact, the fact) pairs, training
-    // side only; scored with max-fact on one profile per persona (the strict group measure).
+  if (args.description_head || args.descriptions > 0) {
+    // Head trained on description pairs of the training side only: rule-made descriptions of
+    // training facts (--description-head: (description, fact)) or LLM-written descriptions of
+    // one profile per training persona (--descriptions: (description, profile)); scored with
+    // max-fact on one profile per persona (the strict group measure).
     std::vector<TrainingPair> dp;
-    std::map<std::string, bool> seen_fact;
-    for (const auto& p : split.train)
-      for (const auto& f : p.facts) {
-        const std::string d = describe_fact(f);
-        if (d.empty() || seen_fact[f]) continue;
-        seen_fact[f] = true;
-        dp.push_back({d, f});
-      }
+    if (args.descriptions > 0) {
+      dp = llm_description_pairs(args, one_profile_per_persona(split.train));
+    } else {
+      std::map<std::string, bool> seen_fact;
+      for (const auto& p : split.train)
+        for (const auto& f : p.facts) {
+          const std::string d = describe_fact(f);
+          if (d.empty() || seen_fact[f]) continue;
+          seen_fact[f] = true;
+          dp.push_back({d, f});
+        }
+    }
+    if (dp.size() < 2) {
+      fmt::print(stderr, "description pairs: {} (need at least 2 to train)\n", dp.size());
+      return 1;
+    }
     fmt::print("\ndescription pairs {} (e.g. '{}' -> '{}')\n", dp.size(), dp[0].query,
                dp[0].positive);
     ContrastiveOptions o = args.train;
