@@ -1,14 +1,14 @@
 // Runs the `popalign` program: retrieve, train-embedder and make-pairs, including bad input.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
-#include <sys/wait.h>
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <popalign/embedding/projection_head.hpp>
 #include <popalign/embedding/retrieval.hpp>
 #include <popalign/io/jsonl.hpp>
+
+#include "embedding/cli_run.hpp"
 
 using namespace popalign;
 namespace fs = std::filesystem;
@@ -16,23 +16,8 @@ namespace fs = std::filesystem;
 namespace {
 const std::string kDir = std::string(POPALIGN_TEST_DATA_DIR) + "/embedding/";
 
-struct CliRun {
-  int code = -1;
-  std::string output;  // stdout + stderr
-};
-
-CliRun run(const std::string& args) {
-  const std::string cmd = std::string(POPALIGN_CLI_PATH) + " " + args + " 2>&1";
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using test::CliRun;
+CliRun run(const std::string& args) { return test::run_cli(POPALIGN_CLI_PATH, args); }
 
 fs::path temp_dir() {
   fs::path d = fs::temp_directory_path() / ("popalign_emb_cli_" + std::to_string(::getpid()));

@@ -5,17 +5,16 @@
 // and `popalign make-pairs --descriptions` does all of it from the command line. It does not
 // prove that the descriptions are good: a capable model is needed for that.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <popalign/embedding/description_queries.hpp>
 #include <popalign/llm/cache.hpp>
 #include <popalign/llm/openai_client.hpp>
+
+#include "embedding/cli_run.hpp"
 
 using namespace popalign;
 using namespace popalign::embedding;
@@ -113,22 +112,8 @@ TEST(DescriptionQueriesServer, GeneratesAndAReRunIsServedByTheCache) {
 
 #if defined(POPALIGN_CLI_PATH)
 namespace {
-struct CliRun {
-  int code = -1;
-  std::string output;
-};
-CliRun run(const std::string& args) {
-  const std::string cmd = std::string(POPALIGN_CLI_PATH) + " " + args + " 2>&1";
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using test::CliRun;
+CliRun run(const std::string& args) { return test::run_cli(POPALIGN_CLI_PATH, args); }
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
