@@ -41,11 +41,14 @@ std::string collapse_spaces(std::string_view s) {
   return out;
 }
 
-// Trims, strips surrounding quotes and one final period.
+// Trims, strips surrounding quotes and Markdown emphasis ("**...**", "_..._") and one final
+// period.
 std::string clean_candidate(std::string_view raw) {
   std::string s = collapse_spaces(raw);
-  auto is_quote = [](char c) { return c == '"' || c == '\'' || c == '`'; };
-  while (s.size() >= 2 && is_quote(s.front()) && s.back() == s.front())
+  auto is_wrapper = [](char c) {
+    return c == '"' || c == '\'' || c == '`' || c == '*' || c == '_';
+  };
+  while (s.size() >= 2 && is_wrapper(s.front()) && s.back() == s.front())
     s = collapse_spaces(std::string_view(s).substr(1, s.size() - 2));
   if (!s.empty() && s.back() == '.') s.pop_back();
   return collapse_spaces(s);

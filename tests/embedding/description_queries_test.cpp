@@ -131,14 +131,19 @@ TEST(DescriptionQueries, PlainListsAreReadLineByLine) {
   DescriptionQueryOptions o;
   o.per_persona = 5;
   const ParsedDescriptions p = parse_descriptions(
-      "1. someone who works in healthcare\n2) a parent of young children\n- a hiker\n"
-      "\xE2\x80\xA2 someone who loves mountains\n(5) a busy professional\n",
+      "1. someone who works in healthcare\n2) a parent of young children\n- **a hiker**\n"
+      "\xE2\x80\xA2 someone who loves mountains\n(5) _a busy professional_\n",
       kPersonas[0], o);
   EXPECT_FALSE(p.json);
   EXPECT_EQ(p.accepted,
             (std::vector<std::string>{"someone who works in healthcare",
                                       "a parent of young children", "a hiker",
                                       "someone who loves mountains", "a busy professional"}));
+  // JSON inside a Markdown code fence, as chat models often answer.
+  const ParsedDescriptions fenced = parse_descriptions(
+      "```json\n{\"descriptions\": [\"a dog owner\", \"a tea drinker\"]}\n```", kPersonas[0], o);
+  EXPECT_TRUE(fenced.json);
+  EXPECT_EQ(fenced.accepted, (std::vector<std::string>{"a dog owner", "a tea drinker"}));
   // A JSON array of strings at top level is JSON too.
   EXPECT_TRUE(parse_descriptions("[\"a dog owner\", \"a tea drinker\"]", kPersonas[0], o).json);
   // An object cut short: its complete strings are kept, the unterminated one is not.

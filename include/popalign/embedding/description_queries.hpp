@@ -23,9 +23,10 @@
 //   non-space characters) | several sentences (a '.', '!' or '?' followed by more text) |
 //   copies a fact (same tokenize() tokens as one of the persona's facts) | duplicate (same
 //   tokens as an earlier description of this persona).
-// Candidates are trimmed (surrounding quotes, one final period and extra spaces removed);
-// accepted ones are kept in answer order, at most per_persona per persona. A persona whose answer yields no accepted description is asked
-// again with seed + attempt, up to max_attempts asks. A failed call (transport, HTTP 5xx after
+// Candidates are trimmed (surrounding quotes or Markdown emphasis, one final period and extra
+// spaces removed); accepted ones are kept in answer order, at most per_persona per persona. A
+// persona whose answer yields no accepted description is asked again with seed + attempt, up to
+// max_attempts asks. A failed call (transport, HTTP 5xx after
 // the backend's own retries, ...) is reported and its persona skipped; when every call fails the
 // backend is unusable and generate_description_pairs throws BackendError with the first failure.
 //
