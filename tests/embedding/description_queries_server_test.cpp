@@ -147,6 +147,20 @@ TEST(DescriptionQueriesServer, MakePairsFromTheCommandLineResumesFromItsCache) {
   EXPECT_FALSE(bytes.empty());  // at least the 4 inverse-cloze pairs
   EXPECT_EQ(slurp(out2), bytes) << "same inputs and seed, same output bytes";
 
+  // train-embedder --profiles with the same description flags trains on exactly those pairs
+  // (--save-pairs), served from the same cache.
+  const fs::path head = temp_path("head.bin"), saved = temp_path("saved.jsonl");
+  std::string train = common;
+  train.replace(0, std::string("make-pairs").size(), "train-embedder");
+  const CliRun t = run(train + " --epochs 1 --batch 4 --save-pairs " + saved.string() +
+                       " --out " + head.string());
+  ASSERT_EQ(t.code, 0) << t.output;
+  EXPECT_EQ(t.output.find("(0 from cache"), std::string::npos) << t.output;
+  EXPECT_TRUE(fs::exists(head));
+  EXPECT_EQ(slurp(saved), bytes);
+  fs::remove(head);
+  fs::remove(saved);
+
   // Nothing listens on the discard port: a clear error, exit 1, no crash.
   const CliRun c = run("make-pairs --profiles " + personas.string() +
                        " --descriptions 2 --llm-url http://127.0.0.1:9/v1 --llm-model m"
