@@ -115,7 +115,11 @@ int run(const Opts& o) {
   }
   if (!o.head.empty()) {
     emb::ProjectionHead head = emb::ProjectionHead::load(o.head);
-    embedder = std::make_shared<emb::ProjectedEmbedder>(embedder, std::move(head));
+    try {
+      embedder = std::make_shared<emb::ProjectedEmbedder>(embedder, std::move(head));
+    } catch (const popalign::InvalidArgument& e) {
+      throw popalign::cli::as_flag(e, "--head", o.head);
+    }
   }
 
   emb::RetrieverOptions ro{emb::parse_profile_scoring(scoring), with_threads(o.threads)};

@@ -20,6 +20,7 @@
 // asks the LLM for N short descriptions of groups each persona belongs to and adds the pairs
 // (description, persona text); --no-cloze keeps only those. With --llm-cache a rerun (after a
 // crash or Ctrl-C) pays nothing for finished calls. See embedding/description_queries.hpp.
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <iostream>
@@ -150,7 +151,10 @@ std::vector<emb::TrainingPair> profile_pairs(const std::string& path, const Pair
   try {
     dq.validate();
   } catch (const popalign::InvalidArgument& e) {
-    throw popalign::InvalidArgument("--llm-" + e.argument(), e.what());
+    std::string flag = e.argument();
+    if (flag == "per_persona") flag = "descriptions";
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    throw popalign::cli::as_flag(e, flag == "descriptions" ? "--descriptions" : "--llm-" + flag);
   }
   g_cancel = &cancel;
   std::signal(SIGINT, popalign_descriptions_on_signal);
@@ -245,7 +249,12 @@ int run(const Opts& o) {
     co.validate();
   } catch (const popalign::InvalidArgument& e) {
     // Name the command-line flag, not the C++ field.
-    throw popalign::InvalidArgument("--" + e.argument(), e.what());
+    std::string flag = e.argument();
+    if (flag == "batch_size") flag = "batch";
+    if (flag == "learning_rate") flag = "lr";
+    if (flag == "mining_candidates") flag = "hard_negatives";  // derived from --hard-negatives
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    throw popalign::cli::as_flag(e, "--" + flag);
   }
 
   std::vector<emb::TrainingPair> pairs;

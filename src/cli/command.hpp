@@ -11,6 +11,7 @@
 //   }};
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <popalign/core/error.hpp>
 #include <string>
 #include <vector>
 
@@ -39,5 +40,17 @@ struct CommandRegistrar {
 
 /// True when stderr is a terminal (progress output is off otherwise).
 bool stderr_is_terminal();
+
+/// The same error, naming a command-line flag instead of the library's field:
+/// InvalidArgument("epochs", "must be >= 1") -> InvalidArgument("--epochs", "must be >= 1").
+/// `context`, when given, goes before the message (e.g. the file a flag names).
+inline popalign::InvalidArgument as_flag(const popalign::InvalidArgument& e,
+                                          const std::string& flag,
+                                          const std::string& context = "") {
+  std::string message = e.what();
+  const std::string prefix = "invalid argument '" + e.argument() + "': ";
+  if (message.rfind(prefix, 0) == 0) message.erase(0, prefix.size());
+  return popalign::InvalidArgument(flag, context.empty() ? message : context + ": " + message);
+}
 
 }  // namespace popalign::cli

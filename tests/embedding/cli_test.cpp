@@ -198,6 +198,17 @@ TEST(CliTrainEmbedder, DescriptionFlagsAreCheckedBeforeAnyCall) {
   EXPECT_NE(d.code, 0);
   EXPECT_NE(d.output.find("--descriptions"), std::string::npos) << d.output;
   EXPECT_NE(d.output.find("needs --profiles"), std::string::npos) << d.output;
+  // Library option errors come back under the flag's name, without a doubled prefix.
+  const CliRun e = run("make-pairs --profiles " + personas +
+                       " --descriptions 2 --llm-url http://127.0.0.1:9/v1 --llm-model m "
+                       "--llm-max-tokens 3 --out " + out.string());
+  EXPECT_EQ(e.code, 2);
+  EXPECT_NE(e.output.find("invalid argument '--llm-max-tokens': must be >= 16"), std::string::npos)
+      << e.output;
+  const CliRun f = run("train-embedder --profiles " + personas + " --batch 1 --out " +
+                       (temp_dir() / "h.bin").string());
+  EXPECT_EQ(f.code, 2);
+  EXPECT_NE(f.output.find("invalid argument '--batch': must be"), std::string::npos) << f.output;
   EXPECT_FALSE(fs::exists(out)) << "nothing is written when the flags are wrong";
 }
 

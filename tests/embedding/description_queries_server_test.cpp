@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -176,5 +177,54 @@ TEST(DescriptionQueriesServer, MakePairsFromTheCommandLineResumesFromItsCache) {
   fs::remove(personas);
   fs::remove(out1);
   fs::remove(out2);
+}
+#endif
+
+#if defined(POPALIGN_CLI_PATH)
+// The HTTP embedder from the command line: retrieve with real 64-d model embeddings, train a
+// head on them, and retrieve again through the head (the issue's `--embedder openai`).
+TEST(EmbedderServerCli, RetrieveTrainAndRetrieveWithAHeadOverHttp) {
+  ASSERT_FALSE(server_url().empty());
+  const fs::path personas = temp_path("stories.jsonl");
+  {
+    std::ofstream f(personas);
+    f << R"({"id":"cat","facts":["Once upon a time there was a cat.","The cat liked milk."]})"
+      << "\n"
+      << R"({"id":"dog","facts":["The dog ran to the park.","He played with a ball."]})" << "\n"
+      << R"({"id":"lily","facts":["Lily went to the shop.","She bought a red hat."]})" << "\n";
+  }
+  const std::string http = " --embedder openai --base-url " + server_url() +
+                           " --model stories260K --api-key-env ''";
+  const fs::path hits = temp_path("hits.jsonl"), head = temp_path("openai_head.bin");
+  const CliRun r = run("retrieve --personas " + personas.string() +
+                       " --query \"Once upon a time there was a cat.\" --k 3" + http + " --out " +
+                       hits.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::string text = slurp(hits);
+  EXPECT_NE(text.find("\"id\":\"cat\""), std::string::npos) << text;
+  EXPECT_LT(text.find("\"id\":\"cat\""), text.find("\"id\":\"dog\""))
+      << "the persona holding the query sentence ranks first\n" << text;
+
+  const CliRun t = run("train-embedder --profiles " + personas.string() +
+                       " --epochs 2 --batch 4 --hard-negatives 1" + http + " --out " +
+                       head.string());
+  ASSERT_EQ(t.code, 0) << t.output;
+  ASSERT_TRUE(fs::exists(head));
+  const CliRun h = run("retrieve --personas " + personas.string() +
+                       " --query \"a cat\" --k 2 --head " + head.string() + http + " --out " +
+                       hits.string());
+  ASSERT_EQ(h.code, 0) << h.output;
+  text = slurp(hits);
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2) << text;
+  // A head trained on GloVe vectors does not fit 64-d model embeddings: a clear error.
+  const CliRun wrong = run("retrieve --personas " + personas.string() + " --query x --head " +
+                           std::string(POPALIGN_DATA_DIR) + "/embedding/glove_sif_head.bin" +
+                           http + " --out " + hits.string());
+  EXPECT_EQ(wrong.code, 2);
+  EXPECT_NE(wrong.output.find("'--head'"), std::string::npos) << wrong.output;
+  EXPECT_NE(wrong.output.find("dimension 100"), std::string::npos) << wrong.output;
+  fs::remove(personas);
+  fs::remove(hits);
+  fs::remove(head);
 }
 #endif
