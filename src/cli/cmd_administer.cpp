@@ -1,5 +1,6 @@
 // `popalign administer`: administer a questionnaire to personas through an OpenAI-compatible
 // server, with a persistent cache, resume and a dry run. See docs/administer.md.
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -89,6 +90,19 @@ void print_estimate(const Opts& o, const ps::AdministerEstimate& est, std::size_
   }
 }
 
+// Runs a validate() and renames a failing field to its flag: max_tokens -> --max-tokens.
+template <class F>
+void validate_as_flags(F&& validate) {
+  try {
+    validate();
+  } catch (const popalign::InvalidArgument& e) {
+    std::string flag = e.argument();
+    if (flag == "parallel_chunks") flag = "concurrency";
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    throw popalign::cli::as_flag(e, "--" + flag);
+  }
+}
+
 int run(const Opts& o) {
   ps::AdministerOptions options;
   options.mode = ps::administer_mode_from_string(o.mode);
@@ -108,7 +122,7 @@ int run(const Opts& o) {
   options.parallel_chunks = static_cast<int>(o.concurrency);
   popalign::CancellationToken cancel;
   options.execution.cancel = cancel;
-  options.validate();
+  validate_as_flags([&] { options.validate(); });
 
   ps::AdministerFileOptions fo;
   fo.personas = o.personas;
@@ -129,7 +143,7 @@ int run(const Opts& o) {
     throw popalign::InvalidArgument("--on-failure", "must be stop or missing");
   fo.fsync = o.fsync;
   fo.log = [](const std::string& m) { std::cerr << "popalign administer: " << m << "\n"; };
-  fo.validate();
+  validate_as_flags([&] { fo.validate(); });
 
   const ps::Instrument instrument = ps::resolve_instrument(o.instrument);
 

@@ -336,6 +336,20 @@ TEST(AdministerCli, DryRunSendsNothing) {
   EXPECT_FALSE(std::filesystem::exists(dir / "out.jsonl"));
 }
 
+TEST(AdministerCli, BadOptionsNameTheirFlag) {
+  const auto dir = fresh_dir("flags");
+  const Panel panel = make_panel(1);
+  write_personas(dir / "personas.jsonl", panel);
+  const RunResult r =
+      run_cli({"administer", "--personas", (dir / "personas.jsonl").string(), "--instrument",
+               "mini_ipip", "--model", "m", "--dry-run", "--temperature", "5", "--out",
+               (dir / "out.jsonl").string()},
+              dir);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("invalid argument '--temperature': must be in [0, 2]"), std::string::npos)
+      << r.err;
+}
+
 TEST(AdministerCli, MalformedPersonaLines) {
   const auto dir = fresh_dir("bad");
   const Panel panel = make_panel(2);
