@@ -119,6 +119,13 @@ TEST(CliAlign, ClearErrors) {
   r = run_popalign("align --pool '" + (dir / "nope.csv").string() + "' --reference '" + ref + "' --n 5" + out, dir);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("nope.csv"), std::string::npos) << r.err;
+  // Out-of-range numbers name their flag, not the library's field.
+  r = run_popalign("align --pool '" + pool + "' --reference '" + ref + "' --n 5 --reg -1" + out, dir);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("invalid argument '--reg'"), std::string::npos) << r.err;
+  r = run_popalign("align --pool '" + pool + "' --reference '" + ref + "' --n 5 --candidates 0.5" + out, dir);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("invalid argument '--candidates'"), std::string::npos) << r.err;
 }
 
 TEST(CliAlign, HelpListsTheOptions) {
