@@ -158,6 +158,14 @@ TEST(CliDemo, QuickRunPrintsTheTableAndWritesTheReport) {
                          dir);
   ASSERT_EQ(r2.exit_code, 0) << r2.err;
   EXPECT_EQ(html, read_text(dir / "out2" / "report.html"));
+  // Bad sizes name their flag and write nothing.
+  auto bad = run_popalign("demo --quick --pool-size 0 --out-dir '" + (dir / "out3").string() + "'", dir);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("invalid argument '--pool-size'"), std::string::npos) << bad.err;
+  bad = run_popalign("demo --quick --threads -1 --out-dir '" + (dir / "out3").string() + "'", dir);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("invalid argument '--threads'"), std::string::npos) << bad.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out3" / "report.html"));
 }
 
 }  // namespace
