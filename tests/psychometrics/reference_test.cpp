@@ -69,7 +69,9 @@ TEST_F(Big5, DefaultCleaning) {
   std::size_t nan_age = 0;
   for (double a : d.age) {
     nan_age += std::isnan(a);
-    if (!std::isnan(a)) EXPECT_TRUE(a >= 13 && a <= 100);
+    if (!std::isnan(a)) {
+      EXPECT_TRUE(a >= 13 && a <= 100) << a;
+    }
   }
   EXPECT_EQ(nan_age, 83u);
   EXPECT_THAT(r.summary(), HasSubstr("too many unanswered items: 1"));
