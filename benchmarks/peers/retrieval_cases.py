@@ -12,11 +12,11 @@ values). Timed: the search only (index construction / fit() excluded on both sid
 Peers (subprocess /usr/bin/python3, OpenBLAS pthreads with OPENBLAS_NUM_THREADS = OMP_NUM_THREADS
 = --threads, the fastest BLAS on this machine, so the comparison is not against reference BLAS):
   * sklearn.neighbors.NearestNeighbors(algorithm="brute", metric="cosine", n_jobs=threads)
-    .kneighbors(Q, 10)  (one repeat: it takes ~20 s)
+    .kneighbors(Q, 10)
   * numpy: S = Qn @ Xn.T; argpartition(-S, k)[:, :k], then the k sorted (Xn, Qn normalised
     beforehand, outside the timing, like popalign's index rows)
 Targets (docs/retrieval.md): ratio = peer_s / popalign_s >= 3 against scikit-learn and > 1
-against numpy. popalign's time is the best of `repeats` runs, numpy's too.
+against numpy. Every side reports the median of `repeats` runs (default 3).
 
 `cases(runner_path, threads=2, quick=False, repeats=3)` returns the list of result dicts
 {"case", "popalign_s", "peer", "peer_s", "ratio", "target", "threads", "notes"} for
@@ -42,7 +42,7 @@ PEER_SCRIPT = textwrap.dedent("""
     if which in (0, 2):
         Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
         Qn = Q / np.linalg.norm(Q, axis=1, keepdims=True)
-        best = 1e300
+        times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
             S = Qn @ Xn.T
@@ -50,16 +50,19 @@ PEER_SCRIPT = textwrap.dedent("""
             ps = np.take_along_axis(S, part, axis=1)
             order = np.argsort(-ps, axis=1)
             ids = np.take_along_axis(part, order, axis=1)
-            best = min(best, time.perf_counter() - t0)
+            times.append(time.perf_counter() - t0)
             del S
-        out["numpy"] = best
+        out["numpy"] = float(np.median(times))
     if which in (1, 2):
         from sklearn.neighbors import NearestNeighbors
         nn = NearestNeighbors(n_neighbors=k, algorithm="brute", metric="cosine", n_jobs=threads)
         nn.fit(X)
-        t0 = time.perf_counter()
-        dist, ids = nn.kneighbors(Q, k)
-        out["sklearn"] = time.perf_counter() - t0
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            dist, ids = nn.kneighbors(Q, k)
+            times.append(time.perf_counter() - t0)
+        out["sklearn"] = float(np.median(times))
     print(json.dumps(out))
 """)
 
@@ -88,9 +91,9 @@ def cases(runner_path, threads=2, quick=False, repeats=3):
     out = []
     for peer, label, target, note in (
             ("sklearn", "scikit-learn NearestNeighbors(brute, cosine)", 3.0,
-             "sklearn: one run; popalign: best of %d" % reps),
+             "median of %d runs each" % reps),
             ("numpy", "numpy matmul + argpartition (OpenBLAS)", 1.0,
-             "best of %d each" % reps)):
+             "median of %d runs each" % reps)):
         ps = peers[peer]
         out.append({"case": name, "popalign_s": pop["seconds"], "peer": label, "peer_s": ps,
                     "ratio": ps / pop["seconds"], "target": target, "threads": threads,
