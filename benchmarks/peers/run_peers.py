@@ -2,7 +2,7 @@
 """Peer comparison: popalign against POT (and, through kde_cases.py, SciPy / scikit-learn) on
 the same inputs, in the same run. Writes benchmarks/peers/peers.json, a list of
 {"case", "popalign_s", "peer", "peer_s", "ratio", "target", ...} with ratio = peer_s / popalign_s
-(min of >= 3 repeats each unless stated in "notes"; thread counts in "threads").
+(median of >= 3 repeats each, all times kept; thread counts in "threads").
 
     /usr/bin/python3 benchmarks/peers/run_peers.py --runner build/<dir>/benchmarks/popalign_peer_runner
     /usr/bin/python3 benchmarks/peers/run_peers.py --runner ... --quick      # small smoke version
@@ -95,7 +95,7 @@ POT_SCRIPT = textwrap.dedent("""
             warnings.simplefilter("ignore")
             P, log = ot.sinkhorn(a, b, M, reg, method=method, numItermax=max_iter, stopThr=tol, log=True)
         times.append(time.perf_counter() - t0)
-    print(json.dumps(dict(times=times, min_s=min(times), niter=int(log["niter"]),
+    print(json.dumps(dict(times=times, min_s=min(times), median_s=float(np.median(times)), niter=int(log["niter"]),
                           err_a=float(np.abs(P.sum(1) - a).sum()), err_b=float(np.abs(P.sum(0) - b).sum()),
                           err_b_l2=float(np.linalg.norm(P.sum(0) - b)), cost=float((P * M).sum()),
                           blas_loaded=sorted({l.split()[-1] for l in open("/proc/self/maps") if "blas" in l}))))
@@ -114,6 +114,13 @@ def popalign_sinkhorn(ctx, px, py, n, m, d, scale, reg, tol, precision="f32", st
            "--storage", storage, "--threads", str(ctx.threads),
            "--repeats", str(repeats or ctx.repeats)] + list(extra)
     return run_json(cmd)
+
+
+def med(result):
+    """Median of a run's "times" (popalign runner or POT subprocess)."""
+    t = sorted(result["times"])
+    k = len(t)
+    return t[k // 2] if k % 2 else 0.5 * (t[k // 2 - 1] + t[k // 2])
 
 
 def entry(case, pa, peer, peer_s, target, **extra):
@@ -138,16 +145,16 @@ def case_sinkhorn_10k(ctx):
     common = dict(threads=ctx.threads, n=n, d=d, reg=reg, popalign=pa, pot=pot,
                   stopping=f"popalign L1 marginal errors <= {pa_tol:.3g} (= POT's final L1 column error; POT stopThr {tol} on L2)")
     out.append(entry(f"sinkhorn n=m={n} reg {reg} (f32, {'stored' if pa['stored_kernel'] else 'online'} kernel)",
-                     pa["min_s"], "ot.sinkhorn (OpenBLAS)" if not ctx.reference_blas else "ot.sinkhorn (reference BLAS)",
-                     pot["min_s"], ">= 3x", **common))
+                     med(pa), "ot.sinkhorn (OpenBLAS)" if not ctx.reference_blas else "ot.sinkhorn (reference BLAS)",
+                     med(pot), ">= 3x", **common))
     pot_log = pot_sinkhorn(ctx, px, py, n, n, d, "sinkhorn_log", reg, tol, 100000,
                            ctx.repeats)
     pa_tol2 = max(pot_log["err_b"], 1e-12)
     pa2 = pa if abs(pa_tol2 - pa_tol) <= 0.05 * pa_tol else popalign_sinkhorn(ctx, px, py, n, n, d, scale, reg, pa_tol2, "f32")
     common2 = dict(common, popalign=pa2, pot=pot_log,
                    stopping=f"popalign L1 marginal errors <= {pa_tol2:.3g} (POT's final L1 column error)")
-    out.append(entry(f"sinkhorn n=m={n} reg {reg} (f32) vs log-domain", pa2["min_s"], "ot.sinkhorn_log",
-                     pot_log["min_s"], ">= 25x", **common2))
+    out.append(entry(f"sinkhorn n=m={n} reg {reg} (f32) vs log-domain", med(pa2), "ot.sinkhorn_log",
+                     med(pot_log), ">= 25x", **common2))
     return out
 
 
@@ -160,8 +167,8 @@ def case_sinkhorn_small_reg(ctx):
     # popalign gets the same iteration budget as POT (3000 Sinkhorn iterations, plus its
     # Newton phase) and a 1e-8 L1 tolerance.
     pa = popalign_sinkhorn(ctx, px, py, n, n, d, scale, reg, 1e-8, "f64", extra=["--max-iter", "3000"])
-    return [entry(f"sinkhorn n=m={n} reg {reg} (f64), tol L1 1e-8, 3000 iterations max", pa["min_s"],
-                  "ot.sinkhorn_log (3000 iterations)", pot["min_s"], "converged to 1e-8 and >= 20x",
+    return [entry(f"sinkhorn n=m={n} reg {reg} (f64), tol L1 1e-8, 3000 iterations max", med(pa),
+                  "ot.sinkhorn_log (3000 iterations)", med(pot), "converged to 1e-8 and >= 20x",
                   threads=ctx.threads, popalign=pa, pot=pot,
                   notes=f"POT stops at {pot['niter']} iterations with L1 column error {pot['err_b']:.3g}; "
                         f"popalign: {pa['status']} after {pa['iterations']} iterations + {pa['newton_steps']} Newton steps, "
@@ -179,14 +186,14 @@ def case_sinkhorn_100k(ctx):
     # Each iteration costs 2 n^2 pair evaluations (4 s at 5 G/s), so this case runs a fixed
     # number of iterations at the target reg (no eps-scaling, tol 0) rather than a full solve:
     # it measures the time per iteration and the peak memory, which do not depend on how many
-    # iterations a solve takes. Min of the repeats.
+    # iterations a solve takes. Median of the repeats.
     iters = 4
     pa = popalign_sinkhorn(ctx, px, py, n, n, d, scale, reg, 0.0, "f32", storage="online",
                            extra=["--cost", "0", "--eps-scaling", "0", "--max-iter", str(iters)])
     # A solve ends with one more row and column reduction (the final marginals), i.e. one
     # iteration's worth of kernel calls.
-    per_iter = pa["min_s"] / (pa["total_iterations"] + 1)
-    kernel_iter = 2 * lse["min_s"]
+    per_iter = med(pa) / (pa["total_iterations"] + 1)
+    kernel_iter = 2 * med(lse)
     rss_mib = pa["peak_rss_bytes"] / 2**20
     return [entry(f"sinkhorn n=m={n} reg {reg} (f32 online): time per iteration vs two kernel calls",
                   per_iter, "popalign gaussian_lse x2 (the kernel's own throughput)", kernel_iter,
@@ -194,7 +201,7 @@ def case_sinkhorn_100k(ctx):
                   popalign=pa, kernel=lse, kernel_pairs_per_s=lse["pairs_per_s"],
                   peak_rss_mib=rss_mib, memory_target="< 1024 MiB",
                   notes=f"{pa['total_iterations']} iterations at reg {reg} (fixed count, no eps-scaling) in "
-                        f"{pa['min_s']:.1f} s (min of {ctx.repeats}); peak RSS {rss_mib:.0f} MiB")]
+                        f"{med(pa):.1f} s (median of {len(pa['times'])}); peak RSS {rss_mib:.0f} MiB")]
 
 
 CASES = [case_sinkhorn_small_reg, case_sinkhorn_10k, case_sinkhorn_100k]
