@@ -769,9 +769,12 @@ int cross_validate(const Args& args, std::shared_ptr<const WordVectors> wv,
       hn = evaluate_inverse_cloze(std::make_shared<ProjectedEmbedder>(sif, rn.head), test,
                                   eval_seed);
     }
-    // fused needs SIF word weights; on the avg base it is the SIF scoring of the untrained rows.
-    auto sif_test = std::make_shared<SifEmbedder>(wv);
-    sif_test->fit_common_components(all_facts(train));
+    // fused needs SIF word weights: on the avg base a SIF embedder fitted the same way.
+    std::shared_ptr<SifEmbedder> sif_test = sif;
+    if (args.base == "avg") {
+      sif_test = std::make_shared<SifEmbedder>(wv);
+      sif_test->fit_common_components(all_facts(train));
+    }
     const ClozeMetrics fu = evaluate_inverse_cloze(sif_test, test, eval_seed, RetrieverOptions{ProfileScoring::fused, {}});
     fmt::print("| {} | {} | {} | {:.3f} | {:.3f} | {:.2f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} |\n",
                f + 1, fold_personas[f], b.queries, b.recall_at_10, h.recall_at_10,
@@ -993,14 +996,7 @@ int main(int argc, char** argv) {
   // without leakage: one profile per persona group (the first in file order). Not in --dev mode
   // (it would show the held-out personas).
   if (!args.dev) {
-    const auto g = persona_groups(profiles);
-    std::vector<PersonaText> dedup;
-    std::vector<char> seen(profiles.size(), 0);
-    for (std::size_t i = 0; i < profiles.size(); ++i)
-      if (!seen[static_cast<std::size_t>(g[i])]) {
-        seen[static_cast<std::size_t>(g[i])] = 1;
-        dedup.push_back(profiles[i]);
-      }
+    const std::vector<PersonaText> dedup = one_profile_per_persona(profiles);
     auto sif_all = std::make_shared<SifEmbedder>(wv);
     sif_all->fit_common_components(all_facts(profiles));
     fmt::print("\nuntrained GloVe SIF on one profile per persona group ({} personas):\n",

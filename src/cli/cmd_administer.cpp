@@ -1,7 +1,5 @@
 // `popalign administer`: administer a questionnaire to personas through an OpenAI-compatible
 // server, with a persistent cache, resume and a dry run. See docs/administer.md.
-#include <algorithm>
-#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -12,15 +10,13 @@
 #include <fmt/core.h>
 
 #include <popalign/core/error.hpp>
-#include <popalign/llm/cache.hpp>
-#include <popalign/llm/openai_client.hpp>
-#include <popalign/llm/retry.hpp>
 #include <popalign/llm/usage_meter.hpp>
 #include <popalign/psychometrics/administer.hpp>
 #include <popalign/psychometrics/instrument.hpp>
 #include <popalign/psychometrics/prompts.hpp>
 
 #include "cli/command.hpp"
+#include "cli/llm_backend.hpp"
 
 namespace {
 
@@ -58,12 +54,6 @@ struct Opts {
   bool fsync = false;
 };
 
-// SIGINT / SIGTERM: stop cleanly (finished personas are written; rerun to resume).
-popalign::CancellationToken* g_cancel = nullptr;
-extern "C" void on_signal(int) {
-  if (g_cancel) g_cancel->cancel();
-}
-
 void print_estimate(const Opts& o, const ps::AdministerEstimate& est, std::size_t done,
                     std::size_t total, const ps::AdministerOptions& options) {
   const int asks = 1 + options.max_retries;
@@ -90,19 +80,6 @@ void print_estimate(const Opts& o, const ps::AdministerEstimate& est, std::size_
   }
 }
 
-// Runs a validate() and renames a failing field to its flag: max_tokens -> --max-tokens.
-template <class F>
-void validate_as_flags(F&& validate) {
-  try {
-    validate();
-  } catch (const popalign::InvalidArgument& e) {
-    std::string flag = e.argument();
-    if (flag == "parallel_chunks") flag = "concurrency";
-    std::replace(flag.begin(), flag.end(), '_', '-');
-    throw popalign::cli::as_flag(e, "--" + flag);
-  }
-}
-
 int run(const Opts& o) {
   ps::AdministerOptions options;
   options.mode = ps::administer_mode_from_string(o.mode);
@@ -122,7 +99,8 @@ int run(const Opts& o) {
   options.parallel_chunks = static_cast<int>(o.concurrency);
   popalign::CancellationToken cancel;
   options.execution.cancel = cancel;
-  validate_as_flags([&] { options.validate(); });
+  popalign::cli::validate_as_flags([&] { options.validate(); },
+                                   {{"parallel_chunks", "--concurrency"}});
 
   ps::AdministerFileOptions fo;
   fo.personas = o.personas;
@@ -143,7 +121,7 @@ int run(const Opts& o) {
     throw popalign::InvalidArgument("--on-failure", "must be stop or missing");
   fo.fsync = o.fsync;
   fo.log = [](const std::string& m) { std::cerr << "popalign administer: " << m << "\n"; };
-  validate_as_flags([&] { fo.validate(); });
+  popalign::cli::validate_as_flags([&] { fo.validate(); });
 
   const ps::Instrument instrument = ps::resolve_instrument(o.instrument);
 
@@ -158,24 +136,16 @@ int run(const Opts& o) {
   }
 
   if (o.base_url.empty()) throw popalign::InvalidArgument("--base-url", "is required");
-  llm::OpenAiOptions http;
-  http.base_url = o.base_url;
-  http.model = o.model;
-  http.api_key_env = o.api_key_env;
-  http.max_in_flight = o.concurrency;
-  http.total_timeout = std::chrono::milliseconds(static_cast<long long>(o.timeout * 1000));
-  http.cancel = cancel;
-  std::shared_ptr<llm::LlmBackend> backend = std::make_shared<llm::OpenAiBackend>(http);
-  llm::RetryOptions retry;
-  retry.max_attempts = o.http_attempts;
-  retry.seed = o.seed;
-  retry.cancel = cancel;
-  backend = std::make_shared<llm::RetryBackend>(backend, retry);
-  if (!o.cache.empty()) {
-    llm::CacheOptions cache;
-    cache.path = o.cache;
-    backend = std::make_shared<llm::CachedBackend>(backend, cache);
-  }
+  popalign::cli::LlmHttpFlags flags;
+  flags.base_url = o.base_url;
+  flags.model = o.model;
+  flags.api_key_env = o.api_key_env;
+  flags.cache = o.cache;
+  flags.timeout_seconds = o.timeout;
+  flags.concurrency = o.concurrency;
+  flags.attempts = o.http_attempts;
+  flags.seed = o.seed;
+  const std::shared_ptr<llm::LlmBackend> backend = popalign::cli::make_llm_backend(flags, cancel);
   llm::MeterOptions meter_options;
   if (o.prompt_price || o.completion_price)
     meter_options.default_price =
@@ -190,19 +160,16 @@ int run(const Opts& o) {
     };
   }
 
-  g_cancel = &cancel;
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  // SIGINT / SIGTERM: stop cleanly (finished personas are written; rerun to resume).
   ps::AdministerFileReport report;
   try {
+    const popalign::cli::CancelOnSignal on_signal(cancel);
     report = ps::administer_file(*meter, instrument, options, fo);
   } catch (...) {
     if (tty) std::cerr << "\n";
     std::cerr << "popalign administer: usage so far: " << meter->report().summary() << "\n";
-    g_cancel = nullptr;
     throw;
   }
-  g_cancel = nullptr;
   if (tty) std::cerr << "\n";
   std::cerr << fmt::format(
       "popalign administer: {} personas ({} skipped lines), {} already done, {} written to {}; "

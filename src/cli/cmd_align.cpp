@@ -111,18 +111,7 @@ int run_align(const AlignArgs& a) {
       return false;
     };
   }
-  try {
-    opt.validate();
-  } catch (const InvalidArgument& e) {
-    // Name the flag: reg -> --reg, candidate_factor -> --candidates, execution -> --threads.
-    const std::string& f = e.argument();
-    const std::string flag = f == "candidate_factor" ? "--candidates"
-                             : f == "threads"        ? "--threads"
-                             : f == "n"              ? "--n"
-                             : f == "reg"            ? "--reg"
-                                                     : f;
-    throw cli::as_flag(e, flag);
-  }
+  cli::validate_as_flags([&] { opt.validate(); }, {{"candidate_factor", "--candidates"}});
   const align::AlignResult r = align::align<double>(pool.values, ref.values, opt);
   if (cli::stderr_is_terminal() && !a.quiet) fmt::print(stderr, "\r\033[K");
 

@@ -3,7 +3,6 @@
 // aligned to a disjoint reference part and measured on a held-out part.
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -44,15 +43,10 @@ int run_demo(const DemoArgs& a) {
     o.pool_size = std::min<Index>(o.pool_size, 600);
     o.n = std::min<Index>(o.n, 150);
   }
-  try {
+  cli::validate_as_flags([&] {
     o.validate();
     o.align.execution.validate();
-  } catch (const InvalidArgument& e) {
-    // Name the flag: n -> --n, pool_size -> --pool-size, threads -> --threads.
-    std::string flag = e.argument();
-    std::replace(flag.begin(), flag.end(), '_', '-');
-    throw cli::as_flag(e, "--" + flag);
-  }
+  });
   const bool progress = cli::stderr_is_terminal();
   if (progress) fmt::print(stderr, "popalign demo: loading and scoring BIG5, aligning ...");
   const align::DemoResult r = align::run_demo(o);

@@ -20,9 +20,6 @@
 // asks the LLM for N short descriptions of groups each persona belongs to and adds the pairs
 // (description, persona text); --no-cloze keeps only those. With --llm-cache a rerun (after a
 // crash or Ctrl-C) pays nothing for finished calls. See embedding/description_queries.hpp.
-#include <algorithm>
-#include <chrono>
-#include <csignal>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -37,12 +34,12 @@
 #if defined(POPALIGN_HAS_OPENAI_EMBEDDER)
 #include <popalign/embedding/description_queries.hpp>
 #include <popalign/embedding/openai_embedder.hpp>
-#include <popalign/llm/cache.hpp>
-#include <popalign/llm/openai_client.hpp>
-#include <popalign/llm/retry.hpp>
 #endif
 
 #include "cli/command.hpp"
+#if defined(POPALIGN_HAS_OPENAI_EMBEDDER)
+#include "cli/llm_backend.hpp"
+#endif
 
 namespace {
 
@@ -90,12 +87,6 @@ void add_pair_source_options(CLI::App& sub, PairSourceOpts& o) {
       ->capture_default_str();
 }
 
-// SIGINT / SIGTERM: stop the LLM calls cleanly (answers so far are in --llm-cache).
-popalign::CancellationToken* g_cancel = nullptr;
-extern "C" void popalign_descriptions_on_signal(int) {
-  if (g_cancel) g_cancel->cancel();
-}
-
 // The pairs of --profiles: inverse cloze (unless --no-cloze) then LLM descriptions.
 std::vector<emb::TrainingPair> profile_pairs(const std::string& path, const PairSourceOpts& o) {
   popalign::check_argument(o.descriptions >= 0 && o.descriptions <= 10, "--descriptions",
@@ -107,31 +98,22 @@ std::vector<emb::TrainingPair> profile_pairs(const std::string& path, const Pair
   if (!o.no_cloze) pairs = emb::make_profile_pairs(personas);
   if (o.descriptions == 0) return pairs;
 #if defined(POPALIGN_HAS_OPENAI_EMBEDDER)
-  namespace llm = popalign::llm;
   popalign::check_argument(!o.llm_url.empty(), "--llm-url", "is required with --descriptions");
   popalign::check_argument(!o.llm_model.empty(), "--llm-model", "is required with --descriptions");
   popalign::check_argument(o.llm_concurrency >= 1, "--llm-concurrency", "must be >= 1");
   popalign::check_argument(o.llm_attempts >= 1, "--llm-attempts", "must be >= 1");
   popalign::check_argument(o.llm_timeout > 0, "--llm-timeout", "must be > 0");
   popalign::CancellationToken cancel;
-  llm::OpenAiOptions http;
-  http.base_url = o.llm_url;
-  http.model = o.llm_model;
-  http.api_key_env = o.llm_api_key_env;
-  http.max_in_flight = static_cast<std::size_t>(o.llm_concurrency);
-  http.total_timeout = std::chrono::milliseconds(static_cast<long long>(o.llm_timeout * 1000));
-  http.cancel = cancel;
-  std::shared_ptr<llm::LlmBackend> backend = std::make_shared<llm::OpenAiBackend>(http);
-  llm::RetryOptions retry;
-  retry.max_attempts = static_cast<int>(o.llm_attempts);
-  retry.seed = o.llm_seed;
-  retry.cancel = cancel;
-  backend = std::make_shared<llm::RetryBackend>(backend, retry);
-  if (!o.llm_cache.empty()) {
-    llm::CacheOptions cache;
-    cache.path = o.llm_cache;
-    backend = std::make_shared<llm::CachedBackend>(backend, cache);
-  }
+  popalign::cli::LlmHttpFlags flags;
+  flags.base_url = o.llm_url;
+  flags.model = o.llm_model;
+  flags.api_key_env = o.llm_api_key_env;
+  flags.cache = o.llm_cache;
+  flags.timeout_seconds = o.llm_timeout;
+  flags.concurrency = static_cast<std::size_t>(o.llm_concurrency);
+  flags.attempts = static_cast<int>(o.llm_attempts);
+  flags.seed = o.llm_seed;
+  const auto backend = popalign::cli::make_llm_backend(flags, cancel);
   emb::DescriptionQueryOptions dq;
   dq.per_persona = static_cast<int>(o.descriptions);
   dq.seed = o.llm_seed;
@@ -148,25 +130,15 @@ std::vector<emb::TrainingPair> profile_pairs(const std::string& path, const Pair
       std::cerr << fmt::format("\rdescriptions {:5.1f}%", 100.0 * f) << std::flush;
       return false;
     };
-  try {
-    dq.validate();
-  } catch (const popalign::InvalidArgument& e) {
-    std::string flag = e.argument();
-    if (flag == "per_persona") flag = "descriptions";
-    std::replace(flag.begin(), flag.end(), '_', '-');
-    throw popalign::cli::as_flag(e, flag == "descriptions" ? "--descriptions" : "--llm-" + flag);
-  }
-  g_cancel = &cancel;
-  std::signal(SIGINT, popalign_descriptions_on_signal);
-  std::signal(SIGTERM, popalign_descriptions_on_signal);
+  popalign::cli::validate_as_flags(
+      [&] { dq.validate(); },
+      {{"per_persona", "--descriptions"}, {"parallel_chunks", "--llm-concurrency"}}, "--llm-");
   emb::DescriptionPairs d;
-  try {
+  {
+    // SIGINT / SIGTERM: stop the calls cleanly (answers so far are in --llm-cache).
+    const popalign::cli::CancelOnSignal on_signal(cancel);
     d = emb::generate_description_pairs(*backend, personas, dq);
-  } catch (...) {
-    g_cancel = nullptr;
-    throw;
   }
-  g_cancel = nullptr;
   if (tty) std::cerr << "\n";
   const auto& r = d.report;
   for (const std::string& m : r.messages) fmt::print(stderr, "descriptions: {}\n", m);
@@ -245,17 +217,12 @@ int run(const Opts& o) {
       if (f >= 1.0) fmt::print(stderr, "\n");
       return false;
     };
-  try {
-    co.validate();
-  } catch (const popalign::InvalidArgument& e) {
-    // Name the command-line flag, not the C++ field.
-    std::string flag = e.argument();
-    if (flag == "batch_size") flag = "batch";
-    if (flag == "learning_rate") flag = "lr";
-    if (flag == "mining_candidates") flag = "hard_negatives";  // derived from --hard-negatives
-    std::replace(flag.begin(), flag.end(), '_', '-');
-    throw popalign::cli::as_flag(e, "--" + flag);
-  }
+  // Name the command-line flag, not the C++ field (mining_candidates derives from
+  // --hard-negatives).
+  popalign::cli::validate_as_flags([&] { co.validate(); },
+                                   {{"batch_size", "--batch"},
+                                    {"learning_rate", "--lr"},
+                                    {"mining_candidates", "--hard-negatives"}});
 
   std::vector<emb::TrainingPair> pairs;
   if (!o.pairs.empty()) {

@@ -10,7 +10,11 @@
 //     return popalign::cli::Action([opts] { return run(*opts); });
 //   }};
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <functional>
+#include <initializer_list>
+#include <string_view>
+#include <utility>
 #include <popalign/core/error.hpp>
 #include <string>
 #include <vector>
@@ -51,6 +55,25 @@ inline popalign::InvalidArgument as_flag(const popalign::InvalidArgument& e,
   const std::string prefix = "invalid argument '" + e.argument() + "': ";
   if (message.rfind(prefix, 0) == 0) message.erase(0, prefix.size());
   return popalign::InvalidArgument(flag, context.empty() ? message : context + ": " + message);
+}
+
+/// Runs `validate` (an Options::validate() call) and rethrows its InvalidArgument under the
+/// flag's name: the field "max_tokens" becomes prefix + "max-tokens" ("--max-tokens"); fields
+/// whose flag is named otherwise are listed in `renames` as {field, full flag}.
+template <class Validate>
+void validate_as_flags(
+    Validate&& validate,
+    std::initializer_list<std::pair<std::string_view, std::string_view>> renames = {},
+    std::string_view prefix = "--") {
+  try {
+    validate();
+  } catch (const popalign::InvalidArgument& e) {
+    for (const auto& [field, flag] : renames)
+      if (e.argument() == field) throw as_flag(e, std::string(flag));
+    std::string flag = e.argument();
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    throw as_flag(e, std::string(prefix) + flag);
+  }
 }
 
 }  // namespace popalign::cli

@@ -17,15 +17,6 @@ namespace {
 
 constexpr std::size_t kMaxMessages = 20;
 
-std::string normalized_tokens(std::string_view text) {
-  std::string out;
-  for (const std::string& t : tokenize(text)) {
-    if (!out.empty()) out += ' ';
-    out += t;
-  }
-  return out;
-}
-
 std::string collapse_spaces(std::string_view s) {
   std::string out;
   bool space = false;
@@ -249,11 +240,11 @@ ParsedDescriptions parse_descriptions(std::string_view answer, const PersonaText
                                       const DescriptionQueryOptions& options) {
   ParsedDescriptions out;
   std::set<std::string> facts;
-  for (const std::string& f : persona.facts) facts.insert(normalized_tokens(f));
+  for (const std::string& f : persona.facts) facts.insert(normalized_text(f));
   std::set<std::string> seen;
   for (const std::string& raw : candidates(answer, out.json, out.truncated)) {
     std::string c = clean_candidate(raw);
-    const std::string tokens = normalized_tokens(c);
+    const std::string tokens = normalized_text(c);
     const int words = word_count(c);
     std::string reason;
     if (c.empty())

@@ -21,11 +21,7 @@ std::vector<Index> persona_groups(const std::vector<PersonaText>& profiles) {
   std::unordered_map<std::string, std::size_t> first_with;
   for (std::size_t i = 0; i < n; ++i) {
     for (const auto& f : profiles[i].facts) {
-      std::string key;
-      for (const auto& t : tokenize(f)) {
-        if (!key.empty()) key.push_back(' ');
-        key += t;
-      }
+      const std::string key = normalized_text(f);
       if (key.empty()) continue;
       auto [it, inserted] = first_with.emplace(key, i);
       if (!inserted) {

@@ -289,6 +289,15 @@ std::vector<std::string> tokenize(std::string_view text) {
   return out;
 }
 
+std::string normalized_text(std::string_view text) {
+  std::string out;
+  for (const std::string& t : tokenize(text)) {
+    if (!out.empty()) out.push_back(' ');
+    out += t;
+  }
+  return out;
+}
+
 Vector<double> zipf_probabilities(Index n) {
   check_argument(n > 0, "n", "must be > 0");
   double h = 0.0;

@@ -70,6 +70,10 @@ void save_word_vectors(const WordVectors& vectors, const std::string& path,
 /// Tokenizes as described at the top of this file.
 std::vector<std::string> tokenize(std::string_view text);
 
+/// The tokenize() tokens joined by single spaces: the normalised form under which two facts
+/// count as the same ("I am a nurse." and "i am a NURSE" both give "i am a nurse").
+std::string normalized_text(std::string_view text);
+
 /// p(r) = 1 / (r * H_n) for ranks r = 1..n.
 Vector<double> zipf_probabilities(Index n);
 
