@@ -1,5 +1,7 @@
 #pragma once
-// Administering a questionnaire to personas through an LLM backend.
+// Administering a questionnaire to personas through an LLM backend. The administer layer sits
+// above psychometrics (instruments, scales) and llm (backends); psychometrics itself does not
+// depend on llm.
 //
 // Modes (AdministerMode):
 //  - generate: one item per call; the text is read with parse_likert_answer. An answer that
@@ -34,14 +36,14 @@
 #include <string_view>
 #include <vector>
 
+#include <popalign/administer/answer_parsing.hpp>
+#include <popalign/administer/prompts.hpp>
 #include <popalign/core/execution.hpp>
 #include <popalign/io/json.hpp>
 #include <popalign/llm/backend.hpp>
-#include <popalign/psychometrics/answer_parsing.hpp>
 #include <popalign/psychometrics/instrument.hpp>
-#include <popalign/psychometrics/prompts.hpp>
 
-namespace popalign::psychometrics {
+namespace popalign::administer {
 
 enum class AdministerMode { generate, logprobs, batch };
 
@@ -139,7 +141,8 @@ struct PersonaResponses {
 };
 
 /// The presented item order for a persona (indices into instrument.items).
-std::vector<std::size_t> presented_order(const Instrument& instrument, std::string_view persona_id,
+std::vector<std::size_t> presented_order(const psychometrics::Instrument& instrument,
+                                         std::string_view persona_id,
                                          const AdministerOptions& options);
 
 /// The seed sent with a call: derived from (seed, persona id, item key, attempt), < 2^31 so every
@@ -151,12 +154,14 @@ std::uint64_t call_seed(std::uint64_t seed, std::string_view persona_id, std::st
 /// InvalidArgument for bad options or an invalid instrument; backend failures are recorded
 /// per item (see the file comment). Cancellation through options.execution: the personas
 /// already finished are returned complete, the rest with cancelled calls.
-std::vector<PersonaResponses> administer(llm::LlmBackend& backend, const Instrument& instrument,
+std::vector<PersonaResponses> administer(llm::LlmBackend& backend,
+                                         const psychometrics::Instrument& instrument,
                                          std::span<const PersonaText> personas,
                                          const AdministerOptions& options);
 
 /// One persona.
-PersonaResponses administer_one(llm::LlmBackend& backend, const Instrument& instrument,
+PersonaResponses administer_one(llm::LlmBackend& backend,
+                                const psychometrics::Instrument& instrument,
                                 const PersonaText& persona, const AdministerOptions& options);
 
 // ---- Files: personas JSONL in, one output line per persona, resumable -----------------------
@@ -213,8 +218,8 @@ PersonaFile read_personas(const AdministerFileOptions& options);
 /// Number of personas already answered in an existing options.out (0 when it does not exist),
 /// after checking every line against the persona at its position and the run's settings
 /// (InvalidArgument("out", ...) naming the file and line on a mismatch). Reads only.
-std::size_t completed_personas(const Instrument& instrument, const PersonaFile& personas,
-                               const AdministerOptions& options,
+std::size_t completed_personas(const psychometrics::Instrument& instrument,
+                               const PersonaFile& personas, const AdministerOptions& options,
                                const AdministerFileOptions& file_options, std::string_view model);
 
 /// Administers to every persona of options.personas and writes options.out: one JSON line per
@@ -231,12 +236,14 @@ std::size_t completed_personas(const Instrument& instrument, const PersonaFile& 
 /// run's byte for byte (given the same answers, which the persistent cache guarantees).
 /// Throws Cancelled (after writing the finished personas) when cancelled, BackendError when a
 /// call failed under OnCallFailure::stop.
-AdministerFileReport administer_file(llm::LlmBackend& backend, const Instrument& instrument,
+AdministerFileReport administer_file(llm::LlmBackend& backend,
+                                     const psychometrics::Instrument& instrument,
                                      const AdministerOptions& options,
                                      const AdministerFileOptions& file_options);
 
 /// The JSON line administer_file writes for one persona (no trailing newline).
-std::string response_line(const PersonaResponses& responses, const Instrument& instrument,
+std::string response_line(const PersonaResponses& responses,
+                          const psychometrics::Instrument& instrument,
                           const AdministerOptions& options, std::string_view model,
                           const io::JsonValue& fields = {});
 
@@ -254,7 +261,7 @@ struct AdministerEstimate {
 /// Renders every first-attempt request without calling anything and estimates tokens with
 /// the documented rule of thumb of about 4 characters per token (English text; real tokenizers
 /// differ by +-25%).
-AdministerEstimate estimate_administration(const Instrument& instrument,
+AdministerEstimate estimate_administration(const psychometrics::Instrument& instrument,
                                            std::span<const PersonaText> personas,
                                            const AdministerOptions& options,
                                            std::optional<double> prompt_price_per_million = {},
@@ -263,4 +270,4 @@ AdministerEstimate estimate_administration(const Instrument& instrument,
 /// The estimated token count of a text: ceil(bytes / 4).
 std::int64_t estimate_tokens(std::string_view text) noexcept;
 
-}  // namespace popalign::psychometrics
+}  // namespace popalign::administer

@@ -1,5 +1,5 @@
 // Administering instruments to personas through an LlmBackend; the resumable file driver.
-#include <popalign/psychometrics/administer.hpp>
+#include <popalign/administer/administer.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -11,7 +11,11 @@
 #include <popalign/core/random.hpp>
 #include <popalign/io/jsonl.hpp>
 
-namespace popalign::psychometrics {
+namespace popalign::administer {
+
+using psychometrics::Instrument;
+using psychometrics::Item;
+using psychometrics::Scale;
 
 std::string_view to_string(AdministerMode mode) noexcept {
   switch (mode) {
@@ -705,4 +709,4 @@ AdministerEstimate estimate_administration(const Instrument& instrument,
   return est;
 }
 
-}  // namespace popalign::psychometrics
+}  // namespace popalign::administer
