@@ -12,6 +12,7 @@
 #include <popalign/administer/administer.hpp>
 #include <popalign/administer/prompts.hpp>
 #include <popalign/core/error.hpp>
+#include <popalign/io/persona_record.hpp>
 #include <popalign/llm/usage_meter.hpp>
 #include <popalign/psychometrics/instrument.hpp>
 
@@ -109,9 +110,9 @@ int run(const Opts& o) {
   fo.id_field = o.id_field;
   fo.text_field = o.text_field;
   if (o.on_bad_line == "skip")
-    fo.on_bad_line = adm::OnBadLine::skip;
+    fo.on_bad_line = popalign::io::OnBadLine::skip;
   else if (o.on_bad_line == "fail")
-    fo.on_bad_line = adm::OnBadLine::fail;
+    fo.on_bad_line = popalign::io::OnBadLine::fail;
   else
     throw popalign::InvalidArgument("--on-bad-line", "must be skip or fail");
   if (o.on_failure == "stop")
@@ -127,9 +128,11 @@ int run(const Opts& o) {
   const ps::Instrument instrument = ps::resolve_instrument(o.instrument);
 
   if (o.dry_run) {
-    const adm::PersonaFile pf = adm::read_personas(fo);
+    const popalign::io::PersonaFile pf =
+        popalign::io::read_personas(fo.personas, fo.read_options());
     const std::size_t done = adm::completed_personas(instrument, pf, options, fo, o.model);
-    std::span<const adm::PersonaText> rest(pf.personas.data() + done, pf.personas.size() - done);
+    std::span<const popalign::io::PersonaRecord> rest(pf.personas.data() + done,
+                                                      pf.personas.size() - done);
     const adm::AdministerEstimate est =
         adm::estimate_administration(instrument, rest, options, o.prompt_price, o.completion_price);
     print_estimate(o, est, done, pf.personas.size(), options);

@@ -16,6 +16,8 @@
 
 #include <popalign/administer/respondent.hpp>
 #include <popalign/core/random.hpp>
+#include <popalign/io/jsonl.hpp>
+#include <popalign/io/persona_record.hpp>
 #include <popalign/llm/cache.hpp>
 #include <popalign/psychometrics/instrument.hpp>
 #include <popalign/psychometrics/scoring.hpp>
@@ -32,9 +34,17 @@ const ps::Instrument& ipip50() {
 }
 
 struct Panel {
-  std::vector<adm::PersonaText> personas;
+  std::vector<popalign::io::PersonaRecord> personas;
   std::vector<std::vector<double>> theta;  // instrument trait order
 };
+
+/// A persona made in memory: an id and the text administered (no facts, fields or line).
+popalign::io::PersonaRecord persona_record(std::string id, std::string text) {
+  popalign::io::PersonaRecord p;
+  p.id = std::move(id);
+  p.text = std::move(text);
+  return p;
+}
 
 Panel make_panel(std::size_t n, std::uint64_t seed) {
   Panel p;
@@ -42,7 +52,8 @@ Panel make_panel(std::size_t n, std::uint64_t seed) {
   for (std::size_t i = 0; i < n; ++i) {
     char id[16];
     std::snprintf(id, sizeof id, "p%04zu", i);
-    p.personas.push_back({id, std::string("I am respondent ") + id + " of the test panel."});
+    p.personas.push_back(
+        persona_record(id, std::string("I am respondent ") + id + " of the test panel."));
     std::vector<double> t;
     for (std::size_t k = 0; k < ipip50().traits.size(); ++k) t.push_back(rng.normal());
     p.theta.push_back(std::move(t));
@@ -182,7 +193,8 @@ TEST(Administer, ItemOrderIsSeededPerPersona) {
   });
   o.shuffle_items = true;
   o.seed = 3;
-  const adm::PersonaResponses r = adm::administer_one(rec, ipip50(), {"p1", "Persona one."}, o);
+  const adm::PersonaResponses r =
+      adm::administer_one(rec, ipip50(), persona_record("p1", "Persona one."), o);
   std::vector<std::string> expected;
   for (std::size_t idx : a) expected.push_back(ipip50().items[idx].id);
   EXPECT_EQ(asked, expected);
@@ -196,10 +208,11 @@ TEST(Administer, ReverseScaleMapsAnswersBack) {
   llm::FunctionBackend ones([](const llm::Request&) -> llm::Outcome { return text_response("1"); });
   adm::AdministerOptions o;
   o.reverse_scale = true;
-  adm::PersonaResponses r = adm::administer_one(ones, ipip50(), {"x", "Persona x."}, o);
+  adm::PersonaResponses r =
+      adm::administer_one(ones, ipip50(), persona_record("x", "Persona x."), o);
   for (const auto& ir : r.items) EXPECT_EQ(ir.value, 5.0) << ir.item_id;
   o.reverse_scale = false;
-  r = adm::administer_one(ones, ipip50(), {"x", "Persona x."}, o);
+  r = adm::administer_one(ones, ipip50(), persona_record("x", "Persona x."), o);
   for (const auto& ir : r.items) EXPECT_EQ(ir.value, 1.0) << ir.item_id;
 
   // A respondent that reads the reversed scale answers the same values in every mode.
@@ -235,7 +248,8 @@ TEST(Administer, NonsenseIsAskedAgainWithNewSeedsThenMissing) {
   });
   adm::AdministerOptions o;
   o.max_retries = 2;
-  const adm::PersonaResponses r = adm::administer_one(babble, ipip50(), {"x", "Persona x."}, o);
+  const adm::PersonaResponses r =
+      adm::administer_one(babble, ipip50(), persona_record("x", "Persona x."), o);
   EXPECT_EQ(r.answered(), 0u);
   EXPECT_EQ(r.calls, 150u);
   for (const auto& ir : r.items) {
@@ -262,7 +276,7 @@ TEST(Administer, NonsenseIsAskedAgainWithNewSeedsThenMissing) {
   // Deterministic: the same seeds again.
   auto first = seeds;
   seeds.clear();
-  adm::administer_one(babble, ipip50(), {"x", "Persona x."}, o);
+  adm::administer_one(babble, ipip50(), persona_record("x", "Persona x."), o);
   EXPECT_EQ(seeds, first);
 
   // A respondent that babbles half of the time is mostly rescued by re-asking.
@@ -297,7 +311,8 @@ TEST(Administer, BatchModeAsksMissingItemsAgain) {
   });
   adm::AdministerOptions o;
   o.mode = adm::AdministerMode::batch;
-  const adm::PersonaResponses r = adm::administer_one(cut, ipip50(), {"x", "Persona x."}, o);
+  const adm::PersonaResponses r =
+      adm::administer_one(cut, ipip50(), persona_record("x", "Persona x."), o);
   EXPECT_EQ(r.answered(), 50u);
   ASSERT_EQ(items_per_call.size(), 2u);
   EXPECT_EQ(items_per_call[0], 50u);
@@ -332,7 +347,7 @@ TEST(Administer, LogprobsRecordsOptionMass) {
   // A server without log-probabilities: nothing to read, recorded missing after re-asks.
   llm::FunctionBackend plain(
       [](const llm::Request&) -> llm::Outcome { return text_response("4"); });
-  const auto r = adm::administer_one(plain, ipip50(), {"x", "Persona x."}, o);
+  const auto r = adm::administer_one(plain, ipip50(), persona_record("x", "Persona x."), o);
   EXPECT_EQ(r.answered(), 0u);
   EXPECT_EQ(r.items[0].attempts, 3);
 }
@@ -343,7 +358,8 @@ TEST(Administer, BackendFailuresAreRecordedPerItem) {
     if (n++ % 2) return llm::Failure{llm::ErrorKind::server, 503, "busy", {}};
     return text_response("2");
   });
-  const adm::PersonaResponses r = adm::administer_one(flaky, ipip50(), {"x", "Persona x."}, {});
+  const adm::PersonaResponses r =
+      adm::administer_one(flaky, ipip50(), persona_record("x", "Persona x."), {});
   EXPECT_TRUE(r.failed());
   EXPECT_FALSE(r.cancelled());
   EXPECT_EQ(r.answered(), 25u);
@@ -534,7 +550,7 @@ TEST(AdministerFile, MalformedPersonaLinesAreReportedWithLineNumbers) {
   }
   EXPECT_FALSE(std::filesystem::exists(fo.out));
 
-  fo.on_bad_line = adm::OnBadLine::skip;
+  fo.on_bad_line = popalign::io::OnBadLine::skip;
   std::vector<std::string> log;
   fo.log = [&](const std::string& m) { log.push_back(m); };
   const auto rep = adm::administer_file(*grm, ipip50(), {}, fo);
@@ -555,6 +571,64 @@ TEST(AdministerFile, MalformedPersonaLinesAreReportedWithLineNumbers) {
   const ps::Responses responses = ps::read_responses(fo.out, ipip50());
   EXPECT_EQ(responses.rows(), 3);
   EXPECT_EQ(responses.ids[2], "3");
+}
+
+TEST(AdministerFile, PersonasAreReadAsPersonaRecords) {
+  // administer_file reads io::PersonaRecord through io::read_personas(read_options()): the
+  // record's text is administered; its fields (every member but the id, the text and "facts")
+  // become persona_fields; a line with "facts" but no text field is administered with the
+  // facts joined.
+  const auto dir = temp_dir("records");
+  const Panel panel = make_panel(3, 12);
+  {
+    std::ofstream out(dir / "personas.jsonl");
+    out << "{\"id\": \"p0000\", \"persona\": \"" << panel.personas[0].text
+        << "\", \"facts\": [\"Not administered.\"], \"age\": 41}\n"
+        << "{\"id\": \"p0001\", \"facts\": [\"" << panel.personas[1].text << "\"]}\n"
+        << "{\"id\": \"p0002\", \"persona\": \"" << panel.personas[2].text << "\", \"group\": 1}\n";
+  }
+  auto grm = make_double(panel);
+  adm::AdministerFileOptions fo;
+  fo.personas = dir / "personas.jsonl";
+  fo.out = dir / "out.jsonl";
+  const auto rep = adm::administer_file(*grm, ipip50(), {}, fo);
+  EXPECT_EQ(rep.written, 3u);
+  EXPECT_EQ(rep.missing_answers, 0u);
+  for (const auto& p : panel.personas) EXPECT_EQ(grm->calls_for(p.id), 50u) << p.id;
+  const auto lines = popalign::io::read_jsonl(fo.out).records;
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0].field("persona_fields").dump(), "{\"age\":41}");
+  EXPECT_EQ(lines[1].value.find("persona_fields"), nullptr);
+  EXPECT_EQ(lines[2].field("persona_fields").dump(), "{\"group\":1}");
+
+  // The reader's options follow the file options.
+  fo.text_field = "facts";
+  fo.on_bad_line = popalign::io::OnBadLine::skip;
+  std::vector<std::string> log;
+  fo.log = [&](const std::string& m) { log.push_back(m); };
+  popalign::io::PersonaReadOptions ro = fo.read_options();
+  EXPECT_EQ(ro.id_field, "id");
+  EXPECT_EQ(ro.text_field, "facts");
+  EXPECT_EQ(ro.facts_field, "");  // the text field is the facts: no separate facts member
+  EXPECT_TRUE(ro.unique_ids);
+  EXPECT_TRUE(ro.keep_fields);
+  EXPECT_EQ(ro.on_bad_line, popalign::io::OnBadLine::skip);
+  popalign::io::PersonaFile pf = popalign::io::read_personas(fo.personas, ro);
+  ASSERT_EQ(pf.personas.size(), 2u);
+  EXPECT_EQ(pf.malformed, 1u);
+  EXPECT_EQ(pf.personas[0].text, "Not administered.");
+  EXPECT_EQ(pf.personas[0].fields.find("persona")->as_string(), panel.personas[0].text);
+  EXPECT_EQ(pf.personas[1].line, 2u);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_NE(log[0].find("personas.jsonl:3: no field \"facts\""), std::string::npos) << log[0];
+
+  fo.text_field = "persona";
+  fo.keep_fields = false;
+  EXPECT_EQ(fo.read_options().facts_field, "facts");
+  pf = popalign::io::read_personas(fo.personas, fo.read_options());
+  ASSERT_EQ(pf.personas.size(), 3u);
+  for (const auto& p : pf.personas) EXPECT_TRUE(p.fields.is_null()) << p.id;
+  EXPECT_EQ(pf.personas[1].text, panel.personas[1].text);
 }
 
 TEST(AdministerFile, DryRunEstimatesCallsAndTokens) {
