@@ -234,7 +234,8 @@ popalign::cli::CommandRegistrar registrar{
           ->check(CLI::Range(1, 20));
       sub.add_option("--id-field", o->id_field, "Persona id field");
       sub.add_option("--text-field", o->text_field,
-                     "Persona text field (a string or an array of strings)");
+                     "Persona text field (a string or an array of strings; when a line has none, "
+                     "its \"facts\" array is the text)");
       sub.add_option("--prompt-price", o->prompt_price, "Price per 1M prompt tokens");
       sub.add_option("--completion-price", o->completion_price, "Price per 1M completion tokens");
       sub.add_option("--timeout", o->timeout, "Total timeout per request, seconds")
