@@ -1,0 +1,1 @@
+#include <popalign/persona/post_readers.hpp>
