@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <iterator>
 #include <map>
 #include <random>
@@ -329,6 +330,29 @@ TEST(Prefilter, OnTheReaderFixtures) {
   for (const auto& p : r.kept) kept.push_back(p.id);
   EXPECT_THAT(kept, ElementsAre("a1", "a2"));  // 31 and 37 words
   EXPECT_EQ(r.counts.at("too_short"), 5u);     // "5" has 28 words
+}
+
+}  // namespace
+}  // namespace popalign::persona
+
+namespace popalign::persona {
+namespace {
+
+TEST(Prefilter, OnTheShippedCorpus) {
+  // data/posts/spc_posts.jsonl: the counts of the rules 2-4 were computed independently (a
+  // Python re-implementation of the token, first-person and exact-duplicate rules).
+  const PostCorpus c = read_posts(std::filesystem::path(POPALIGN_DATA_DIR) / "posts" / "spc_posts.jsonl");
+  EXPECT_EQ(c.posts.size(), 3924u);
+  EXPECT_EQ(c.authors, 200u);
+  EXPECT_TRUE(c.problems.empty());
+  EXPECT_EQ(c.posts.front().id, "spcA0001-p000");
+  const PrefilterResult r = prefilter(c.posts);
+  EXPECT_EQ(r.counts.at("too_short"), 0u);
+  EXPECT_EQ(r.counts.at("no_first_person"), 2u);
+  EXPECT_EQ(r.counts.at("exact_duplicate"), 0u);
+  EXPECT_EQ(r.counts.at("empty_after_cleaning"), 0u);
+  std::cout << "spc_posts: " << r.counts.at("near_duplicate") << " near duplicates, "
+            << r.kept.size() << " kept\n";
 }
 
 }  // namespace
