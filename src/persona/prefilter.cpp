@@ -434,27 +434,41 @@ PrefilterResult prefilter(std::vector<Post> posts, const PrefilterOptions& optio
     const std::size_t bands = static_cast<std::size_t>(options.lsh_bands);
     const std::size_t perms = static_cast<std::size_t>(options.minhash_permutations);
     const std::size_t rows = perms / bands;
-    // Fixed multiply-add hash functions (seeded: the same for every run).
-    std::vector<std::uint64_t> mul(perms), add(perms);
+    // Fixed hash functions (seeded: the same for every run): h_p(x) = mix32(x * mul_p + add_p)
+    // on the shingle hash folded to 32 bits, mul_p odd, so each h_p is a bijection of the 32-bit
+    // values (a permutation, as MinHash wants); 32-bit lanes so that the loop vectorizes.
+    std::vector<std::uint32_t> mul(perms), add(perms);
     {
       std::uint64_t state = 0x5EED'F00D'1234'5678ULL;
       for (std::size_t p = 0; p < perms; ++p) {
         state += 0x9E3779B97F4A7C15ULL;
-        mul[p] = mix64(state) | 1;
+        mul[p] = static_cast<std::uint32_t>(mix64(state)) | 1u;
         state += 0x9E3779B97F4A7C15ULL;
-        add[p] = mix64(state);
+        add[p] = static_cast<std::uint32_t>(mix64(state));
       }
     }
     // keys[b][k] = (band key, k) for the k-th survivor.
     std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>> keys(
         bands, std::vector<std::pair<std::uint32_t, std::uint32_t>>(m));
     parallel_for(static_cast<Index>(m), threads, 256, [&](Index b0, Index e0) {
-      std::vector<std::uint64_t> words, sh, sig(perms);
+      std::vector<std::uint64_t> words, sh;
+      std::vector<std::uint32_t> sig(perms);
       for (Index k = b0; k < e0; ++k) {
         shingle_hashes(posts[live[static_cast<std::size_t>(k)]].text, options.shingle_words, words, sh);
-        std::fill(sig.begin(), sig.end(), UINT64_MAX);
-        for (std::uint64_t s : sh)
-          for (std::size_t p = 0; p < perms; ++p) sig[p] = std::min(sig[p], mul[p] * s + add[p]);
+        std::fill(sig.begin(), sig.end(), UINT32_MAX);
+        std::uint32_t* sg = sig.data();
+        const std::uint32_t* mp = mul.data();
+        const std::uint32_t* ap = add.data();
+        for (std::uint64_t s : sh) {
+          const auto x = static_cast<std::uint32_t>(s ^ (s >> 32));
+          for (std::size_t p = 0; p < perms; ++p) {
+            std::uint32_t y = x * mp[p] + ap[p];
+            y ^= y >> 16;
+            y *= 0x7FEB352Du;
+            y ^= y >> 15;
+            sg[p] = std::min(sg[p], y);
+          }
+        }
         for (std::size_t b = 0; b < bands; ++b) {
           std::uint64_t h = mix64(0xBA5Eull + b);
           for (std::size_t r = 0; r < rows; ++r) h = mix64(h ^ sig[b * rows + r]);
