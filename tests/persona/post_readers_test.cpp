@@ -409,3 +409,57 @@ TEST(ReadPosts, FormatOptionSelectsTheDirectorysFiles) {
 
 }  // namespace
 }  // namespace popalign::persona
+
+namespace popalign::persona {
+namespace {
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(ReadPosts, MutatedInputsNeverCrashOrThrowUnderSkip) {
+  // A poor man's fuzzer over the in-memory entry point (a later issue adds libFuzzer targets):
+  // every fixture with random byte flips, insertions and cuts, in every format.
+  const std::vector<std::pair<std::string, std::string>> seeds{
+      {slurp(kData / "posts.jsonl"), "posts.jsonl"},
+      {slurp(kData / "blog.csv"), "blog.csv"},
+      {slurp(kData / "blogs" / "1000331.female.37.indUnk.Leo.xml"), "1.f.2.i.L.xml"},
+      {slurp(kData / "blogs" / "3000003.female.17.Arts.Libra.xml"), "3.f.1.A.L.xml"}};
+  std::mt19937 rng(99);
+  const std::string specials("\"<>&,\n\r{}[]:\0\xC3\xFF/", 16);
+  std::size_t posts = 0;
+  for (int t = 0; t < 1500; ++t) {
+    const auto& [seed, name] = seeds[static_cast<std::size_t>(t) % seeds.size()];
+    std::string d = seed;
+    const int edits = 1 + static_cast<int>(rng() % 8);
+    for (int e = 0; e < edits && !d.empty(); ++e) {
+      const std::size_t at = rng() % d.size();
+      switch (rng() % 3) {
+        case 0: d[at] = specials[rng() % specials.size()]; break;
+        case 1: d.insert(at, 1, specials[rng() % specials.size()]); break;
+        default: d.resize(at); break;
+      }
+    }
+    for (PostFormat f : {PostFormat::automatic, PostFormat::jsonl, PostFormat::blog_csv, PostFormat::blog_xml}) {
+      PostCorpus c;
+      ASSERT_NO_THROW(c = parse_posts(d, f, {}, name)) << t;
+      EXPECT_EQ(c.malformed, c.problems.size());
+      for (const auto& p : c.posts) {
+        EXPECT_FALSE(p.author.empty());
+        EXPECT_FALSE(p.id.empty());
+        std::string utf8;
+        bool transcoded = true;
+        EXPECT_TRUE(to_utf8(p.text, utf8, &transcoded));
+        EXPECT_FALSE(transcoded) << "post text is not UTF-8";
+      }
+      posts += c.posts.size();
+    }
+  }
+  EXPECT_GT(posts, 1000u);
+}
+
+}  // namespace
+}  // namespace popalign::persona
