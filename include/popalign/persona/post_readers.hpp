@@ -37,7 +37,8 @@
 // unknown encoding, a broken XML file. With OnBadLine::skip (the default) each becomes a
 // PostReadProblem naming the file and line (or the author) and the read goes on; with
 // OnBadLine::fail the first one throws ParseError(file, line) (IoError for an unreadable file).
-// Empty posts (only white space) are dropped silently and counted in `empty`.
+// Post texts are trimmed; empty posts (only white space) are dropped silently and counted in
+// `empty`.
 //
 // Order: posts are sorted by author (author_before), then time (time_before: time, then id), so
 // the output does not depend on the order of files in a directory or of lines in a file.
