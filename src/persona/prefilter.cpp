@@ -69,10 +69,23 @@ void append_code_point(std::string& out, std::uint32_t cp) {
 // references. Unknown names are kept as written.
 bool decode_entity(std::string_view name, std::string& out) {
   static const std::array<std::pair<std::string_view, std::uint32_t>, 17> named{{
-      {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}, {"nbsp", ' '},
-      {"mdash", 0x2014}, {"ndash", 0x2013}, {"hellip", 0x2026}, {"rsquo", 0x2019},
-      {"lsquo", 0x2018}, {"ldquo", 0x201C}, {"rdquo", 0x201D}, {"copy", 0xA9}, {"reg", 0xAE},
-      {"trade", 0x2122}, {"eacute", 0xE9},
+      {"amp", '&'},
+      {"lt", '<'},
+      {"gt", '>'},
+      {"quot", '"'},
+      {"apos", '\''},
+      {"nbsp", ' '},
+      {"mdash", 0x2014},
+      {"ndash", 0x2013},
+      {"hellip", 0x2026},
+      {"rsquo", 0x2019},
+      {"lsquo", 0x2018},
+      {"ldquo", 0x201C},
+      {"rdquo", 0x201D},
+      {"copy", 0xA9},
+      {"reg", 0xAE},
+      {"trade", 0x2122},
+      {"eacute", 0xE9},
   }};
   for (const auto& [n, cp] : named)
     if (name == n) {
@@ -200,8 +213,8 @@ std::size_t count_tokens(std::string_view text) {
 }
 
 bool has_first_person(std::string_view text) {
-  static constexpr std::array<std::string_view, 10> kWords{
-      "i", "me", "my", "mine", "myself", "we", "us", "our", "ours", "ourselves"};
+  static constexpr std::array<std::string_view, 10> kWords{"i",  "me", "my",  "mine", "myself",
+                                                           "we", "us", "our", "ours", "ourselves"};
   std::size_t i = 0;
   const std::size_t n = text.size();
   while (i < n) {
@@ -232,11 +245,13 @@ bool has_first_person(std::string_view text) {
     if (!ascii || word.size() > 9) continue;
     if (word == "US") continue;  // the country
     char buf[10];
-    for (std::size_t k = 0; k < word.size(); ++k) buf[k] = static_cast<char>(lower(static_cast<unsigned char>(word[k])));
+    for (std::size_t k = 0; k < word.size(); ++k)
+      buf[k] = static_cast<char>(lower(static_cast<unsigned char>(word[k])));
     const std::string_view w(buf, word.size());
     if (w == "i") {
       // "i.e." is not the pronoun.
-      if (e + 1 < n && text[e] == '.' && is_alpha(static_cast<unsigned char>(text[e + 1]))) continue;
+      if (e + 1 < n && text[e] == '.' && is_alpha(static_cast<unsigned char>(text[e + 1])))
+        continue;
       return true;
     }
     for (const auto& fp : kWords)
@@ -393,7 +408,8 @@ PrefilterResult prefilter(std::vector<Post> posts, const PrefilterOptions& optio
     for (Index k = b; k < e; ++k) {
       Post& p = posts[static_cast<std::size_t>(k)];
       if (options.strip_noise) p.text = clean_post_text(p.text);
-      tokens[k] = static_cast<std::uint32_t>(std::min<std::size_t>(count_tokens(p.text), UINT32_MAX));
+      tokens[k] =
+          static_cast<std::uint32_t>(std::min<std::size_t>(count_tokens(p.text), UINT32_MAX));
       first_person[k] = options.require_first_person ? has_first_person(p.text) : 1;
       hash[k] = options.drop_exact_duplicates ? normalized_hash(p.text) : 0;
     }
@@ -454,7 +470,8 @@ PrefilterResult prefilter(std::vector<Post> posts, const PrefilterOptions& optio
       std::vector<std::uint64_t> words, sh;
       std::vector<std::uint32_t> sig(perms);
       for (Index k = b0; k < e0; ++k) {
-        shingle_hashes(posts[live[static_cast<std::size_t>(k)]].text, options.shingle_words, words, sh);
+        shingle_hashes(posts[live[static_cast<std::size_t>(k)]].text, options.shingle_words, words,
+                       sh);
         std::fill(sig.begin(), sig.end(), UINT32_MAX);
         std::uint32_t* sg = sig.data();
         const std::uint32_t* mp = mul.data();
@@ -473,7 +490,7 @@ PrefilterResult prefilter(std::vector<Post> posts, const PrefilterOptions& optio
           std::uint64_t h = mix64(0xBA5Eull + b);
           for (std::size_t r = 0; r < rows; ++r) h = mix64(h ^ sig[b * rows + r]);
           keys[b][static_cast<std::size_t>(k)] = {static_cast<std::uint32_t>(h >> 32),
-                                                   static_cast<std::uint32_t>(k)};
+                                                  static_cast<std::uint32_t>(k)};
         }
       }
     });
@@ -485,7 +502,8 @@ PrefilterResult prefilter(std::vector<Post> posts, const PrefilterOptions& optio
         auto& kb = keys[static_cast<std::size_t>(b)];
         std::sort(kb.begin(), kb.end());
         for (std::size_t pos = 0; pos < m; ++pos)
-          where[kb[pos].second * bands + static_cast<std::size_t>(b)] = static_cast<std::uint32_t>(pos);
+          where[kb[pos].second * bands + static_cast<std::size_t>(b)] =
+              static_cast<std::uint32_t>(pos);
       }
     });
     std::vector<std::uint32_t> checked_by(m, UINT32_MAX);
@@ -529,8 +547,12 @@ PrefilterResult prefilter(std::vector<Post> posts, const PrefilterOptions& optio
   exec.checkpoint("prefilter", 0.95);
 
   PrefilterResult result;
-  static constexpr std::array<const char*, 6> kNames{
-      "", "empty_after_cleaning", "too_short", "no_first_person", "exact_duplicate", "near_duplicate"};
+  static constexpr std::array<const char*, 6> kNames{"",
+                                                     "empty_after_cleaning",
+                                                     "too_short",
+                                                     "no_first_person",
+                                                     "exact_duplicate",
+                                                     "near_duplicate"};
   for (std::size_t r = 1; r < kNames.size(); ++r) result.counts[kNames[r]] = 0;
   result.counts["in"] = n;
   for (std::size_t i = 0; i < n; ++i) {

@@ -22,10 +22,12 @@ class TableEmbedderDouble final : public embedding::Embedder {
                       Index extra_rows = 0)
       : table_(std::move(table)), dim_(dim), normalized_(normalized), extra_rows_(extra_rows) {}
   RowMatrix<float> embed(const std::vector<std::string>& texts) const override {
-    RowMatrix<float> m = RowMatrix<float>::Zero(static_cast<Index>(texts.size()) + extra_rows_, dim_);
+    RowMatrix<float> m =
+        RowMatrix<float>::Zero(static_cast<Index>(texts.size()) + extra_rows_, dim_);
     for (std::size_t i = 0; i < texts.size(); ++i)
       if (auto it = table_.find(texts[i]); it != table_.end())
-        for (Index j = 0; j < dim_; ++j) m(static_cast<Index>(i), j) = it->second[static_cast<std::size_t>(j)];
+        for (Index j = 0; j < dim_; ++j)
+          m(static_cast<Index>(i), j) = it->second[static_cast<std::size_t>(j)];
     ++calls;
     return m;
   }
@@ -47,9 +49,9 @@ std::vector<float> unit(double angle) {  // a unit vector in the plane at `angle
 
 TEST(PersonaDedup, FirstOccurrenceWinsAgainstKeptPersonasOnly) {
   // cos(x, y) = cos(0.25) = 0.969, cos(y, z) = 0.969, cos(x, z) = cos(0.5) = 0.878.
-  const TableEmbedderDouble e({{"x", unit(0.0)}, {"y", unit(0.25)}, {"z", unit(0.5)},
-                               {"w", {0, 0, 1}}, {"x2", unit(0.0)}},
-                              3, true);
+  const TableEmbedderDouble e(
+      {{"x", unit(0.0)}, {"y", unit(0.25)}, {"z", unit(0.5)}, {"w", {0, 0, 1}}, {"x2", unit(0.0)}},
+      3, true);
   const std::vector<std::string> texts{"x", "y", "z", "w", "x2"};
   const PersonaDedupResult r = dedup_personas(e, texts);
   EXPECT_THAT(r.kept, ElementsAre(0u, 2u, 3u));
