@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <iostream>
 #include <map>
 #include <random>
 
 #include <popalign/core/error.hpp>
+#include <popalign/embedding/word_vectors.hpp>
 
 namespace popalign::persona {
 namespace {
@@ -153,6 +155,38 @@ TEST(PersonaDedup, OptionsEmptyInputAndBackendErrors) {
   }
   const TableEmbedderDouble wrong({}, 3, true, 1);
   EXPECT_THROW(dedup_personas(wrong, std::vector<std::string>{"a"}), BackendError);
+}
+
+}  // namespace
+}  // namespace popalign::persona
+
+namespace popalign::persona {
+namespace {
+
+TEST(PersonaDedup, WithTheShippedSifEmbedder) {
+  // A real embedder (GloVe SIF, shipped): a light paraphrase of a persona is removed at the
+  // default 0.95, different people of one demographic are kept.
+  const auto sif = embedding::make_sif_embedder(
+      embedding::default_word_vectors_path(),
+      std::string(POPALIGN_DATA_DIR) + "/embedding/glove_sif_pc1.bin", {});
+  const std::vector<std::string> texts{
+      "She is a retired nurse in her sixties who lives with two dogs. She loves gardening, bakes "
+      "for the church sale and worries about her son who moved abroad.",
+      "She is a retired nurse in her sixties who lives with her two dogs. She loves gardening, "
+      "bakes for the church bake sale, and worries about her son, who moved abroad.",
+      "She is a retired teacher in her sixties who lives alone in a small flat. She reads crime "
+      "novels, volunteers at the library and calls her grandchildren every Sunday.",
+      "He is a college student who plays guitar in a band, works night shifts at a diner and "
+      "dreams of moving to the city.",
+  };
+  const PersonaDedupResult r = dedup_personas(*sif, texts);
+  std::cout << "SIF cosines:";
+  for (double s : r.similarity) std::cout << " " << s;
+  std::cout << "\n";
+  EXPECT_THAT(r.kept, ElementsAre(0u, 2u, 3u));
+  EXPECT_THAT(r.removed, ElementsAre(Pair(1u, 0u)));
+  EXPECT_GT(r.similarity[1], 0.95);  // measured 0.956: SIF is close to the bar for a rewording
+  EXPECT_LT(r.similarity[2], 0.8);   // measured 0.595
 }
 
 }  // namespace
