@@ -943,6 +943,7 @@ PostCorpus read_posts(const std::filesystem::path& file_or_dir, const PostReadOp
     PostFormat format = options.format;
     if (format == PostFormat::automatic) format = format_of_extension(file_or_dir);
     reader.parse(data, format, file_or_dir.string());
+    std::string().swap(data);  // free the file before the sort
     reader.finish();
     return corpus;
   }
