@@ -250,7 +250,7 @@ std::string describe_fact(const std::string& fact) {
   return out;
 }
 
-std::vector<std::string> all_facts(const std::vector<PersonaText>& ps) {
+std::vector<std::string> all_facts(const std::vector<io::PersonaRecord>& ps) {
   std::vector<std::string> out;
   for (const auto& p : ps)
     for (const auto& f : p.facts) out.push_back(f);
@@ -265,8 +265,9 @@ struct ScoringResult {
 };
 
 ScoringResult measure(const std::shared_ptr<const Embedder>& e,
-                      const std::vector<PersonaText>& test, const std::vector<GroupSpec>& groups,
-                      std::uint64_t seed, const RetrieverOptions& o) {
+                      const std::vector<io::PersonaRecord>& test,
+                      const std::vector<GroupSpec>& groups, std::uint64_t seed,
+                      const RetrieverOptions& o) {
   ScoringResult r;
   r.ict = evaluate_inverse_cloze(e, test, seed, o);
   r.groups = evaluate_groups(PersonaRetriever(e, test, o), groups);
@@ -292,7 +293,7 @@ void print_row(const std::string& label, const ScoringResult& whole, const Scori
 }
 
 void report(const std::string& label, const std::shared_ptr<const Embedder>& e,
-            const std::vector<PersonaText>& test, const std::vector<GroupSpec>& groups,
+            const std::vector<io::PersonaRecord>& test, const std::vector<GroupSpec>& groups,
             std::uint64_t seed, std::map<std::string, std::vector<GroupMetrics>>& per_group) {
   const ScoringResult whole =
       measure(e, test, groups, seed, RetrieverOptions{ProfileScoring::whole, {}});
@@ -305,7 +306,8 @@ void report(const std::string& label, const std::shared_ptr<const Embedder>& e,
 
 // Word-level late interaction: ICT and group measures with max-sim (best fact) and
 // max-sim-profile (facts pooled); the row's "whole" columns hold max-sim-profile.
-void report_max_sim(const std::shared_ptr<const Embedder>& e, const std::vector<PersonaText>& test,
+void report_max_sim(const std::shared_ptr<const Embedder>& e,
+                    const std::vector<io::PersonaRecord>& test,
                     const std::vector<GroupSpec>& groups, std::uint64_t seed,
                     std::map<std::string, std::vector<GroupMetrics>>& per_group) {
   const ScoringResult prof =
@@ -328,8 +330,9 @@ RetrieverOptions plain_fused() {
 
 // Score fusion (ProfileScoring::fused): one pool-level scoring, so its ICT numbers go in both
 // column sets ("whole" and "max-fact").
-void report_fused(const std::shared_ptr<const Embedder>& e, const std::vector<PersonaText>& test,
-                  const std::vector<GroupSpec>& groups, std::uint64_t seed) {
+void report_fused(const std::shared_ptr<const Embedder>& e,
+                  const std::vector<io::PersonaRecord>& test, const std::vector<GroupSpec>& groups,
+                  std::uint64_t seed) {
   const ScoringResult f = measure(e, test, groups, seed, plain_fused());
   print_row("fused", f, f, "(fused without feedback: one scoring, repeated)");
   const ScoringResult g =
@@ -350,7 +353,7 @@ std::vector<RetrieverOptions> untrained_options() {
 
 // Mean P@10 / P@20 of every untrained scoring on one profile per persona of `pool`.
 void untrained_scorings(const std::string& label, const std::shared_ptr<const WordVectors>& wv,
-                        const std::vector<PersonaText>& pool,
+                        const std::vector<io::PersonaRecord>& pool,
                         const std::vector<GroupSpec>& groups) {
   const auto dedup = one_profile_per_persona(pool);
   auto sif = std::make_shared<SifEmbedder>(wv);
@@ -429,7 +432,7 @@ struct Term {
 struct QueryLab {
   std::shared_ptr<const WordVectors> wv;
   std::shared_ptr<SifEmbedder> sif;
-  std::vector<PersonaText> pool;
+  std::vector<io::PersonaRecord> pool;
   RowMatrix<float> unit;                         // all vocabulary rows, unit length
   RowMatrix<float> facts;                        // fact vectors (SIF, unit)
   std::vector<Index> owner;                      // fact -> persona
@@ -437,7 +440,7 @@ struct QueryLab {
   std::vector<std::vector<Index>> persona_rows;  // persona -> distinct vocabulary rows
   std::vector<GroupSpec> groups;
 
-  QueryLab(std::shared_ptr<const WordVectors> w, const std::vector<PersonaText>& p,
+  QueryLab(std::shared_ptr<const WordVectors> w, const std::vector<io::PersonaRecord>& p,
            std::vector<GroupSpec> g)
       : wv(std::move(w)), pool(one_profile_per_persona(p)), groups(std::move(g)) {
     sif = std::make_shared<SifEmbedder>(wv);
@@ -715,7 +718,7 @@ void query_experiments(const std::shared_ptr<const WordVectors>& wv, const Profi
 }
 // --folds K: inverse cloze, cross-validated over persona groups (file comment).
 int cross_validate(const Args& args, std::shared_ptr<const WordVectors> wv,
-                   const std::vector<PersonaText>& profiles) {
+                   const std::vector<io::PersonaRecord>& profiles) {
   const std::vector<Index> g = persona_groups(profiles);
   const Index n_groups = *std::max_element(g.begin(), g.end()) + 1;
   std::vector<Index> group_size(static_cast<std::size_t>(n_groups), 0);
@@ -742,7 +745,7 @@ int cross_validate(const Args& args, std::shared_ptr<const WordVectors> wv,
   double q_sum = 0, base_hits = 0, head_hits = 0, nofilt_hits = 0, base_rr = 0, head_rr = 0,
          fused_hits = 0;
   for (std::size_t f = 0; f < k; ++f) {
-    std::vector<PersonaText> train, test;
+    std::vector<io::PersonaRecord> train, test;
     for (std::size_t i = 0; i < profiles.size(); ++i)
       (fold_of_group[static_cast<std::size_t>(g[i])] == static_cast<Index>(f) ? test : train)
           .push_back(profiles[i]);
@@ -799,7 +802,7 @@ int cross_validate(const Args& args, std::shared_ptr<const WordVectors> wv,
 
 // --descriptions: LLM-written group descriptions of the given (training-side) personas.
 std::vector<TrainingPair> llm_description_pairs(const Args& args,
-                                                const std::vector<PersonaText>& personas) {
+                                                const std::vector<io::PersonaRecord>& personas) {
 #if defined(POPALIGN_HAS_OPENAI_EMBEDDER)
   if (args.llm_url.empty() || args.llm_model.empty()) {
     fmt::print(stderr, "--descriptions needs --llm-url and --llm-model\n");
@@ -847,7 +850,8 @@ int main(int argc, char** argv) {
   auto wv = std::make_shared<const WordVectors>(
       load_word_vectors(args.data_dir + "/models/glove6b_100d_top40k.w2v.bin"));
   const auto profiles =
-      read_personas(args.data_dir + "/personas/synthetic_persona_chat_valid_test.jsonl");
+      io::read_personas(args.data_dir + "/personas/synthetic_persona_chat_valid_test.jsonl")
+          .personas;
   const auto groups = read_groups(args.data_dir + "/embedding/groups.jsonl");
   if (args.folds > 0) {
     if (args.folds < 2 || args.dev || args.query_experiments) {
@@ -996,7 +1000,7 @@ int main(int argc, char** argv) {
   // without leakage: one profile per persona group (the first in file order). Not in --dev mode
   // (it would show the held-out personas).
   if (!args.dev) {
-    const std::vector<PersonaText> dedup = one_profile_per_persona(profiles);
+    const std::vector<io::PersonaRecord> dedup = one_profile_per_persona(profiles);
     auto sif_all = std::make_shared<SifEmbedder>(wv);
     sif_all->fit_common_components(all_facts(profiles));
     fmt::print("\nuntrained GloVe SIF on one profile per persona group ({} personas):\n",

@@ -29,6 +29,7 @@
 #include <popalign/embedding/retrieval.hpp>
 #include <popalign/embedding/word_vectors.hpp>
 #include <popalign/io/jsonl.hpp>
+#include <popalign/io/persona_record.hpp>
 #if defined(POPALIGN_HAS_OPENAI_EMBEDDER)
 #include <popalign/embedding/openai_embedder.hpp>
 #endif
@@ -64,7 +65,7 @@ struct Opts {
   std::string out;
 };
 
-std::vector<std::string> all_facts(const std::vector<emb::PersonaText>& ps) {
+std::vector<std::string> all_facts(const std::vector<popalign::io::PersonaRecord>& ps) {
   std::vector<std::string> out;
   for (const auto& p : ps) out.insert(out.end(), p.facts.begin(), p.facts.end());
   return out;
@@ -85,7 +86,12 @@ int run(const Opts& o) {
                            scoring + " scoring needs word vectors (--embedder glove)");
   popalign::check_argument(!max_sim || o.head.empty(), "--head",
                            "a projection head cannot be combined with --scoring " + scoring);
-  const auto personas = emb::read_personas(o.personas);
+  // A persona file as every stage reads it (io/persona_record.hpp): a bad line or a repeated id
+  // is an error naming the file and line; an unterminated last line that does not parse (a
+  // killed writer) is skipped and reported here.
+  popalign::io::PersonaReadOptions read_options;
+  read_options.log = [](const std::string& m) { fmt::print(stderr, "retrieve: {}\n", m); };
+  const auto personas = popalign::io::read_personas(o.personas, read_options).personas;
   if (personas.empty()) throw popalign::IoError(o.personas, "no personas in the file");
 
   std::shared_ptr<const emb::Embedder> embedder;
@@ -142,7 +148,7 @@ int run(const Opts& o) {
       v.set("rank", static_cast<long long>(r + 1));
       v.set("id", p.id);
       v.set("score", static_cast<double>(hits[q][r].score));
-      v.set("persona", p.text());
+      v.set("persona", p.facts_text());
       writer.write(v);
     }
   }

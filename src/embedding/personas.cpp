@@ -10,15 +10,6 @@
 
 namespace popalign::embedding {
 
-std::string PersonaText::text() const {
-  std::string out;
-  for (const auto& f : facts) {
-    if (!out.empty()) out.push_back(' ');
-    out += f;
-  }
-  return out;
-}
-
 namespace {
 std::string trim(std::string_view s) {
   std::size_t b = 0, e = s.size();
@@ -27,54 +18,6 @@ std::string trim(std::string_view s) {
   return std::string(s.substr(b, e - b));
 }
 }  // namespace
-
-std::vector<std::string> split_sentences(std::string_view text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c != '.' && c != '!' && c != '?') continue;
-    std::size_t j = i + 1;
-    while (j < text.size() && (text[j] == '.' || text[j] == '!' || text[j] == '?')) ++j;
-    if (j == text.size() || std::isspace(static_cast<unsigned char>(text[j]))) {
-      std::string s = trim(text.substr(start, j - start));
-      if (!s.empty()) out.push_back(std::move(s));
-      start = j;
-    }
-    i = j - 1;
-  }
-  std::string s = trim(text.substr(std::min(start, text.size())));
-  if (!s.empty()) out.push_back(std::move(s));
-  return out;
-}
-
-std::vector<PersonaText> read_personas(const std::string& path) {
-  io::JsonlReader reader(path);
-  io::JsonlRecord rec;
-  std::vector<PersonaText> out;
-  while (reader.next(rec)) {
-    PersonaText p;
-    p.id = rec.id_field("id");
-    if (const io::JsonValue* facts = rec.value.find("facts"); facts && !facts->is_null()) {
-      if (!facts->is_array())
-        throw ParseError(path, rec.line, "'facts' must be an array of strings");
-      for (const auto& f : facts->as_array()) {
-        if (!f.is_string()) throw ParseError(path, rec.line, "'facts' must be an array of strings");
-        std::string t = trim(f.as_string());
-        if (!t.empty()) p.facts.push_back(std::move(t));
-      }
-    } else if (const io::JsonValue* persona = rec.value.find("persona");
-               persona && !persona->is_null()) {
-      if (!persona->is_string()) throw ParseError(path, rec.line, "'persona' must be a string");
-      p.facts = split_sentences(persona->as_string());
-    } else {
-      throw ParseError(path, rec.line, "needs a \"persona\" string or a \"facts\" array");
-    }
-    if (p.facts.empty()) throw ParseError(path, rec.line, "persona '" + p.id + "' has no text");
-    out.push_back(std::move(p));
-  }
-  return out;
-}
 
 std::vector<TrainingPair> read_pairs(const std::string& path) {
   io::JsonlReader reader(path);
@@ -102,7 +45,7 @@ void write_pairs(const std::vector<TrainingPair>& pairs, const std::string& path
   writer.close();
 }
 
-std::vector<TrainingPair> make_profile_pairs(const std::vector<PersonaText>& profiles) {
+std::vector<TrainingPair> make_profile_pairs(const std::vector<io::PersonaRecord>& profiles) {
   std::vector<TrainingPair> out;
   for (const auto& p : profiles) {
     if (p.facts.size() < 2) continue;
@@ -120,7 +63,8 @@ std::vector<TrainingPair> make_profile_pairs(const std::vector<PersonaText>& pro
 }
 
 PersonaRetriever::PersonaRetriever(std::shared_ptr<const Embedder> embedder,
-                                   std::vector<PersonaText> personas, RetrieverOptions options)
+                                   std::vector<io::PersonaRecord> personas,
+                                   RetrieverOptions options)
     : embedder_(std::move(embedder)), personas_(std::move(personas)), options_(options) {
   check_argument(embedder_ != nullptr, "embedder", "must not be null");
   options_.validate();
@@ -154,7 +98,7 @@ PersonaRetriever::PersonaRetriever(std::shared_ptr<const Embedder> embedder,
         owner_.push_back(static_cast<Index>(i));
       }
   } else {
-    for (const auto& p : personas_) texts.push_back(p.text());
+    for (const auto& p : personas_) texts.push_back(p.facts_text());
   }
   vectors_ = embedder_->embed(texts);
   if (!embedder_->normalized()) normalize_rows(vectors_);

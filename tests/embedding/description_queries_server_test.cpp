@@ -15,6 +15,8 @@
 #include <popalign/llm/cache.hpp>
 #include <popalign/llm/openai_client.hpp>
 
+#include "persona_fixture.hpp"
+
 #include "embedding/cli_run.hpp"
 
 using namespace popalign;
@@ -24,9 +26,9 @@ namespace fs = std::filesystem;
 namespace {
 
 // Short personas: the test model has a 512-token context.
-const std::vector<PersonaText> kPersonas = {
-    {"a", {"I am a nurse.", "I like cats."}},
-    {"b", {"I bake bread.", "I have a dog."}},
+const std::vector<io::PersonaRecord> kPersonas = {
+    fixture::persona("a", {"I am a nurse.", "I like cats."}),
+    fixture::persona("b", {"I bake bread.", "I have a dog."}),
 };
 
 std::string server_url() {
@@ -67,7 +69,7 @@ TEST(DescriptionQueriesServer, SchemaShapedAnswersFromARealModel) {
   ASSERT_FALSE(server_url().empty())
       << "run through ctest (fixture llm_server sets POPALIGN_TEST_LLM_URL)";
   auto backend = http_backend();
-  for (const PersonaText& p : kPersonas) {
+  for (const io::PersonaRecord& p : kPersonas) {
     const llm::Outcome o = llm::complete_one(*backend, description_request(p, options(), 0));
     ASSERT_TRUE(o.ok()) << o.error().message;
     const ParsedDescriptions parsed = parse_descriptions(o.value().text, p, options());

@@ -7,6 +7,8 @@
 #include <popalign/embedding/openai_embedder.hpp>
 #include <popalign/embedding/retrieval.hpp>
 
+#include "persona_fixture.hpp"
+
 using namespace popalign;
 using namespace popalign::embedding;
 
@@ -42,9 +44,10 @@ TEST(OpenAiEmbedder, EmbedsThroughTheServer) {
 TEST(OpenAiEmbedder, CachesAndRetrievesPersonas) {
   auto inner = std::make_shared<OpenAiEmbedder>(options());
   auto cached = std::make_shared<CachingEmbedder>(inner);
-  const std::vector<PersonaText> ps = {{"a", {"Once upon a time there was a cat."}},
-                                       {"b", {"The dog ran to the park."}},
-                                       {"c", {"Lily liked to play with her ball."}}};
+  const std::vector<io::PersonaRecord> ps = {
+      fixture::persona("a", {"Once upon a time there was a cat."}),
+      fixture::persona("b", {"The dog ran to the park."}),
+      fixture::persona("c", {"Lily liked to play with her ball."})};
   const PersonaRetriever r(cached, ps);
   const auto hits = r.search({"Once upon a time there was a cat."}, 3);
   ASSERT_EQ(hits[0].size(), 3u);

@@ -1,10 +1,12 @@
 #pragma once
-// Persona retrieval: persona texts from JSONL, training pairs, and a retriever that ranks
-// personas for free-text queries ("someone who works in healthcare").
+// Persona retrieval: training pairs, and a retriever that ranks personas for free-text queries
+// ("someone who works in healthcare").
 //
-// Persona files (JSONL, one object per line): {"id": ..., "persona": "text"} or the
-// Synthetic-Persona-Chat form {"id": ..., "facts": ["I am a nurse.", ...]}. A "persona" string
-// is split into sentences (facts) at '.', '!' or '?' followed by white space.
+// Personas are io::PersonaRecord (popalign/io/persona_record.hpp), read with io::read_personas:
+// {"id": ..., "persona": "text"} or the Synthetic-Persona-Chat form {"id": ..., "facts": ["I am
+// a nurse.", ...]}. Retrieval works on the record's `facts` (a "persona" string is split into
+// sentences at '.', '!' or '?' followed by white space); a persona "as a whole" is
+// facts_text(), the facts joined by single spaces.
 //
 // Scoring a persona against a query (RetrieverOptions::scoring):
 //   max_fact (the library's default; `retrieve` uses fused): the best cosine between the query
@@ -61,22 +63,9 @@
 #include <popalign/embedding/contrastive.hpp>
 #include <popalign/embedding/embedder.hpp>
 #include <popalign/embedding/late_interaction.hpp>
+#include <popalign/io/persona_record.hpp>
 
 namespace popalign::embedding {
-
-struct PersonaText {
-  std::string id;
-  std::vector<std::string> facts;
-  /// The facts joined by single spaces.
-  std::string text() const;
-};
-
-/// Splits text into sentences at '.', '!' or '?' followed by white space (or the end); trims.
-std::vector<std::string> split_sentences(std::string_view text);
-
-/// Reads a persona file (see the file comment). Throws ParseError naming the file and line for a
-/// malformed line, a missing id, or a line with neither "persona" nor "facts" (or an empty one).
-std::vector<PersonaText> read_personas(const std::string& path);
 
 /// Reads {"query": ..., "positive": ...} lines. ParseError with file and line on bad lines.
 std::vector<TrainingPair> read_pairs(const std::string& path);
@@ -85,7 +74,7 @@ void write_pairs(const std::vector<TrainingPair>& pairs, const std::string& path
 
 /// Inverse-cloze pairs from profiles: for every profile with >= 2 facts and every fact f,
 /// (f, the other facts joined). Profiles in order, facts in order.
-std::vector<TrainingPair> make_profile_pairs(const std::vector<PersonaText>& profiles);
+std::vector<TrainingPair> make_profile_pairs(const std::vector<io::PersonaRecord>& profiles);
 
 enum class ProfileScoring { max_fact, whole, max_sim, max_sim_profile, fused };
 
@@ -119,8 +108,8 @@ struct RetrievalHit {
 /// thread-safe if the embedder is.
 class PersonaRetriever {
  public:
-  PersonaRetriever(std::shared_ptr<const Embedder> embedder, std::vector<PersonaText> personas,
-                   RetrieverOptions options = {});
+  PersonaRetriever(std::shared_ptr<const Embedder> embedder,
+                   std::vector<io::PersonaRecord> personas, RetrieverOptions options = {});
 
   /// The k best personas per query (fewer when there are fewer personas), best first.
   std::vector<std::vector<RetrievalHit>> search(const std::vector<std::string>& queries,
@@ -128,7 +117,7 @@ class PersonaRetriever {
   /// Scores of every persona for every query (queries x personas).
   RowMatrix<float> score_all(const std::vector<std::string>& queries) const;
 
-  const std::vector<PersonaText>& personas() const noexcept { return personas_; }
+  const std::vector<io::PersonaRecord>& personas() const noexcept { return personas_; }
   const Embedder& embedder() const noexcept { return *embedder_; }
 
  private:
@@ -143,7 +132,7 @@ class PersonaRetriever {
   RowMatrix<float> fused_scores(const std::vector<std::string>& queries) const;
 
   std::shared_ptr<const Embedder> embedder_;
-  std::vector<PersonaText> personas_;
+  std::vector<io::PersonaRecord> personas_;
   RetrieverOptions options_;
   RowMatrix<float> vectors_;  ///< facts (max_fact, fused) or personas (whole), unit rows
   std::vector<Index> owner_;  ///< row -> persona (max_fact, max_sim, fused)
