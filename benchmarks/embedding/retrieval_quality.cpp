@@ -4,7 +4,7 @@
 //       [--hard-negatives K] [--filter-threshold T] [--kind linear|mlp] [--seed S]
 //       [--holdout F] [--split-seed S] [--write-head FILE] [--write-components FILE] [--dev]
 //       [--weight-decay X] [--decay-to-identity] [--symmetric] [--base sif|avg] [--skip-nofilt]
-//       [--query-experiments]
+//       [--query-experiments] [--no-token-experiment]
 //       [--folds K]
 //       [--descriptions N --llm-url URL --llm-model NAME [--llm-cache FILE]
 //        [--llm-max-tokens N] [--llm-api-key-env VAR]]
@@ -42,6 +42,11 @@
 //   fused       z-score fusion of max-fact and max-sim-profile, no feedback
 //   fused+PRF   the same with pseudo-relevance feedback (RetrieverOptions defaults; the default
 //               of `retrieve`)
+// --no-token-experiment (only with --dev): what `fused` should do for an embedder without token
+// vectors (an HTTP embedder, a head). SIF is hidden behind a decorator without the capability
+// (and, second, a head trained on dev-train is put on top); on both dev pools (one profile per
+// persona) and on dev-test inverse cloze it prints max-fact, whole, and fused (then: z-scores of
+// max-fact and the whole-profile cosine) without and with feedback. Then exits.
 // --query-experiments (only with --dev): the query-side candidates of docs/retrieval.md
 // (feedback grid, GloVe-neighbour expansion, soft max-sim, query SIF smoothing, pool-contrast
 // weights) on one profile per persona of the two dev pools, then exits (no head training).
@@ -80,6 +85,7 @@ struct Args {
   bool skip_nofilt = false;
   bool description_head = false;
   bool query_experiments = false;
+  bool no_token_experiment = false;
   int descriptions = 0;
   int folds = 0;
   std::string llm_url, llm_model, llm_cache, llm_api_key_env = "OPENAI_API_KEY";
@@ -137,6 +143,8 @@ Args parse(int argc, char** argv) {
       a.description_head = true;
     else if (k == "--query-experiments")
       a.query_experiments = true;
+    else if (k == "--no-token-experiment")
+      a.no_token_experiment = true;
     else if (k == "--descriptions")
       a.descriptions = std::stoi(val());
     else if (k == "--folds")
@@ -716,6 +724,60 @@ void query_experiments(const std::shared_ptr<const WordVectors>& wv, const Profi
     std::fflush(stdout);
   }
 }
+// --no-token-experiment: an embedder as an HTTP one looks to retrieval (embed() only).
+class WithoutTokenVectors final : public Embedder {
+ public:
+  explicit WithoutTokenVectors(std::shared_ptr<const Embedder> inner) : inner_(std::move(inner)) {}
+  RowMatrix<float> embed(const std::vector<std::string>& t) const override {
+    return inner_->embed(t);
+  }
+  Index dimension() const override { return inner_->dimension(); }
+  bool normalized() const override { return inner_->normalized(); }
+  std::string name() const override { return inner_->name() + "-no-tokens"; }
+
+ private:
+  std::shared_ptr<const Embedder> inner_;
+};
+
+void no_token_experiment(const Args& args, const std::shared_ptr<const WordVectors>& wv,
+                         const ProfileSplit& split, const std::vector<GroupSpec>& groups) {
+  auto sif = std::make_shared<SifEmbedder>(wv);
+  sif->fit_common_components(all_facts(split.train));
+  ContrastiveOptions o = args.train;
+  o.filter_negatives = true;
+  const auto head = train_projection_head(*sif, make_profile_pairs(split.train), o).head;
+  const std::vector<std::pair<std::string, std::shared_ptr<const Embedder>>> embedders = {
+      {"SIF, token vectors hidden", std::make_shared<WithoutTokenVectors>(sif)},
+      {"SIF + head (dev-train)", std::make_shared<ProjectedEmbedder>(sif, head)}};
+  RetrieverOptions fused_plain = plain_fused();
+  const std::vector<std::pair<std::string, RetrieverOptions>> scorings = {
+      {"max-fact", RetrieverOptions{ProfileScoring::max_fact, {}}},
+      {"whole", RetrieverOptions{ProfileScoring::whole, {}}},
+      {"fused, no feedback", fused_plain},
+      {"fused + feedback", RetrieverOptions{ProfileScoring::fused, {}}}};
+  fmt::print(
+      "| embedder | scoring | dev-train P@10 / P@20 | dev-test P@10 / P@20 | dev-test ICT R@10 "
+      "| MRR |\n|---|---|---|---|---|---|\n");
+  const auto train1 = one_profile_per_persona(split.train);
+  const auto test1 = one_profile_per_persona(split.test);
+  for (const auto& [ename, e] : embedders)
+    for (const auto& [sname, so] : scorings) {
+      fmt::print("| {} | {} |", ename, sname);
+      for (const auto* pool : {&train1, &test1}) {
+        double a = 0, b = 0;
+        for (const auto& m : evaluate_groups(PersonaRetriever(e, *pool, so), groups)) {
+          a += m.precision_at_10;
+          b += m.precision_at_20;
+        }
+        const auto n = static_cast<double>(groups.size());
+        fmt::print(" {:.3f} / {:.3f} |", a / n, b / n);
+      }
+      const ClozeMetrics c = evaluate_inverse_cloze(e, split.test, args.split_seed + 1, so);
+      fmt::print(" {:.3f} | {:.3f} |\n", c.recall_at_10, c.mrr);
+      std::fflush(stdout);
+    }
+}
+
 // --folds K: inverse cloze, cross-validated over persona groups (file comment).
 int cross_validate(const Args& args, std::shared_ptr<const WordVectors> wv,
                    const std::vector<io::PersonaRecord>& profiles) {
@@ -876,6 +938,14 @@ int main(int argc, char** argv) {
       return 2;
     }
     query_experiments(wv, split, groups);
+    return 0;
+  }
+  if (args.no_token_experiment) {
+    if (!args.dev) {
+      fmt::print(stderr, "--no-token-experiment chooses among configurations: use it with --dev\n");
+      return 2;
+    }
+    no_token_experiment(args, wv, split, groups);
     return 0;
   }
 

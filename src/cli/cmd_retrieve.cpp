@@ -10,7 +10,9 @@
 //
 // --scoring auto (the default): fused (z-score fusion of max-fact and max-sim-profile, the best
 // scoring for group descriptions in docs/retrieval.md) with GloVe and no head; max-fact with
-// --head or --embedder openai (word-level scorings need the plain GloVe vectors).
+// --head or --embedder openai. The word-level scorings (max-sim, max-sim-profile) need token
+// vectors, which only GloVe without a head has; fused works with every embedder (without token
+// vectors it fuses max-fact with the whole-profile cosine, retrieval.hpp).
 // --feedback M / --feedback-weight B: pseudo-relevance feedback of `fused` (the best facts of
 // the M best personas are added to the query with weight B; retrieval.hpp). Defaults 3 and 0.25
 // (chosen on the dev split, docs/retrieval.md); --feedback 0 gives the plain fusion.
@@ -78,14 +80,17 @@ int run(const Opts& o) {
     popalign::check_argument(!q.empty(), "--query", "must not be empty");
   std::string scoring = o.scoring;
   if (scoring == "auto") scoring = o.embedder == "glove" && o.head.empty() ? "fused" : "max-fact";
-  const bool max_sim = scoring == "max-sim" || scoring == "max-sim-profile" || scoring == "fused";
+  const bool max_sim = scoring == "max-sim" || scoring == "max-sim-profile";
   popalign::check_argument(
-      scoring == "max-fact" || scoring == "whole" || max_sim, "--scoring",
+      scoring == "max-fact" || scoring == "whole" || scoring == "fused" || max_sim, "--scoring",
       "must be auto, fused, max-fact, whole, max-sim or max-sim-profile, not '" + o.scoring + "'");
+  // Checked here too (the retriever would refuse them) so that the error names the flag.
   popalign::check_argument(!max_sim || o.embedder == "glove", "--scoring",
-                           scoring + " scoring needs word vectors (--embedder glove)");
+                           scoring + " scoring needs token vectors (--embedder glove)");
   popalign::check_argument(!max_sim || o.head.empty(), "--head",
-                           "a projection head cannot be combined with --scoring " + scoring);
+                           "a projection head has no token vectors: it cannot be combined with "
+                           "--scoring " +
+                               scoring);
   // A persona file as every stage reads it (io/persona_record.hpp): a bad line or a repeated id
   // is an error naming the file and line; an unterminated last line that does not parse (a
   // killed writer) is skipped and reported here.
@@ -174,9 +179,10 @@ popalign::cli::CommandRegistrar registrar{
       sub.add_option(
              "--scoring", o->scoring,
              "auto (fused with GloVe and no head, else max-fact), fused (z-score fusion of "
-             "max-fact and max-sim-profile), max-fact (best single fact), whole (all facts as one "
-             "text), max-sim (word-level late interaction, best fact) or max-sim-profile "
-             "(word-level, facts pooled)")
+             "max-fact and max-sim-profile; without token vectors, of max-fact and whole), "
+             "max-fact (best single fact), whole (all facts as one text), max-sim (word-level "
+             "late interaction, best fact; GloVe only) or max-sim-profile (word-level, facts "
+             "pooled; GloVe only)")
           ->capture_default_str();
       sub.add_option("--feedback", o->feedback,
                      "fused: pseudo-relevance feedback from the best facts of this many top "

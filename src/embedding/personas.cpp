@@ -69,14 +69,14 @@ PersonaRetriever::PersonaRetriever(std::shared_ptr<const Embedder> embedder,
   check_argument(embedder_ != nullptr, "embedder", "must not be null");
   options_.validate();
   const bool fused = options_.scoring == ProfileScoring::fused;
-  if (options_.scoring == ProfileScoring::max_sim ||
-      options_.scoring == ProfileScoring::max_sim_profile || fused) {
-    auto sif = std::dynamic_pointer_cast<const SifEmbedder>(embedder_);
-    check_argument(sif != nullptr, "embedder",
-                   to_string(options_.scoring) +
-                       " scoring needs the word vectors of a SifEmbedder (no head, no HTTP "
-                       "embedder), not '" +
-                       embedder_->name() + "'");
+  const bool word_level = options_.scoring == ProfileScoring::max_sim ||
+                          options_.scoring == ProfileScoring::max_sim_profile;
+  check_argument(!word_level || embedder_->token_vectors() != nullptr, "embedder",
+                 to_string(options_.scoring) +
+                     " scoring needs token vectors (Embedder::token_vectors(), e.g. a "
+                     "SifEmbedder without a head), and '" +
+                     embedder_->name() + "' has none; use scoring max-fact, whole or fused");
+  if (word_level || (fused && embedder_->token_vectors() != nullptr)) {
     std::vector<std::vector<std::string>> docs;
     if (options_.scoring == ProfileScoring::max_sim) {
       for (std::size_t i = 0; i < personas_.size(); ++i)
@@ -87,7 +87,7 @@ PersonaRetriever::PersonaRetriever(std::shared_ptr<const Embedder> embedder,
     } else {
       for (const auto& p : personas_) docs.push_back(p.facts);
     }
-    max_sim_ = std::make_shared<const MaxSimScorer>(std::move(sif), docs);
+    max_sim_ = std::make_shared<const MaxSimScorer>(embedder_, docs);
     if (!fused) return;
   }
   std::vector<std::string> texts;
@@ -99,6 +99,17 @@ PersonaRetriever::PersonaRetriever(std::shared_ptr<const Embedder> embedder,
       }
   } else {
     for (const auto& p : personas_) texts.push_back(p.facts_text());
+  }
+  if (fused && !max_sim_) {
+    // fused without token vectors: the whole-profile channel. Facts and profiles go to the
+    // embedder in one batch (one call for an HTTP embedder).
+    const auto n_facts = static_cast<Index>(texts.size());
+    for (const auto& p : personas_) texts.push_back(p.facts_text());
+    RowMatrix<float> all = embedder_->embed(texts);
+    if (!embedder_->normalized()) normalize_rows(all);
+    vectors_ = all.topRows(n_facts);
+    profile_vectors_ = all.bottomRows(all.rows() - n_facts);
+    return;
   }
   vectors_ = embedder_->embed(texts);
   if (!embedder_->normalized()) normalize_rows(vectors_);
@@ -131,7 +142,9 @@ RowMatrix<float> PersonaRetriever::fused_scores(const std::vector<std::string>& 
   if (!embedder_->normalized()) normalize_rows(qv);
   Eigen::Matrix<Index, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> best;
   RowMatrix<float> a = dense_scores(qv, &best);
-  RowMatrix<float> b = max_sim_->score(queries, options_.execution);
+  // Second channel: max-sim-profile with token vectors, else the whole-profile cosine.
+  RowMatrix<float> b = max_sim_ ? max_sim_->score(queries, options_.execution)
+                                : dense_scores(qv, profile_vectors_, false);
   standardize_rows(a);
   standardize_rows(b);
   a += b;
@@ -145,7 +158,7 @@ RowMatrix<float> PersonaRetriever::fused_scores(const std::vector<std::string>& 
   std::vector<WeightedQuery> w2(queries.size());
   for (Index q = 0; q < qv.rows(); ++q) {
     auto& wq = w2[static_cast<std::size_t>(q)];
-    wq = max_sim_->weighted_words(queries[static_cast<std::size_t>(q)]);
+    if (max_sim_) wq = max_sim_->weighted_words(queries[static_cast<std::size_t>(q)]);
     if (qv.row(q).squaredNorm() == 0) continue;  // no known words: no feedback
     double wsum = 0;
     for (double w : wq.weights) wsum += w;
@@ -153,6 +166,7 @@ RowMatrix<float> PersonaRetriever::fused_scores(const std::vector<std::string>& 
     for (const auto& hit : top[static_cast<std::size_t>(q)]) {
       const Index fact = best(q, hit.index);
       centroid += vectors_.row(fact).cast<double>();
+      if (!max_sim_) continue;
       const WeightedQuery& fw = fact_words_[static_cast<std::size_t>(fact)];
       double fsum = 0;
       for (double w : fw.weights) fsum += w;
@@ -168,7 +182,8 @@ RowMatrix<float> PersonaRetriever::fused_scores(const std::vector<std::string>& 
         n > 0 ? Eigen::RowVectorXf((v / n).cast<float>()) : Eigen::RowVectorXf(v.cast<float>());
   }
   RowMatrix<float> a2 = dense_scores(q2);
-  RowMatrix<float> b2 = max_sim_->score_weighted(w2, options_.execution);
+  RowMatrix<float> b2 = max_sim_ ? max_sim_->score_weighted(w2, options_.execution)
+                                 : dense_scores(q2, profile_vectors_, false);
   standardize_rows(a2);
   standardize_rows(b2);
   a2 += b2;
@@ -177,7 +192,7 @@ RowMatrix<float> PersonaRetriever::fused_scores(const std::vector<std::string>& 
 
 RowMatrix<float> PersonaRetriever::score_all(const std::vector<std::string>& queries) const {
   if (options_.scoring == ProfileScoring::fused) return fused_scores(queries);
-  if (max_sim_) {
+  if (max_sim_) {  // max_sim, max_sim_profile
     const RowMatrix<float> s = max_sim_->score(queries, options_.execution);
     if (options_.scoring == ProfileScoring::max_sim_profile) return s;
     RowMatrix<float> out(s.rows(), static_cast<Index>(personas_.size()));
@@ -201,6 +216,12 @@ RowMatrix<float> PersonaRetriever::dense_scores(const std::vector<std::string>& 
 RowMatrix<float> PersonaRetriever::dense_scores(
     const RowMatrix<float>& q,
     Eigen::Matrix<Index, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>* best_fact) const {
+  return dense_scores(q, vectors_, options_.scoring != ProfileScoring::whole, best_fact);
+}
+
+RowMatrix<float> PersonaRetriever::dense_scores(
+    const RowMatrix<float>& q, const RowMatrix<float>& vectors, bool per_fact,
+    Eigen::Matrix<Index, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>* best_fact) const {
   const auto np = static_cast<Index>(personas_.size());
   RowMatrix<float> out(q.rows(), np);
   if (best_fact) best_fact->setConstant(q.rows(), np, -1);
@@ -211,8 +232,8 @@ RowMatrix<float> PersonaRetriever::dense_scores(
         for (Index blk = b; blk < e; ++blk) {
           const Index q0 = blk * block, q1 = std::min(q.rows(), q0 + block);
           Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor, 32, Eigen::Dynamic>
-              s = q.middleRows(q0, q1 - q0) * vectors_.transpose();
-          if (options_.scoring == ProfileScoring::whole) {
+              s = q.middleRows(q0, q1 - q0) * vectors.transpose();
+          if (!per_fact) {
             out.middleRows(q0, q1 - q0) = s;
             continue;
           }

@@ -218,6 +218,20 @@ TEST(EmbedderServerCli, RetrieveTrainAndRetrieveWithAHeadOverHttp) {
   ASSERT_EQ(h.code, 0) << h.output;
   text = slurp(hits);
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2) << text;
+  // fused works over HTTP (no token vectors: max-fact fused with the whole profile); the
+  // word-level scorings are refused naming --scoring.
+  const CliRun f = run("retrieve --personas " + personas.string() +
+                       " --query \"Once upon a time there was a cat.\" --k 3 --scoring fused" +
+                       http + " --out " + hits.string());
+  ASSERT_EQ(f.code, 0) << f.output;
+  text = slurp(hits);
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3) << text;
+  EXPECT_LT(text.find("\"id\":\"cat\""), text.find("\"id\":\"dog\"")) << text;
+  const CliRun ms = run("retrieve --personas " + personas.string() +
+                        " --query x --scoring max-sim" + http + " --out " + hits.string());
+  EXPECT_EQ(ms.code, 2);
+  EXPECT_NE(ms.output.find("'--scoring'"), std::string::npos) << ms.output;
+  EXPECT_NE(ms.output.find("token vectors"), std::string::npos) << ms.output;
   // A head trained on GloVe vectors does not fit 64-d model embeddings: a clear error.
   const CliRun wrong = run("retrieve --personas " + personas.string() + " --query x --head " +
                            std::string(POPALIGN_DATA_DIR) + "/embedding/glove_sif_head.bin" +

@@ -128,6 +128,11 @@ class PersonaRetriever {
   RowMatrix<float> dense_scores(
       const RowMatrix<float>& query_vectors,
       Eigen::Matrix<Index, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>* best = nullptr) const;
+  /// Cosines against `vectors`: per persona the best of its rows (per_fact, rows of owner_) or
+  /// one row per persona.
+  RowMatrix<float> dense_scores(
+      const RowMatrix<float>& query_vectors, const RowMatrix<float>& vectors, bool per_fact,
+      Eigen::Matrix<Index, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>* best = nullptr) const;
   /// fused with pseudo-relevance feedback (file comment).
   RowMatrix<float> fused_scores(const std::vector<std::string>& queries) const;
 
@@ -136,8 +141,10 @@ class PersonaRetriever {
   RetrieverOptions options_;
   RowMatrix<float> vectors_;  ///< facts (max_fact, fused) or personas (whole), unit rows
   std::vector<Index> owner_;  ///< row -> persona (max_fact, max_sim, fused)
-  std::shared_ptr<const MaxSimScorer> max_sim_;  ///< max_sim, max_sim_profile, fused
-  std::vector<WeightedQuery> fact_words_;        ///< fused: words of each row of vectors_
+  /// fused without token vectors: the personas (facts_text()), unit rows
+  RowMatrix<float> profile_vectors_;
+  std::shared_ptr<const MaxSimScorer> max_sim_;  ///< max_sim, max_sim_profile, fused (tokens)
+  std::vector<WeightedQuery> fact_words_;        ///< fused (tokens): words of each row of vectors_
 };
 
 /// k best entries of each row of `scores` (higher first, lower index on ties).
