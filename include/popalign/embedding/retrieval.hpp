@@ -16,7 +16,9 @@
 //   whole: the cosine between the query and the embedding of all facts joined.
 //   max_sim: late interaction over word vectors (late_interaction.hpp, MaxSimScorer): each
 //     query word is matched with its most similar word of a fact, SIF-weighted average; the
-//     persona scores by its best fact. Needs a SifEmbedder (InvalidArgument "embedder" else).
+//     persona scores by its best fact. Needs an embedder with token vectors (embedder.hpp,
+//     Embedder::token_vectors(): SifEmbedder, or a user's embedder that offers them);
+//     InvalidArgument("embedder") naming the scoring otherwise (an HTTP embedder, a head).
 //     Handles "works in healthcare" -> "I am a nurse" far better than averaged vectors.
 //   max_sim_profile: the same with all words of the persona pooled into one bag (a query word
 //     may find its partner in any fact).
@@ -26,8 +28,13 @@
 //     differently (max-fact: one vector per fact, dominated by the fact's overall topic;
 //     max-sim-profile: word-level matches anywhere in the profile, fooled by template words
 //     such as "works"), and standardising puts their scales on one footing without a tuned
-//     weight. Chosen over reciprocal-rank fusion on the dev side (docs/retrieval.md). Needs a
-//     SifEmbedder, like max_sim.
+//     weight. Chosen over reciprocal-rank fusion on the dev side (docs/retrieval.md).
+//     Without token vectors (an HTTP embedder, a head) the second channel is `whole` instead:
+//     z(max_fact) + z(whole), the fact-level and the profile-level view of the same embedder,
+//     with the feedback below on the max-fact query vector only (re-scoring both channels).
+//     Measured on the dev pools (docs/retrieval.md) it is level with max_fact (P@10 a little
+//     higher, P@20 a little lower); `retrieve --scoring auto` therefore keeps max_fact for such
+//     embedders, and fused is there for whoever asks for it.
 //
 // Pseudo-relevance feedback for `fused` (RetrieverOptions::feedback_personas = m,
 // feedback_weight = beta; Rocchio 1971, in the form of query-side feedback without judgements):
@@ -36,7 +43,8 @@
 //   2. max-fact channel: q' = q + beta * mean of those m fact vectors (q and the fact vectors
 //      are the unit SIF vectors already used), re-normalised; every persona is re-scored by its
 //      best-fact cosine with q';
-//   3. max-sim-profile channel: the query's words keep their SIF weights w(t) (sum W); the words
+//   3. max-sim-profile channel (with token vectors; without them the whole channel is re-scored
+//      with q'): the query's words keep their SIF weights w(t) (sum W); the words
 //      of each fed-back fact f are added with weight beta * W * w(u) / sum_{u' in f} w(u') / m,
 //      i.e. each fact contributes a SIF-weighted word distribution, the m facts are averaged,
 //      and the feedback carries beta times the query's own mass (MaxSimScorer::score_weighted);
