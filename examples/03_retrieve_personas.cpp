@@ -11,7 +11,8 @@ int main() {
   namespace emb = popalign::embedding;
   const std::string data = POPALIGN_DATA_DIR;
   const auto personas =
-      emb::read_personas(data + "/personas/synthetic_persona_chat_valid_test.jsonl");
+      popalign::io::read_personas(data + "/personas/synthetic_persona_chat_valid_test.jsonl")
+          .personas;
 
   std::vector<std::string> facts;
   for (const auto& p : personas) facts.insert(facts.end(), p.facts.begin(), p.facts.end());
@@ -26,7 +27,7 @@ int main() {
     fmt::print("{}\n", queries[q]);
     for (const auto& h : hits[q]) {
       const auto& p = retriever.personas()[static_cast<std::size_t>(h.index)];
-      fmt::print("  {:.3f}  {}  {}\n", h.score, p.id, p.text());
+      fmt::print("  {:.3f}  {}  {}\n", h.score, p.id, p.facts_text());
     }
   }
   return hits[0].size() == 5 ? 0 : 1;

@@ -4,7 +4,7 @@
 //       [--hard-negatives K] [--filter-threshold T] [--kind linear|mlp] [--seed S]
 //       [--holdout F] [--split-seed S] [--write-head FILE] [--write-components FILE] [--dev]
 //       [--weight-decay X] [--decay-to-identity] [--symmetric] [--base sif|avg] [--skip-nofilt]
-//       [--query-experiments]
+//       [--query-experiments] [--no-token-experiment]
 //       [--folds K]
 //       [--descriptions N --llm-url URL --llm-model NAME [--llm-cache FILE]
 //        [--llm-max-tokens N] [--llm-api-key-env VAR]]
@@ -42,6 +42,11 @@
 //   fused       z-score fusion of max-fact and max-sim-profile, no feedback
 //   fused+PRF   the same with pseudo-relevance feedback (RetrieverOptions defaults; the default
 //               of `retrieve`)
+// --no-token-experiment (only with --dev): what `fused` should do for an embedder without token
+// vectors (an HTTP embedder, a head). SIF is hidden behind a decorator without the capability
+// (and, second, a head trained on dev-train is put on top); on both dev pools (one profile per
+// persona) and on dev-test inverse cloze it prints max-fact, whole, and fused (then: z-scores of
+// max-fact and the whole-profile cosine) without and with feedback. Then exits.
 // --query-experiments (only with --dev): the query-side candidates of docs/retrieval.md
 // (feedback grid, GloVe-neighbour expansion, soft max-sim, query SIF smoothing, pool-contrast
 // weights) on one profile per persona of the two dev pools, then exits (no head training).
@@ -80,6 +85,7 @@ struct Args {
   bool skip_nofilt = false;
   bool description_head = false;
   bool query_experiments = false;
+  bool no_token_experiment = false;
   int descriptions = 0;
   int folds = 0;
   std::string llm_url, llm_model, llm_cache, llm_api_key_env = "OPENAI_API_KEY";
@@ -137,6 +143,8 @@ Args parse(int argc, char** argv) {
       a.description_head = true;
     else if (k == "--query-experiments")
       a.query_experiments = true;
+    else if (k == "--no-token-experiment")
+      a.no_token_experiment = true;
     else if (k == "--descriptions")
       a.descriptions = std::stoi(val());
     else if (k == "--folds")
@@ -250,7 +258,7 @@ std::string describe_fact(const std::string& fact) {
   return out;
 }
 
-std::vector<std::string> all_facts(const std::vector<PersonaText>& ps) {
+std::vector<std::string> all_facts(const std::vector<io::PersonaRecord>& ps) {
   std::vector<std::string> out;
   for (const auto& p : ps)
     for (const auto& f : p.facts) out.push_back(f);
@@ -265,8 +273,9 @@ struct ScoringResult {
 };
 
 ScoringResult measure(const std::shared_ptr<const Embedder>& e,
-                      const std::vector<PersonaText>& test, const std::vector<GroupSpec>& groups,
-                      std::uint64_t seed, const RetrieverOptions& o) {
+                      const std::vector<io::PersonaRecord>& test,
+                      const std::vector<GroupSpec>& groups, std::uint64_t seed,
+                      const RetrieverOptions& o) {
   ScoringResult r;
   r.ict = evaluate_inverse_cloze(e, test, seed, o);
   r.groups = evaluate_groups(PersonaRetriever(e, test, o), groups);
@@ -292,7 +301,7 @@ void print_row(const std::string& label, const ScoringResult& whole, const Scori
 }
 
 void report(const std::string& label, const std::shared_ptr<const Embedder>& e,
-            const std::vector<PersonaText>& test, const std::vector<GroupSpec>& groups,
+            const std::vector<io::PersonaRecord>& test, const std::vector<GroupSpec>& groups,
             std::uint64_t seed, std::map<std::string, std::vector<GroupMetrics>>& per_group) {
   const ScoringResult whole =
       measure(e, test, groups, seed, RetrieverOptions{ProfileScoring::whole, {}});
@@ -305,7 +314,8 @@ void report(const std::string& label, const std::shared_ptr<const Embedder>& e,
 
 // Word-level late interaction: ICT and group measures with max-sim (best fact) and
 // max-sim-profile (facts pooled); the row's "whole" columns hold max-sim-profile.
-void report_max_sim(const std::shared_ptr<const Embedder>& e, const std::vector<PersonaText>& test,
+void report_max_sim(const std::shared_ptr<const Embedder>& e,
+                    const std::vector<io::PersonaRecord>& test,
                     const std::vector<GroupSpec>& groups, std::uint64_t seed,
                     std::map<std::string, std::vector<GroupMetrics>>& per_group) {
   const ScoringResult prof =
@@ -328,8 +338,9 @@ RetrieverOptions plain_fused() {
 
 // Score fusion (ProfileScoring::fused): one pool-level scoring, so its ICT numbers go in both
 // column sets ("whole" and "max-fact").
-void report_fused(const std::shared_ptr<const Embedder>& e, const std::vector<PersonaText>& test,
-                  const std::vector<GroupSpec>& groups, std::uint64_t seed) {
+void report_fused(const std::shared_ptr<const Embedder>& e,
+                  const std::vector<io::PersonaRecord>& test, const std::vector<GroupSpec>& groups,
+                  std::uint64_t seed) {
   const ScoringResult f = measure(e, test, groups, seed, plain_fused());
   print_row("fused", f, f, "(fused without feedback: one scoring, repeated)");
   const ScoringResult g =
@@ -350,7 +361,7 @@ std::vector<RetrieverOptions> untrained_options() {
 
 // Mean P@10 / P@20 of every untrained scoring on one profile per persona of `pool`.
 void untrained_scorings(const std::string& label, const std::shared_ptr<const WordVectors>& wv,
-                        const std::vector<PersonaText>& pool,
+                        const std::vector<io::PersonaRecord>& pool,
                         const std::vector<GroupSpec>& groups) {
   const auto dedup = one_profile_per_persona(pool);
   auto sif = std::make_shared<SifEmbedder>(wv);
@@ -429,7 +440,7 @@ struct Term {
 struct QueryLab {
   std::shared_ptr<const WordVectors> wv;
   std::shared_ptr<SifEmbedder> sif;
-  std::vector<PersonaText> pool;
+  std::vector<io::PersonaRecord> pool;
   RowMatrix<float> unit;                         // all vocabulary rows, unit length
   RowMatrix<float> facts;                        // fact vectors (SIF, unit)
   std::vector<Index> owner;                      // fact -> persona
@@ -437,7 +448,7 @@ struct QueryLab {
   std::vector<std::vector<Index>> persona_rows;  // persona -> distinct vocabulary rows
   std::vector<GroupSpec> groups;
 
-  QueryLab(std::shared_ptr<const WordVectors> w, const std::vector<PersonaText>& p,
+  QueryLab(std::shared_ptr<const WordVectors> w, const std::vector<io::PersonaRecord>& p,
            std::vector<GroupSpec> g)
       : wv(std::move(w)), pool(one_profile_per_persona(p)), groups(std::move(g)) {
     sif = std::make_shared<SifEmbedder>(wv);
@@ -713,9 +724,63 @@ void query_experiments(const std::shared_ptr<const WordVectors>& wv, const Profi
     std::fflush(stdout);
   }
 }
+// --no-token-experiment: an embedder as an HTTP one looks to retrieval (embed() only).
+class WithoutTokenVectors final : public Embedder {
+ public:
+  explicit WithoutTokenVectors(std::shared_ptr<const Embedder> inner) : inner_(std::move(inner)) {}
+  RowMatrix<float> embed(const std::vector<std::string>& t) const override {
+    return inner_->embed(t);
+  }
+  Index dimension() const override { return inner_->dimension(); }
+  bool normalized() const override { return inner_->normalized(); }
+  std::string name() const override { return inner_->name() + "-no-tokens"; }
+
+ private:
+  std::shared_ptr<const Embedder> inner_;
+};
+
+void no_token_experiment(const Args& args, const std::shared_ptr<const WordVectors>& wv,
+                         const ProfileSplit& split, const std::vector<GroupSpec>& groups) {
+  auto sif = std::make_shared<SifEmbedder>(wv);
+  sif->fit_common_components(all_facts(split.train));
+  ContrastiveOptions o = args.train;
+  o.filter_negatives = true;
+  const auto head = train_projection_head(*sif, make_profile_pairs(split.train), o).head;
+  const std::vector<std::pair<std::string, std::shared_ptr<const Embedder>>> embedders = {
+      {"SIF, token vectors hidden", std::make_shared<WithoutTokenVectors>(sif)},
+      {"SIF + head (dev-train)", std::make_shared<ProjectedEmbedder>(sif, head)}};
+  RetrieverOptions fused_plain = plain_fused();
+  const std::vector<std::pair<std::string, RetrieverOptions>> scorings = {
+      {"max-fact", RetrieverOptions{ProfileScoring::max_fact, {}}},
+      {"whole", RetrieverOptions{ProfileScoring::whole, {}}},
+      {"fused, no feedback", fused_plain},
+      {"fused + feedback", RetrieverOptions{ProfileScoring::fused, {}}}};
+  fmt::print(
+      "| embedder | scoring | dev-train P@10 / P@20 | dev-test P@10 / P@20 | dev-test ICT R@10 "
+      "| MRR |\n|---|---|---|---|---|---|\n");
+  const auto train1 = one_profile_per_persona(split.train);
+  const auto test1 = one_profile_per_persona(split.test);
+  for (const auto& [ename, e] : embedders)
+    for (const auto& [sname, so] : scorings) {
+      fmt::print("| {} | {} |", ename, sname);
+      for (const auto* pool : {&train1, &test1}) {
+        double a = 0, b = 0;
+        for (const auto& m : evaluate_groups(PersonaRetriever(e, *pool, so), groups)) {
+          a += m.precision_at_10;
+          b += m.precision_at_20;
+        }
+        const auto n = static_cast<double>(groups.size());
+        fmt::print(" {:.3f} / {:.3f} |", a / n, b / n);
+      }
+      const ClozeMetrics c = evaluate_inverse_cloze(e, split.test, args.split_seed + 1, so);
+      fmt::print(" {:.3f} | {:.3f} |\n", c.recall_at_10, c.mrr);
+      std::fflush(stdout);
+    }
+}
+
 // --folds K: inverse cloze, cross-validated over persona groups (file comment).
 int cross_validate(const Args& args, std::shared_ptr<const WordVectors> wv,
-                   const std::vector<PersonaText>& profiles) {
+                   const std::vector<io::PersonaRecord>& profiles) {
   const std::vector<Index> g = persona_groups(profiles);
   const Index n_groups = *std::max_element(g.begin(), g.end()) + 1;
   std::vector<Index> group_size(static_cast<std::size_t>(n_groups), 0);
@@ -742,7 +807,7 @@ int cross_validate(const Args& args, std::shared_ptr<const WordVectors> wv,
   double q_sum = 0, base_hits = 0, head_hits = 0, nofilt_hits = 0, base_rr = 0, head_rr = 0,
          fused_hits = 0;
   for (std::size_t f = 0; f < k; ++f) {
-    std::vector<PersonaText> train, test;
+    std::vector<io::PersonaRecord> train, test;
     for (std::size_t i = 0; i < profiles.size(); ++i)
       (fold_of_group[static_cast<std::size_t>(g[i])] == static_cast<Index>(f) ? test : train)
           .push_back(profiles[i]);
@@ -799,7 +864,7 @@ int cross_validate(const Args& args, std::shared_ptr<const WordVectors> wv,
 
 // --descriptions: LLM-written group descriptions of the given (training-side) personas.
 std::vector<TrainingPair> llm_description_pairs(const Args& args,
-                                                const std::vector<PersonaText>& personas) {
+                                                const std::vector<io::PersonaRecord>& personas) {
 #if defined(POPALIGN_HAS_OPENAI_EMBEDDER)
   if (args.llm_url.empty() || args.llm_model.empty()) {
     fmt::print(stderr, "--descriptions needs --llm-url and --llm-model\n");
@@ -847,7 +912,8 @@ int main(int argc, char** argv) {
   auto wv = std::make_shared<const WordVectors>(
       load_word_vectors(args.data_dir + "/models/glove6b_100d_top40k.w2v.bin"));
   const auto profiles =
-      read_personas(args.data_dir + "/personas/synthetic_persona_chat_valid_test.jsonl");
+      io::read_personas(args.data_dir + "/personas/synthetic_persona_chat_valid_test.jsonl")
+          .personas;
   const auto groups = read_groups(args.data_dir + "/embedding/groups.jsonl");
   if (args.folds > 0) {
     if (args.folds < 2 || args.dev || args.query_experiments) {
@@ -872,6 +938,14 @@ int main(int argc, char** argv) {
       return 2;
     }
     query_experiments(wv, split, groups);
+    return 0;
+  }
+  if (args.no_token_experiment) {
+    if (!args.dev) {
+      fmt::print(stderr, "--no-token-experiment chooses among configurations: use it with --dev\n");
+      return 2;
+    }
+    no_token_experiment(args, wv, split, groups);
     return 0;
   }
 
@@ -996,7 +1070,7 @@ int main(int argc, char** argv) {
   // without leakage: one profile per persona group (the first in file order). Not in --dev mode
   // (it would show the held-out personas).
   if (!args.dev) {
-    const std::vector<PersonaText> dedup = one_profile_per_persona(profiles);
+    const std::vector<io::PersonaRecord> dedup = one_profile_per_persona(profiles);
     auto sif_all = std::make_shared<SifEmbedder>(wv);
     sif_all->fit_common_components(all_facts(profiles));
     fmt::print("\nuntrained GloVe SIF on one profile per persona group ({} personas):\n",

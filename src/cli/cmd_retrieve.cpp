@@ -10,7 +10,9 @@
 //
 // --scoring auto (the default): fused (z-score fusion of max-fact and max-sim-profile, the best
 // scoring for group descriptions in docs/retrieval.md) with GloVe and no head; max-fact with
-// --head or --embedder openai (word-level scorings need the plain GloVe vectors).
+// --head or --embedder openai. The word-level scorings (max-sim, max-sim-profile) need token
+// vectors, which only GloVe without a head has; fused works with every embedder (without token
+// vectors it fuses max-fact with the whole-profile cosine, retrieval.hpp).
 // --feedback M / --feedback-weight B: pseudo-relevance feedback of `fused` (the best facts of
 // the M best personas are added to the query with weight B; retrieval.hpp). Defaults 3 and 0.25
 // (chosen on the dev split, docs/retrieval.md); --feedback 0 gives the plain fusion.
@@ -29,6 +31,7 @@
 #include <popalign/embedding/retrieval.hpp>
 #include <popalign/embedding/word_vectors.hpp>
 #include <popalign/io/jsonl.hpp>
+#include <popalign/io/persona_record.hpp>
 #if defined(POPALIGN_HAS_OPENAI_EMBEDDER)
 #include <popalign/embedding/openai_embedder.hpp>
 #endif
@@ -64,7 +67,7 @@ struct Opts {
   std::string out;
 };
 
-std::vector<std::string> all_facts(const std::vector<emb::PersonaText>& ps) {
+std::vector<std::string> all_facts(const std::vector<popalign::io::PersonaRecord>& ps) {
   std::vector<std::string> out;
   for (const auto& p : ps) out.insert(out.end(), p.facts.begin(), p.facts.end());
   return out;
@@ -77,15 +80,23 @@ int run(const Opts& o) {
     popalign::check_argument(!q.empty(), "--query", "must not be empty");
   std::string scoring = o.scoring;
   if (scoring == "auto") scoring = o.embedder == "glove" && o.head.empty() ? "fused" : "max-fact";
-  const bool max_sim = scoring == "max-sim" || scoring == "max-sim-profile" || scoring == "fused";
+  const bool max_sim = scoring == "max-sim" || scoring == "max-sim-profile";
   popalign::check_argument(
-      scoring == "max-fact" || scoring == "whole" || max_sim, "--scoring",
+      scoring == "max-fact" || scoring == "whole" || scoring == "fused" || max_sim, "--scoring",
       "must be auto, fused, max-fact, whole, max-sim or max-sim-profile, not '" + o.scoring + "'");
+  // Checked here too (the retriever would refuse them) so that the error names the flag.
   popalign::check_argument(!max_sim || o.embedder == "glove", "--scoring",
-                           scoring + " scoring needs word vectors (--embedder glove)");
+                           scoring + " scoring needs token vectors (--embedder glove)");
   popalign::check_argument(!max_sim || o.head.empty(), "--head",
-                           "a projection head cannot be combined with --scoring " + scoring);
-  const auto personas = emb::read_personas(o.personas);
+                           "a projection head has no token vectors: it cannot be combined with "
+                           "--scoring " +
+                               scoring);
+  // A persona file as every stage reads it (io/persona_record.hpp): a bad line or a repeated id
+  // is an error naming the file and line; an unterminated last line that does not parse (a
+  // killed writer) is skipped and reported here.
+  popalign::io::PersonaReadOptions read_options;
+  read_options.log = [](const std::string& m) { fmt::print(stderr, "retrieve: {}\n", m); };
+  const auto personas = popalign::io::read_personas(o.personas, read_options).personas;
   if (personas.empty()) throw popalign::IoError(o.personas, "no personas in the file");
 
   std::shared_ptr<const emb::Embedder> embedder;
@@ -142,7 +153,7 @@ int run(const Opts& o) {
       v.set("rank", static_cast<long long>(r + 1));
       v.set("id", p.id);
       v.set("score", static_cast<double>(hits[q][r].score));
-      v.set("persona", p.text());
+      v.set("persona", p.facts_text());
       writer.write(v);
     }
   }
@@ -168,9 +179,10 @@ popalign::cli::CommandRegistrar registrar{
       sub.add_option(
              "--scoring", o->scoring,
              "auto (fused with GloVe and no head, else max-fact), fused (z-score fusion of "
-             "max-fact and max-sim-profile), max-fact (best single fact), whole (all facts as one "
-             "text), max-sim (word-level late interaction, best fact) or max-sim-profile "
-             "(word-level, facts pooled)")
+             "max-fact and max-sim-profile; without token vectors, of max-fact and whole), "
+             "max-fact (best single fact), whole (all facts as one text), max-sim (word-level "
+             "late interaction, best fact; GloVe only) or max-sim-profile (word-level, facts "
+             "pooled; GloVe only)")
           ->capture_default_str();
       sub.add_option("--feedback", o->feedback,
                      "fused: pseudo-relevance feedback from the best facts of this many top "

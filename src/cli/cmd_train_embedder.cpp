@@ -31,6 +31,7 @@
 #include <popalign/embedding/contrastive.hpp>
 #include <popalign/embedding/retrieval.hpp>
 #include <popalign/embedding/word_vectors.hpp>
+#include <popalign/io/persona_record.hpp>
 #if defined(POPALIGN_HAS_OPENAI_EMBEDDER)
 #include <popalign/embedding/description_queries.hpp>
 #include <popalign/embedding/openai_embedder.hpp>
@@ -93,7 +94,10 @@ std::vector<emb::TrainingPair> profile_pairs(const std::string& path, const Pair
                            "must be in 0..10");
   popalign::check_argument(!o.no_cloze || o.descriptions > 0, "--no-cloze",
                            "needs --descriptions N (otherwise there are no pairs)");
-  const std::vector<emb::PersonaText> personas = emb::read_personas(path);
+  popalign::io::PersonaReadOptions read_options;  // errors name the file and line
+  read_options.log = [](const std::string& m) { fmt::print(stderr, "{}\n", m); };
+  const std::vector<popalign::io::PersonaRecord> personas =
+      popalign::io::read_personas(path, read_options).personas;
   std::vector<emb::TrainingPair> pairs;
   if (!o.no_cloze) pairs = emb::make_profile_pairs(personas);
   if (o.descriptions == 0) return pairs;

@@ -201,7 +201,7 @@ std::string_view description_system_prompt() {
          "with JSON only.";
 }
 
-llm::Request description_request(const PersonaText& persona,
+llm::Request description_request(const io::PersonaRecord& persona,
                                  const DescriptionQueryOptions& options, int attempt) {
   options.validate();
   check_argument(attempt >= 0, "attempt", "must be >= 0");
@@ -236,7 +236,7 @@ llm::Request description_request(const PersonaText& persona,
   return r;
 }
 
-ParsedDescriptions parse_descriptions(std::string_view answer, const PersonaText& persona,
+ParsedDescriptions parse_descriptions(std::string_view answer, const io::PersonaRecord& persona,
                                       const DescriptionQueryOptions& options) {
   ParsedDescriptions out;
   std::set<std::string> facts;
@@ -272,7 +272,7 @@ ParsedDescriptions parse_descriptions(std::string_view answer, const PersonaText
 }
 
 DescriptionPairs generate_description_pairs(llm::LlmBackend& backend,
-                                            std::span<const PersonaText> personas,
+                                            std::span<const io::PersonaRecord> personas,
                                             const DescriptionQueryOptions& options) {
   options.validate();
   DescriptionPairs result;
@@ -301,7 +301,7 @@ DescriptionPairs generate_description_pairs(llm::LlmBackend& backend,
     std::vector<std::size_t> again;
     for (std::size_t k = 0; k < pending.size(); ++k) {
       const std::size_t i = pending[k];
-      const PersonaText& p = personas[i];
+      const io::PersonaRecord& p = personas[i];
       const llm::Outcome& o = outcomes[k];
       if (!o.ok()) {
         if (o.error().kind == llm::ErrorKind::cancelled) {
@@ -348,7 +348,7 @@ DescriptionPairs generate_description_pairs(llm::LlmBackend& backend,
       ++rep.personas_without_pairs;
       continue;
     }
-    const std::string positive = personas[i].text();
+    const std::string positive = personas[i].facts_text();
     for (std::string& d : accepted[i]) result.pairs.push_back({std::move(d), positive});
   }
   rep.accepted = result.pairs.size();

@@ -10,7 +10,7 @@
 
 namespace popalign::embedding {
 
-std::vector<Index> persona_groups(const std::vector<PersonaText>& profiles) {
+std::vector<Index> persona_groups(const std::vector<io::PersonaRecord>& profiles) {
   const std::size_t n = profiles.size();
   std::vector<std::size_t> parent(n);
   std::iota(parent.begin(), parent.end(), std::size_t{0});
@@ -39,9 +39,10 @@ std::vector<Index> persona_groups(const std::vector<PersonaText>& profiles) {
   return out;
 }
 
-std::vector<PersonaText> one_profile_per_persona(const std::vector<PersonaText>& profiles) {
+std::vector<io::PersonaRecord> one_profile_per_persona(
+    const std::vector<io::PersonaRecord>& profiles) {
   const std::vector<Index> g = persona_groups(profiles);
-  std::vector<PersonaText> out;
+  std::vector<io::PersonaRecord> out;
   std::vector<char> seen(profiles.size(), 0);
   for (std::size_t i = 0; i < profiles.size(); ++i)
     if (!seen[static_cast<std::size_t>(g[i])]) {
@@ -51,7 +52,7 @@ std::vector<PersonaText> one_profile_per_persona(const std::vector<PersonaText>&
   return out;
 }
 
-ProfileSplit split_profiles(const std::vector<PersonaText>& profiles, double holdout_fraction,
+ProfileSplit split_profiles(const std::vector<io::PersonaRecord>& profiles, double holdout_fraction,
                             std::uint64_t seed) {
   check_argument(holdout_fraction >= 0 && holdout_fraction <= 1, "holdout_fraction",
                  "must be in [0, 1]");
@@ -79,8 +80,9 @@ ProfileSplit split_profiles(const std::vector<PersonaText>& profiles, double hol
 }
 
 ClozeMetrics evaluate_inverse_cloze(std::shared_ptr<const Embedder> embedder,
-                                    const std::vector<PersonaText>& profiles, std::uint64_t seed,
-                                    ProfileScoring scoring, const Execution& execution) {
+                                    const std::vector<io::PersonaRecord>& profiles,
+                                    std::uint64_t seed, ProfileScoring scoring,
+                                    const Execution& execution) {
   RetrieverOptions o;
   o.scoring = scoring;
   o.execution = execution;
@@ -88,16 +90,17 @@ ClozeMetrics evaluate_inverse_cloze(std::shared_ptr<const Embedder> embedder,
 }
 
 ClozeMetrics evaluate_inverse_cloze(std::shared_ptr<const Embedder> embedder,
-                                    const std::vector<PersonaText>& profiles, std::uint64_t seed,
-                                    const RetrieverOptions& options) {
+                                    const std::vector<io::PersonaRecord>& profiles,
+                                    std::uint64_t seed, const RetrieverOptions& options) {
   check_argument(embedder != nullptr, "embedder", "must not be null");
   Rng rng(seed);
   std::vector<std::string> queries;
-  std::vector<PersonaText> docs;
+  std::vector<io::PersonaRecord> docs;
   for (const auto& p : profiles) {
     if (p.facts.size() < 2) continue;
     const auto pick = static_cast<std::size_t>(rng.uniform_int(p.facts.size()));
-    PersonaText d{p.id, {}};
+    io::PersonaRecord d;
+    d.id = p.id;
     for (std::size_t j = 0; j < p.facts.size(); ++j)
       if (j != pick) d.facts.push_back(p.facts[j]);
     queries.push_back(p.facts[pick]);
@@ -108,7 +111,7 @@ ClozeMetrics evaluate_inverse_cloze(std::shared_ptr<const Embedder> embedder,
   if (queries.empty()) return m;
   const PersonaRetriever retriever(embedder, docs, options);
   const RowMatrix<float> s = retriever.score_all(queries);
-  std::vector<PersonaText> used;  // the profiles behind `queries`, for their groups
+  std::vector<io::PersonaRecord> used;  // the profiles behind `queries`, for their groups
   for (const auto& p : profiles)
     if (p.facts.size() >= 2) used.push_back(p);
   const std::vector<Index> group = persona_groups(used);
@@ -149,7 +152,7 @@ std::vector<GroupSpec> read_groups(const std::string& path) {
   return out;
 }
 
-bool profile_matches(const PersonaText& profile, const GroupSpec& group) {
+bool profile_matches(const io::PersonaRecord& profile, const GroupSpec& group) {
   std::vector<std::vector<std::string>> kws;
   for (const auto& k : group.keywords) kws.push_back(tokenize(k));
   for (const auto& fact : profile.facts) {

@@ -7,33 +7,41 @@
 
 namespace popalign::embedding {
 
-MaxSimScorer::MaxSimScorer(std::shared_ptr<const SifEmbedder> sif,
+namespace {
+const TokenVectors* checked_tokens(const std::shared_ptr<const Embedder>& embedder) {
+  check_argument(embedder != nullptr, "embedder", "must not be null");
+  const TokenVectors* t = embedder->token_vectors();
+  check_argument(t != nullptr, "embedder",
+                 "word-level (MaxSim) scoring needs token vectors (Embedder::token_vectors()), "
+                 "and '" +
+                     embedder->name() + "' has none");
+  return t;
+}
+}  // namespace
+
+MaxSimScorer::MaxSimScorer(std::shared_ptr<const Embedder> embedder,
                            const std::vector<std::string>& texts)
-    : sif_(std::move(sif)) {
-  check_argument(sif_ != nullptr, "sif", "must not be null");
+    : embedder_(std::move(embedder)), tokens_(checked_tokens(embedder_)) {
   std::vector<std::vector<std::string>> docs;
   docs.reserve(texts.size());
   for (const auto& t : texts) docs.push_back({t});
   prepare(docs);
 }
 
-MaxSimScorer::MaxSimScorer(std::shared_ptr<const SifEmbedder> sif,
+MaxSimScorer::MaxSimScorer(std::shared_ptr<const Embedder> embedder,
                            const std::vector<std::vector<std::string>>& documents)
-    : sif_(std::move(sif)) {
-  check_argument(sif_ != nullptr, "sif", "must not be null");
+    : embedder_(std::move(embedder)), tokens_(checked_tokens(embedder_)) {
   prepare(documents);
 }
 
 void MaxSimScorer::prepare(const std::vector<std::vector<std::string>>& documents) {
-  const WordVectors& wv = sif_->word_vectors();
+  const RowMatrix<float>& vocab = tokens_->token_matrix();
   std::unordered_map<Index, Index> local;  // vocabulary row -> local id
   doc_words_.resize(documents.size());
   for (std::size_t d = 0; d < documents.size(); ++d) {
     auto& ids = doc_words_[d];
     for (const auto& text : documents[d])
-      for (const auto& tok : tokenize(text)) {
-        const Index r = wv.find(tok);
-        if (r < 0) continue;
+      for (const Index r : tokens_->token_rows(text)) {
         auto [it, inserted] = local.emplace(r, static_cast<Index>(pool_rows_.size()));
         if (inserted) pool_rows_.push_back(r);
         ids.push_back(it->second);
@@ -41,24 +49,20 @@ void MaxSimScorer::prepare(const std::vector<std::vector<std::string>>& document
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   }
-  pool_.resize(static_cast<Index>(pool_rows_.size()), wv.dimension());
+  pool_.resize(static_cast<Index>(pool_rows_.size()), vocab.cols());
   for (std::size_t i = 0; i < pool_rows_.size(); ++i) {
     auto row = pool_.row(static_cast<Index>(i));
-    row = wv.vectors().row(pool_rows_[i]);
+    row = vocab.row(pool_rows_[i]);
     const float n = row.norm();
     if (n > 0) row /= n;
   }
 }
 
 WeightedQuery MaxSimScorer::weighted_words(const std::string& text) const {
-  const WordVectors& wv = sif_->word_vectors();
   WeightedQuery out;
-  for (const auto& tok : tokenize(text)) {
-    const Index r = wv.find(tok);
-    if (r < 0) continue;
-    out.rows.push_back(r);
-    out.weights.push_back(sif_->weight(r));
-  }
+  out.rows = tokens_->token_rows(text);
+  out.weights.reserve(out.rows.size());
+  for (const Index r : out.rows) out.weights.push_back(tokens_->token_weight(r));
   return out;
 }
 
@@ -73,16 +77,17 @@ RowMatrix<float> MaxSimScorer::score(const std::vector<std::string>& queries,
 RowMatrix<float> MaxSimScorer::score_weighted(const std::vector<WeightedQuery>& queries,
                                               const Execution& execution) const {
   execution.validate();
-  const WordVectors& wv = sif_->word_vectors();
+  const RowMatrix<float>& vocab = tokens_->token_matrix();
   for (std::size_t q = 0; q < queries.size(); ++q) {
     const auto& x = queries[q];
     check_argument(x.rows.size() == x.weights.size(), "queries",
                    "query " + std::to_string(q) + " has " + std::to_string(x.rows.size()) +
                        " rows but " + std::to_string(x.weights.size()) + " weights");
     for (std::size_t i = 0; i < x.rows.size(); ++i) {
-      check_argument(x.rows[i] >= 0 && x.rows[i] < wv.size(), "queries",
+      check_argument(x.rows[i] >= 0 && x.rows[i] < vocab.rows(), "queries",
                      "query " + std::to_string(q) + ": row " + std::to_string(x.rows[i]) +
-                         " is outside the vocabulary of " + std::to_string(wv.size()) + " words");
+                         " is outside the vocabulary of " + std::to_string(vocab.rows()) +
+                         " words");
       check_argument(std::isfinite(x.weights[i]) && x.weights[i] >= 0, "queries",
                      "query " + std::to_string(q) + ": weights must be finite and >= 0");
     }
@@ -95,11 +100,11 @@ RowMatrix<float> MaxSimScorer::score_weighted(const std::vector<WeightedQuery>& 
       const WeightedQuery& x = queries[static_cast<std::size_t>(q)];
       if (x.rows.empty() || pool_.rows() == 0) continue;
       const auto m = static_cast<Index>(x.rows.size());
-      RowMatrix<float> qv(m, wv.dimension());
+      RowMatrix<float> qv(m, vocab.cols());
       double wsum = 0;
       for (Index i = 0; i < m; ++i) {
         auto row = qv.row(i);
-        row = wv.vectors().row(x.rows[static_cast<std::size_t>(i)]);
+        row = vocab.row(x.rows[static_cast<std::size_t>(i)]);
         const float n = row.norm();
         if (n > 0) row /= n;
         wsum += x.weights[static_cast<std::size_t>(i)];

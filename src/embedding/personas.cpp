@@ -10,15 +10,6 @@
 
 namespace popalign::embedding {
 
-std::string PersonaText::text() const {
-  std::string out;
-  for (const auto& f : facts) {
-    if (!out.empty()) out.push_back(' ');
-    out += f;
-  }
-  return out;
-}
-
 namespace {
 std::string trim(std::string_view s) {
   std::size_t b = 0, e = s.size();
@@ -27,54 +18,6 @@ std::string trim(std::string_view s) {
   return std::string(s.substr(b, e - b));
 }
 }  // namespace
-
-std::vector<std::string> split_sentences(std::string_view text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c != '.' && c != '!' && c != '?') continue;
-    std::size_t j = i + 1;
-    while (j < text.size() && (text[j] == '.' || text[j] == '!' || text[j] == '?')) ++j;
-    if (j == text.size() || std::isspace(static_cast<unsigned char>(text[j]))) {
-      std::string s = trim(text.substr(start, j - start));
-      if (!s.empty()) out.push_back(std::move(s));
-      start = j;
-    }
-    i = j - 1;
-  }
-  std::string s = trim(text.substr(std::min(start, text.size())));
-  if (!s.empty()) out.push_back(std::move(s));
-  return out;
-}
-
-std::vector<PersonaText> read_personas(const std::string& path) {
-  io::JsonlReader reader(path);
-  io::JsonlRecord rec;
-  std::vector<PersonaText> out;
-  while (reader.next(rec)) {
-    PersonaText p;
-    p.id = rec.id_field("id");
-    if (const io::JsonValue* facts = rec.value.find("facts"); facts && !facts->is_null()) {
-      if (!facts->is_array())
-        throw ParseError(path, rec.line, "'facts' must be an array of strings");
-      for (const auto& f : facts->as_array()) {
-        if (!f.is_string()) throw ParseError(path, rec.line, "'facts' must be an array of strings");
-        std::string t = trim(f.as_string());
-        if (!t.empty()) p.facts.push_back(std::move(t));
-      }
-    } else if (const io::JsonValue* persona = rec.value.find("persona");
-               persona && !persona->is_null()) {
-      if (!persona->is_string()) throw ParseError(path, rec.line, "'persona' must be a string");
-      p.facts = split_sentences(persona->as_string());
-    } else {
-      throw ParseError(path, rec.line, "needs a \"persona\" string or a \"facts\" array");
-    }
-    if (p.facts.empty()) throw ParseError(path, rec.line, "persona '" + p.id + "' has no text");
-    out.push_back(std::move(p));
-  }
-  return out;
-}
 
 std::vector<TrainingPair> read_pairs(const std::string& path) {
   io::JsonlReader reader(path);
@@ -102,7 +45,7 @@ void write_pairs(const std::vector<TrainingPair>& pairs, const std::string& path
   writer.close();
 }
 
-std::vector<TrainingPair> make_profile_pairs(const std::vector<PersonaText>& profiles) {
+std::vector<TrainingPair> make_profile_pairs(const std::vector<io::PersonaRecord>& profiles) {
   std::vector<TrainingPair> out;
   for (const auto& p : profiles) {
     if (p.facts.size() < 2) continue;
@@ -120,19 +63,20 @@ std::vector<TrainingPair> make_profile_pairs(const std::vector<PersonaText>& pro
 }
 
 PersonaRetriever::PersonaRetriever(std::shared_ptr<const Embedder> embedder,
-                                   std::vector<PersonaText> personas, RetrieverOptions options)
+                                   std::vector<io::PersonaRecord> personas,
+                                   RetrieverOptions options)
     : embedder_(std::move(embedder)), personas_(std::move(personas)), options_(options) {
   check_argument(embedder_ != nullptr, "embedder", "must not be null");
   options_.validate();
   const bool fused = options_.scoring == ProfileScoring::fused;
-  if (options_.scoring == ProfileScoring::max_sim ||
-      options_.scoring == ProfileScoring::max_sim_profile || fused) {
-    auto sif = std::dynamic_pointer_cast<const SifEmbedder>(embedder_);
-    check_argument(sif != nullptr, "embedder",
-                   to_string(options_.scoring) +
-                       " scoring needs the word vectors of a SifEmbedder (no head, no HTTP "
-                       "embedder), not '" +
-                       embedder_->name() + "'");
+  const bool word_level = options_.scoring == ProfileScoring::max_sim ||
+                          options_.scoring == ProfileScoring::max_sim_profile;
+  check_argument(!word_level || embedder_->token_vectors() != nullptr, "embedder",
+                 to_string(options_.scoring) +
+                     " scoring needs token vectors (Embedder::token_vectors(), e.g. a "
+                     "SifEmbedder without a head), and '" +
+                     embedder_->name() + "' has none; use scoring max-fact, whole or fused");
+  if (word_level || (fused && embedder_->token_vectors() != nullptr)) {
     std::vector<std::vector<std::string>> docs;
     if (options_.scoring == ProfileScoring::max_sim) {
       for (std::size_t i = 0; i < personas_.size(); ++i)
@@ -143,7 +87,7 @@ PersonaRetriever::PersonaRetriever(std::shared_ptr<const Embedder> embedder,
     } else {
       for (const auto& p : personas_) docs.push_back(p.facts);
     }
-    max_sim_ = std::make_shared<const MaxSimScorer>(std::move(sif), docs);
+    max_sim_ = std::make_shared<const MaxSimScorer>(embedder_, docs);
     if (!fused) return;
   }
   std::vector<std::string> texts;
@@ -154,7 +98,18 @@ PersonaRetriever::PersonaRetriever(std::shared_ptr<const Embedder> embedder,
         owner_.push_back(static_cast<Index>(i));
       }
   } else {
-    for (const auto& p : personas_) texts.push_back(p.text());
+    for (const auto& p : personas_) texts.push_back(p.facts_text());
+  }
+  if (fused && !max_sim_) {
+    // fused without token vectors: the whole-profile channel. Facts and profiles go to the
+    // embedder in one batch (one call for an HTTP embedder).
+    const auto n_facts = static_cast<Index>(texts.size());
+    for (const auto& p : personas_) texts.push_back(p.facts_text());
+    RowMatrix<float> all = embedder_->embed(texts);
+    if (!embedder_->normalized()) normalize_rows(all);
+    vectors_ = all.topRows(n_facts);
+    profile_vectors_ = all.bottomRows(all.rows() - n_facts);
+    return;
   }
   vectors_ = embedder_->embed(texts);
   if (!embedder_->normalized()) normalize_rows(vectors_);
@@ -187,7 +142,9 @@ RowMatrix<float> PersonaRetriever::fused_scores(const std::vector<std::string>& 
   if (!embedder_->normalized()) normalize_rows(qv);
   Eigen::Matrix<Index, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> best;
   RowMatrix<float> a = dense_scores(qv, &best);
-  RowMatrix<float> b = max_sim_->score(queries, options_.execution);
+  // Second channel: max-sim-profile with token vectors, else the whole-profile cosine.
+  RowMatrix<float> b = max_sim_ ? max_sim_->score(queries, options_.execution)
+                                : dense_scores(qv, profile_vectors_, false);
   standardize_rows(a);
   standardize_rows(b);
   a += b;
@@ -201,7 +158,7 @@ RowMatrix<float> PersonaRetriever::fused_scores(const std::vector<std::string>& 
   std::vector<WeightedQuery> w2(queries.size());
   for (Index q = 0; q < qv.rows(); ++q) {
     auto& wq = w2[static_cast<std::size_t>(q)];
-    wq = max_sim_->weighted_words(queries[static_cast<std::size_t>(q)]);
+    if (max_sim_) wq = max_sim_->weighted_words(queries[static_cast<std::size_t>(q)]);
     if (qv.row(q).squaredNorm() == 0) continue;  // no known words: no feedback
     double wsum = 0;
     for (double w : wq.weights) wsum += w;
@@ -209,6 +166,7 @@ RowMatrix<float> PersonaRetriever::fused_scores(const std::vector<std::string>& 
     for (const auto& hit : top[static_cast<std::size_t>(q)]) {
       const Index fact = best(q, hit.index);
       centroid += vectors_.row(fact).cast<double>();
+      if (!max_sim_) continue;
       const WeightedQuery& fw = fact_words_[static_cast<std::size_t>(fact)];
       double fsum = 0;
       for (double w : fw.weights) fsum += w;
@@ -224,7 +182,8 @@ RowMatrix<float> PersonaRetriever::fused_scores(const std::vector<std::string>& 
         n > 0 ? Eigen::RowVectorXf((v / n).cast<float>()) : Eigen::RowVectorXf(v.cast<float>());
   }
   RowMatrix<float> a2 = dense_scores(q2);
-  RowMatrix<float> b2 = max_sim_->score_weighted(w2, options_.execution);
+  RowMatrix<float> b2 = max_sim_ ? max_sim_->score_weighted(w2, options_.execution)
+                                 : dense_scores(q2, profile_vectors_, false);
   standardize_rows(a2);
   standardize_rows(b2);
   a2 += b2;
@@ -233,7 +192,7 @@ RowMatrix<float> PersonaRetriever::fused_scores(const std::vector<std::string>& 
 
 RowMatrix<float> PersonaRetriever::score_all(const std::vector<std::string>& queries) const {
   if (options_.scoring == ProfileScoring::fused) return fused_scores(queries);
-  if (max_sim_) {
+  if (max_sim_) {  // max_sim, max_sim_profile
     const RowMatrix<float> s = max_sim_->score(queries, options_.execution);
     if (options_.scoring == ProfileScoring::max_sim_profile) return s;
     RowMatrix<float> out(s.rows(), static_cast<Index>(personas_.size()));
@@ -257,6 +216,12 @@ RowMatrix<float> PersonaRetriever::dense_scores(const std::vector<std::string>& 
 RowMatrix<float> PersonaRetriever::dense_scores(
     const RowMatrix<float>& q,
     Eigen::Matrix<Index, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>* best_fact) const {
+  return dense_scores(q, vectors_, options_.scoring != ProfileScoring::whole, best_fact);
+}
+
+RowMatrix<float> PersonaRetriever::dense_scores(
+    const RowMatrix<float>& q, const RowMatrix<float>& vectors, bool per_fact,
+    Eigen::Matrix<Index, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>* best_fact) const {
   const auto np = static_cast<Index>(personas_.size());
   RowMatrix<float> out(q.rows(), np);
   if (best_fact) best_fact->setConstant(q.rows(), np, -1);
@@ -267,8 +232,8 @@ RowMatrix<float> PersonaRetriever::dense_scores(
         for (Index blk = b; blk < e; ++blk) {
           const Index q0 = blk * block, q1 = std::min(q.rows(), q0 + block);
           Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor, 32, Eigen::Dynamic>
-              s = q.middleRows(q0, q1 - q0) * vectors_.transpose();
-          if (options_.scoring == ProfileScoring::whole) {
+              s = q.middleRows(q0, q1 - q0) * vectors.transpose();
+          if (!per_fact) {
             out.middleRows(q0, q1 - q0) = s;
             continue;
           }

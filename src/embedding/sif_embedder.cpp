@@ -41,6 +41,15 @@ void SifEmbedder::set_word_probabilities(const Vector<double>& p) {
         static_cast<float>(options_.a / (options_.a + p[i] / total));
 }
 
+std::vector<Index> SifEmbedder::token_rows(std::string_view text) const {
+  std::vector<Index> out;
+  for (const auto& tok : tokenize(text)) {
+    const Index r = vectors_->find(tok);
+    if (r >= 0) out.push_back(r);
+  }
+  return out;
+}
+
 RowMatrix<float> SifEmbedder::embed_weighted_average(const std::vector<std::string>& texts) const {
   const Index d = vectors_->dimension();
   const auto n = static_cast<Index>(texts.size());

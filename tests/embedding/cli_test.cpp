@@ -134,6 +134,22 @@ TEST(CliTrainEmbedder, MakePairsTrainAndRetrieveWithTheHead) {
                         " --out " + (dir / "hits.jsonl").string());
   ASSERT_EQ(rt.code, 0) << rt.output;
   EXPECT_EQ(count_lines(dir / "hits.jsonl"), 5u);
+  // A head has no token vectors: fused then fuses max-fact with the whole-profile cosine (so it
+  // differs from auto = max-fact), and the word-level scorings are refused naming --head.
+  const CliRun rf = run("retrieve --personas " + (dir / "profiles.jsonl").string() +
+                        " --query \"I love dogs\" --k 5 --scoring fused --head " +
+                        (dir / "head.bin").string() + " --out " + (dir / "fused.jsonl").string());
+  ASSERT_EQ(rf.code, 0) << rf.output;
+  const auto mf = io::read_jsonl(dir / "hits.jsonl").records;
+  const auto fu = io::read_jsonl(dir / "fused.jsonl").records;
+  ASSERT_EQ(fu.size(), 5u);
+  EXPECT_NE(mf[0].number_field("score"), fu[0].number_field("score"));
+  const CliRun rs = run("retrieve --personas " + (dir / "profiles.jsonl").string() +
+                        " --query x --scoring max-sim-profile --head " +
+                        (dir / "head.bin").string() + " --out " + (dir / "x.jsonl").string());
+  EXPECT_EQ(rs.code, 2);
+  EXPECT_NE(rs.output.find("'--head'"), std::string::npos) << rs.output;
+  EXPECT_NE(rs.output.find("no token vectors"), std::string::npos) << rs.output;
   fs::remove_all(dir);
 }
 
@@ -153,12 +169,26 @@ TEST(CliRetrieve, MaxSimScoring) {
                          "personas_small.jsonl --query x --scoring maxsim --out " + out.string());
   EXPECT_EQ(bad.code, 2);  // usage error (InvalidArgument)
   EXPECT_NE(bad.output.find("--scoring"), std::string::npos) << bad.output;
-  // The word-level scorings (fused, the default with GloVe, included) refuse a head.
+  // The word-level scorings refuse a head before loading it (fused works with one: see
+  // MakePairsTrainAndRetrieveWithTheHead).
   const CliRun with_head =
       run("retrieve --personas " + kDir +
-          "personas_small.jsonl --query x --scoring fused --head h.bin --out " + out.string());
+          "personas_small.jsonl --query x --scoring max-sim --head h.bin --out " + out.string());
   EXPECT_EQ(with_head.code, 2);
   EXPECT_NE(with_head.output.find("--head"), std::string::npos) << with_head.output;
+  // A file with a repeated id is refused, naming the file and line.
+  const fs::path dup = out.parent_path() / "dup.jsonl";
+  {
+    std::ofstream f(dup);
+    f << R"({"id": "a", "persona": "I am a nurse."})"
+      << "\n"
+      << R"({"id": "a", "persona": "I play piano."})"
+      << "\n";
+  }
+  const CliRun d = run("retrieve --personas " + dup.string() + " --query x --out " + out.string());
+  EXPECT_NE(d.code, 0);
+  EXPECT_NE(d.output.find("dup.jsonl:2"), std::string::npos) << d.output;
+  EXPECT_NE(d.output.find("duplicate id 'a'"), std::string::npos) << d.output;
   // Explicit fused equals the default (auto = fused with GloVe and no head).
   const fs::path fused_out = out.parent_path() / "hits_fused.jsonl";
   const fs::path auto_out = out.parent_path() / "hits_auto.jsonl";

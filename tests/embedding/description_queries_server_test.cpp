@@ -15,6 +15,8 @@
 #include <popalign/llm/cache.hpp>
 #include <popalign/llm/openai_client.hpp>
 
+#include "persona_fixture.hpp"
+
 #include "embedding/cli_run.hpp"
 
 using namespace popalign;
@@ -24,9 +26,9 @@ namespace fs = std::filesystem;
 namespace {
 
 // Short personas: the test model has a 512-token context.
-const std::vector<PersonaText> kPersonas = {
-    {"a", {"I am a nurse.", "I like cats."}},
-    {"b", {"I bake bread.", "I have a dog."}},
+const std::vector<io::PersonaRecord> kPersonas = {
+    fixture::persona("a", {"I am a nurse.", "I like cats."}),
+    fixture::persona("b", {"I bake bread.", "I have a dog."}),
 };
 
 std::string server_url() {
@@ -67,7 +69,7 @@ TEST(DescriptionQueriesServer, SchemaShapedAnswersFromARealModel) {
   ASSERT_FALSE(server_url().empty())
       << "run through ctest (fixture llm_server sets POPALIGN_TEST_LLM_URL)";
   auto backend = http_backend();
-  for (const PersonaText& p : kPersonas) {
+  for (const io::PersonaRecord& p : kPersonas) {
     const llm::Outcome o = llm::complete_one(*backend, description_request(p, options(), 0));
     ASSERT_TRUE(o.ok()) << o.error().message;
     const ParsedDescriptions parsed = parse_descriptions(o.value().text, p, options());
@@ -216,6 +218,20 @@ TEST(EmbedderServerCli, RetrieveTrainAndRetrieveWithAHeadOverHttp) {
   ASSERT_EQ(h.code, 0) << h.output;
   text = slurp(hits);
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2) << text;
+  // fused works over HTTP (no token vectors: max-fact fused with the whole profile); the
+  // word-level scorings are refused naming --scoring.
+  const CliRun f = run("retrieve --personas " + personas.string() +
+                       " --query \"Once upon a time there was a cat.\" --k 3 --scoring fused" +
+                       http + " --out " + hits.string());
+  ASSERT_EQ(f.code, 0) << f.output;
+  text = slurp(hits);
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3) << text;
+  EXPECT_LT(text.find("\"id\":\"cat\""), text.find("\"id\":\"dog\"")) << text;
+  const CliRun ms = run("retrieve --personas " + personas.string() +
+                        " --query x --scoring max-sim" + http + " --out " + hits.string());
+  EXPECT_EQ(ms.code, 2);
+  EXPECT_NE(ms.output.find("'--scoring'"), std::string::npos) << ms.output;
+  EXPECT_NE(ms.output.find("token vectors"), std::string::npos) << ms.output;
   // A head trained on GloVe vectors does not fit 64-d model embeddings: a clear error.
   const CliRun wrong = run("retrieve --personas " + personas.string() + " --query x --head " +
                            std::string(POPALIGN_DATA_DIR) + "/embedding/glove_sif_head.bin" +

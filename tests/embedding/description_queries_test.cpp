@@ -10,16 +10,18 @@
 #include <popalign/embedding/description_queries.hpp>
 #include <popalign/llm/cache.hpp>
 
+#include "persona_fixture.hpp"
+
 using namespace popalign;
 using namespace popalign::embedding;
 namespace fs = std::filesystem;
 
 namespace {
 
-const std::vector<PersonaText> kPersonas = {
-    {"nurse", {"I am a nurse.", "I have two kids.", "I like hiking."}},
-    {"baker", {"I love to bake cookies.", "Knitting is my passion."}},
-    {"odd", {"I can move objects with my mind.", "I was born in a lighthouse."}},
+const std::vector<io::PersonaRecord> kPersonas = {
+    fixture::persona("nurse", {"I am a nurse.", "I have two kids.", "I like hiking."}),
+    fixture::persona("baker", {"I love to bake cookies.", "Knitting is my passion."}),
+    fixture::persona("odd", {"I can move objects with my mind.", "I was born in a lighthouse."}),
 };
 
 std::string json_answer(const std::vector<std::string>& ds) {
@@ -28,7 +30,7 @@ std::string json_answer(const std::vector<std::string>& ds) {
 
 // Which persona a request is about: the first fact of its user message.
 std::string persona_of(const llm::Request& r) {
-  for (const PersonaText& p : kPersonas)
+  for (const io::PersonaRecord& p : kPersonas)
     if (r.messages.at(1).content.find(p.facts.front()) != std::string::npos) return p.id;
   return "";
 }
@@ -184,10 +186,10 @@ TEST(DescriptionQueries, PairsFromATestDoubleWithReAsksAndNonsense) {
   ASSERT_EQ(d.pairs.size(), 5u);  // 3 for the nurse, 2 for the baker (one duplicate dropped)
   EXPECT_EQ(d.report.accepted, 5u);
   EXPECT_EQ(d.pairs[0].query, "someone who works in healthcare");
-  EXPECT_EQ(d.pairs[0].positive, kPersonas[0].text());
+  EXPECT_EQ(d.pairs[0].positive, kPersonas[0].facts_text());
   EXPECT_EQ(d.pairs[3].query, "someone who loves baking");
   EXPECT_EQ(d.pairs[4].query, "a crafter who knits");
-  EXPECT_EQ(d.pairs[4].positive, kPersonas[1].text());
+  EXPECT_EQ(d.pairs[4].positive, kPersonas[1].facts_text());
   bool named = false;
   for (const std::string& m : d.report.messages)
     named = named || (m.find("persona odd (attempt 2)") != std::string::npos);

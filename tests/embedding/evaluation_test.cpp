@@ -5,12 +5,14 @@
 #include <popalign/embedding/projection_head.hpp>
 #include <popalign/embedding/word_vectors.hpp>
 
+#include "persona_fixture.hpp"
+
 using namespace popalign;
 using namespace popalign::embedding;
 
 namespace {
 const std::string kData = POPALIGN_DATA_DIR;
-std::vector<std::string> facts_of(const std::vector<PersonaText>& ps) {
+std::vector<std::string> facts_of(const std::vector<io::PersonaRecord>& ps) {
   std::vector<std::string> out;
   for (const auto& p : ps) out.insert(out.end(), p.facts.begin(), p.facts.end());
   return out;
@@ -18,8 +20,9 @@ std::vector<std::string> facts_of(const std::vector<PersonaText>& ps) {
 }  // namespace
 
 TEST(Evaluation, SplitIsSeededAndDisjoint) {
-  std::vector<PersonaText> ps;
-  for (int i = 0; i < 100; ++i) ps.push_back({std::to_string(i), {"fact " + std::to_string(i)}});
+  std::vector<io::PersonaRecord> ps;
+  for (int i = 0; i < 100; ++i)
+    ps.push_back(fixture::persona(std::to_string(i), {"fact " + std::to_string(i)}));
   const auto a = split_profiles(ps, 0.2, 7), b = split_profiles(ps, 0.2, 7),
              c = split_profiles(ps, 0.2, 8);
   ASSERT_EQ(a.test.size(), 20u);
@@ -37,12 +40,12 @@ TEST(Evaluation, SplitIsSeededAndDisjoint) {
 TEST(Evaluation, VariantsOfOnePersonaStayOnOneSide) {
   // Profiles 0, 3, 5 are variants (shared facts, reordered / subset; case and punctuation
   // differ); 1 and 4 share a fact; 2 is alone.
-  std::vector<PersonaText> ps = {{"0", {"I am a nurse.", "I love dogs."}},
-                                 {"1", {"I fish.", "I am tall."}},
-                                 {"2", {"I paint."}},
-                                 {"3", {"i love dogs", "I hike."}},
-                                 {"4", {"I am tall!", "I sing."}},
-                                 {"5", {"I hike.", "I am a nurse."}}};
+  std::vector<io::PersonaRecord> ps = {fixture::persona("0", {"I am a nurse.", "I love dogs."}),
+                                       fixture::persona("1", {"I fish.", "I am tall."}),
+                                       fixture::persona("2", {"I paint."}),
+                                       fixture::persona("3", {"i love dogs", "I hike."}),
+                                       fixture::persona("4", {"I am tall!", "I sing."}),
+                                       fixture::persona("5", {"I hike.", "I am a nurse."})};
   const auto g = persona_groups(ps);
   EXPECT_EQ(g, (std::vector<Index>{0, 1, 2, 0, 1, 0}));
   for (std::uint64_t seed = 0; seed < 20; ++seed) {
@@ -61,10 +64,10 @@ TEST(Evaluation, VariantsOfOnePersonaStayOnOneSide) {
 
 TEST(Evaluation, KeywordFamiliesMatchWholeTokens) {
   const GroupSpec g{"health", "someone in healthcare", {"nurse", "health care"}};
-  EXPECT_TRUE(profile_matches({"a", {"I love dogs.", "I am a Nurse."}}, g));
-  EXPECT_TRUE(profile_matches({"a", {"I work in health care."}}, g));
-  EXPECT_FALSE(profile_matches({"a", {"I run a nursery."}}, g));
-  EXPECT_FALSE(profile_matches({"a", {"health is wealth", "I care"}}, g));
+  EXPECT_TRUE(profile_matches(fixture::persona("a", {"I love dogs.", "I am a Nurse."}), g));
+  EXPECT_TRUE(profile_matches(fixture::persona("a", {"I work in health care."}), g));
+  EXPECT_FALSE(profile_matches(fixture::persona("a", {"I run a nursery."}), g));
+  EXPECT_FALSE(profile_matches(fixture::persona("a", {"health is wealth", "I care"}), g));
   const auto groups = read_groups(kData + "/embedding/groups.jsonl");
   EXPECT_GE(groups.size(), 10u);
   for (const auto& gr : groups) {
@@ -80,7 +83,8 @@ TEST(Evaluation, KeywordFamiliesMatchWholeTokens) {
 TEST(Evaluation, TrainedHeadBeatsUntrainedOnHeldOutSubset) {
   auto wv = std::make_shared<const WordVectors>(
       load_word_vectors(kData + "/models/glove6b_100d_top40k.w2v.bin"));
-  auto profiles = read_personas(kData + "/personas/synthetic_persona_chat_valid_test.jsonl");
+  auto profiles =
+      io::read_personas(kData + "/personas/synthetic_persona_chat_valid_test.jsonl").personas;
   profiles.resize(1500);
   const ProfileSplit split = split_profiles(profiles, 0.2, 2026);
   auto sif = std::make_shared<SifEmbedder>(wv);
@@ -98,7 +102,7 @@ TEST(Evaluation, TrainedHeadBeatsUntrainedOnHeldOutSubset) {
 
   // Group descriptions with the default (untrained, max-fact) retriever, one profile per
   // persona group of the subset: far above the base rate.
-  const std::vector<PersonaText> dedup = one_profile_per_persona(profiles);
+  const std::vector<io::PersonaRecord> dedup = one_profile_per_persona(profiles);
   const PersonaRetriever retriever(sif, dedup);
   const auto groups = read_groups(kData + "/embedding/groups.jsonl");
   const auto gm = evaluate_groups(retriever, groups);
@@ -120,8 +124,9 @@ TEST(Evaluation, TrainedHeadBeatsUntrainedOnHeldOutSubset) {
 TEST(Evaluation, FusedScoringBeatsMaxFactOnDistinctPersonas) {
   auto wv = std::make_shared<const WordVectors>(
       load_word_vectors(kData + "/models/glove6b_100d_top40k.w2v.bin"));
-  const auto profiles = read_personas(kData + "/personas/synthetic_persona_chat_valid_test.jsonl");
-  const std::vector<PersonaText> dedup = one_profile_per_persona(profiles);
+  const auto profiles =
+      io::read_personas(kData + "/personas/synthetic_persona_chat_valid_test.jsonl").personas;
+  const std::vector<io::PersonaRecord> dedup = one_profile_per_persona(profiles);
   ASSERT_EQ(dedup.size(), 173u);
   auto sif = std::make_shared<SifEmbedder>(wv);
   sif->fit_common_components(facts_of(profiles));
@@ -149,13 +154,14 @@ TEST(Evaluation, FusedScoringBeatsMaxFactOnDistinctPersonas) {
 TEST(Evaluation, FeedbackBeatsPlainFusionOnBothDevPools) {
   auto wv = std::make_shared<const WordVectors>(
       load_word_vectors(kData + "/models/glove6b_100d_top40k.w2v.bin"));
-  const auto profiles = read_personas(kData + "/personas/synthetic_persona_chat_valid_test.jsonl");
+  const auto profiles =
+      io::read_personas(kData + "/personas/synthetic_persona_chat_valid_test.jsonl").personas;
   const ProfileSplit outer = split_profiles(profiles, 0.2, 2026);
   const ProfileSplit dev = split_profiles(outer.train, 0.25, 2028);
   const auto groups = read_groups(kData + "/embedding/groups.jsonl");
   double gain10 = 0;
   for (const auto* side : {&dev.train, &dev.test}) {
-    const std::vector<PersonaText> dedup = one_profile_per_persona(*side);
+    const std::vector<io::PersonaRecord> dedup = one_profile_per_persona(*side);
     auto sif = std::make_shared<SifEmbedder>(wv);
     sif->fit_common_components(facts_of(*side));
     auto mean_p = [&](const RetrieverOptions& o) {

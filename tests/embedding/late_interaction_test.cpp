@@ -6,6 +6,8 @@
 #include <popalign/embedding/retrieval.hpp>
 #include <popalign/embedding/word_vectors.hpp>
 
+#include "persona_fixture.hpp"
+
 using namespace popalign;
 using namespace popalign::embedding;
 
@@ -57,7 +59,8 @@ TEST(MaxSim, MatchesTheFormula) {
 
 TEST(MaxSim, FindsTheSynonymThatAveragedVectorsRankLower) {
   const auto sif = planted_sif();
-  const std::vector<PersonaText> ps = {{"gardener", {"garden flowers"}}, {"nurse", {"the nurse"}}};
+  const std::vector<io::PersonaRecord> ps = {fixture::persona("gardener", {"garden flowers"}),
+                                             fixture::persona("nurse", {"the nurse"})};
   const PersonaRetriever averaged(sif, ps, RetrieverOptions{ProfileScoring::max_fact, {}});
   const PersonaRetriever late(sif, ps, RetrieverOptions{ProfileScoring::max_sim, {}});
   // SIF averages: "garden flowers" points along (1,1,0), exactly like the query.
@@ -71,7 +74,8 @@ TEST(MaxSim, FindsTheSynonymThatAveragedVectorsRankLower) {
 TEST(MaxSim, BestFactVersusPooledProfile) {
   const auto sif = planted_sif();
   // "healthcare" and "job" are each matched exactly, but in different facts of persona 0.
-  const std::vector<PersonaText> ps = {{"split", {"healthcare", "job"}}, {"one", {"nurse job"}}};
+  const std::vector<io::PersonaRecord> ps = {fixture::persona("split", {"healthcare", "job"}),
+                                             fixture::persona("one", {"nurse job"})};
   const PersonaRetriever fact(sif, ps, RetrieverOptions{ProfileScoring::max_sim, {}});
   const PersonaRetriever pooled(sif, ps, RetrieverOptions{ProfileScoring::max_sim_profile, {}});
   const RowMatrix<float> f = fact.score_all({"healthcare job"});
@@ -118,7 +122,7 @@ TEST(MaxSim, Errors) {
     bool normalized() const { return false; }
   };
   try {
-    PersonaRetriever r(make_embedder(Ones{}), {{"a", {"x"}}},
+    PersonaRetriever r(make_embedder(Ones{}), {fixture::persona("a", {"x"})},
                        RetrieverOptions{ProfileScoring::max_sim, {}});
     ADD_FAILURE() << "expected InvalidArgument";
   } catch (const InvalidArgument& e) {
@@ -132,10 +136,9 @@ TEST(MaxSim, Errors) {
 
 TEST(Fused, IsTheSumOfStandardisedMaxFactAndMaxSimProfileScores) {
   const auto sif = planted_sif();
-  const std::vector<PersonaText> ps = {{"a", {"the nurse", "garden"}},
-                                       {"b", {"garden flowers"}},
-                                       {"c", {"the job", "flowers"}},
-                                       {"d", {"zzz unknown"}}};
+  const std::vector<io::PersonaRecord> ps = {
+      fixture::persona("a", {"the nurse", "garden"}), fixture::persona("b", {"garden flowers"}),
+      fixture::persona("c", {"the job", "flowers"}), fixture::persona("d", {"zzz unknown"})};
   const std::vector<std::string> queries = {"healthcare job", "the garden"};
   auto scores = [&](ProfileScoring sc) {
     RetrieverOptions o{sc, {}};
@@ -157,7 +160,8 @@ TEST(Fused, IsTheSumOfStandardisedMaxFactAndMaxSimProfileScores) {
     for (Index j = 0; j < 4; ++j) EXPECT_NEAR(f(q, j), expect[j], 1e-5) << q << " " << j;
   }
   // A pool where every persona scores the same contributes 0, not NaN.
-  const std::vector<PersonaText> same = {{"x", {"zzz"}}, {"y", {"qqq"}}};
+  const std::vector<io::PersonaRecord> same = {fixture::persona("x", {"zzz"}),
+                                               fixture::persona("y", {"qqq"})};
   const RowMatrix<float> g =
       PersonaRetriever(sif, same, RetrieverOptions{ProfileScoring::fused, {}}).score_all(queries);
   // (with the default feedback too: the fed-back facts have no known words)
@@ -216,11 +220,14 @@ Eigen::RowVectorXd zscore(Eigen::RowVectorXd x) {
   return sd > 0 ? Eigen::RowVectorXd((x.array() - m) / sd) : Eigen::RowVectorXd::Zero(x.size());
 }
 
-const std::vector<PersonaText>& feedback_pool() {
-  static const std::vector<PersonaText> ps = {
-      {"a", {"the nurse", "garden"}},    {"b", {"garden flowers"}},
-      {"c", {"the job", "flowers"}},     {"d", {"nurse job", "the the"}},
-      {"e", {"flowers flowers garden"}}, {"f", {"zzz unknown"}}};
+const std::vector<io::PersonaRecord>& feedback_pool() {
+  static const std::vector<io::PersonaRecord> ps = {
+      fixture::persona("a", {"the nurse", "garden"}),
+      fixture::persona("b", {"garden flowers"}),
+      fixture::persona("c", {"the job", "flowers"}),
+      fixture::persona("d", {"nurse job", "the the"}),
+      fixture::persona("e", {"flowers flowers garden"}),
+      fixture::persona("f", {"zzz unknown"})};
   return ps;
 }
 }  // namespace

@@ -2,8 +2,11 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <popalign/embedding/retrieval.hpp>
 #include <popalign/embedding/word_vectors.hpp>
+
+#include "persona_fixture.hpp"
 
 using namespace popalign;
 using namespace popalign::embedding;
@@ -38,38 +41,54 @@ struct Markers {
 };
 }  // namespace
 
-TEST(Retrieval, SplitSentences) {
-  using V = std::vector<std::string>;
-  EXPECT_EQ(split_sentences("I teach math. My cat is Tom! Do I? yes"),
-            (V{"I teach math.", "My cat is Tom!", "Do I?", "yes"}));
-  EXPECT_EQ(split_sentences("Version 2.5 is out... ok"), (V{"Version 2.5 is out...", "ok"}));
-  EXPECT_TRUE(split_sentences("   ").empty());
-}
-
+// Retrieval reads personas with io::read_personas (io/persona_record.hpp, tested in
+// tests/io/persona_record_test.cpp); here: what retrieval relies on in that record.
 TEST(Retrieval, ReadsBothPersonaForms) {
-  const auto ps = read_personas(kDir + "personas_small.jsonl");
+  const auto ps = io::read_personas(kDir + "personas_small.jsonl").personas;
   ASSERT_EQ(ps.size(), 4u);
   EXPECT_EQ(ps[0].id, "p1");
   EXPECT_EQ(ps[0].facts.size(), 3u);
-  EXPECT_EQ(ps[1].facts.size(), 3u);
+  EXPECT_EQ(ps[1].facts.size(), 3u);  // a "persona" string is split into sentences
   EXPECT_EQ(ps[1].facts[1], "My cat is named Tom!");
   EXPECT_EQ(ps[2].id, "3");  // numeric id as text
   EXPECT_EQ(ps[3].facts.size(), 1u);
-  EXPECT_EQ(ps[0].text(), "I am a nurse at the city hospital. I love my dog. I hate winter.");
+  EXPECT_EQ(ps[0].facts_text(), "I am a nurse at the city hospital. I love my dog. I hate winter.");
 }
 
 TEST(Retrieval, BadPersonaLinesReportFileAndLine) {
-  auto e1 = parse_error_of([] { read_personas(kDir + "personas_bad_json.jsonl"); });
+  auto e1 = parse_error_of([] { io::read_personas(kDir + "personas_bad_json.jsonl"); });
   EXPECT_EQ(e1.line(), 3u);
   EXPECT_NE(std::string(e1.what()).find("personas_bad_json.jsonl:3"), std::string::npos)
       << e1.what();
-  auto e2 = parse_error_of([] { read_personas(kDir + "personas_bad_facts.jsonl"); });
+  auto e2 = parse_error_of([] { io::read_personas(kDir + "personas_bad_facts.jsonl"); });
   EXPECT_EQ(e2.line(), 3u);  // the blank line 2 still counts
-  EXPECT_NE(std::string(e2.what()).find("facts"), std::string::npos);
-  auto e3 = parse_error_of([] { read_personas(kDir + "personas_no_id.jsonl"); });
+  EXPECT_NE(std::string(e2.what()).find("\"facts\" must be an array of strings"), std::string::npos)
+      << e2.what();
+  auto e3 = parse_error_of([] { io::read_personas(kDir + "personas_no_id.jsonl"); });
   EXPECT_EQ(e3.line(), 2u);
-  EXPECT_NE(std::string(e3.what()).find("id"), std::string::npos);
-  EXPECT_THROW(read_personas(kDir + "nope.jsonl"), IoError);
+  EXPECT_NE(std::string(e3.what()).find("no string or number field \"id\""), std::string::npos)
+      << e3.what();
+  EXPECT_THROW(io::read_personas(kDir + "nope.jsonl"), IoError);
+}
+
+// Two personas with one id would be two hits no caller can tell apart (issue 16): an error.
+TEST(Retrieval, DuplicatePersonaIdsAreAnError) {
+  const std::string p =
+      (std::filesystem::temp_directory_path() / "popalign_emb_dup_ids.jsonl").string();
+  {
+    std::ofstream f(p);
+    f << R"({"id": "a", "facts": ["I am a nurse."]})"
+      << "\n"
+      << R"({"id": "b", "facts": ["I play piano."]})"
+      << "\n"
+      << R"({"id": "a", "facts": ["I have a dog."]})"
+      << "\n";
+  }
+  auto e = parse_error_of([&] { io::read_personas(p); });
+  EXPECT_EQ(e.line(), 3u);
+  EXPECT_NE(std::string(e.what()).find("duplicate id 'a' (first on line 1)"), std::string::npos)
+      << e.what();
+  std::remove(p.c_str());
 }
 
 TEST(Retrieval, PairsReadWriteAndErrors) {
@@ -78,7 +97,7 @@ TEST(Retrieval, PairsReadWriteAndErrors) {
   auto e2 = parse_error_of([] { read_pairs(kDir + "pairs_missing.jsonl"); });
   EXPECT_EQ(e2.line(), 3u);
   EXPECT_NE(std::string(e2.what()).find("positive"), std::string::npos) << e2.what();
-  const auto ps = read_personas(kDir + "personas_small.jsonl");
+  const auto ps = io::read_personas(kDir + "personas_small.jsonl").personas;
   const auto pairs = make_profile_pairs(ps);
   ASSERT_EQ(pairs.size(), 3u + 3u + 2u);  // p4 has one fact: no pair
   EXPECT_EQ(pairs[0].query, "I am a nurse at the city hospital.");
@@ -97,10 +116,10 @@ TEST(Retrieval, PairsReadWriteAndErrors) {
 }
 
 TEST(Retrieval, MaxFactAndWholeScoring) {
-  std::vector<PersonaText> ps = {
-      {"a", {"I am a nurse.", "I love my cat."}},
-      {"b", {"I play piano.", "I have a dog.", "I have a dog."}},
-      {"c", {"army army", "nurse"}},
+  std::vector<io::PersonaRecord> ps = {
+      fixture::persona("a", {"I am a nurse.", "I love my cat."}),
+      fixture::persona("b", {"I play piano.", "I have a dog.", "I have a dog."}),
+      fixture::persona("c", {"army army", "nurse"}),
   };
   auto e = make_embedder(Markers{});
   const PersonaRetriever maxf(e, ps, RetrieverOptions{ProfileScoring::max_fact, {}});

@@ -69,7 +69,7 @@ struct DescriptionQueryOptions {
 std::string_view description_system_prompt();
 
 /// The request for one persona and attempt (0-based). Deterministic.
-llm::Request description_request(const PersonaText& persona,
+llm::Request description_request(const io::PersonaRecord& persona,
                                  const DescriptionQueryOptions& options, int attempt = 0);
 
 /// One candidate description that was not accepted, and why.
@@ -87,7 +87,7 @@ struct ParsedDescriptions {
 };
 
 /// Parses and checks one answer (rules at the top of this file).
-ParsedDescriptions parse_descriptions(std::string_view answer, const PersonaText& persona,
+ParsedDescriptions parse_descriptions(std::string_view answer, const io::PersonaRecord& persona,
                                       const DescriptionQueryOptions& options);
 
 struct DescriptionQueryReport {
@@ -105,7 +105,8 @@ struct DescriptionQueryReport {
 };
 
 struct DescriptionPairs {
-  std::vector<TrainingPair> pairs;  ///< (description, persona.text()), personas in input order
+  std::vector<TrainingPair>
+      pairs;  ///< (description, persona.facts_text()), personas in input order
   DescriptionQueryReport report;
 };
 
@@ -113,7 +114,7 @@ struct DescriptionPairs {
 /// counted in personas_without_pairs). Throws BackendError when every call failed, and
 /// InvalidArgument for bad options.
 DescriptionPairs generate_description_pairs(llm::LlmBackend& backend,
-                                            std::span<const PersonaText> personas,
+                                            std::span<const io::PersonaRecord> personas,
                                             const DescriptionQueryOptions& options = {});
 
 }  // namespace popalign::embedding

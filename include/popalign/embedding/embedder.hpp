@@ -17,14 +17,36 @@
 //   };
 //   std::shared_ptr<popalign::embedding::Embedder> e = popalign::embedding::make_embedder(Bag{});
 //
+// Optional capability, token vectors: an embedder that also has one vector per vocabulary token
+// (static word vectors, such as GloVe under SifEmbedder) says so by returning a TokenVectors from
+// Embedder::token_vectors(); the default returns nullptr. The word-level retrieval scorings
+// (max-sim, max-sim-profile: late_interaction.hpp) need it; max-fact and whole need embed() only,
+// and fused uses token vectors when they are there (retrieval.hpp). An HTTP embedder (one vector
+// per text) has none. A user type adds the capability by deriving from TokenVectors too and
+// returning `this`; through EmbedderAdapter, by a member `const TokenVectors* token_vectors()
+// const` (the adapter forwards it):
+//
+//   struct Words : popalign::embedding::TokenVectors {  // ... plus embed/dimension/normalized
+//     std::vector<popalign::Index> token_rows(std::string_view text) const override;
+//     const popalign::RowMatrix<float>& token_matrix() const override { return vectors; }
+//     double token_weight(popalign::Index) const override { return 1.0; }
+//     const TokenVectors* token_vectors() const { return this; }
+//     popalign::RowMatrix<float> vectors;
+//   };
+//
+// Decorators: CachingEmbedder forwards the inner embedder's token vectors (the cache holds text
+// embeddings only); ProjectedEmbedder does not (its head maps text embeddings into a new space
+// that the raw token vectors are not in).
+//
 // Thread safety: embed() is const and every embedder in popalign may be called from several
-// threads at once (the caching decorator locks its table).
+// threads at once (the caching decorator locks its table); so are the TokenVectors members.
 #include <concepts>
 #include <cstddef>
 #include <list>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -33,6 +55,20 @@
 #include <popalign/core/types.hpp>
 
 namespace popalign::embedding {
+
+/// The token-vector capability (file comment): a fixed vocabulary, one vector per token, and a
+/// weight per token for queries. Rows are vocabulary indices.
+class TokenVectors {
+ public:
+  virtual ~TokenVectors() = default;
+  /// The vocabulary rows of the tokens of `text`, in text order, repeats kept; tokens outside
+  /// the vocabulary are skipped (a text may give none).
+  virtual std::vector<Index> token_rows(std::string_view text) const = 0;
+  /// vocabulary x token dimension; one row per token, any norm (scorers use cosines).
+  virtual const RowMatrix<float>& token_matrix() const = 0;
+  /// How much vocabulary row `row` counts in a query (finite, >= 0; SifEmbedder: a / (a + p)).
+  virtual double token_weight(Index row) const = 0;
+};
 
 class Embedder {
  public:
@@ -53,6 +89,10 @@ class Embedder {
   /// A short identifier of the model and its settings ("glove-sif:...", "openai:model"); the
   /// caching decorator uses it to keep entries of different models apart.
   virtual std::string name() const { return "embedder"; }
+
+  /// The token-vector capability (file comment), or nullptr (the default) when the embedder has
+  /// none. The pointer lives as long as the embedder.
+  virtual const TokenVectors* token_vectors() const noexcept { return nullptr; }
 
   /// One text -> one row vector (a thin wrapper over embed()).
   Vector<float> embed_one(const std::string& text) const {
@@ -88,6 +128,15 @@ class EmbedderAdapter final : public Embedder {
   Index dimension() const override { return static_cast<Index>(value_.dimension()); }
   bool normalized() const override { return static_cast<bool>(value_.normalized()); }
   std::string name() const override { return name_; }
+  /// Forwards T's token vectors when T has `token_vectors()` returning a TokenVectors pointer.
+  const TokenVectors* token_vectors() const noexcept override {
+    if constexpr (requires(const T& v) {
+                    { v.token_vectors() } -> std::convertible_to<const TokenVectors*>;
+                  })
+      return value_.token_vectors();
+    else
+      return nullptr;
+  }
   const T& value() const noexcept { return value_; }
 
  private:
@@ -118,6 +167,8 @@ class CachingEmbedder final : public Embedder {
   Index dimension() const override { return inner_->dimension(); }
   bool normalized() const override { return inner_->normalized(); }
   std::string name() const override { return inner_->name(); }
+  /// The inner embedder's token vectors (not cached: they are a lookup already).
+  const TokenVectors* token_vectors() const noexcept override { return inner_->token_vectors(); }
 
   std::size_t hits() const;
   std::size_t misses() const;

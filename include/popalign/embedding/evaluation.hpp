@@ -30,19 +30,20 @@
 namespace popalign::embedding {
 
 struct ProfileSplit {
-  std::vector<PersonaText> train;
-  std::vector<PersonaText> test;
+  std::vector<io::PersonaRecord> train;
+  std::vector<io::PersonaRecord> test;
 };
 
 /// Group id per profile (0-based, in order of first appearance); profiles sharing at least one
 /// normalised fact get the same id.
-std::vector<Index> persona_groups(const std::vector<PersonaText>& profiles);
+std::vector<Index> persona_groups(const std::vector<io::PersonaRecord>& profiles);
 
 /// The first profile of every persona group (persona_groups), in input order: the pool of
 /// distinct personas the strict group-description measure is computed on.
-std::vector<PersonaText> one_profile_per_persona(const std::vector<PersonaText>& profiles);
+std::vector<io::PersonaRecord> one_profile_per_persona(
+    const std::vector<io::PersonaRecord>& profiles);
 
-ProfileSplit split_profiles(const std::vector<PersonaText>& profiles, double holdout_fraction,
+ProfileSplit split_profiles(const std::vector<io::PersonaRecord>& profiles, double holdout_fraction,
                             std::uint64_t seed);
 
 struct ClozeMetrics {
@@ -53,13 +54,14 @@ struct ClozeMetrics {
 };
 
 ClozeMetrics evaluate_inverse_cloze(std::shared_ptr<const Embedder> embedder,
-                                    const std::vector<PersonaText>& profiles, std::uint64_t seed,
+                                    const std::vector<io::PersonaRecord>& profiles,
+                                    std::uint64_t seed,
                                     ProfileScoring scoring = ProfileScoring::whole,
                                     const Execution& execution = {});
 /// The same with full retriever options (e.g. fused with or without feedback).
 ClozeMetrics evaluate_inverse_cloze(std::shared_ptr<const Embedder> embedder,
-                                    const std::vector<PersonaText>& profiles, std::uint64_t seed,
-                                    const RetrieverOptions& options);
+                                    const std::vector<io::PersonaRecord>& profiles,
+                                    std::uint64_t seed, const RetrieverOptions& options);
 
 struct GroupSpec {
   std::string name;
@@ -71,7 +73,7 @@ struct GroupSpec {
 std::vector<GroupSpec> read_groups(const std::string& path);
 
 /// True when a fact of `profile` contains one of the group's keywords (see the file comment).
-bool profile_matches(const PersonaText& profile, const GroupSpec& group);
+bool profile_matches(const io::PersonaRecord& profile, const GroupSpec& group);
 
 struct GroupMetrics {
   std::string name;

@@ -1,12 +1,15 @@
 #pragma once
 // Late-interaction scoring over word vectors: ColBERT-style MaxSim (Khattab & Zaharia, SIGIR
-// 2020) with GloVe tokens instead of contextual ones, weighted by SIF.
+// 2020) with static tokens (GloVe) instead of contextual ones, weighted by SIF.
 //
-// For a query q with known tokens t_1..t_m (tokenize() rules, unknown tokens skipped) and a
-// text d with known tokens u_1..u_n,
+// The scorer works with any embedder that has the token-vector capability (embedder.hpp,
+// Embedder::token_vectors()): its tokens, token vectors and token weights. For SifEmbedder these
+// are the tokenize() tokens found in the GloVe vocabulary, the raw GloVe rows and the SIF
+// weights. For a query q with known tokens t_1..t_m (unknown tokens skipped) and a text d with
+// known tokens u_1..u_n,
 //
 //     maxsim(q, d) = sum_i w(t_i) * max_j cos(t_i, u_j) / sum_i w(t_i),
-//     w(t) = a / (a + p(t))  (the SIF weight of the SifEmbedder the scorer is built on).
+//     w(t) = token_weight(t)  (SifEmbedder: a / (a + p(t)), its SIF weight).
 //
 // Why: averaging word vectors into one sentence vector blurs a short query into its frequent
 // words, and a profile fact into its own topic; "someone who works in healthcare" and "I am a
@@ -38,19 +41,20 @@ namespace popalign::embedding {
 ///
 /// A row may repeat (its weights then add up). All weights zero (or no rows): score 0.
 struct WeightedQuery {
-  std::vector<Index> rows;      ///< vocabulary rows of the scorer's word vectors
+  std::vector<Index> rows;      ///< vocabulary rows of the scorer's token vectors
   std::vector<double> weights;  ///< one finite, non-negative weight per row
 };
 
 /// MaxSim scorer over a fixed collection of texts (the "documents"), prepared once.
 class MaxSimScorer {
  public:
-  /// Uses sif->word_vectors() and sif->weight(); the SIF common components play no role.
-  /// Throws InvalidArgument when `sif` is null.
-  MaxSimScorer(std::shared_ptr<const SifEmbedder> sif, const std::vector<std::string>& texts);
+  /// Uses embedder->token_vectors() (for a SifEmbedder: the word vectors and SIF weights; its
+  /// common components play no role). Throws InvalidArgument("embedder") when `embedder` is null
+  /// or has no token vectors. The scorer keeps the embedder alive.
+  MaxSimScorer(std::shared_ptr<const Embedder> embedder, const std::vector<std::string>& texts);
   /// Documents given as token groups: each document is the union of the tokens of its texts
   /// (e.g. all facts of one profile pooled).
-  MaxSimScorer(std::shared_ptr<const SifEmbedder> sif,
+  MaxSimScorer(std::shared_ptr<const Embedder> embedder,
                const std::vector<std::vector<std::string>>& documents);
 
   /// queries x documents scores in [-1, 1] (see the file comment).
@@ -62,15 +66,18 @@ class MaxSimScorer {
   /// vocabulary, or a weight is negative or not finite.
   RowMatrix<float> score_weighted(const std::vector<WeightedQuery>& queries,
                                   const Execution& execution = {}) const;
-  /// The known tokens of `text` (tokenize() rules, in order, repeats kept) with their SIF weights.
+  /// The known tokens of `text` (TokenVectors::token_rows: in order, repeats kept) with their
+  /// token weights.
   WeightedQuery weighted_words(const std::string& text) const;
 
   Index documents() const noexcept { return static_cast<Index>(doc_words_.size()); }
-  const SifEmbedder& sif() const noexcept { return *sif_; }
+  const Embedder& embedder() const noexcept { return *embedder_; }
+  const TokenVectors& token_vectors() const noexcept { return *tokens_; }
 
  private:
   void prepare(const std::vector<std::vector<std::string>>& documents);
-  std::shared_ptr<const SifEmbedder> sif_;
+  std::shared_ptr<const Embedder> embedder_;
+  const TokenVectors* tokens_ = nullptr;       ///< embedder_->token_vectors()
   std::vector<std::vector<Index>> doc_words_;  ///< per document: distinct local word ids
   RowMatrix<float> pool_;                      ///< distinct pool words, unit rows
   std::vector<Index> pool_rows_;               ///< local id -> vocabulary row

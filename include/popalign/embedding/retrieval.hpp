@@ -1,10 +1,12 @@
 #pragma once
-// Persona retrieval: persona texts from JSONL, training pairs, and a retriever that ranks
-// personas for free-text queries ("someone who works in healthcare").
+// Persona retrieval: training pairs, and a retriever that ranks personas for free-text queries
+// ("someone who works in healthcare").
 //
-// Persona files (JSONL, one object per line): {"id": ..., "persona": "text"} or the
-// Synthetic-Persona-Chat form {"id": ..., "facts": ["I am a nurse.", ...]}. A "persona" string
-// is split into sentences (facts) at '.', '!' or '?' followed by white space.
+// Personas are io::PersonaRecord (popalign/io/persona_record.hpp), read with io::read_personas:
+// {"id": ..., "persona": "text"} or the Synthetic-Persona-Chat form {"id": ..., "facts": ["I am
+// a nurse.", ...]}. Retrieval works on the record's `facts` (a "persona" string is split into
+// sentences at '.', '!' or '?' followed by white space); a persona "as a whole" is
+// facts_text(), the facts joined by single spaces.
 //
 // Scoring a persona against a query (RetrieverOptions::scoring):
 //   max_fact (the library's default; `retrieve` uses fused): the best cosine between the query
@@ -14,7 +16,9 @@
 //   whole: the cosine between the query and the embedding of all facts joined.
 //   max_sim: late interaction over word vectors (late_interaction.hpp, MaxSimScorer): each
 //     query word is matched with its most similar word of a fact, SIF-weighted average; the
-//     persona scores by its best fact. Needs a SifEmbedder (InvalidArgument "embedder" else).
+//     persona scores by its best fact. Needs an embedder with token vectors (embedder.hpp,
+//     Embedder::token_vectors(): SifEmbedder, or a user's embedder that offers them);
+//     InvalidArgument("embedder") naming the scoring otherwise (an HTTP embedder, a head).
 //     Handles "works in healthcare" -> "I am a nurse" far better than averaged vectors.
 //   max_sim_profile: the same with all words of the persona pooled into one bag (a query word
 //     may find its partner in any fact).
@@ -24,8 +28,13 @@
 //     differently (max-fact: one vector per fact, dominated by the fact's overall topic;
 //     max-sim-profile: word-level matches anywhere in the profile, fooled by template words
 //     such as "works"), and standardising puts their scales on one footing without a tuned
-//     weight. Chosen over reciprocal-rank fusion on the dev side (docs/retrieval.md). Needs a
-//     SifEmbedder, like max_sim.
+//     weight. Chosen over reciprocal-rank fusion on the dev side (docs/retrieval.md).
+//     Without token vectors (an HTTP embedder, a head) the second channel is `whole` instead:
+//     z(max_fact) + z(whole), the fact-level and the profile-level view of the same embedder,
+//     with the feedback below on the max-fact query vector only (re-scoring both channels).
+//     Measured on the dev pools (docs/retrieval.md) it is level with max_fact (P@10 a little
+//     higher, P@20 a little lower); `retrieve --scoring auto` therefore keeps max_fact for such
+//     embedders, and fused is there for whoever asks for it.
 //
 // Pseudo-relevance feedback for `fused` (RetrieverOptions::feedback_personas = m,
 // feedback_weight = beta; Rocchio 1971, in the form of query-side feedback without judgements):
@@ -34,7 +43,8 @@
 //   2. max-fact channel: q' = q + beta * mean of those m fact vectors (q and the fact vectors
 //      are the unit SIF vectors already used), re-normalised; every persona is re-scored by its
 //      best-fact cosine with q';
-//   3. max-sim-profile channel: the query's words keep their SIF weights w(t) (sum W); the words
+//   3. max-sim-profile channel (with token vectors; without them the whole channel is re-scored
+//      with q'): the query's words keep their SIF weights w(t) (sum W); the words
 //      of each fed-back fact f are added with weight beta * W * w(u) / sum_{u' in f} w(u') / m,
 //      i.e. each fact contributes a SIF-weighted word distribution, the m facts are averaged,
 //      and the feedback carries beta times the query's own mass (MaxSimScorer::score_weighted);
@@ -61,22 +71,9 @@
 #include <popalign/embedding/contrastive.hpp>
 #include <popalign/embedding/embedder.hpp>
 #include <popalign/embedding/late_interaction.hpp>
+#include <popalign/io/persona_record.hpp>
 
 namespace popalign::embedding {
-
-struct PersonaText {
-  std::string id;
-  std::vector<std::string> facts;
-  /// The facts joined by single spaces.
-  std::string text() const;
-};
-
-/// Splits text into sentences at '.', '!' or '?' followed by white space (or the end); trims.
-std::vector<std::string> split_sentences(std::string_view text);
-
-/// Reads a persona file (see the file comment). Throws ParseError naming the file and line for a
-/// malformed line, a missing id, or a line with neither "persona" nor "facts" (or an empty one).
-std::vector<PersonaText> read_personas(const std::string& path);
 
 /// Reads {"query": ..., "positive": ...} lines. ParseError with file and line on bad lines.
 std::vector<TrainingPair> read_pairs(const std::string& path);
@@ -85,7 +82,7 @@ void write_pairs(const std::vector<TrainingPair>& pairs, const std::string& path
 
 /// Inverse-cloze pairs from profiles: for every profile with >= 2 facts and every fact f,
 /// (f, the other facts joined). Profiles in order, facts in order.
-std::vector<TrainingPair> make_profile_pairs(const std::vector<PersonaText>& profiles);
+std::vector<TrainingPair> make_profile_pairs(const std::vector<io::PersonaRecord>& profiles);
 
 enum class ProfileScoring { max_fact, whole, max_sim, max_sim_profile, fused };
 
@@ -119,8 +116,8 @@ struct RetrievalHit {
 /// thread-safe if the embedder is.
 class PersonaRetriever {
  public:
-  PersonaRetriever(std::shared_ptr<const Embedder> embedder, std::vector<PersonaText> personas,
-                   RetrieverOptions options = {});
+  PersonaRetriever(std::shared_ptr<const Embedder> embedder,
+                   std::vector<io::PersonaRecord> personas, RetrieverOptions options = {});
 
   /// The k best personas per query (fewer when there are fewer personas), best first.
   std::vector<std::vector<RetrievalHit>> search(const std::vector<std::string>& queries,
@@ -128,7 +125,7 @@ class PersonaRetriever {
   /// Scores of every persona for every query (queries x personas).
   RowMatrix<float> score_all(const std::vector<std::string>& queries) const;
 
-  const std::vector<PersonaText>& personas() const noexcept { return personas_; }
+  const std::vector<io::PersonaRecord>& personas() const noexcept { return personas_; }
   const Embedder& embedder() const noexcept { return *embedder_; }
 
  private:
@@ -139,16 +136,23 @@ class PersonaRetriever {
   RowMatrix<float> dense_scores(
       const RowMatrix<float>& query_vectors,
       Eigen::Matrix<Index, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>* best = nullptr) const;
+  /// Cosines against `vectors`: per persona the best of its rows (per_fact, rows of owner_) or
+  /// one row per persona.
+  RowMatrix<float> dense_scores(
+      const RowMatrix<float>& query_vectors, const RowMatrix<float>& vectors, bool per_fact,
+      Eigen::Matrix<Index, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>* best = nullptr) const;
   /// fused with pseudo-relevance feedback (file comment).
   RowMatrix<float> fused_scores(const std::vector<std::string>& queries) const;
 
   std::shared_ptr<const Embedder> embedder_;
-  std::vector<PersonaText> personas_;
+  std::vector<io::PersonaRecord> personas_;
   RetrieverOptions options_;
   RowMatrix<float> vectors_;  ///< facts (max_fact, fused) or personas (whole), unit rows
   std::vector<Index> owner_;  ///< row -> persona (max_fact, max_sim, fused)
-  std::shared_ptr<const MaxSimScorer> max_sim_;  ///< max_sim, max_sim_profile, fused
-  std::vector<WeightedQuery> fact_words_;        ///< fused: words of each row of vectors_
+  /// fused without token vectors: the personas (facts_text()), unit rows
+  RowMatrix<float> profile_vectors_;
+  std::shared_ptr<const MaxSimScorer> max_sim_;  ///< max_sim, max_sim_profile, fused (tokens)
+  std::vector<WeightedQuery> fact_words_;        ///< fused (tokens): words of each row of vectors_
 };
 
 /// k best entries of each row of `scores` (higher first, lower index on ties).

@@ -90,7 +90,9 @@ struct SifOptions {
 };
 
 /// The offline embedder. Thread-safe for concurrent embed() calls; fitting and setters are not.
-class SifEmbedder final : public Embedder {
+/// It has the token-vector capability (embedder.hpp): the word vectors, tokenize() tokens and
+/// the SIF weights, which the word-level retrieval scorings use.
+class SifEmbedder final : public Embedder, public TokenVectors {
  public:
   /// Word probabilities default to zipf_probabilities(vectors->size()).
   explicit SifEmbedder(std::shared_ptr<const WordVectors> vectors, SifOptions options = {});
@@ -107,6 +109,15 @@ class SifEmbedder final : public Embedder {
   void set_word_probabilities(const Vector<double>& p);
   /// SIF weight of vocabulary row r.
   double weight(Index row) const { return weights_[row]; }
+
+  /// TokenVectors: `this`.
+  const TokenVectors* token_vectors() const noexcept override { return this; }
+  /// The vocabulary rows of the tokenize() tokens of `text` found in the word vectors.
+  std::vector<Index> token_rows(std::string_view text) const override;
+  /// The word vectors (raw GloVe rows).
+  const RowMatrix<float>& token_matrix() const override { return vectors_->vectors(); }
+  /// weight(row).
+  double token_weight(Index row) const override { return weight(row); }
 
   /// Fits options.components common directions on the weighted averages of `corpus` (texts
   /// without known words are ignored) and stores them. Throws InvalidArgument if the corpus
