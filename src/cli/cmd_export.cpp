@@ -60,8 +60,7 @@ int run(const ExportOpts& o) {
 }
 
 popalign::cli::CommandRegistrar registrar{
-    "export", "Export personas to TinyTroupe, Concordia or OASIS agent files",
-    [](CLI::App& sub) {
+    "export", "Export personas to TinyTroupe, Concordia or OASIS agent files", [](CLI::App& sub) {
       auto o = std::make_shared<ExportOpts>();
       sub.add_option("--personas", o->personas,
                      "Persona JSONL (id, persona text, traits and demographics in other members)")
@@ -73,8 +72,7 @@ popalign::cli::CommandRegistrar registrar{
                      "Human reference traits CSV (id + one column per trait, e.g. from "
                      "`popalign score`): its tertiles give the low/medium/high levels")
           ->required();
-      sub.add_option("--format", o->format,
-                     "tinytroupe | concordia | oasis-reddit | oasis-twitter")
+      sub.add_option("--format", o->format, "tinytroupe | concordia | oasis-reddit | oasis-twitter")
           ->required();
       sub.add_option("--out", o->out,
                      "Output: a folder of <id>.agent.json files (tinytroupe), else a file")

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cmath>
 #include <map>
 #include <set>
@@ -40,10 +41,21 @@ constexpr std::array<std::array<const char*, 3>, kBigFiveCount> kDescriptions{{
 }};
 
 // Members of `fields` that the exporters map; the rest is provenance.
-const std::set<std::string, std::less<>> kConsumed{
-    "traits",     "weight",    "count",    "name",      "age",       "gender",
-    "country",    "nationality", "occupation", "profession", "region", "interests",
-    "interested_topics", "bio", "username"};
+const std::set<std::string, std::less<>> kConsumed{"traits",
+                                                   "weight",
+                                                   "count",
+                                                   "name",
+                                                   "age",
+                                                   "gender",
+                                                   "country",
+                                                   "nationality",
+                                                   "occupation",
+                                                   "profession",
+                                                   "region",
+                                                   "interests",
+                                                   "interested_topics",
+                                                   "bio",
+                                                   "username"};
 
 struct Prepared {
   const io::PersonaRecord* record = nullptr;
@@ -193,7 +205,8 @@ std::vector<Prepared> prepare(std::span<const io::PersonaRecord> personas,
     }
     if (names.count(q.name) != 0) {
       std::string n = q.name + " (" + p.id + ")";
-      for (int k = 2; names.count(n) != 0; ++k) n = q.name + " (" + p.id + ") #" + std::to_string(k);
+      for (int k = 2; names.count(n) != 0; ++k)
+        n = q.name + " (" + p.id + ") #" + std::to_string(k);
       q.name = n;
       ++result.renamed_duplicates;
     }
@@ -263,8 +276,7 @@ ExportedFile tinytroupe_file(const Prepared& q, const std::string& source) {
   for (std::size_t k = 0; k < kBigFiveCount; ++k) {
     const auto t = static_cast<BigFive>(k);
     for (const auto& [name, lv] : q.levels)
-      if (name == big_five_name(t))
-        big5.set(name, kDescriptions[k][static_cast<std::size_t>(lv)]);
+      if (name == big_five_name(t)) big5.set(name, kDescriptions[k][static_cast<std::size_t>(lv)]);
   }
   if (big5.size() > 0) {
     JsonValue personality = JsonValue::object();
@@ -276,8 +288,8 @@ ExportedFile tinytroupe_file(const Prepared& q, const std::string& source) {
     prefs.set("interests", string_array(in));
     persona.set("preferences", std::move(prefs));
   }
-  persona.set("other_facts", string_array(p.facts.empty() ? std::vector<std::string>{p.text}
-                                                           : p.facts));
+  persona.set("other_facts",
+              string_array(p.facts.empty() ? std::vector<std::string>{p.text} : p.facts));
   JsonValue doc = JsonValue::object();
   doc.set("type", "TinyPerson");
   doc.set("persona", std::move(persona));
@@ -324,9 +336,8 @@ std::string twitter_csv(const std::vector<Prepared>& qs) {
       "user_id,name,username,following_agentid_list,previous_tweets,user_char,description,"
       "popalign\n";
   for (const auto& q : qs) {
-    const std::vector<std::string> row{q.record->id, q.name,        q.username,
-                                       "[]",         "[]",          q.record->text,
-                                       bio_of(q),    q.popalign.dump()};
+    const std::vector<std::string> row{q.record->id, q.name,         q.username, "[]",
+                                       "[]",         q.record->text, bio_of(q),  q.popalign.dump()};
     for (std::size_t j = 0; j < row.size(); ++j) {
       if (j > 0) out.push_back(',');
       out += io::quote_field(row[j], ',');
@@ -380,17 +391,21 @@ std::string pretty_json(const JsonValue& value) {
 
 const char* format_name(Format f) noexcept {
   switch (f) {
-    case Format::tinytroupe: return "tinytroupe";
-    case Format::concordia: return "concordia";
-    case Format::oasis_reddit: return "oasis-reddit";
-    case Format::oasis_twitter: return "oasis-twitter";
+    case Format::tinytroupe:
+      return "tinytroupe";
+    case Format::concordia:
+      return "concordia";
+    case Format::oasis_reddit:
+      return "oasis-reddit";
+    case Format::oasis_twitter:
+      return "oasis-twitter";
   }
   return "";
 }
 
 std::optional<Format> parse_format(std::string_view name) noexcept {
-  for (Format f : {Format::tinytroupe, Format::concordia, Format::oasis_reddit,
-                   Format::oasis_twitter})
+  for (Format f :
+       {Format::tinytroupe, Format::concordia, Format::oasis_reddit, Format::oasis_twitter})
     if (name == format_name(f)) return f;
   return std::nullopt;
 }
@@ -420,8 +435,7 @@ std::vector<io::PersonaRecord> join_selection(std::span<const io::PersonaRecord>
     const std::size_t line = table.lines[r];
     const std::string& id = row[id_col];
     const auto it = index.find(id);
-    if (it == index.end())
-      throw ParseError(src, line, "id '" + id + "' is not among the personas");
+    if (it == index.end()) throw ParseError(src, line, "id '" + id + "' is not among the personas");
     if (!seen.insert(id).second) throw ParseError(src, line, "id '" + id + "' is listed twice");
     io::PersonaRecord p = personas[it->second];
     const auto number = [&](std::size_t j) {
@@ -499,8 +513,8 @@ void write_export(const std::filesystem::path& out, const ExportResult& result, 
     for (const auto& f : result.files) io::write_file_atomically(out / f.name, f.content);
   } else {
     if (fs::is_directory(out, ec))
-      throw IoError(out.string(), std::string("is a folder; ") + format_name(format) +
-                                      " writes one file");
+      throw IoError(out.string(),
+                    std::string("is a folder; ") + format_name(format) + " writes one file");
     if (result.files.size() != 1) throw Error("write_export: expected one file");
     io::write_file_atomically(out, result.files.front().content);
   }

@@ -13,11 +13,16 @@ namespace popalign::exporters {
 
 const char* big_five_name(BigFive trait) noexcept {
   switch (trait) {
-    case BigFive::openness: return "openness";
-    case BigFive::conscientiousness: return "conscientiousness";
-    case BigFive::extraversion: return "extraversion";
-    case BigFive::agreeableness: return "agreeableness";
-    case BigFive::neuroticism: return "neuroticism";
+    case BigFive::openness:
+      return "openness";
+    case BigFive::conscientiousness:
+      return "conscientiousness";
+    case BigFive::extraversion:
+      return "extraversion";
+    case BigFive::agreeableness:
+      return "agreeableness";
+    case BigFive::neuroticism:
+      return "neuroticism";
   }
   return "";
 }
@@ -35,9 +40,12 @@ std::optional<BigFive> big_five_of(std::string_view column) noexcept {
 
 const char* level_name(Level level) noexcept {
   switch (level) {
-    case Level::low: return "low";
-    case Level::medium: return "medium";
-    case Level::high: return "high";
+    case Level::low:
+      return "low";
+    case Level::medium:
+      return "medium";
+    case Level::high:
+      return "high";
   }
   return "";
 }
@@ -98,10 +106,10 @@ ReferenceLevels ReferenceLevels::load(const std::string& path) {
   io::NumericTableOptions o;
   o.allow_missing = true;
   const io::NumericTable t = io::to_numeric_table(table, columns, o);
-  return ReferenceLevels(t.columns,
-                         std::span<const double>(t.values.data(),
-                                                 static_cast<std::size_t>(t.values.size())),
-                         static_cast<std::size_t>(t.values.rows()), path);
+  return ReferenceLevels(
+      t.columns,
+      std::span<const double>(t.values.data(), static_cast<std::size_t>(t.values.size())),
+      static_cast<std::size_t>(t.values.rows()), path);
 }
 
 const TraitCuts* ReferenceLevels::find(BigFive trait) const noexcept {

@@ -243,6 +243,48 @@ p = run("--personas", os.path.join(DATA, "personas.jsonl"), "--reference",
         ok=False)
 check(p.returncode != 0 and "personas.jsonl" in p.stderr, "bad reference error: " + p.stderr)
 
+# Levels and MBTI against NumPy (an independent implementation of the type-7 quantile) on a
+# seeded random reference of 53 people and 40 personas spread over and beyond its range.
+try:
+    import numpy as np
+except ImportError:
+    np = None
+if np is not None:
+    rng = np.random.default_rng(7)
+    codes = ["O", "C", "E", "A", "N"]
+    ref = rng.normal(3.0, 0.8, size=(53, 5)).round(3)
+    with open(j("np_ref.csv"), "w") as f:
+        f.write("id," + ",".join(codes) + "\n")
+        for i, row in enumerate(ref):
+            f.write("r%d," % i + ",".join(repr(float(v)) for v in row) + "\n")
+    pts = rng.normal(3.0, 1.0, size=(40, 5)).round(2)
+    pts[0] = np.quantile(ref, 1 / 3, axis=0)  # exactly on the lower cut: medium
+    with open(j("np_personas.jsonl"), "w") as f:
+        for i, row in enumerate(pts):
+            f.write(json.dumps({"id": "q%d" % i, "persona": "x.",
+                                "traits": {c: float(v) for c, v in zip(codes, row)}}) + "\n")
+    run("--quiet", "--personas", j("np_personas.jsonl"), "--reference", j("np_ref.csv"),
+        "--format", "oasis-reddit", "--out", j("np.json"))
+    out = json.load(open(j("np.json")))
+    lo, hi, med = (np.quantile(ref, q, axis=0) for q in (1 / 3, 2 / 3, 0.5))
+    names = ["openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism"]
+    bad_levels = bad_mbti = 0
+    for row, a in zip(pts, out):
+        for k in range(5):
+            want = "low" if row[k] < lo[k] else "high" if row[k] > hi[k] else "medium"
+            bad_levels += a["popalign"]["levels"][names[k]] != want
+        o, c, e, ag = row[0], row[1], row[2], row[3]
+        want = (("E" if e > med[2] else "I") + ("N" if o > med[0] else "S") +
+                ("F" if ag > med[3] else "T") + ("J" if c > med[1] else "P"))
+        bad_mbti += a["mbti"] != want
+    check(bad_levels == 0, "levels differ from NumPy tertiles in %d cells" % bad_levels)
+    check(bad_mbti == 0, "MBTI differs from the NumPy median rule for %d personas" % bad_mbti)
+    check(all(out[0]["popalign"]["levels"][n] == "medium" for n in names), "tie with a cut")
+    # Negative control: fixed cut points (the 1-5 scale split at 2.33 / 3.67) disagree.
+    fixed = sum(("low" if r[k] < 7 / 3 else "high" if r[k] > 11 / 3 else "medium") !=
+                a["popalign"]["levels"][names[k]] for r, a in zip(pts, out) for k in range(5))
+    check(fixed > 0, "fixed cut points should not reproduce the reference tertiles")
+
 # Negative controls: each reader rejects a broken export.
 def rejects(reader, path):
     try:

@@ -158,7 +158,8 @@ TEST(Exporters, WriteExportChecksTheOutputPath) {
   EXPECT_TRUE(std::filesystem::exists(dir / "agents" / "p2.agent.json"));
   ex::write_export(dir / "agents", tt, ex::Format::tinytroupe);  // rewriting our own files is fine
   io::write_file_atomically(dir / "agents" / "old.agent.json", "{}");
-  const std::string m = message_of([&] { ex::write_export(dir / "agents", tt, ex::Format::tinytroupe); });
+  const std::string m =
+      message_of([&] { ex::write_export(dir / "agents", tt, ex::Format::tinytroupe); });
   EXPECT_NE(m.find("old.agent.json"), std::string::npos) << m;
   const auto c = render(ex::Format::concordia, personas());
   EXPECT_THROW(ex::write_export(dir / "agents", c, ex::Format::concordia), popalign::IoError);

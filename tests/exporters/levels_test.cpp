@@ -11,7 +11,7 @@
 namespace ex = popalign::exporters;
 
 TEST(Quantile, Type7ByHand) {
-  const std::vector<double> x{7, 1, 5, 3, 2, 6, 4};  // sorted 1..7, n = 7
+  const std::vector<double> x{7, 1, 5, 3, 2, 6, 4};   // sorted 1..7, n = 7
   EXPECT_DOUBLE_EQ(ex::quantile(x, 1.0 / 3.0), 3.0);  // h = 2
   EXPECT_DOUBLE_EQ(ex::quantile(x, 2.0 / 3.0), 5.0);  // h = 4
   EXPECT_DOUBLE_EQ(ex::quantile(x, 0.5), 4.0);
@@ -62,7 +62,8 @@ TEST(ReferenceLevels, RejectsConstantOrTinyTraits) {
 }
 
 TEST(ReferenceLevels, LoadsTheFixtureCsv) {
-  const auto ref = ex::ReferenceLevels::load(POPALIGN_SOURCE_DIR "/tests/exporters/data/reference.csv");
+  const auto ref =
+      ex::ReferenceLevels::load(POPALIGN_SOURCE_DIR "/tests/exporters/data/reference.csv");
   ASSERT_EQ(ref.traits().size(), 5u);
   EXPECT_EQ(ref.rows(), 7u);
   const ex::TraitCuts* o = ref.find(ex::BigFive::openness);

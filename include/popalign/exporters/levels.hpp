@@ -49,12 +49,12 @@ double quantile(std::span<const double> values, double p);
 
 /// The cuts of one trait.
 struct TraitCuts {
-  std::string name;              ///< the reference column
+  std::string name;  ///< the reference column
   std::optional<BigFive> big_five;
-  double lower_tertile = 0.0;    ///< Q(1/3)
-  double upper_tertile = 0.0;    ///< Q(2/3)
-  double median = 0.0;           ///< Q(1/2)
-  std::size_t count = 0;         ///< finite reference values
+  double lower_tertile = 0.0;  ///< Q(1/3)
+  double upper_tertile = 0.0;  ///< Q(2/3)
+  double median = 0.0;         ///< Q(1/2)
+  std::size_t count = 0;       ///< finite reference values
 };
 
 /// The level of `value` between the cuts (see the file comment).
