@@ -412,9 +412,9 @@ std::optional<Format> parse_format(std::string_view name) noexcept {
 
 bool writes_folder(Format f) noexcept { return f == Format::tinytroupe; }
 
-std::vector<io::PersonaRecord> join_selection(std::span<const io::PersonaRecord> personas,
-                                              const std::filesystem::path& selection_csv) {
-  const std::string src = selection_csv.string();
+Selection read_selection(const std::filesystem::path& selection_csv) {
+  Selection sel;
+  sel.source = selection_csv.string();
   const io::Table table = io::read_table(selection_csv);
   const std::size_t id_col = table.require_column("id");
   const auto weight_col = table.find_column("weight");
@@ -424,35 +424,68 @@ std::vector<io::PersonaRecord> join_selection(std::span<const io::PersonaRecord>
     if (j != id_col && (!weight_col || j != *weight_col) && (!count_col || j != *count_col))
       trait_cols.push_back(j);
   if (trait_cols.empty())
-    throw ParseError(src, 1, "no trait column (expected id, [count|weight], one column per trait)");
+    throw ParseError(sel.source, 1,
+                     "no trait column (expected id, [count|weight], one column per trait)");
+  for (std::size_t j : trait_cols) sel.traits.push_back(table.columns[j]);
+  for (std::size_t r = 0; r < table.num_rows(); ++r) {
+    const auto& row = table.rows[r];
+    const std::size_t line = table.lines[r];
+    const auto number = [&](std::size_t j) {
+      const auto x = io::parse_number(row[j]);
+      if (!x)
+        throw io::CsvError(sel.source, line, 0, table.columns[j],
+                           "'" + row[j] + "' is not a number (column " + table.columns[j] + ")");
+      return *x;
+    };
+    sel.ids.push_back(row[id_col]);
+    sel.lines.push_back(line);
+    for (std::size_t j : trait_cols) sel.values.push_back(number(j));
+    if (weight_col) sel.weights.push_back(number(*weight_col));
+    if (count_col) sel.counts.push_back(number(*count_col));
+  }
+  return sel;
+}
+
+void Selection::validate() const {
+  const std::size_t n = ids.size();
+  check_argument(!traits.empty(), "traits", "a selection needs at least one trait column");
+  check_argument(values.size() == n * traits.size(), "values", "must hold ids x traits numbers");
+  check_argument(weights.empty() || weights.size() == n, "weights", "one per id, or none");
+  check_argument(counts.empty() || counts.size() == n, "counts", "one per id, or none");
+  check_argument(lines.empty() || lines.size() == n, "lines", "one per id, or none");
+}
+
+std::vector<io::PersonaRecord> join_selection(std::span<const io::PersonaRecord> personas,
+                                              const Selection& sel) {
+  sel.validate();
   std::map<std::string, std::size_t, std::less<>> index;
   for (std::size_t i = 0; i < personas.size(); ++i) index.emplace(personas[i].id, i);
   std::set<std::string, std::less<>> seen;
   std::vector<io::PersonaRecord> out;
-  out.reserve(table.num_rows());
-  for (std::size_t r = 0; r < table.num_rows(); ++r) {
-    const auto& row = table.rows[r];
-    const std::size_t line = table.lines[r];
-    const std::string& id = row[id_col];
+  out.reserve(sel.ids.size());
+  const std::size_t d = sel.traits.size();
+  for (std::size_t r = 0; r < sel.ids.size(); ++r) {
+    const std::size_t line = sel.lines.empty() ? r + 1 : sel.lines[r];
+    const std::string& id = sel.ids[r];
     const auto it = index.find(id);
-    if (it == index.end()) throw ParseError(src, line, "id '" + id + "' is not among the personas");
-    if (!seen.insert(id).second) throw ParseError(src, line, "id '" + id + "' is listed twice");
+    if (it == index.end())
+      throw ParseError(sel.source, line, "id '" + id + "' is not among the personas");
+    if (!seen.insert(id).second)
+      throw ParseError(sel.source, line, "id '" + id + "' is listed twice");
     io::PersonaRecord p = personas[it->second];
-    const auto number = [&](std::size_t j) {
-      const auto x = io::parse_number(row[j]);
-      if (!x)
-        throw io::CsvError(src, line, 0, table.columns[j],
-                           "'" + row[j] + "' is not a number (column " + table.columns[j] + ")");
-      return *x;
-    };
     JsonValue traits = JsonValue::object();
-    for (std::size_t j : trait_cols) traits.set(table.columns[j], number(j));
+    for (std::size_t j = 0; j < d; ++j) traits.set(sel.traits[j], sel.values[r * d + j]);
     p.fields.set("traits", std::move(traits));
-    if (weight_col) p.fields.set("weight", number(*weight_col));
-    if (count_col) p.fields.set("count", number(*count_col));
+    if (!sel.weights.empty()) p.fields.set("weight", sel.weights[r]);
+    if (!sel.counts.empty()) p.fields.set("count", sel.counts[r]);
     out.push_back(std::move(p));
   }
   return out;
+}
+
+std::vector<io::PersonaRecord> join_selection(std::span<const io::PersonaRecord> personas,
+                                              const std::filesystem::path& selection_csv) {
+  return join_selection(personas, read_selection(selection_csv));
 }
 
 ExportResult render_export(std::span<const io::PersonaRecord> personas,

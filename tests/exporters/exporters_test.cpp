@@ -173,3 +173,30 @@ TEST(Exporters, PrettyJsonRoundTrips) {
   EXPECT_EQ(io::parse_json(s), v);
   EXPECT_EQ(s.substr(0, 9), "{\n  \"a\": ");
 }
+
+TEST(Exporters, SelectionInMemoryMatchesTheFile) {
+  const ex::Selection sel = ex::read_selection(kData + "/selection.csv");
+  EXPECT_EQ(sel.ids, (std::vector<std::string>{"p3", "p1"}));
+  EXPECT_EQ(sel.traits.size(), 5u);
+  EXPECT_EQ(sel.lines, (std::vector<std::size_t>{2, 3}));
+  ex::Selection mem;
+  mem.ids = {"p3", "p1"};
+  mem.traits = {"O", "C", "E", "A", "N"};
+  mem.values = {9, 6, 5, 4, 3, 4, 2, 7, 6, 1};
+  mem.weights = {0.25, 0.75};
+  const auto a = render(ex::Format::concordia, ex::join_selection(personas(), mem));
+  const auto b =
+      render(ex::Format::concordia, ex::join_selection(personas(), kData + "/selection.csv"));
+  EXPECT_EQ(a.files[0].content, b.files[0].content);
+  mem.weights = {0.25};
+  try {
+    ex::join_selection(personas(), mem);
+    FAIL() << "expected InvalidArgument";
+  } catch (const popalign::InvalidArgument& e) {
+    EXPECT_EQ(e.argument(), "weights");
+  }
+  mem.weights.clear();
+  mem.ids = {"p3", "ghost"};
+  EXPECT_NE(message_of([&] { ex::join_selection(personas(), mem); }).find("<selection>:2"),
+            std::string::npos);
+}

@@ -47,6 +47,31 @@ std::optional<Format> parse_format(std::string_view name) noexcept;
 /// True for tinytroupe (a folder of files); the others write one file.
 bool writes_folder(Format format) noexcept;
 
+/// An `align` selection in memory: ids in order, trait values (row-major, ids x traits),
+/// optional weights and counts (one per id), and where each row came from (for errors).
+struct Selection {
+  std::vector<std::string> ids;
+  std::vector<std::string> traits;
+  std::vector<double> values;
+  std::vector<double> weights;     ///< empty, or one per id
+  std::vector<double> counts;      ///< empty, or one per id
+  std::vector<std::size_t> lines;  ///< empty (rows numbered 1, 2, ...), or one per id
+  std::string source = "<selection>";
+
+  /// InvalidArgument naming the field whose size does not match.
+  void validate() const;
+};
+
+/// Reads a selection CSV written by `popalign align --out`: `id`, optional `count` / `weight`,
+/// every other column a trait. CsvError / ParseError naming the file, line and column.
+Selection read_selection(const std::filesystem::path& selection_csv);
+
+/// Keeps the personas named by the selection, in its order, and sets each one's fields
+/// "traits", "weight" and "count" from it. ParseError(selection source, line) for an id that
+/// is not among the personas or is listed twice.
+std::vector<io::PersonaRecord> join_selection(std::span<const io::PersonaRecord> personas,
+                                              const Selection& selection);
+
 /// Keeps the personas named by an `align` selection CSV (id, optional count/weight, one column
 /// per trait), in the selection's order, and sets each one's fields "traits" (the trait
 /// columns), "weight" (the weight column, if any) and "count" (the count column, if any).
