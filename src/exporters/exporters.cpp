@@ -63,7 +63,7 @@ struct Prepared {
   std::string username;
   std::vector<std::pair<std::string, double>> traits;
   std::vector<std::pair<std::string, Level>> levels;  // key: Big Five name or the column name
-  std::array<double, kBigFiveCount> big_five;
+  std::array<double, kBigFiveCount> big_five{};
   std::array<bool, kBigFiveCount> has_big_five{};
   std::optional<std::string> mbti;
   JsonValue popalign;
