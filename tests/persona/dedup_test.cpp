@@ -1,0 +1,1 @@
+#include <popalign/persona/dedup.hpp>

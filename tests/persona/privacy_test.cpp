@@ -1,0 +1,1 @@
+#include <popalign/persona/privacy.hpp>
