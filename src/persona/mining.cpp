@@ -131,6 +131,23 @@ bool in_rounds(const std::vector<std::size_t>& todo, std::size_t round_size, std
   return true;
 }
 
+// True when some unit of a step already has a usable answer (from the work files or an earlier
+// round): a round whose every call failed is then not an unusable server but failing units.
+template <class T, class F>
+bool any_success(const std::vector<T>& units, F&& usable) {
+  for (const T& u : units)
+    if (static_cast<bool>(usable(u))) return true;
+  return false;
+}
+
+template <class T>
+T failed_unit(const BackendError& e) {
+  T u;
+  u.reason = "call failed";
+  u.detail = e.what();
+  return u;
+}
+
 struct Prepared {
   PrefilterResult filtered;
   Funnel funnel;
@@ -253,7 +270,15 @@ MiningResult mine_personas(llm::LlmBackend& backend, const embedding::Embedder* 
         [&](const std::vector<std::size_t>& round) {
           std::vector<Post> batch;
           for (const std::size_t i : round) batch.push_back(posts[i]);
-          PostQualityResult r = assess_posts(backend, batch, options.quality);
+          PostQualityResult r;
+          try {
+            r = assess_posts(backend, batch, options.quality);
+          } catch (const BackendError& e) {
+            if (!any_success(assessments, [](const PostAssessment& a) { return a.verdict; }))
+              throw;
+            r.assessments.assign(batch.size(), failed_unit<PostAssessment>(e));
+            r.report.calls = r.report.failed_calls = batch.size();
+          }
           merge_calls(qcalls.calls, r.report);
           for (std::size_t k = 0; k < round.size(); ++k) {
             PostAssessment& a = r.assessments[k];
@@ -283,8 +308,8 @@ MiningResult mine_personas(llm::LlmBackend& backend, const embedding::Embedder* 
   FunnelStep& qs = funnel.add_step("quality", "posts", posts.size(), "posts");
   for (std::size_t i = 0; i < posts.size(); ++i) {
     PostAssessment& a = assessments[i];
-    if (a.reason == "call failed") {
-      funnel.drop("quality", posts[i].id, a.reason, a.detail);
+    if (a.reason == "call failed") {  // no detail: failures vary from run to run
+      funnel.drop("quality", posts[i].id, a.reason);
       continue;
     }
     if (!a.verdict) {
@@ -343,7 +368,21 @@ MiningResult mine_personas(llm::LlmBackend& backend, const embedding::Embedder* 
         [&](const std::vector<std::size_t>& round) {
           std::vector<AuthorWindow> batch;
           for (const std::size_t i : round) batch.push_back(windowing.windows[i]);
-          PersonaWritingResult r = draft_personas(backend, batch, options.writer);
+          PersonaWritingResult r;
+          try {
+            r = draft_personas(backend, batch, options.writer);
+          } catch (const BackendError& e) {
+            if (!any_success(drafts, [](const PersonaDraft& d) {
+                   return !d.id.empty() && d.finished && d.reason != "call failed";
+                 })) throw;
+            for (const AuthorWindow& w : batch) {
+              PersonaDraft d = draft_for(w);
+              d.reason = "call failed";
+              d.detail = e.what();
+              r.drafts.push_back(std::move(d));
+            }
+            r.report.calls = r.report.failed_calls = batch.size();
+          }
           merge_calls(wcalls.calls, r.report);
           for (std::size_t k = 0; k < round.size(); ++k) {
             PersonaDraft& d = r.drafts[k];
@@ -370,7 +409,7 @@ MiningResult mine_personas(llm::LlmBackend& backend, const embedding::Embedder* 
     if (d.kept)
       written.push_back(d);
     else
-      funnel.drop("personas", d.id, d.reason, d.detail);
+      funnel.drop("personas", d.id, d.reason, d.reason == "call failed" ? "" : d.detail);
   }
   ps.out = written.size();
   result.calls.push_back(wcalls);
@@ -406,7 +445,18 @@ MiningResult mine_personas(llm::LlmBackend& backend, const embedding::Embedder* 
         [&](const std::vector<std::size_t>& round) {
           std::vector<CritiqueInput> batch;
           for (const std::size_t i : round) batch.push_back(inputs[i]);
-          CritiqueResult r = critique_personas(backend, batch, options.critique);
+          CritiqueResult r;
+          try {
+            r = critique_personas(backend, batch, options.critique);
+          } catch (const BackendError& e) {
+            if (!any_success(critiques, [](const PersonaCritique& c) { return c.scores; })) throw;
+            for (const CritiqueInput& in : batch) {
+              PersonaCritique c = failed_unit<PersonaCritique>(e);
+              c.id = in.id;
+              r.critiques.push_back(std::move(c));
+            }
+            r.report.calls = r.report.failed_calls = batch.size();
+          }
           merge_calls(ccalls.calls, r.report);
           for (std::size_t k = 0; k < round.size(); ++k) {
             PersonaCritique& c = r.critiques[k];
@@ -435,7 +485,7 @@ MiningResult mine_personas(llm::LlmBackend& backend, const embedding::Embedder* 
   for (std::size_t i = 0; i < written.size(); ++i) {
     const PersonaCritique& c = critiques[i];
     if (c.reason == "call failed") {
-      funnel.drop("critique", c.id, c.reason, c.detail);
+      funnel.drop("critique", c.id, c.reason);
       continue;
     }
     if (!c.scores) {

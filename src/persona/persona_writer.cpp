@@ -114,7 +114,43 @@ Windowing make_windows(std::span<const Post> posts, const PersonaWriterOptions& 
       groups.back().push_back(std::move(p));
       cost.back() += t;
     }
-    // A short last window takes posts from the end of the one before.
+    // A short last window: first try an even split of the history into as many windows (sizes
+    // differ by at most one, each within the budget); else the last window takes posts from
+    // the end of the one before while that one keeps min_posts.
+    if (groups.size() > 1 && groups.back().size() < options.min_posts) {
+      const std::size_t g = groups.size();
+      std::vector<Post> all;
+      for (auto& grp : groups)
+        for (Post& p : grp) all.push_back(std::move(p));
+      const std::size_t n = all.size();
+      std::vector<std::vector<Post>> even(g);
+      std::vector<std::size_t> even_cost(g, 0);
+      bool fits = n / g >= options.min_posts;
+      for (std::size_t k = 0, at = 0; k < g; ++k) {
+        const std::size_t size = n / g + (k < n % g ? 1 : 0);
+        for (std::size_t j = 0; j < size; ++j, ++at) {
+          even_cost[k] += post_tokens(all[at]);
+          even[k].push_back(all[at]);
+        }
+        fits = fits && even_cost[k] <= budget;
+      }
+      if (fits) {
+        groups = std::move(even);
+        cost = std::move(even_cost);
+      } else {
+        groups.assign(1, {});
+        cost.assign(1, 0);
+        for (Post& p : all) {
+          const std::size_t t = post_tokens(p);
+          if (!groups.back().empty() && cost.back() + t > budget) {
+            groups.emplace_back();
+            cost.push_back(0);
+          }
+          groups.back().push_back(std::move(p));
+          cost.back() += t;
+        }
+      }
+    }
     while (groups.size() > 1 && groups.back().size() < options.min_posts) {
       auto& prev = groups[groups.size() - 2];
       const std::size_t t = post_tokens(prev.back());

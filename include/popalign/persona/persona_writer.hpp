@@ -9,8 +9,10 @@
 // with tokens estimated as ceil(bytes / 4); posts (each rendered "[k] (time) text") are added to a
 // window in time order until the next one would not fit, then a new window starts. A single post
 // larger than the whole budget is cut to fit. When the last window of an author ends up with fewer
-// than min_posts posts, posts move to it from the end of the one before while that one keeps
-// min_posts; a window still too short is dropped ("window with fewer than 6 posts"). One author can
+// than min_posts posts, the history is split evenly into as many windows (sizes differing by at
+// most one) if those fit the budget and hold min_posts each; otherwise posts move to the last
+// window from the end of the one before while that one keeps min_posts, and a window still too
+// short is dropped ("window with fewer than 6 posts"). One author can
 // thus yield several personas, each with its own window. The default context_tokens = 8192
 // (~32k characters, the input cap of the method's sibling code) fits every author of typical blog
 // corpora into one or a few windows and every 8k-context model.
