@@ -121,9 +121,9 @@ void print_estimate(const Opts& o, const pe::MiningEstimate& est) {
   std::size_t calls = 0, prompt = 0, completion = 0;
   for (const pe::StepEstimate& s : est.steps) {
     const bool bound = s.step != "quality";
-    fmt::print("{:<9} calls {}{:>8}  (already done {}), prompt tokens ~{}, completion tokens {}{}\n",
-               s.step, bound ? "<= " : "", s.calls, s.done, s.prompt_tokens,
-               "<= ", s.max_completion_tokens);
+    fmt::print("{:<9} calls {:>9} (already done {}), prompt tokens ~{}, completion tokens <= {}\n",
+               s.step, (bound ? "<= " : "") + std::to_string(s.calls), s.done, s.prompt_tokens,
+               s.max_completion_tokens);
     calls += s.calls;
     prompt += s.prompt_tokens;
     completion += s.max_completion_tokens;
