@@ -403,12 +403,17 @@ class Reader {
       ++corpus_.empty;
       return true;
     }
-    if (text.size() != post.text.size()) post.text = std::string(text);
+    if (text.size() != post.text.size()) {  // trim in place (no new allocation)
+      const std::size_t lead = static_cast<std::size_t>(text.data() - post.text.data());
+      post.text.resize(lead + text.size());
+      post.text.erase(0, lead);
+    }
     if (post.id.empty()) post.id = post.author + ":" + std::to_string(n);
-    const auto [it, fresh] = ids_.emplace(post.id, std::make_pair(source, line));
+    if (sources_.empty() || sources_.back() != source) sources_.push_back(source);
+    const auto [it, fresh] = ids_.emplace(post.id, std::make_pair(sources_.size() - 1, line));
     if (!fresh) {
       problem(source, line, post.author,
-              "duplicate post id '" + post.id + "' (first in " + it->second.first + ":" +
+              "duplicate post id '" + post.id + "' (first in " + sources_[it->second.first] + ":" +
                   std::to_string(it->second.second) + ")");
       return false;
     }
@@ -461,14 +466,18 @@ class Reader {
       if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
       if (trim(raw).empty()) continue;
       bool transcoded = false;
-      if (!to_utf8(raw, utf8, &transcoded)) {
-        problem(source, line, "", "unknown encoding (NUL bytes: UTF-16 or binary?)");
-        continue;
+      std::string_view json = raw;
+      if (!valid_utf8(raw) || raw.find('\0') != std::string_view::npos) {
+        if (!to_utf8(raw, utf8, &transcoded)) {
+          problem(source, line, "", "unknown encoding (NUL bytes: UTF-16 or binary?)");
+          continue;
+        }
+        json = utf8;
       }
       if (transcoded) ++corpus_.transcoded;
       io::JsonValue value;
       try {
-        value = io::parse_json(utf8, source, line);
+        value = io::parse_json(json, source, line);
       } catch (const ParseError& e) {
         std::string msg = e.what();
         const std::string prefix = source + ":" + std::to_string(line) + ": ";
@@ -660,15 +669,14 @@ class Reader {
       }
       bool transcoded_row = false, unknown = false;
       for (auto& f : fields) {
+        if (valid_utf8(f) && f.find('\0') == std::string::npos) continue;  // the common case
         bool t = false;
         if (!to_utf8(f, utf8, &t)) {
           unknown = true;
           break;
         }
-        if (t) {
-          transcoded_row = true;
-          f.swap(utf8);
-        }
+        if (t) transcoded_row = true;
+        f.swap(utf8);
       }
       const std::string author(trim(fields[static_cast<std::size_t>(col_id)]));
       if (unknown) {
@@ -857,7 +865,8 @@ class Reader {
   const PostReadOptions& opt_;
   PostCorpus& corpus_;
   std::unordered_map<std::string, std::size_t> per_author_;
-  std::unordered_map<std::string, std::pair<std::string, std::size_t>> ids_;
+  std::unordered_map<std::string, std::pair<std::size_t, std::size_t>> ids_;  // source index, line
+  std::vector<std::string> sources_;
 };
 
 bool read_file(const std::filesystem::path& path, std::string& out, std::string& error) {

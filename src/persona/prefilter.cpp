@@ -142,8 +142,9 @@ constexpr std::string_view kUrlLink = "urlLink";
 }  // namespace
 
 std::string clean_post_text(std::string_view text) {
-  const std::string decoded = decode_entities(text);
-  const std::string_view s = decoded;
+  std::string decoded;
+  if (text.find('&') != std::string_view::npos) decoded = decode_entities(text);
+  const std::string_view s = decoded.empty() ? text : std::string_view(decoded);
   std::string out;
   out.reserve(s.size());
   bool pending_space = false;
@@ -315,22 +316,32 @@ void word_hashes(std::string_view s, std::vector<std::uint64_t>& out) {
   }
 }
 
-// Sorted, unique shingle hashes of k consecutive words (one shingle when there are fewer words;
-// none when there are no words).
-void shingles(std::string_view s, int k, std::vector<std::uint64_t>& words,
-              std::vector<std::uint64_t>& out) {
+// Shingle hashes of k consecutive words (one shingle when there are fewer words; none when there
+// are no words): a different odd multiplier per position, summed, then mixed. In text order, with
+// repeats (enough for MinHash: a minimum does not see repeats).
+void shingle_hashes(std::string_view s, int k, std::vector<std::uint64_t>& words,
+                    std::vector<std::uint64_t>& out) {
+  static constexpr std::array<std::uint64_t, 8> kMul{
+      0x9E3779B97F4A7C15ULL, 0xC2B2AE3D27D4EB4FULL, 0x165667B19E3779F9ULL, 0xD6E8FEB86659FD93ULL,
+      0xFF51AFD7ED558CCDULL, 0xC4CEB9FE1A85EC53ULL, 0x2545F4914F6CDD1DULL, 0x9FB21C651E98DF25ULL};
   word_hashes(s, words);
   out.clear();
   if (words.empty()) return;
   const std::size_t kk = static_cast<std::size_t>(k);
   const std::size_t count = words.size() >= kk ? words.size() - kk + 1 : 1;
   const std::size_t width = std::min(kk, words.size());
-  out.reserve(count);
+  out.resize(count);
   for (std::size_t i = 0; i < count; ++i) {
-    std::uint64_t h = 0x9E3779B97F4A7C15ULL;
-    for (std::size_t j = 0; j < width; ++j) h = mix64(h ^ words[i + j]) + j;
-    out.push_back(h);
+    std::uint64_t h = 0;
+    for (std::size_t j = 0; j < width; ++j) h += words[i + j] * (kMul[j % 8] + 2 * (j / 8));
+    out[i] = mix64(h);
   }
+}
+
+// The shingle SET: sorted, unique (for the exact Jaccard).
+void shingles(std::string_view s, int k, std::vector<std::uint64_t>& words,
+              std::vector<std::uint64_t>& out) {
+  shingle_hashes(s, k, words, out);
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
 }
@@ -423,29 +434,40 @@ PrefilterResult prefilter(std::vector<Post> posts, const PrefilterOptions& optio
     const std::size_t bands = static_cast<std::size_t>(options.lsh_bands);
     const std::size_t perms = static_cast<std::size_t>(options.minhash_permutations);
     const std::size_t rows = perms / bands;
-    // Fixed multiply-add hash functions (seeded: the same for every run).
-    std::vector<std::uint64_t> mul(perms), add(perms);
+    // Fixed hash functions (seeded: the same for every run): h_p(x) = mix32(x * mul_p + add_p)
+    // on the shingle hash folded to 32 bits, mul_p odd, so each h_p is a bijection of the 32-bit
+    // values (a permutation, as MinHash wants); 32-bit lanes so that the loop vectorizes.
+    std::vector<std::uint32_t> mul(perms), add(perms);
     {
       std::uint64_t state = 0x5EED'F00D'1234'5678ULL;
       for (std::size_t p = 0; p < perms; ++p) {
         state += 0x9E3779B97F4A7C15ULL;
-        mul[p] = mix64(state) | 1;
+        mul[p] = static_cast<std::uint32_t>(mix64(state)) | 1u;
         state += 0x9E3779B97F4A7C15ULL;
-        add[p] = mix64(state);
+        add[p] = static_cast<std::uint32_t>(mix64(state));
       }
     }
     // keys[b][k] = (band key, k) for the k-th survivor.
     std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>> keys(
         bands, std::vector<std::pair<std::uint32_t, std::uint32_t>>(m));
     parallel_for(static_cast<Index>(m), threads, 256, [&](Index b0, Index e0) {
-      std::vector<std::uint64_t> words, sh, sig(perms);
+      std::vector<std::uint64_t> words, sh;
+      std::vector<std::uint32_t> sig(perms);
       for (Index k = b0; k < e0; ++k) {
-        shingles(posts[live[static_cast<std::size_t>(k)]].text, options.shingle_words, words, sh);
-        for (std::size_t p = 0; p < perms; ++p) {
-          std::uint64_t lo = UINT64_MAX;
-          const std::uint64_t a = mul[p], c = add[p];
-          for (std::uint64_t s : sh) lo = std::min(lo, a * s + c);
-          sig[p] = lo;
+        shingle_hashes(posts[live[static_cast<std::size_t>(k)]].text, options.shingle_words, words, sh);
+        std::fill(sig.begin(), sig.end(), UINT32_MAX);
+        std::uint32_t* sg = sig.data();
+        const std::uint32_t* mp = mul.data();
+        const std::uint32_t* ap = add.data();
+        for (std::uint64_t s : sh) {
+          const auto x = static_cast<std::uint32_t>(s ^ (s >> 32));
+          for (std::size_t p = 0; p < perms; ++p) {
+            std::uint32_t y = x * mp[p] + ap[p];
+            y ^= y >> 16;
+            y *= 0x7FEB352Du;
+            y ^= y >> 15;
+            sg[p] = std::min(sg[p], y);
+          }
         }
         for (std::size_t b = 0; b < bands; ++b) {
           std::uint64_t h = mix64(0xBA5Eull + b);

@@ -197,6 +197,7 @@ std::size_t international_at(std::string_view s, std::size_t i) {
       if (d == 0 || d > 4 || p + 1 + d >= n || s[p + 1 + d] != ')') break;
       digits += d;
       p += d + 2;
+      if (p < n && is_digit(s[p])) continue;  // "(0)30"
     } else {
       const std::size_t d = digits_at(s, p);
       if (d == 0) break;
