@@ -49,6 +49,7 @@ struct Opts {
   std::size_t min_posts = 6;
   std::size_t context_tokens = 8192;
   int max_words = 150;
+  int max_tokens = 400;
   int min_overall = 9;
   int min_other = 8;
   int max_attempts = 2;
@@ -76,6 +77,7 @@ pe::MiningOptions mining_options(const Opts& o) {
   m.writer.min_posts = o.min_posts;
   m.writer.context_tokens = o.context_tokens;
   m.writer.max_words = o.max_words;
+  m.writer.max_tokens = o.max_tokens;
   m.writer.prompt = pe::resolve_prompt(o.writer_template);
   m.critique.model = o.judge_model.empty() ? o.model : o.judge_model;
   m.critique.seed = o.seed;
@@ -101,6 +103,7 @@ pe::MiningOptions mining_options(const Opts& o) {
        {"writer.min_posts", "--min-posts"},
        {"writer.context_tokens", "--context-tokens"},
        {"writer.max_words", "--max-words"},
+       {"writer.max_tokens", "--max-tokens"},
        {"critique.min_overall", "--min-overall"},
        {"critique.min_other", "--min-other"},
        {"quality.max_attempts", "--max-attempts"},
@@ -281,6 +284,8 @@ popalign::cli::CommandRegistrar registrar{
       sub.add_option("--context-tokens", o->context_tokens,
                      "The writer's and judge's context window (posts are split into windows)");
       sub.add_option("--max-words", o->max_words, "Longest persona, words");
+      sub.add_option("--max-tokens", o->max_tokens,
+                     "The writer's completion limit, tokens (part of the context budget)");
       sub.add_option("--min-overall", o->min_overall, "Critique: keep overall >= this");
       sub.add_option("--min-other", o->min_other, "Critique: and every other score >= this");
       sub.add_option("--max-attempts", o->max_attempts,
