@@ -25,6 +25,10 @@ FunnelStep& Funnel::step(const std::string& name) {
   throw InvalidArgument("step", "no funnel step named '" + name + "'");
 }
 
+const FunnelStep& Funnel::step(const std::string& name) const {
+  return const_cast<Funnel*>(this)->step(name);
+}
+
 void Funnel::drop(const std::string& step_name, std::string unit, std::string reason,
                   std::string detail) {
   ++step(step_name).dropped[reason];

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <map>
 
 #include <fmt/core.h>
@@ -45,9 +46,13 @@ bool is_refusal(std::string_view text) {
   return false;
 }
 
-// Tokens of one post as rendered in a window (its "[k] (time) " prefix estimated at 16 bytes).
-std::size_t post_tokens(const Post& p) {
-  return detail::estimate_tokens(p.time) + detail::estimate_tokens(p.text) + 4;
+std::size_t tokens(std::string_view text, double chars_per_token) {
+  return static_cast<std::size_t>(std::ceil(static_cast<double>(text.size()) / chars_per_token));
+}
+
+// Tokens of one post as rendered in a window (text, time and the "[k] () " around them).
+std::size_t post_tokens(const Post& p, double cpt) {
+  return tokens(p.time, cpt) + tokens(p.text, cpt) + tokens("[100] () \n", cpt);
 }
 
 }  // namespace
@@ -58,6 +63,8 @@ void PersonaWriterOptions::validate() const {
   check_argument(max_attempts >= 1, "max_attempts", "must be >= 1");
   check_argument(max_words >= 10, "max_words", "must be >= 10");
   check_argument(min_posts >= 1, "min_posts", "must be >= 1");
+  check_argument(chars_per_token >= 0.5 && chars_per_token <= 16, "chars_per_token",
+                 "must be in [0.5, 16]");
   prompt.require("prompt", {"posts", "max_words"});
   check_argument(context_tokens >= 512 && post_budget_tokens() >= 256, "context_tokens",
                  fmt::format("{} leaves {} tokens for the posts after the prompt and max_tokens "
@@ -69,8 +76,9 @@ void PersonaWriterOptions::validate() const {
 std::size_t PersonaWriterOptions::post_budget_tokens() const {
   const std::vector<std::pair<std::string, std::string>> values = {
       {"posts", ""}, {"max_words", std::to_string(max_words)}};
-  const std::size_t fixed = detail::estimate_tokens(render_prompt(prompt.system, values)) +
-                            detail::estimate_tokens(render_prompt(prompt.user, values)) + 8;
+  const double cpt = chars_per_token >= 0.5 ? chars_per_token : 4.0;
+  const std::size_t fixed = tokens(render_prompt(prompt.system, values), cpt) +
+                            tokens(render_prompt(prompt.user, values), cpt) + 8;
   const std::size_t used = fixed + static_cast<std::size_t>(std::max(max_tokens, 0));
   return context_tokens > used ? context_tokens - used : 0;
 }
@@ -99,12 +107,14 @@ Windowing make_windows(std::span<const Post> posts, const PersonaWriterOptions& 
     std::vector<std::vector<Post>> groups(1);
     std::vector<std::size_t> cost(1, 0);
     for (Post& p : list) {
-      std::size_t t = post_tokens(p);
+      std::size_t t = post_tokens(p, options.chars_per_token);
       if (t > budget) {
         // Cut the text to the budget (what the 4-bytes-per-token estimate allows).
-        const std::size_t keep = (budget - detail::estimate_tokens(p.time) - 4) * 4;
+        const double cpt = options.chars_per_token;
+        const std::size_t room = budget - tokens(p.time, cpt) - tokens("[100] () \n", cpt);
+        const auto keep = static_cast<std::size_t>(static_cast<double>(room) * cpt);
         p.text = std::string(detail::utf8_prefix(p.text, keep));
-        t = post_tokens(p);
+        t = post_tokens(p, options.chars_per_token);
         ++out.cut_posts;
       }
       if (!groups.back().empty() && cost.back() + t > budget) {
@@ -129,7 +139,7 @@ Windowing make_windows(std::span<const Post> posts, const PersonaWriterOptions& 
       for (std::size_t k = 0, at = 0; k < g; ++k) {
         const std::size_t size = n / g + (k < n % g ? 1 : 0);
         for (std::size_t j = 0; j < size; ++j, ++at) {
-          even_cost[k] += post_tokens(all[at]);
+          even_cost[k] += post_tokens(all[at], options.chars_per_token);
           even[k].push_back(all[at]);
         }
         fits = fits && even_cost[k] <= budget;
@@ -141,7 +151,7 @@ Windowing make_windows(std::span<const Post> posts, const PersonaWriterOptions& 
         groups.assign(1, {});
         cost.assign(1, 0);
         for (Post& p : all) {
-          const std::size_t t = post_tokens(p);
+          const std::size_t t = post_tokens(p, options.chars_per_token);
           if (!groups.back().empty() && cost.back() + t > budget) {
             groups.emplace_back();
             cost.push_back(0);
@@ -153,7 +163,7 @@ Windowing make_windows(std::span<const Post> posts, const PersonaWriterOptions& 
     }
     while (groups.size() > 1 && groups.back().size() < options.min_posts) {
       auto& prev = groups[groups.size() - 2];
-      const std::size_t t = post_tokens(prev.back());
+      const std::size_t t = post_tokens(prev.back(), options.chars_per_token);
       if (prev.size() <= options.min_posts || cost.back() + t > budget) break;
       groups.back().insert(groups.back().begin(), std::move(prev.back()));
       prev.pop_back();

@@ -46,6 +46,7 @@ struct Funnel {
                        std::string out_unit);
   /// The step named so; InvalidArgument("step") when there is none.
   FunnelStep& step(const std::string& name);
+  const FunnelStep& step(const std::string& name) const;
   /// Records a drop in step `step` (counted under its reason).
   void drop(const std::string& step, std::string unit, std::string reason, std::string detail = "");
 

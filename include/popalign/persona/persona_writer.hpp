@@ -6,7 +6,7 @@
 // fewer than min_posts kept posts is dropped ("fewer than 6 posts"). A history is split into time
 // windows that fit the model's context: the prompt budget for posts is
 //   context_tokens - max_tokens - tokens(the template rendered without posts)
-// with tokens estimated as ceil(bytes / 4); posts (each rendered "[k] (time) text") are added to a
+// with tokens estimated as ceil(bytes / chars_per_token) (4 by default); posts (each rendered "[k] (time) text") are added to a
 // window in time order until the next one would not fit, then a new window starts. A single post
 // larger than the whole budget is cut to fit. When the last window of an author ends up with fewer
 // than min_posts posts, the history is split evenly into as many windows (sizes differing by at
@@ -54,6 +54,9 @@ struct PersonaWriterOptions {
   int max_words = 150;            ///< longest persona, in words, >= 10
   std::size_t min_posts = 6;      ///< fewest kept posts per author and per window, >= 1
   std::size_t context_tokens = 8192;  ///< the model's context window, tokens
+  /// Bytes per token in the budget estimate: 4 for English text with the BPE vocabularies of
+  /// current models (GPT, Llama, Qwen); smaller for models with small vocabularies. In [0.5, 16].
+  double chars_per_token = 4.0;
   PromptTemplate prompt = builtin_prompt("persona-writer-v1");  ///< {posts}, {max_words}
   llm::BatchOptions batch;        ///< chunking, progress and cancellation of the calls
   /// InvalidArgument naming the field (context_tokens when the budget for posts is < 256).
