@@ -68,16 +68,26 @@ Args parse(int argc, char** argv) {
     }
     if (i + 1 >= argc) throw std::runtime_error("flag " + k + " needs a value");
     const std::string v = argv[i + 1];
-    if (k == "--authors") a.authors = std::stoul(v);
-    else if (k == "--delay-ms") a.delay_ms = std::stoi(v);
-    else if (k == "--concurrency") a.concurrency = std::stoul(v);
-    else if (k == "--base-url") a.base_url = v;
-    else if (k == "--model") a.model = v;
-    else if (k == "--judge-model") a.judge_model = v;
-    else if (k == "--cache") a.cache = v;
-    else if (k == "--threshold") a.threshold = std::stod(v);
-    else if (k == "--context-tokens") a.context_tokens = std::stoul(v);
-    else throw std::runtime_error("unknown flag " + k);
+    if (k == "--authors")
+      a.authors = std::stoul(v);
+    else if (k == "--delay-ms")
+      a.delay_ms = std::stoi(v);
+    else if (k == "--concurrency")
+      a.concurrency = std::stoul(v);
+    else if (k == "--base-url")
+      a.base_url = v;
+    else if (k == "--model")
+      a.model = v;
+    else if (k == "--judge-model")
+      a.judge_model = v;
+    else if (k == "--cache")
+      a.cache = v;
+    else if (k == "--threshold")
+      a.threshold = std::stod(v);
+    else if (k == "--context-tokens")
+      a.context_tokens = std::stoul(v);
+    else
+      throw std::runtime_error("unknown flag " + k);
   }
   return a;
 }
@@ -142,8 +152,8 @@ int throughput(const Args& a, const pe::PostCorpus& corpus,
   const std::size_t calls = total_calls(r);
   const std::size_t posts = r.funnel.step("quality").in;
   // Ideal: every round of a step keeps `concurrency` calls in flight all the time.
-  const double ideal = static_cast<double>(calls) * a.delay_ms / 1000.0 /
-                       static_cast<double>(a.concurrency);
+  const double ideal =
+      static_cast<double>(calls) * a.delay_ms / 1000.0 / static_cast<double>(a.concurrency);
   fmt::print("{}", r.funnel.table());
   fmt::print(
       "throughput: {} posts into the LLM steps, {} calls in {:.2f} s at concurrency {} with a "

@@ -97,24 +97,23 @@ pe::MiningOptions mining_options(const Opts& o) {
   m.round_size = o.round_size ? o.round_size : 4 * o.concurrency;
   m.fsync = o.fsync;
   m.work_dir = std::filesystem::path(o.work_dir.empty() ? o.out + ".work" : o.work_dir);
-  popalign::cli::validate_as_flags(
-      [&] { m.validate(); },
-      {{"prefilter.min_tokens", "--min-tokens"},
-       {"writer.min_posts", "--min-posts"},
-       {"writer.context_tokens", "--context-tokens"},
-       {"writer.max_words", "--max-words"},
-       {"writer.max_tokens", "--max-tokens"},
-       {"critique.min_overall", "--min-overall"},
-       {"critique.min_other", "--min-other"},
-       {"quality.max_attempts", "--max-attempts"},
-       {"writer.max_attempts", "--max-attempts"},
-       {"critique.max_attempts", "--max-attempts"},
-       {"quality.prompt", "--quality-template"},
-       {"writer.prompt", "--writer-template"},
-       {"critique.prompt", "--critique-template"},
-       {"dedup.max_cosine", "--dedup-cosine"},
-       {"quality.parallel_chunks", "--concurrency"},
-       {"round_size", "--round-size"}});
+  popalign::cli::validate_as_flags([&] { m.validate(); },
+                                   {{"prefilter.min_tokens", "--min-tokens"},
+                                    {"writer.min_posts", "--min-posts"},
+                                    {"writer.context_tokens", "--context-tokens"},
+                                    {"writer.max_words", "--max-words"},
+                                    {"writer.max_tokens", "--max-tokens"},
+                                    {"critique.min_overall", "--min-overall"},
+                                    {"critique.min_other", "--min-other"},
+                                    {"quality.max_attempts", "--max-attempts"},
+                                    {"writer.max_attempts", "--max-attempts"},
+                                    {"critique.max_attempts", "--max-attempts"},
+                                    {"quality.prompt", "--quality-template"},
+                                    {"writer.prompt", "--writer-template"},
+                                    {"critique.prompt", "--critique-template"},
+                                    {"dedup.max_cosine", "--dedup-cosine"},
+                                    {"quality.parallel_chunks", "--concurrency"},
+                                    {"round_size", "--round-size"}});
   return m;
 }
 
@@ -147,8 +146,8 @@ int run(const Opts& o) {
   pe::PostReadOptions ro;
   ro.format = pe::post_format_from_string(o.format);
   ro.max_authors = o.max_authors;
-  ro.on_bad_line = o.on_bad_line == "fail" ? popalign::io::OnBadLine::fail
-                                           : popalign::io::OnBadLine::skip;
+  ro.on_bad_line =
+      o.on_bad_line == "fail" ? popalign::io::OnBadLine::fail : popalign::io::OnBadLine::skip;
   std::size_t problems_logged = 0;
   ro.log = [&](const std::string& m) {
     if (++problems_logged <= 20) std::cerr << "popalign mine: " << m << "\n";
@@ -191,8 +190,7 @@ int run(const Opts& o) {
   std::shared_ptr<const popalign::embedding::Embedder> embedder;
   if (options.deduplicate)
     embedder = popalign::embedding::make_sif_embedder(
-        o.word_vectors.empty() ? popalign::embedding::default_word_vectors_path()
-                               : o.word_vectors,
+        o.word_vectors.empty() ? popalign::embedding::default_word_vectors_path() : o.word_vectors,
         "", {});
 
   const bool tty = popalign::cli::stderr_is_terminal();
@@ -200,9 +198,8 @@ int run(const Opts& o) {
     if (tty) {
       const std::size_t width = 30;
       const std::size_t fill = total ? done * width / total : width;
-      std::cerr << fmt::format("\rpopalign mine: {:<8} [{}{}] {}/{}", step,
-                               std::string(fill, '#'), std::string(width - fill, '.'), done,
-                               total)
+      std::cerr << fmt::format("\rpopalign mine: {:<8} [{}{}] {}/{}", step, std::string(fill, '#'),
+                               std::string(width - fill, '.'), done, total)
                 << (done == total ? "\n" : "") << std::flush;
     } else if (done == total) {
       std::cerr << fmt::format("popalign mine: {} {}/{}\n", step, done, total);
@@ -234,8 +231,8 @@ int run(const Opts& o) {
     std::cerr << fmt::format(
         "popalign mine: {}: {} units ({} from {}), {} calls ({} from cache, {} failed, {} "
         "re-asked)\n",
-        c.step, c.units, c.resumed, options.work_dir.string(), c.calls.calls,
-        c.calls.cached_calls, c.calls.failed_calls, c.calls.reasks);
+        c.step, c.units, c.resumed, options.work_dir.string(), c.calls.calls, c.calls.cached_calls,
+        c.calls.failed_calls, c.calls.reasks);
   for (std::size_t i = 0; i < result.messages.size() && i < 10; ++i)
     std::cerr << "popalign mine: " << result.messages[i] << "\n";
   std::cerr << fmt::format("popalign mine: {} personas written to {}{}\n", result.personas.size(),
@@ -265,8 +262,7 @@ popalign::cli::CommandRegistrar registrar{
                    "Print the calls and estimated tokens per step; send nothing");
       sub.add_option("--out", o->out, "Output personas JSONL")->required();
       sub.add_option("--funnel", o->funnel, "Write the funnel record (JSON) here");
-      sub.add_option("--work-dir", o->work_dir,
-                     "Per-step files for resume (default: <out>.work)");
+      sub.add_option("--work-dir", o->work_dir, "Per-step files for resume (default: <out>.work)");
       sub.add_option("--api-key-env", o->api_key_env,
                      "Environment variable holding the API key (never logged or cached)");
       sub.add_option("--http-attempts", o->http_attempts,

@@ -57,9 +57,9 @@ std::vector<UnitState> ask_all(llm::LlmBackend& backend, std::size_t units, int 
         ++totals.failed_calls;
         const llm::Failure& f = o.error();
         s.finished = s.call_failed = true;
-        s.problem = fmt::format("{}{}: {}", llm::to_string(f.kind),
-                                f.http_status ? fmt::format(", HTTP {}", f.http_status) : "",
-                                f.message);
+        s.problem =
+            fmt::format("{}{}: {}", llm::to_string(f.kind),
+                        f.http_status ? fmt::format(", HTTP {}", f.http_status) : "", f.message);
         if (first_failure.empty()) first_failure = name(i) + ": " + s.problem;
         totals.note(name(i) + ": call failed (" + s.problem + ")");
         continue;

@@ -40,8 +40,8 @@ struct AskTotals {
 };
 
 /// The answer's parse: an empty optional = unusable (problem says why).
-using ParseFn = std::function<bool(std::size_t unit, const llm::Response& response,
-                                   std::string& problem)>;
+using ParseFn =
+    std::function<bool(std::size_t unit, const llm::Response& response, std::string& problem)>;
 using RequestFn = std::function<llm::Request(std::size_t unit, int attempt)>;
 
 /// Asks every unit (see the file comment); `names[i]` names unit i in messages.

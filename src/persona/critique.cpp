@@ -18,11 +18,16 @@ constexpr const char* kScoreNames[] = {"hallucination", "coverage", "conciseness
 
 int* score_field(CritiqueScores& s, int k) {
   switch (k) {
-    case 0: return &s.hallucination;
-    case 1: return &s.coverage;
-    case 2: return &s.conciseness;
-    case 3: return &s.relevance;
-    default: return &s.overall;
+    case 0:
+      return &s.hallucination;
+    case 1:
+      return &s.coverage;
+    case 2:
+      return &s.conciseness;
+    case 3:
+      return &s.relevance;
+    default:
+      return &s.overall;
   }
 }
 

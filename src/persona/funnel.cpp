@@ -62,13 +62,13 @@ io::JsonValue Funnel::to_json() const {
 }
 
 std::string Funnel::table() const {
-  std::string out = fmt::format("{:<12} {:>10} {:<9} {:>10} {:<9} {:>9}\n", "step", "in", "",
-                                "out", "", "dropped");
+  std::string out = fmt::format("{:<12} {:>10} {:<9} {:>10} {:<9} {:>9}\n", "step", "in", "", "out",
+                                "", "dropped");
   for (const FunnelStep& s : steps) {
     std::size_t dropped = 0;
     for (const auto& [k, v] : s.dropped) dropped += v;
-    out += fmt::format("{:<12} {:>10} {:<9} {:>10} {:<9} {:>9}\n", s.name, s.in, s.in_unit,
-                       s.out, s.out_unit, dropped);
+    out += fmt::format("{:<12} {:>10} {:<9} {:>10} {:<9} {:>9}\n", s.name, s.in, s.in_unit, s.out,
+                       s.out_unit, dropped);
     for (const auto& [k, v] : s.dropped)
       if (v > 0) out += fmt::format("{:<12}   - {}: {}\n", "", k, v);
     for (const auto& [k, v] : s.changed)

@@ -120,9 +120,9 @@ bool in_rounds(const std::vector<std::size_t>& todo, std::size_t round_size, std
   std::size_t done = already;
   if (options.progress && options.progress(step, done, total)) return false;
   for (std::size_t b = 0; b < todo.size(); b += round_size) {
-    const std::vector<std::size_t> round(todo.begin() + static_cast<std::ptrdiff_t>(b),
-                                         todo.begin() + static_cast<std::ptrdiff_t>(
-                                                            std::min(todo.size(), b + round_size)));
+    const std::vector<std::size_t> round(
+        todo.begin() + static_cast<std::ptrdiff_t>(b),
+        todo.begin() + static_cast<std::ptrdiff_t>(std::min(todo.size(), b + round_size)));
     if (!ask(round)) return false;
     done += round.size();
     if (options.progress && options.progress(step, done, total)) return false;
@@ -175,11 +175,11 @@ Prepared read_and_prefilter(const PostCorpus& corpus, const MiningOptions& optio
   return p;
 }
 
-std::vector<CritiqueInput> critique_inputs(const std::vector<PersonaDraft>& drafts,
-                                           const std::map<std::string, const AuthorWindow*>& by_id) {
+std::vector<CritiqueInput> critique_inputs(
+    const std::vector<PersonaDraft>& drafts,
+    const std::map<std::string, const AuthorWindow*>& by_id) {
   std::vector<CritiqueInput> out;
-  for (const PersonaDraft& d : drafts)
-    out.push_back({d.id, d.text, by_id.at(d.id)->posts});
+  for (const PersonaDraft& d : drafts) out.push_back({d.id, d.text, by_id.at(d.id)->posts});
   return out;
 }
 
@@ -274,8 +274,7 @@ MiningResult mine_personas(llm::LlmBackend& backend, const embedding::Embedder* 
           try {
             r = assess_posts(backend, batch, options.quality);
           } catch (const BackendError& e) {
-            if (!any_success(assessments, [](const PostAssessment& a) { return a.verdict; }))
-              throw;
+            if (!any_success(assessments, [](const PostAssessment& a) { return a.verdict; })) throw;
             r.assessments.assign(batch.size(), failed_unit<PostAssessment>(e));
             r.report.calls = r.report.failed_calls = batch.size();
           }
@@ -373,8 +372,9 @@ MiningResult mine_personas(llm::LlmBackend& backend, const embedding::Embedder* 
             r = draft_personas(backend, batch, options.writer);
           } catch (const BackendError& e) {
             if (!any_success(drafts, [](const PersonaDraft& d) {
-                   return !d.id.empty() && d.finished && d.reason != "call failed";
-                 })) throw;
+                  return !d.id.empty() && d.finished && d.reason != "call failed";
+                }))
+              throw;
             for (const AuthorWindow& w : batch) {
               PersonaDraft d = draft_for(w);
               d.reason = "call failed";
@@ -559,7 +559,8 @@ MiningResult mine_personas(llm::LlmBackend& backend, const embedding::Embedder* 
     for (const std::string& m : c.calls.messages)
       if (result.messages.size() < 60) result.messages.push_back(c.step + ": " + m);
     if (c.calls.failed_calls > 0)
-      log(fmt::format("{}: {} calls failed after retries (dropped as \"call failed\"; rerun to "
+      log(
+          fmt::format("{}: {} calls failed after retries (dropped as \"call failed\"; rerun to "
                       "ask them again)",
                       c.step, c.calls.failed_calls));
   }

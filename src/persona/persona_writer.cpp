@@ -227,9 +227,9 @@ ParsedPersona parse_persona(std::string_view answer, const PersonaWriterOptions&
     const io::JsonValue* persona = j.find("persona");
     const std::string st =
         status != nullptr && status->is_string() ? lower(status->as_string()) : "";
-    const std::string said =
-        persona != nullptr && persona->is_string() ? detail::collapse_spaces(persona->as_string())
-                                                   : "";
+    const std::string said = persona != nullptr && persona->is_string()
+                                 ? detail::collapse_spaces(persona->as_string())
+                                 : "";
     if (st == "cannot" || (st.empty() && persona != nullptr && persona->is_null())) {
       out.kind = Kind::cannot;
       out.detail = said.empty() ? "the model said it cannot" : detail::excerpt(said, 200);
@@ -287,8 +287,7 @@ PersonaDraft draft_for(const AuthorWindow& w) {
   return d;
 }
 
-PersonaWritingResult draft_personas(llm::LlmBackend& backend,
-                                    std::span<const AuthorWindow> windows,
+PersonaWritingResult draft_personas(llm::LlmBackend& backend, std::span<const AuthorWindow> windows,
                                     const PersonaWriterOptions& options) {
   options.validate();
   PersonaWritingResult result;
@@ -323,9 +322,15 @@ PersonaWritingResult draft_personas(llm::LlmBackend& backend,
           d.text = parsed[i].text;
           ++result.kept;
           break;
-        case ParsedPersona::Kind::cannot: d.reason = "cannot"; break;
-        case ParsedPersona::Kind::too_long: d.reason = "too long"; break;
-        case ParsedPersona::Kind::off_schema: d.reason = "off-schema answer"; break;
+        case ParsedPersona::Kind::cannot:
+          d.reason = "cannot";
+          break;
+        case ParsedPersona::Kind::too_long:
+          d.reason = "too long";
+          break;
+        case ParsedPersona::Kind::off_schema:
+          d.reason = "off-schema answer";
+          break;
       }
       if (!d.kept) d.detail = parsed[i].detail;
     }

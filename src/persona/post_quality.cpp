@@ -23,9 +23,12 @@ std::string lower(std::string_view s) {
 
 std::string_view to_string(Quality q) noexcept {
   switch (q) {
-    case Quality::high: return "high";
-    case Quality::medium: return "medium";
-    case Quality::low: return "low";
+    case Quality::high:
+      return "high";
+    case Quality::medium:
+      return "medium";
+    case Quality::low:
+      return "low";
   }
   return "low";
 }

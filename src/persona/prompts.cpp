@@ -87,8 +87,7 @@ void PromptTemplate::validate() const {
   placeholders(user, "prompt.user");
 }
 
-void PromptTemplate::require(std::string_view field,
-                             const std::vector<std::string>& names) const {
+void PromptTemplate::require(std::string_view field, const std::vector<std::string>& names) const {
   validate();
   std::set<std::string> used = placeholders(system, "prompt.system");
   used.merge(placeholders(user, "prompt.user"));
@@ -106,8 +105,8 @@ const PromptTemplate& builtin_prompt(std::string_view id) {
     if (t.id == id) return t;
   std::string known;
   for (const std::string& k : builtin_prompt_ids()) known += (known.empty() ? "" : ", ") + k;
-  throw InvalidArgument("prompt", "unknown template '" + std::string(id) + "' (built in: " +
-                                      known + "; or a JSON file)");
+  throw InvalidArgument("prompt", "unknown template '" + std::string(id) + "' (built in: " + known +
+                                      "; or a JSON file)");
 }
 
 std::vector<std::string> builtin_prompt_ids() {

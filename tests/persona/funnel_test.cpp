@@ -17,8 +17,9 @@ TEST(Funnel, CountsDropsAndWritesJson) {
   f.drop("quality", "p3", "harmful", "d");
   f.step("quality").changed["x"] = 2;
   EXPECT_THROW(f.drop("nope", "u", "r"), popalign::InvalidArgument);
-  EXPECT_EQ(f.to_json().dump(),
-            R"({"steps":[{"step":"quality","in_unit":"posts","in":3,"out_unit":"posts","out":1,"dropped":{"harmful":1,"low quality":1},"changed":{"x":2}}],"drops":[{"step":"quality","unit":"p2","reason":"low quality","detail":""},{"step":"quality","unit":"p3","reason":"harmful","detail":"d"}]})");
+  EXPECT_EQ(
+      f.to_json().dump(),
+      R"({"steps":[{"step":"quality","in_unit":"posts","in":3,"out_unit":"posts","out":1,"dropped":{"harmful":1,"low quality":1},"changed":{"x":2}}],"drops":[{"step":"quality","unit":"p2","reason":"low quality","detail":""},{"step":"quality","unit":"p3","reason":"harmful","detail":"d"}]})");
   const std::string t = f.table();
   EXPECT_NE(t.find("quality"), std::string::npos);
   EXPECT_NE(t.find("- harmful: 1"), std::string::npos);

@@ -51,9 +51,8 @@ TEST(MineCli, EndToEndOnTheFixture) {
   popalign::test::write_mining_fixture(dir / "posts.jsonl");
   popalign::test::ScriptedMiningServerDouble server;
   const fs::path out = dir / "personas.jsonl";
-  const auto r = run_cli(POPALIGN_CLI_PATH,
-                         mine_args(dir / "posts.jsonl", server.url(), out) + " --cache " +
-                             (dir / "cache.sqlite").string());
+  const auto r = run_cli(POPALIGN_CLI_PATH, mine_args(dir / "posts.jsonl", server.url(), out) +
+                                                " --cache " + (dir / "cache.sqlite").string());
   ASSERT_EQ(r.code, 0) << r.output;
   // The funnel table, the per-step lines and the cost meter's totals.
   for (const char* s : {"step", "prefilter", "quality", "windows", "personas", "critique",
@@ -70,9 +69,8 @@ TEST(MineCli, EndToEndOnTheFixture) {
   // asked again) and the bytes are the same.
   const std::string first = slurp(out);
   const std::size_t before = server.requests();
-  const auto again = run_cli(POPALIGN_CLI_PATH,
-                             mine_args(dir / "posts.jsonl", server.url(), out) + " --cache " +
-                                 (dir / "cache.sqlite").string());
+  const auto again = run_cli(POPALIGN_CLI_PATH, mine_args(dir / "posts.jsonl", server.url(), out) +
+                                                    " --cache " + (dir / "cache.sqlite").string());
   ASSERT_EQ(again.code, 0) << again.output;
   EXPECT_EQ(server.requests() - before, 1u);
   EXPECT_EQ(slurp(out), first);
@@ -98,12 +96,13 @@ TEST(MineCli, DryRunSendsNothing) {
   const fs::path dir = temp_dir("dry");
   popalign::test::write_mining_fixture(dir / "posts.jsonl");
   popalign::test::ScriptedMiningServerDouble server;
-  const auto r = run_cli(POPALIGN_CLI_PATH, "mine --posts " + (dir / "posts.jsonl").string() +
-                                                " --model m --dry-run --out " +
-                                                (dir / "p.jsonl").string());
+  const auto r =
+      run_cli(POPALIGN_CLI_PATH, "mine --posts " + (dir / "posts.jsonl").string() +
+                                     " --model m --dry-run --out " + (dir / "p.jsonl").string());
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("dry run: nothing is sent"), std::string::npos);
-  EXPECT_NE(r.output.find("quality   calls       130 (already done 0)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("quality   calls       130 (already done 0)"), std::string::npos)
+      << r.output;
   EXPECT_NE(r.output.find("personas  calls     <= 16"), std::string::npos) << r.output;
   EXPECT_EQ(server.requests(), 0u);
   EXPECT_FALSE(fs::exists(dir / "p.jsonl"));
@@ -118,7 +117,8 @@ TEST(MineCli, BadInputNamesTheFlagOrFile) {
   auto r = run_cli(POPALIGN_CLI_PATH, "mine" + posts + " --model m" + out);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("--base-url"), std::string::npos) << r.output;
-  r = run_cli(POPALIGN_CLI_PATH, "mine" + posts + " --model m --dry-run --context-tokens 100" + out);
+  r = run_cli(POPALIGN_CLI_PATH,
+              "mine" + posts + " --model m --dry-run --context-tokens 100" + out);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("--context-tokens"), std::string::npos) << r.output;
   r = run_cli(POPALIGN_CLI_PATH, "mine" + posts + " --model m --dry-run --min-overall 11" + out);
@@ -152,18 +152,16 @@ TEST(MineCli, ResumeAfterKillMinus9) {
   server.reset();
 
   const fs::path out = dir / "killed.jsonl";
-  const std::string cmd = std::string(POPALIGN_CLI_PATH) + " " +
-                          mine_args(dir / "posts.jsonl", server.url(), out) + " --cache " +
-                          (dir / "killed.sqlite").string() + " > " + (dir / "log.txt").string() +
-                          " 2>&1";
+  const std::string cmd =
+      std::string(POPALIGN_CLI_PATH) + " " + mine_args(dir / "posts.jsonl", server.url(), out) +
+      " --cache " + (dir / "killed.sqlite").string() + " > " + (dir / "log.txt").string() + " 2>&1";
   int kills = 0;
   for (const std::size_t kill_at : {40u, 150u}) {
     pid_t pid = 0;
     const char* argv[] = {"/bin/sh", "-c", nullptr, nullptr};
     const std::string exec_cmd = "exec " + cmd;
     argv[2] = exec_cmd.c_str();
-    ASSERT_EQ(posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), environ),
-              0);
+    ASSERT_EQ(posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), environ), 0);
     bool exited = false;
     for (int i = 0; i < 6000 && server.answered() < kill_at; ++i) {
       int status = 0;

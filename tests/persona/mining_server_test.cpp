@@ -62,8 +62,8 @@ TEST(MiningRealServer, PostQuality) {
   std::size_t attempts = 0;
   for (const auto& a : r.assessments) {
     EXPECT_TRUE(a.finished);
-    EXPECT_TRUE(allowed(a.reason, {"", "low quality", "medium quality", "harmful",
-                                   "off-schema answer"}))
+    EXPECT_TRUE(
+        allowed(a.reason, {"", "low quality", "medium quality", "harmful", "off-schema answer"}))
         << a.reason;
     attempts += static_cast<std::size_t>(a.attempts);
   }
@@ -100,9 +100,8 @@ TEST(MiningRealServer, Critique) {
   EXPECT_EQ(r.report.failed_calls, 0u);
   EXPECT_TRUE(r.critiques[0].finished);
   EXPECT_TRUE(allowed(r.critiques[0].reason,
-                      {"", "low hallucination score", "low coverage score",
-                       "low conciseness score", "low relevance score", "low overall score",
-                       "off-schema answer"}))
+                      {"", "low hallucination score", "low coverage score", "low conciseness score",
+                       "low relevance score", "low overall score", "off-schema answer"}))
       << r.critiques[0].reason;
 }
 
@@ -129,10 +128,11 @@ TEST(MiningRealServer, MineCommand) {
       "mine --posts " + (dir / "posts.jsonl").string() + " --base-url " + server_url() +
           " --model stories260K --concurrency 1 --min-tokens 3 --min-posts 2 --context-tokens 512"
           " --max-tokens 64"
-          " --quality-template " + (dir / "q.json").string() + " --writer-template " +
-          (dir / "w.json").string() + " --critique-template " + (dir / "c.json").string() +
-          " --cache " + (dir / "cache.sqlite").string() + " --out " +
-          (dir / "personas.jsonl").string() + " --funnel " + (dir / "funnel.json").string());
+          " --quality-template " +
+          (dir / "q.json").string() + " --writer-template " + (dir / "w.json").string() +
+          " --critique-template " + (dir / "c.json").string() + " --cache " +
+          (dir / "cache.sqlite").string() + " --out " + (dir / "personas.jsonl").string() +
+          " --funnel " + (dir / "funnel.json").string());
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("usage:"), std::string::npos);
   std::ifstream f(dir / "funnel.json");

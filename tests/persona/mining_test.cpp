@@ -111,9 +111,9 @@ TEST(Mining, EveryBranchOfTheFunnel) {
   EXPECT_EQ(drops, expected);
   std::vector<std::string> ids;
   for (const auto& p : r.personas) ids.push_back(p.id);
-  EXPECT_EQ(ids, (std::vector<std::string>{"email#1", "garbled#1", "good1#1", "good2#1",
-                                           "good3#1", "good4#1", "history#1", "longonce#1",
-                                           "mixed#1", "same1#1"}));
+  EXPECT_EQ(ids,
+            (std::vector<std::string>{"email#1", "garbled#1", "good1#1", "good2#1", "good3#1",
+                                      "good4#1", "history#1", "longonce#1", "mixed#1", "same1#1"}));
   // Funnel counts: in = out + dropped at every step, and each step feeds the next.
   const auto& steps = r.funnel.steps;
   ASSERT_EQ(steps.size(), 8u);
@@ -138,10 +138,14 @@ TEST(Mining, EveryBranchOfTheFunnel) {
   EXPECT_EQ(email.text.find("example.com"), std::string::npos);
   const std::string line = popalign::io::persona_line(email);
   EXPECT_NE(line.find(R"("author":"email")"), std::string::npos);
-  EXPECT_NE(line.find(R"("source_posts":["email-0","email-1","email-2","email-3","email-4","email-5","email-6"])"),
-            std::string::npos);
-  EXPECT_NE(line.find(R"("scores":{"hallucination":10,"coverage":9,"conciseness":9,"relevance":9,"overall":9,"explanation":"Faithful and concise."})"),
-            std::string::npos);
+  EXPECT_NE(
+      line.find(
+          R"("source_posts":["email-0","email-1","email-2","email-3","email-4","email-5","email-6"])"),
+      std::string::npos);
+  EXPECT_NE(
+      line.find(
+          R"("scores":{"hallucination":10,"coverage":9,"conciseness":9,"relevance":9,"overall":9,"explanation":"Faithful and concise."})"),
+      std::string::npos);
   EXPECT_NE(line.find(R"("window":{"index":1,"of":1,"first":"2004-05-01","last":"2004-05-07"})"),
             std::string::npos);
   EXPECT_NE(line.find(R"("gender":"female")"), std::string::npos);

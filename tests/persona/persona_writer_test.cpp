@@ -14,9 +14,11 @@ namespace {
 std::vector<pe::Post> history(const std::string& author, int n, std::size_t bytes) {
   std::vector<pe::Post> out;
   for (int k = n; k >= 1; --k)
-    out.push_back({author, author + "-" + std::to_string(k),
+    out.push_back({author,
+                   author + "-" + std::to_string(k),
                    "2004-05-" + std::string(k < 10 ? "0" : "") + std::to_string(k),
-                   "I love painting. " + std::string(bytes, 'w'), {}});
+                   "I love painting. " + std::string(bytes, 'w'),
+                   {}});
   return out;
 }
 }  // namespace
@@ -91,8 +93,10 @@ TEST(PersonaWriter, ParsesAnswers) {
   EXPECT_EQ(p("NULL").kind, K::cannot);
   EXPECT_EQ(p(R"({"status":"ok","persona":"Cannot determine anything."})").kind, K::cannot);
   EXPECT_EQ(p("She is a nurse who loves dogs.").kind, K::ok);  // plain prose
-  EXPECT_EQ(p(R"({"status":"ok","persona":"one two three four five six seven eight nine ten eleven"})").kind,
-            K::too_long);
+  EXPECT_EQ(
+      p(R"({"status":"ok","persona":"one two three four five six seven eight nine ten eleven"})")
+          .kind,
+      K::too_long);
   EXPECT_EQ(p(R"({"status":"maybe","persona":"x"})").kind, K::off_schema);
   EXPECT_EQ(p(R"({"status":"ok","persona":""})").kind, K::off_schema);
   EXPECT_EQ(p("%%% ### 123").kind, K::off_schema);
@@ -108,8 +112,7 @@ TEST(PersonaWriter, EveryBranchWithTheScriptedDouble) {
     return w;
   };
   const std::vector<pe::AuthorWindow> ws = {window("ok", ""), window("no", "[cannot]"),
-                                            window("long", "[long]"),
-                                            window("once", "[long-once]"),
+                                            window("long", "[long]"), window("once", "[long-once]"),
                                             window("garbled", "[writer-garbled]")};
   const pe::PersonaWritingResult r = pe::draft_personas(backend, ws);
   ASSERT_EQ(r.drafts.size(), 5u);

@@ -39,8 +39,9 @@ TEST(PostQuality, ParsesLeniently) {
   using Q = pe::Quality;
   EXPECT_EQ(pe::parse_post_quality(R"({"quality":"high","harmful":false})"),
             (pe::PostVerdict{Q::high, false}));
-  EXPECT_EQ(pe::parse_post_quality("Sure!\n```json\n{\"quality\": \"LOW\", \"harmful\": \"yes\"}\n```"),
-            (pe::PostVerdict{Q::low, true}));
+  EXPECT_EQ(
+      pe::parse_post_quality("Sure!\n```json\n{\"quality\": \"LOW\", \"harmful\": \"yes\"}\n```"),
+      (pe::PostVerdict{Q::low, true}));
   EXPECT_EQ(pe::parse_post_quality(R"({"harmful": "no", "quality": " Medium "})"),
             (pe::PostVerdict{Q::medium, false}));
   EXPECT_FALSE(pe::parse_post_quality("high quality, not harmful"));
@@ -65,14 +66,14 @@ TEST(PostQuality, KeepRules) {
 TEST(PostQuality, EveryBranchWithTheScriptedDouble) {
   popalign::test::ScriptedMiningBackendDouble backend;
   const std::vector<pe::Post> posts = {
-      post("ok", "I went home."), post("ad", "Buy now [ad]"), post("meh", "I guess [meh]"),
-      post("harm", "I [harm]"), post("garbled", "I [garbled]"),
-      post("always", "I [garbled-always]"), post("fail", "I [fail]")};
+      post("ok", "I went home."),     post("ad", "Buy now [ad]"),
+      post("meh", "I guess [meh]"),   post("harm", "I [harm]"),
+      post("garbled", "I [garbled]"), post("always", "I [garbled-always]"),
+      post("fail", "I [fail]")};
   const pe::PostQualityResult r = pe::assess_posts(backend, posts);
   ASSERT_EQ(r.assessments.size(), posts.size());
-  const std::vector<std::string> reasons = {"",        "low quality",       "medium quality",
-                                            "harmful", "",                  "off-schema answer",
-                                            "call failed"};
+  const std::vector<std::string> reasons = {"", "low quality",       "medium quality", "harmful",
+                                            "", "off-schema answer", "call failed"};
   for (std::size_t i = 0; i < posts.size(); ++i) {
     EXPECT_EQ(r.assessments[i].reason, reasons[i]) << posts[i].id;
     EXPECT_TRUE(r.assessments[i].finished);

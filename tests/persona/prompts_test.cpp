@@ -19,8 +19,7 @@ TEST(MiningPrompts, BuiltinsHaveTheirPlaceholders) {
 }
 
 TEST(MiningPrompts, RenderReplacesPlaceholdersAndBraces) {
-  EXPECT_EQ(pe::render_prompt("a {x} {{lit}} {y}", {{"x", "1"}, {"y", "{2}"}}),
-            "a 1 {lit} {2}");
+  EXPECT_EQ(pe::render_prompt("a {x} {{lit}} {y}", {{"x", "1"}, {"y", "{2}"}}), "a 1 {lit} {2}");
   try {
     pe::render_prompt("a {z}", {{"x", "1"}});
     FAIL();
@@ -53,7 +52,8 @@ TEST(MiningPrompts, ResolveReadsAFileOrABuiltin) {
   const auto dir = std::filesystem::temp_directory_path() / "popalign_mining_prompts";
   std::filesystem::create_directories(dir);
   const auto file = dir / "q.json";
-  std::ofstream(file) << R"({"id": "my-quality-v2", "system": "Be brief.", "user": "Judge {post}"})";
+  std::ofstream(file)
+      << R"({"id": "my-quality-v2", "system": "Be brief.", "user": "Judge {post}"})";
   const pe::PromptTemplate t = pe::resolve_prompt(file.string());
   EXPECT_EQ(t.id, "my-quality-v2");
   EXPECT_EQ(t.system, "Be brief.");

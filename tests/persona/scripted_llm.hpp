@@ -20,7 +20,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
-#include <span>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -29,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -178,22 +178,22 @@ class ScriptedMiningBackendDouble final : public llm::LlmBackend {
 ///   plus noise posts: a short one, one without first person, an exact duplicate.
 inline std::size_t write_mining_fixture(const std::filesystem::path& path) {
   static const char* vocab[] = {
-      "river", "window", "garden", "morning", "coffee", "letter", "market", "winter", "summer",
-      "mountain", "kitchen", "bicycle", "library", "concert", "painting", "station", "harbor",
-      "forest", "candle", "blanket", "teacher", "neighbor", "holiday", "weekend", "journey",
-      "picture", "village", "orchard", "meadow", "thunder", "evening", "notebook", "festival",
-      "bakery", "theater", "museum", "cottage", "lantern", "compass", "violin"};
-  static const char* hobbies[] = {"gardening", "chess", "surfing", "painting", "knitting",
-                                  "hiking", "baking", "cycling", "fishing", "photography",
-                                  "pottery", "climbing", "birdwatching", "sailing", "skating",
-                                  "dancing", "archery", "camping", "rowing", "singing"};
-  static const char* jobs[] = {"nurse", "teacher", "plumber", "librarian", "chef", "pilot",
-                               "farmer", "dentist", "carpenter", "journalist", "pharmacist",
-                               "firefighter", "mechanic", "architect", "baker", "tailor",
-                               "electrician", "veterinarian", "lawyer", "gardener", "engineer"};
-  static const char* cities[] = {"Leeds", "Boston", "Dublin", "Denver", "Lyon", "Austin",
-                                 "Oslo", "Perth", "Quebec", "Porto", "Seattle", "Toronto",
-                                 "Glasgow", "Phoenix", "Madrid", "Chicago", "Vienna", "Houston",
+      "river",    "window",   "garden",  "morning", "coffee",  "letter",   "market",   "winter",
+      "summer",   "mountain", "kitchen", "bicycle", "library", "concert",  "painting", "station",
+      "harbor",   "forest",   "candle",  "blanket", "teacher", "neighbor", "holiday",  "weekend",
+      "journey",  "picture",  "village", "orchard", "meadow",  "thunder",  "evening",  "notebook",
+      "festival", "bakery",   "theater", "museum",  "cottage", "lantern",  "compass",  "violin"};
+  static const char* hobbies[] = {
+      "gardening", "chess",   "surfing",     "painting", "knitting", "hiking",       "baking",
+      "cycling",   "fishing", "photography", "pottery",  "climbing", "birdwatching", "sailing",
+      "skating",   "dancing", "archery",     "camping",  "rowing",   "singing"};
+  static const char* jobs[] = {
+      "nurse",   "teacher",   "plumber",     "librarian",    "chef",        "pilot",    "farmer",
+      "dentist", "carpenter", "journalist",  "pharmacist",   "firefighter", "mechanic", "architect",
+      "baker",   "tailor",    "electrician", "veterinarian", "lawyer",      "gardener", "engineer"};
+  static const char* cities[] = {"Leeds",    "Boston",  "Dublin", "Denver",  "Lyon",    "Austin",
+                                 "Oslo",     "Perth",   "Quebec", "Porto",   "Seattle", "Toronto",
+                                 "Glasgow",  "Phoenix", "Madrid", "Chicago", "Vienna",  "Houston",
                                  "Portland", "Atlanta", "Memphis"};
   std::uint64_t state = 12345;
   auto next = [&]() {
@@ -206,15 +206,23 @@ inline std::size_t write_mining_fixture(const std::filesystem::path& path) {
     std::vector<std::pair<int, std::string>> markers;  // (post index, marker)
   };
   const std::vector<Author> authors = {
-      {"good1", 7, {}}, {"good2", 7, {}}, {"good3", 7, {}}, {"good4", 7, {}},
+      {"good1", 7, {}},
+      {"good2", 7, {}},
+      {"good3", 7, {}},
+      {"good4", 7, {}},
       {"few", 5, {}},
       {"mixed", 10, {{1, "[ad]"}, {3, "[meh]"}, {5, "[harm]"}, {7, "[fail]"}}},
       {"garbled", 8, {{2, "[garbled]"}, {4, "[garbled-always]"}}},
-      {"refuses", 7, {{0, "[cannot]"}}}, {"toolong", 7, {{0, "[long]"}}},
-      {"longonce", 7, {{0, "[long-once]"}}}, {"judgelow", 7, {{0, "[judge-low]"}}},
-      {"judgegarbled", 7, {{0, "[judge-garbled]"}}}, {"border", 7, {{0, "[judge-border]"}}},
-      {"same1", 7, {{0, "[same]"}}}, {"same2", 7, {{0, "[same]"}}},
-      {"email", 7, {{0, "[email]"}}}, {"history", 16, {}}};
+      {"refuses", 7, {{0, "[cannot]"}}},
+      {"toolong", 7, {{0, "[long]"}}},
+      {"longonce", 7, {{0, "[long-once]"}}},
+      {"judgelow", 7, {{0, "[judge-low]"}}},
+      {"judgegarbled", 7, {{0, "[judge-garbled]"}}},
+      {"border", 7, {{0, "[judge-border]"}}},
+      {"same1", 7, {{0, "[same]"}}},
+      {"same2", 7, {{0, "[same]"}}},
+      {"email", 7, {{0, "[email]"}}},
+      {"history", 16, {}}};
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   std::size_t written = 0;
   std::string duplicate;
@@ -229,8 +237,8 @@ inline std::size_t write_mining_fixture(const std::filesystem::path& path) {
         if (idx == k) text += " " + m;
       const std::string line = R"({"author": ")" + au.id + R"(", "id": ")" + au.id + "-" +
                                std::to_string(k) + R"(", "time": "2004-05-)" +
-                               (k + 1 < 10 ? "0" : "") + std::to_string(k + 1) +
-                               R"(", "text": ")" + text + "\", \"gender\": \"female\"}";
+                               (k + 1 < 10 ? "0" : "") + std::to_string(k + 1) + R"(", "text": ")" +
+                               text + "\", \"gender\": \"female\"}";
       out << line << "\n";
       ++written;
       if (a == 0 && k == 0) duplicate = text;

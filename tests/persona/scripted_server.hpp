@@ -59,18 +59,17 @@ class ScriptedMiningServerDouble {
         res.set_content(R"({"error":{"message":"scripted failure"}})", "application/json");
         return;
       }
-      const nlohmann::json answer = {
-          {"id", "chatcmpl-double"},
-          {"object", "chat.completion"},
-          {"model", body.value("model", "scripted")},
-          {"choices",
-           {{{"index", 0},
-             {"message", {{"role", "assistant"}, {"content", text}}},
-             {"finish_reason", "stop"}}}},
-          {"usage",
-           {{"prompt_tokens", req.body.size() / 4},
-            {"completion_tokens", text.size() / 4},
-            {"total_tokens", req.body.size() / 4 + text.size() / 4}}}};
+      const nlohmann::json answer = {{"id", "chatcmpl-double"},
+                                     {"object", "chat.completion"},
+                                     {"model", body.value("model", "scripted")},
+                                     {"choices",
+                                      {{{"index", 0},
+                                        {"message", {{"role", "assistant"}, {"content", text}}},
+                                        {"finish_reason", "stop"}}}},
+                                     {"usage",
+                                      {{"prompt_tokens", req.body.size() / 4},
+                                       {"completion_tokens", text.size() / 4},
+                                       {"total_tokens", req.body.size() / 4 + text.size() / 4}}}};
       {
         std::lock_guard lock(mutex_);
         ++answered_[req.body];

@@ -38,16 +38,16 @@ struct CritiqueScores {
 };
 
 struct CritiqueOptions {
-  std::string model;          ///< the judge; empty = the backend's default model
-  double temperature = 0.0;   ///< [0, 2]; greedy by default
-  int max_tokens = 256;       ///< per answer, >= 32
-  std::uint64_t seed = 0;     ///< request seed of the first ask; ask a uses seed + a
-  int max_attempts = 2;       ///< asks per persona while the answer is off-schema, >= 1
-  bool json_schema = true;    ///< send the JSON Schema (structured output)
-  int min_overall = 9;        ///< kept: overall >= this (1..10)
-  int min_other = 8;          ///< and every other score >= this (1..10)
+  std::string model;         ///< the judge; empty = the backend's default model
+  double temperature = 0.0;  ///< [0, 2]; greedy by default
+  int max_tokens = 256;      ///< per answer, >= 32
+  std::uint64_t seed = 0;    ///< request seed of the first ask; ask a uses seed + a
+  int max_attempts = 2;      ///< asks per persona while the answer is off-schema, >= 1
+  bool json_schema = true;   ///< send the JSON Schema (structured output)
+  int min_overall = 9;       ///< kept: overall >= this (1..10)
+  int min_other = 8;         ///< and every other score >= this (1..10)
   PromptTemplate prompt = builtin_prompt("critique-v1");  ///< {posts}, {persona}
-  llm::BatchOptions batch;    ///< chunking, progress and cancellation of the calls
+  llm::BatchOptions batch;  ///< chunking, progress and cancellation of the calls
   /// InvalidArgument naming the field.
   void validate() const;
 };

@@ -22,7 +22,7 @@ namespace popalign::persona {
 
 struct FunnelStep {
   std::string name;
-  std::string in_unit;   ///< "posts", "authors", "personas"
+  std::string in_unit;  ///< "posts", "authors", "personas"
   std::size_t in = 0;
   std::string out_unit;
   std::size_t out = 0;
@@ -42,8 +42,7 @@ struct Funnel {
   std::vector<FunnelDrop> drops;
 
   /// Appends a step and returns it.
-  FunnelStep& add_step(std::string name, std::string in_unit, std::size_t in,
-                       std::string out_unit);
+  FunnelStep& add_step(std::string name, std::string in_unit, std::size_t in, std::string out_unit);
   /// The step named so; InvalidArgument("step") when there is none.
   FunnelStep& step(const std::string& name);
   const FunnelStep& step(const std::string& name) const;

@@ -51,14 +51,14 @@ struct MiningOptions {
   PostQualityOptions quality;
   PersonaWriterOptions writer;
   CritiqueOptions critique;
-  bool redact = true;            ///< step 6: redact PII in the persona texts
-  bool deduplicate = true;       ///< step 6: remove near-duplicate personas (needs an embedder)
+  bool redact = true;       ///< step 6: redact PII in the persona texts
+  bool deduplicate = true;  ///< step 6: remove near-duplicate personas (needs an embedder)
   PersonaDedupOptions dedup;
   /// Step files for resume (created if missing); empty = no files (nothing to resume from).
   std::filesystem::path work_dir;
   /// Units asked together before their results are appended to the step file, >= 1.
   std::size_t round_size = 64;
-  bool fsync = false;            ///< fsync the step files after every line
+  bool fsync = false;  ///< fsync the step files after every line
   /// Called after every round: (step, units done, units of the step); true = stop (cancelled).
   std::function<bool(std::string_view step, std::size_t done, std::size_t total)> progress;
   /// Cancels the calls in flight (it is put into every step's batch options).

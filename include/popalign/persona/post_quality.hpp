@@ -45,15 +45,15 @@ struct PostVerdict {
 };
 
 struct PostQualityOptions {
-  std::string model;                ///< empty = the backend's default model
-  double temperature = 0.0;         ///< [0, 2]; a classification: greedy by default
-  int max_tokens = 32;              ///< per answer, >= 8
-  std::uint64_t seed = 0;           ///< request seed of the first ask; ask a uses seed + a
-  int max_attempts = 2;             ///< asks per post while the answer is off-schema, >= 1
-  bool json_schema = true;          ///< send the JSON Schema (structured output)
-  std::size_t max_post_chars = 6000;  ///< longer posts are cut (UTF-8 safe), >= 100
+  std::string model;                    ///< empty = the backend's default model
+  double temperature = 0.0;             ///< [0, 2]; a classification: greedy by default
+  int max_tokens = 32;                  ///< per answer, >= 8
+  std::uint64_t seed = 0;               ///< request seed of the first ask; ask a uses seed + a
+  int max_attempts = 2;                 ///< asks per post while the answer is off-schema, >= 1
+  bool json_schema = true;              ///< send the JSON Schema (structured output)
+  std::size_t max_post_chars = 6000;    ///< longer posts are cut (UTF-8 safe), >= 100
   Quality min_quality = Quality::high;  ///< kept: quality >= this
-  bool keep_harmful = false;        ///< keep harmful posts too
+  bool keep_harmful = false;            ///< keep harmful posts too
   PromptTemplate prompt = builtin_prompt("post-quality-v1");  ///< placeholders {post}
   /// Chunking, progress and cancellation of the calls.
   llm::BatchOptions batch;
