@@ -62,13 +62,14 @@ long peak_rss_mb() {
 
 std::vector<std::string> make_vocabulary(Rng& rng, std::size_t n) {
   std::vector<std::string> v{
-      "the", "I", "to", "and", "a", "of", "my", "it", "in", "that", "is", "was", "me", "for",
-      "so", "on", "but", "just", "with", "be", "have", "this", "not", "you", "we", "at", "like",
-      "all", "are", "he", "she", "they", "out", "what", "up", "do", "get", "about", "one",
-      "today", "time", "really", "day", "know", "go", "went", "think", "people", "now", "our",
-      "us", "had", "when", "some", "can", "if", "would", "there", "good", "been", "going",
-      "love", "night", "work", "home", "friends", "school", "mom", "back", "got"};
-  static const char* syll[] = {"ba", "ro", "ti", "ne", "ka", "lo", "mi", "sa", "de", "ver",
+      "the",   "I",      "to",    "and",  "a",    "of",      "my",     "it",     "in",   "that",
+      "is",    "was",    "me",    "for",  "so",   "on",      "but",    "just",   "with", "be",
+      "have",  "this",   "not",   "you",  "we",   "at",      "like",   "all",    "are",  "he",
+      "she",   "they",   "out",   "what", "up",   "do",      "get",    "about",  "one",  "today",
+      "time",  "really", "day",   "know", "go",   "went",    "think",  "people", "now",  "our",
+      "us",    "had",    "when",  "some", "can",  "if",      "would",  "there",  "good", "been",
+      "going", "love",   "night", "work", "home", "friends", "school", "mom",    "back", "got"};
+  static const char* syll[] = {"ba",  "ro", "ti", "ne", "ka",  "lo", "mi", "sa",  "de",  "ver",
                                "str", "an", "en", "or", "ing", "ed", "ly", "pre", "con", "al"};
   while (v.size() < n) {
     std::string w;
@@ -88,7 +89,8 @@ struct Zipf {
     for (auto& c : cdf) c /= s;
   }
   std::size_t operator()(Rng& rng) const {
-    return static_cast<std::size_t>(std::lower_bound(cdf.begin(), cdf.end(), rng.uniform()) - cdf.begin());
+    return static_cast<std::size_t>(std::lower_bound(cdf.begin(), cdf.end(), rng.uniform()) -
+                                    cdf.begin());
   }
 };
 
@@ -105,13 +107,16 @@ void generate(const std::filesystem::path& path, std::size_t posts, std::uint64_
   Rng rng(seed);
   const auto vocab = make_vocabulary(rng, 20000);
   const Zipf zipf(vocab.size());
-  static const char* months[] = {"January", "February", "March", "April", "May", "June", "July",
-                                 "August", "September", "October", "November", "December"};
+  static const char* months[] = {"January",   "February", "March",    "April",
+                                 "May",       "June",     "July",     "August",
+                                 "September", "October",  "November", "December"};
   static const char* foreign[] = {"Mai", "juin", "mayo", "Juli", "agosto", "Oktober"};
-  static const char* topics[] = {"indUnk", "Student", "Technology", "Arts", "Education",
-                                 "Communications-Media", "Internet", "Non-Profit", "Engineering"};
-  static const char* signs[] = {"Aries", "Taurus", "Gemini", "Cancer", "Leo", "Virgo", "Libra",
-                                "Scorpio", "Sagittarius", "Capricorn", "Aquarius", "Pisces"};
+  static const char* topics[] = {"indUnk",   "Student",    "Technology",
+                                 "Arts",     "Education",  "Communications-Media",
+                                 "Internet", "Non-Profit", "Engineering"};
+  static const char* signs[] = {"Aries",       "Taurus",    "Gemini",   "Cancer",
+                                "Leo",         "Virgo",     "Libra",    "Scorpio",
+                                "Sagittarius", "Capricorn", "Aquarius", "Pisces"};
   std::ofstream out(path, std::ios::binary);
   out << "id,gender,age,topic,sign,date,text\n";
   const std::size_t authors = std::max<std::size_t>(1, posts * 19320 / 681288);
@@ -121,7 +126,8 @@ void generate(const std::filesystem::path& path, std::size_t posts, std::uint64_
   for (auto& x : w) total += (x = std::pow(rng.uniform_open0(), -0.9));
   std::vector<std::size_t> count(authors);
   std::size_t assigned = 0;
-  for (std::size_t a = 0; a < authors; ++a) assigned += (count[a] = static_cast<std::size_t>(w[a] / total * static_cast<double>(posts)));
+  for (std::size_t a = 0; a < authors; ++a)
+    assigned += (count[a] = static_cast<std::size_t>(w[a] / total * static_cast<double>(posts)));
   for (std::size_t a = 0; assigned < posts; a = (a + 1) % authors, ++assigned) ++count[a];
   std::vector<std::string> recent;  // for duplicates
   std::string buf, text;
@@ -162,13 +168,16 @@ void generate(const std::filesystem::path& path, std::size_t posts, std::uint64_
           }
         }
         text += ".       ";
-        if (recent.size() < 2000) recent.push_back(text);
-        else recent[rng.uniform_int(recent.size())] = text;
+        if (recent.size() < 2000)
+          recent.push_back(text);
+        else
+          recent[rng.uniform_int(recent.size())] = text;
       }
       const int day = 1 + static_cast<int>(rng.uniform_int(28));
       const int month = static_cast<int>(rng.uniform_int(12));
       const int year = 2001 + static_cast<int>(rng.uniform_int(4));
-      const std::string month_name = rng.uniform() < 0.01 ? foreign[rng.uniform_int(6)] : months[month];
+      const std::string month_name =
+          rng.uniform() < 0.01 ? foreign[rng.uniform_int(6)] : months[month];
       buf.clear();
       buf += id;
       buf += male ? ",male," : ",female,";
@@ -198,12 +207,18 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--posts") posts = std::stoull(next());
-    else if (a == "--seed") seed = std::stoull(next());
-    else if (a == "--threads") threads = std::stoi(next());
-    else if (a == "--reps") reps = std::stoi(next());
-    else if (a == "--keep") keep = next();
-    else if (a == "--csv") csv = next();
+    if (a == "--posts")
+      posts = std::stoull(next());
+    else if (a == "--seed")
+      seed = std::stoull(next());
+    else if (a == "--threads")
+      threads = std::stoi(next());
+    else if (a == "--reps")
+      reps = std::stoi(next());
+    else if (a == "--keep")
+      keep = next();
+    else if (a == "--csv")
+      csv = next();
     else {
       fmt::print(stderr,
                  "usage: popalign_persona_read_speed [--posts N] [--seed S] [--threads T] "

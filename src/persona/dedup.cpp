@@ -14,8 +14,8 @@
 namespace popalign::persona {
 
 void PersonaDedupOptions::validate() const {
-  check_argument(std::isfinite(max_cosine) && max_cosine > -1.0 && max_cosine <= 1.0,
-                 "max_cosine", "must be in (-1, 1]");
+  check_argument(std::isfinite(max_cosine) && max_cosine > -1.0 && max_cosine <= 1.0, "max_cosine",
+                 "must be in (-1, 1]");
 }
 
 PersonaDedupResult dedup_personas(const embedding::Embedder& embedder,
@@ -33,8 +33,10 @@ PersonaDedupResult dedup_personas(const embedding::Embedder& embedder,
   if (!embedder.normalized()) {
     for (Index i = 0; i < e.rows(); ++i) {
       const float norm = e.row(i).norm();
-      if (norm > 0.0f && std::isfinite(norm)) e.row(i) /= norm;
-      else e.row(i).setZero();
+      if (norm > 0.0f && std::isfinite(norm))
+        e.row(i) /= norm;
+      else
+        e.row(i).setZero();
     }
   }
   constexpr Index kBlock = 512;

@@ -64,12 +64,13 @@ void PostReadOptions::validate() const {
       {"time_field", &time_field},
       {"text_field", &text_field},
   }};
-  for (const auto& [name, value] : fields) check_argument(!value->empty(), name, "must not be empty");
+  for (const auto& [name, value] : fields)
+    check_argument(!value->empty(), name, "must not be empty");
   for (std::size_t i = 0; i < fields.size(); ++i)
     for (std::size_t j = i + 1; j < fields.size(); ++j)
-      check_argument(*fields[i].second != *fields[j].second, fields[j].first,
-                     "must differ from " + std::string(fields[i].first) + " ('" +
-                         *fields[j].second + "')");
+      check_argument(
+          *fields[i].second != *fields[j].second, fields[j].first,
+          "must differ from " + std::string(fields[i].first) + " ('" + *fields[j].second + "')");
 }
 
 namespace {
@@ -138,8 +139,8 @@ const std::unordered_map<std::string, int>& month_table() {
          "setembro", "syyskuu"},
         {"october", "oct", "oktober", "octobre", "octubre", "ottobre", "outubro", "lokakuu"},
         {"november", "nov", "novembre", "noviembre", "novembro", "marraskuu"},
-        {"december", "dec", "dezember", "décembre", "decembre", "diciembre", "dicembre",
-         "dezembro", "desember", "joulukuu"},
+        {"december", "dec", "dezember", "décembre", "decembre", "diciembre", "dicembre", "dezembro",
+         "desember", "joulukuu"},
     };
     for (std::size_t m = 0; m < by_month.size(); ++m)
       for (const auto& name : by_month[m]) t.emplace(name, static_cast<int>(m) + 1);
@@ -149,7 +150,9 @@ const std::unordered_map<std::string, int>& month_table() {
 }
 
 std::string_view trim(std::string_view s) {
-  const auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; };
+  const auto ws = [](char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+  };
   std::size_t b = 0, e = s.size();
   while (b < e && ws(s[b])) ++b;
   while (e > b && ws(s[e - 1])) --e;
@@ -348,7 +351,8 @@ std::string decode_entities(std::string_view s) {
         std::uint32_t cp = 0;
         const bool hex = name[1] == 'x' || name[1] == 'X';
         const std::string_view digits = name.substr(hex ? 2 : 1);
-        auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), cp, hex ? 16 : 10);
+        auto [p, ec] =
+            std::from_chars(digits.data(), digits.data() + digits.size(), cp, hex ? 16 : 10);
         if (ec == std::errc() && p == digits.data() + digits.size() && !digits.empty() && cp > 0 &&
             cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF)) {
           append_code_point(out, cp);
@@ -377,7 +381,8 @@ class Reader {
   void problem(const std::string& source, std::size_t line, const std::string& author,
                const std::string& message) {
     if (opt_.on_bad_line == io::OnBadLine::fail) {
-      throw ParseError(source, line, author.empty() ? message : "author " + author + ": " + message);
+      throw ParseError(source, line,
+                       author.empty() ? message : "author " + author + ": " + message);
     }
     corpus_.problems.push_back(PostReadProblem{source, line, author, message});
     ++corpus_.malformed;
@@ -504,15 +509,16 @@ class Reader {
 
   void jsonl_record(io::JsonValue value, const std::string& source, std::size_t line) {
     if (!value.is_object()) {
-      problem(source, line, "", std::string("not a JSON object but ") +
-                                    io::JsonValue::kind_name(value.kind()));
+      problem(source, line, "",
+              std::string("not a JSON object but ") + io::JsonValue::kind_name(value.kind()));
       return;
     }
     Post post;
     const io::JsonValue* author = value.find(opt_.author_field);
     if (!text_of(author, post.author) || trim(post.author).empty()) {
-      problem(source, line, "",
-              "no author (member '" + opt_.author_field + "' missing, empty or not a string/number)");
+      problem(
+          source, line, "",
+          "no author (member '" + opt_.author_field + "' missing, empty or not a string/number)");
       return;
     }
     const io::JsonValue* text = value.find(opt_.text_field);
@@ -526,13 +532,15 @@ class Reader {
     const io::JsonValue* id = value.find(opt_.id_field);
     if (id != nullptr && !id->is_null() && !text_of(id, post.id)) {
       skip_slot(post.author);
-      problem(source, line, post.author, "member '" + opt_.id_field + "' is not a string or a number");
+      problem(source, line, post.author,
+              "member '" + opt_.id_field + "' is not a string or a number");
       return;
     }
     const io::JsonValue* time = value.find(opt_.time_field);
     if (time != nullptr && !time->is_null() && !text_of(time, post.time)) {
       skip_slot(post.author);
-      problem(source, line, post.author, "member '" + opt_.time_field + "' is not a string or a number");
+      problem(source, line, post.author,
+              "member '" + opt_.time_field + "' is not a string or a number");
       return;
     }
     post.time = std::string(trim(post.time));
@@ -696,9 +704,8 @@ class Reader {
       for (std::size_t i = 0; i < fields.size(); ++i) {
         if (static_cast<int>(i) == col_id || static_cast<int>(i) == col_text) continue;
         const std::string_view v = trim(fields[i]);
-        meta.as_object().emplace_back(header[i], static_cast<int>(i) == col_date
-                                                     ? io::JsonValue(v)
-                                                     : meta_value(v));
+        meta.as_object().emplace_back(
+            header[i], static_cast<int>(i) == col_date ? io::JsonValue(v) : meta_value(v));
       }
       if (col_date >= 0) {
         post.time = blog_date_to_iso(fields[static_cast<std::size_t>(col_date)]);
@@ -751,7 +758,8 @@ class Reader {
     std::string text;
     bool transcoded = false;
     if (!to_utf8(raw, text, &transcoded)) {
-      problem(source, 0, name.author, "unknown encoding (UTF-16/UTF-32 or binary; expected UTF-8 or Latin-1)");
+      problem(source, 0, name.author,
+              "unknown encoding (UTF-16/UTF-32 or binary; expected UTF-8 or Latin-1)");
       return;
     }
     if (transcoded) ++corpus_.transcoded;
@@ -779,7 +787,8 @@ class Reader {
         const std::size_t end = d.find("</date>", lt + 6);
         const std::size_t next_tag = d.find('<', lt + 6);
         if (end == std::string_view::npos || next_tag != end) {
-          problem(source, line_at(lt), name.author, "<date> is not closed (the rest of the file is skipped)");
+          problem(source, line_at(lt), name.author,
+                  "<date> is not closed (the rest of the file is skipped)");
           return;
         }
         date = std::string(d.substr(lt + 6, end - lt - 6));
@@ -788,7 +797,8 @@ class Reader {
         const std::size_t post_line = line_at(lt);
         const std::size_t end = d.find("</post>", lt + 6);
         const std::size_t next_open = d.find("<post>", lt + 6);
-        if (end == std::string_view::npos || (next_open != std::string_view::npos && next_open < end)) {
+        if (end == std::string_view::npos ||
+            (next_open != std::string_view::npos && next_open < end)) {
           skip_slot(name.author);
           problem(source, post_line, name.author,
                   end == std::string_view::npos
@@ -821,7 +831,9 @@ class Reader {
         pos = lt + 1;  // a stray '<' between elements
       }
     }
-    if (!closed) log(source + ": author " + name.author + ": no </Blog> at the end (every post was closed; all kept)");
+    if (!closed)
+      log(source + ": author " + name.author +
+          ": no </Blog> at the end (every post was closed; all kept)");
   }
 
   void finish() {
@@ -931,6 +943,7 @@ PostCorpus read_posts(const std::filesystem::path& file_or_dir, const PostReadOp
     PostFormat format = options.format;
     if (format == PostFormat::automatic) format = format_of_extension(file_or_dir);
     reader.parse(data, format, file_or_dir.string());
+    std::string().swap(data);  // free the file before the sort
     reader.finish();
     return corpus;
   }
@@ -946,25 +959,28 @@ PostCorpus read_posts(const std::filesystem::path& file_or_dir, const PostReadOp
     std::error_code fec;
     if (!e.is_regular_file(fec)) continue;
     const PostFormat ext = format_of_extension(e.path());
-    if (ext == PostFormat::automatic || (options.format != PostFormat::automatic && ext != options.format)) {
-      if (options.log) options.log(e.path().string() + ": not a " +
-                                   std::string(options.format == PostFormat::automatic
-                                                   ? "posts"
-                                                   : to_string(options.format)) +
-                                   " file by its extension (skipped)");
+    if (ext == PostFormat::automatic ||
+        (options.format != PostFormat::automatic && ext != options.format)) {
+      if (options.log)
+        options.log(e.path().string() + ": not a " +
+                    std::string(options.format == PostFormat::automatic
+                                    ? "posts"
+                                    : to_string(options.format)) +
+                    " file by its extension (skipped)");
       continue;
     }
     entries.push_back(Entry{e.path(), name, ext});
   }
   if (ec) throw IoError(file_or_dir.string(), "cannot list the directory: " + ec.message());
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.name < b.name; });
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& a, const Entry& b) { return a.name < b.name; });
   // For a folder of Blog XML files the authors are known from the names: read only the first
   // max_authors of them.
   std::set<std::string> wanted;
   bool cut_files = false;
-  if (options.max_authors > 0 &&
-      std::all_of(entries.begin(), entries.end(),
-                  [](const Entry& e) { return e.format == PostFormat::blog_xml; })) {
+  if (options.max_authors > 0 && std::all_of(entries.begin(), entries.end(), [](const Entry& e) {
+        return e.format == PostFormat::blog_xml;
+      })) {
     std::vector<std::string> authors;
     for (const auto& e : entries) {
       const auto n = Reader::blog_name(e.name);

@@ -9,8 +9,9 @@
 //      band (a 32-bit key may collide by chance; that only adds a candidate, which the exact
 //      check then rejects);
 //   4. per band, the (key, post) pairs sorted, so that the posts sharing a band key are adjacent;
-//   5. in input order: a post is compared (exact Jaccard) with the earlier KEPT posts that share
-//      any band key with it; the earliest one at or above the threshold makes it a near duplicate.
+//      each run of equal keys gives candidate pairs (later, earlier), merged and sorted;
+//   5. in input order: a post is compared (exact Jaccard) with its earlier candidates that are
+//      KEPT, earliest first; the first at or above the threshold makes it a near duplicate.
 #include <popalign/persona/prefilter.hpp>
 
 #include <algorithm>
@@ -69,10 +70,23 @@ void append_code_point(std::string& out, std::uint32_t cp) {
 // references. Unknown names are kept as written.
 bool decode_entity(std::string_view name, std::string& out) {
   static const std::array<std::pair<std::string_view, std::uint32_t>, 17> named{{
-      {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}, {"nbsp", ' '},
-      {"mdash", 0x2014}, {"ndash", 0x2013}, {"hellip", 0x2026}, {"rsquo", 0x2019},
-      {"lsquo", 0x2018}, {"ldquo", 0x201C}, {"rdquo", 0x201D}, {"copy", 0xA9}, {"reg", 0xAE},
-      {"trade", 0x2122}, {"eacute", 0xE9},
+      {"amp", '&'},
+      {"lt", '<'},
+      {"gt", '>'},
+      {"quot", '"'},
+      {"apos", '\''},
+      {"nbsp", ' '},
+      {"mdash", 0x2014},
+      {"ndash", 0x2013},
+      {"hellip", 0x2026},
+      {"rsquo", 0x2019},
+      {"lsquo", 0x2018},
+      {"ldquo", 0x201C},
+      {"rdquo", 0x201D},
+      {"copy", 0xA9},
+      {"reg", 0xAE},
+      {"trade", 0x2122},
+      {"eacute", 0xE9},
   }};
   for (const auto& [n, cp] : named)
     if (name == n) {
@@ -200,8 +214,8 @@ std::size_t count_tokens(std::string_view text) {
 }
 
 bool has_first_person(std::string_view text) {
-  static constexpr std::array<std::string_view, 10> kWords{
-      "i", "me", "my", "mine", "myself", "we", "us", "our", "ours", "ourselves"};
+  static constexpr std::array<std::string_view, 10> kWords{"i",  "me", "my",  "mine", "myself",
+                                                           "we", "us", "our", "ours", "ourselves"};
   std::size_t i = 0;
   const std::size_t n = text.size();
   while (i < n) {
@@ -232,11 +246,13 @@ bool has_first_person(std::string_view text) {
     if (!ascii || word.size() > 9) continue;
     if (word == "US") continue;  // the country
     char buf[10];
-    for (std::size_t k = 0; k < word.size(); ++k) buf[k] = static_cast<char>(lower(static_cast<unsigned char>(word[k])));
+    for (std::size_t k = 0; k < word.size(); ++k)
+      buf[k] = static_cast<char>(lower(static_cast<unsigned char>(word[k])));
     const std::string_view w(buf, word.size());
     if (w == "i") {
       // "i.e." is not the pronoun.
-      if (e + 1 < n && text[e] == '.' && is_alpha(static_cast<unsigned char>(text[e + 1]))) continue;
+      if (e + 1 < n && text[e] == '.' && is_alpha(static_cast<unsigned char>(text[e + 1])))
+        continue;
       return true;
     }
     for (const auto& fp : kWords)
@@ -393,7 +409,8 @@ PrefilterResult prefilter(std::vector<Post> posts, const PrefilterOptions& optio
     for (Index k = b; k < e; ++k) {
       Post& p = posts[static_cast<std::size_t>(k)];
       if (options.strip_noise) p.text = clean_post_text(p.text);
-      tokens[k] = static_cast<std::uint32_t>(std::min<std::size_t>(count_tokens(p.text), UINT32_MAX));
+      tokens[k] =
+          static_cast<std::uint32_t>(std::min<std::size_t>(count_tokens(p.text), UINT32_MAX));
       first_person[k] = options.require_first_person ? has_first_person(p.text) : 1;
       hash[k] = options.drop_exact_duplicates ? normalized_hash(p.text) : 0;
     }
@@ -454,7 +471,8 @@ PrefilterResult prefilter(std::vector<Post> posts, const PrefilterOptions& optio
       std::vector<std::uint64_t> words, sh;
       std::vector<std::uint32_t> sig(perms);
       for (Index k = b0; k < e0; ++k) {
-        shingle_hashes(posts[live[static_cast<std::size_t>(k)]].text, options.shingle_words, words, sh);
+        shingle_hashes(posts[live[static_cast<std::size_t>(k)]].text, options.shingle_words, words,
+                       sh);
         std::fill(sig.begin(), sig.end(), UINT32_MAX);
         std::uint32_t* sg = sig.data();
         const std::uint32_t* mp = mul.data();
@@ -473,64 +491,70 @@ PrefilterResult prefilter(std::vector<Post> posts, const PrefilterOptions& optio
           std::uint64_t h = mix64(0xBA5Eull + b);
           for (std::size_t r = 0; r < rows; ++r) h = mix64(h ^ sig[b * rows + r]);
           keys[b][static_cast<std::size_t>(k)] = {static_cast<std::uint32_t>(h >> 32),
-                                                   static_cast<std::uint32_t>(k)};
+                                                  static_cast<std::uint32_t>(k)};
         }
       }
     });
     exec.checkpoint("prefilter", 0.8);
-    // where[k * bands + b]: the position of survivor k in the sorted keys of band b.
-    std::vector<std::uint32_t> where(m * bands);
+    // Candidate pairs (later, earlier) of survivors that share a band key: the runs of equal
+    // keys of each band's sorted list (most posts are alone in their run and cost nothing more).
+    std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>> band_pairs(bands);
     parallel_for(static_cast<Index>(bands), threads, 1, [&](Index b0, Index e0) {
       for (Index b = b0; b < e0; ++b) {
         auto& kb = keys[static_cast<std::size_t>(b)];
         std::sort(kb.begin(), kb.end());
-        for (std::size_t pos = 0; pos < m; ++pos)
-          where[kb[pos].second * bands + static_cast<std::size_t>(b)] = static_cast<std::uint32_t>(pos);
+        auto& out = band_pairs[static_cast<std::size_t>(b)];
+        for (std::size_t s0 = 0; s0 < m;) {
+          std::size_t e = s0 + 1;
+          while (e < m && kb[e].first == kb[s0].first) ++e;
+          for (std::size_t j = s0 + 1; j < e; ++j)
+            for (std::size_t i = s0; i < j; ++i) out.emplace_back(kb[j].second, kb[i].second);
+          s0 = e;
+        }
+        std::vector<std::pair<std::uint32_t, std::uint32_t>>().swap(kb);
       }
     });
-    std::vector<std::uint32_t> checked_by(m, UINT32_MAX);
-    std::vector<std::uint8_t> kept(m, 0);
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> pairs;
+    for (auto& bp : band_pairs) {
+      pairs.insert(pairs.end(), bp.begin(), bp.end());
+      std::vector<std::pair<std::uint32_t, std::uint32_t>>().swap(bp);
+    }
+    std::sort(pairs.begin(), pairs.end());
+    pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+    // In input order: the earliest kept candidate at or above the threshold (pairs are sorted
+    // by (later, earlier)).
+    std::vector<std::uint8_t> kept(m, 1);
     std::vector<std::uint64_t> words, sj, si;
+    std::size_t at = 0;
     for (std::size_t k = 0; k < m; ++k) {
       bool have_sj = false;
-      std::size_t best = SIZE_MAX;
-      double best_j = 0.0;
-      for (std::size_t b = 0; b < bands; ++b) {
-        const auto& kb = keys[b];
-        std::size_t pos = where[k * bands + b];
-        const std::uint32_t key = kb[pos].first;
-        while (pos > 0 && kb[pos - 1].first == key) {
-          --pos;
-          const std::uint32_t other = kb[pos].second;  // < k (sorted by key, then index)
-          if (!kept[other] || checked_by[other] == k) continue;
-          checked_by[other] = static_cast<std::uint32_t>(k);
-          if (other >= best) continue;
-          if (!have_sj) {
-            shingles(posts[live[k]].text, options.shingle_words, words, sj);
-            have_sj = true;
-          }
-          shingles(posts[live[other]].text, options.shingle_words, words, si);
-          const double jac = jaccard_sorted(si, sj);
-          if (jac >= options.near_duplicate_threshold) {
-            best = other;
-            best_j = jac;
-          }
+      for (; at < pairs.size() && pairs[at].first == k; ++at) {
+        const std::uint32_t other = pairs[at].second;
+        if (!kept[other] || !kept[k]) continue;
+        if (!have_sj) {
+          shingles(posts[live[k]].text, options.shingle_words, words, sj);
+          have_sj = true;
         }
-      }
-      if (best == SIZE_MAX) {
-        kept[k] = 1;
-      } else {
-        reason[live[k]] = kNear;
-        dup_of[live[k]] = live[best];
-        dup_jaccard[live[k]] = best_j;
+        shingles(posts[live[other]].text, options.shingle_words, words, si);
+        const double jac = jaccard_sorted(si, sj);
+        if (jac >= options.near_duplicate_threshold) {
+          kept[k] = 0;
+          reason[live[k]] = kNear;
+          dup_of[live[k]] = live[other];
+          dup_jaccard[live[k]] = jac;
+        }
       }
     }
   }
   exec.checkpoint("prefilter", 0.95);
 
   PrefilterResult result;
-  static constexpr std::array<const char*, 6> kNames{
-      "", "empty_after_cleaning", "too_short", "no_first_person", "exact_duplicate", "near_duplicate"};
+  static constexpr std::array<const char*, 6> kNames{"",
+                                                     "empty_after_cleaning",
+                                                     "too_short",
+                                                     "no_first_person",
+                                                     "exact_duplicate",
+                                                     "near_duplicate"};
   for (std::size_t r = 1; r < kNames.size(); ++r) result.counts[kNames[r]] = 0;
   result.counts["in"] = n;
   for (std::size_t i = 0; i < n; ++i) {

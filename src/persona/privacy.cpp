@@ -14,8 +14,7 @@ namespace {
 
 enum Kind : int { kEmail = 0, kUrl = 1, kPhone = 2, kAddress = 3 };
 constexpr std::array<std::string_view, 4> kKindNames{"email", "url", "phone", "street_address"};
-constexpr std::array<std::string_view, 4> kPlaceholders{"[email]", "[url]", "[phone]",
-                                                        "[address]"};
+constexpr std::array<std::string_view, 4> kPlaceholders{"[email]", "[url]", "[phone]", "[address]"};
 
 struct Match {
   std::size_t offset, length;
@@ -69,9 +68,9 @@ void scan_emails(std::string_view s, std::vector<Match>& out) {
 }
 
 // ---- url
-constexpr std::array<std::string_view, 15> kTlds{"com", "org", "net", "edu", "gov",
-                                                  "io",  "info", "biz", "co", "uk",
-                                                  "us",  "ca",  "de",  "au", "fr"};
+constexpr std::array<std::string_view, 15> kTlds{"com", "org",  "net", "edu", "gov",
+                                                 "io",  "info", "biz", "co",  "uk",
+                                                 "us",  "ca",   "de",  "au",  "fr"};
 
 bool url_char(char c) {
   return !is_space(c) && c != '<' && c != '>' && c != '"' && static_cast<unsigned char>(c) >= 0x21;
@@ -94,8 +93,8 @@ void scan_urls(std::string_view s, std::vector<Match>& out) {
     }
     // A scheme or "www."?
     std::size_t prefix = 0;
-    for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://"),
-                                    std::string_view("ftp://")})
+    for (std::string_view scheme :
+         {std::string_view("http://"), std::string_view("https://"), std::string_view("ftp://")})
       if (iequals(s.substr(i, scheme.size()), scheme)) prefix = scheme.size();
     if (prefix == 0 && iequals(s.substr(i, 4), "www.")) prefix = 4;
     if (prefix > 0 && i + prefix < n && url_char(s[i + prefix])) {
@@ -244,11 +243,10 @@ void scan_phones(std::string_view s, std::vector<Match>& out) {
 
 // ---- street address
 constexpr std::array<std::string_view, 34> kStreetTypes{
-    "Street", "St",      "Avenue", "Ave",    "Road",   "Rd",      "Boulevard", "Blvd",
-    "Lane",   "Ln",      "Drive",  "Dr",     "Court",  "Ct",      "Place",     "Pl",
-    "Way",    "Terrace", "Circle", "Cir",    "Parkway", "Pkwy",   "Highway",   "Hwy",
-    "Square", "Sq",      "Trail",  "Crescent", "Close", "Alley",  "Row",       "Plaza",
-    "Grove",  "Gardens"};
+    "Street",   "St",    "Avenue",  "Ave",   "Road",    "Rd",    "Boulevard", "Blvd", "Lane",
+    "Ln",       "Drive", "Dr",      "Court", "Ct",      "Place", "Pl",        "Way",  "Terrace",
+    "Circle",   "Cir",   "Parkway", "Pkwy",  "Highway", "Hwy",   "Square",    "Sq",   "Trail",
+    "Crescent", "Close", "Alley",   "Row",   "Plaza",   "Grove", "Gardens"};
 constexpr std::array<std::string_view, 6> kAbbrevWithDot{"St", "Ave", "Rd", "Blvd", "Ln", "Dr"};
 
 // A word at s[i]: its end, or 0. kind: 1 = capitalized word, 2 = ordinal ("5th"), 3 = other.
@@ -291,9 +289,9 @@ std::size_t unit_after(std::string_view s, std::size_t p) {
     ++r;
   } else {
     bool found = false;
-    for (std::string_view u : {std::string_view("Apt"), std::string_view("Apartment"),
-                               std::string_view("Suite"), std::string_view("Unit"),
-                               std::string_view("Flat")}) {
+    for (std::string_view u :
+         {std::string_view("Apt"), std::string_view("Apartment"), std::string_view("Suite"),
+          std::string_view("Unit"), std::string_view("Flat")}) {
       if (s.substr(r, u.size()) == u && r + u.size() < s.size() && !is_alpha(s[r + u.size()])) {
         r += u.size();
         if (r < s.size() && s[r] == '.') ++r;

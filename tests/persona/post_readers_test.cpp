@@ -33,7 +33,8 @@ std::vector<std::size_t> problem_lines(const PostCorpus& c) {
 }
 
 const Post& by_id(const PostCorpus& c, const std::string& id) {
-  const auto it = std::find_if(c.posts.begin(), c.posts.end(), [&](const Post& p) { return p.id == id; });
+  const auto it =
+      std::find_if(c.posts.begin(), c.posts.end(), [&](const Post& p) { return p.id == id; });
   if (it == c.posts.end()) throw std::runtime_error("no post " + id);
   return *it;
 }
@@ -41,7 +42,8 @@ const Post& by_id(const PostCorpus& c, const std::string& id) {
 // ---- names, orders, dates, encodings
 
 TEST(PostFormat, NamesRoundTripAndUnknownNamesAreRejected) {
-  for (PostFormat f : {PostFormat::automatic, PostFormat::jsonl, PostFormat::blog_csv, PostFormat::blog_xml})
+  for (PostFormat f :
+       {PostFormat::automatic, PostFormat::jsonl, PostFormat::blog_csv, PostFormat::blog_xml})
     EXPECT_EQ(post_format_from_string(to_string(f)), f);
   EXPECT_EQ(post_format_from_string("blog_csv"), PostFormat::blog_csv);
   EXPECT_EQ(post_format_from_string("auto"), PostFormat::automatic);
@@ -91,10 +93,18 @@ TEST(BlogDate, ConvertsTheCorpusDatesInSeveralLanguages) {
 }
 
 TEST(TimeOrder, NumbersFirstThenTextThenEmptyThenId) {
-  const auto post = [](std::string time, std::string id) { return Post{"a", std::move(id), std::move(time), "t", {}}; };
-  std::vector<Post> v{post("", "b"), post("2004-05-14", "x"), post("10", "z"), post("9", "y"),
-                      post("", "a"), post("2004-05-14", "w"), post("2003-12-31T23:59", "q"),
-                      post("9.5", "r"), post("-1", "s")};
+  const auto post = [](std::string time, std::string id) {
+    return Post{"a", std::move(id), std::move(time), "t", {}};
+  };
+  std::vector<Post> v{post("", "b"),
+                      post("2004-05-14", "x"),
+                      post("10", "z"),
+                      post("9", "y"),
+                      post("", "a"),
+                      post("2004-05-14", "w"),
+                      post("2003-12-31T23:59", "q"),
+                      post("9.5", "r"),
+                      post("-1", "s")};
   std::sort(v.begin(), v.end(), time_before);
   std::vector<std::string> got;
   for (const auto& p : v) got.push_back(p.id);
@@ -104,7 +114,10 @@ TEST(TimeOrder, NumbersFirstThenTextThenEmptyThenId) {
   std::vector<Post> many;
   for (int i = 0; i < 200; ++i) {
     const int k = static_cast<int>(rng() % 4);
-    const std::string t = k == 0 ? std::to_string(rng() % 50) : k == 1 ? "2004-0" + std::to_string(rng() % 9 + 1) : k == 2 ? "" : "x" + std::to_string(rng() % 5);
+    const std::string t = k == 0   ? std::to_string(rng() % 50)
+                          : k == 1 ? "2004-0" + std::to_string(rng() % 9 + 1)
+                          : k == 2 ? ""
+                                   : "x" + std::to_string(rng() % 5);
     many.push_back(post(t, std::to_string(i)));
   }
   for (const auto& a : many) {
@@ -118,7 +131,8 @@ TEST(TimeOrder, NumbersFirstThenTextThenEmptyThenId) {
 
 TEST(AuthorOrder, NumericIdsCompareAsNumbersAndComeFirst) {
   std::vector<std::string> v{"bob", "10", "9", "ann", "007", "7", "1000331"};
-  std::sort(v.begin(), v.end(), [](const std::string& a, const std::string& b) { return author_before(a, b); });
+  std::sort(v.begin(), v.end(),
+            [](const std::string& a, const std::string& b) { return author_before(a, b); });
   EXPECT_THAT(v, ElementsAre("007", "7", "9", "10", "1000331", "ann", "bob"));
 }
 
@@ -171,7 +185,8 @@ TEST(JsonlReader, ReadsTheFixtureWithEveryKindOfBadLine) {
   const Post& a2 = by_id(c, "a2");
   EXPECT_EQ(a2.author, "ann");
   EXPECT_EQ(a2.time, "2004-05-16");
-  EXPECT_EQ(a2.meta.dump(), R"({"mood":"happy","source":")" + (kData / "posts.jsonl").string() + R"(","line":1})");
+  EXPECT_EQ(a2.meta.dump(),
+            R"({"mood":"happy","source":")" + (kData / "posts.jsonl").string() + R"(","line":1})");
   const Post& p5 = by_id(c, "5");
   EXPECT_EQ(p5.author, "17");
   EXPECT_EQ(p5.time, "1084492800");
@@ -201,8 +216,9 @@ TEST(JsonlReader, CustomFieldNamesAndStreamEntryPoint) {
   o.text_field = "body";
   o.time_field = "ts";
   o.id_field = "pid";
-  std::istringstream in(R"({"user":"u1","pid":"p","ts":3,"body":"hello there","author":"kept in meta"})"
-                        "\n");
+  std::istringstream in(
+      R"({"user":"u1","pid":"p","ts":3,"body":"hello there","author":"kept in meta"})"
+      "\n");
   const PostCorpus c = read_posts(in, PostFormat::jsonl, o, "mem");
   ASSERT_EQ(c.posts.size(), 1u);
   EXPECT_EQ(c.posts[0].author, "u1");
@@ -219,7 +235,8 @@ TEST(JsonlReader, UnterminatedLastLineAndUnknownEncodingAreProblems) {
   EXPECT_THAT(problem_lines(c), ElementsAre(1u, 3u));
   EXPECT_THAT(c.problems[0].message, HasSubstr("unknown encoding"));
   EXPECT_THAT(c.problems[1].message, HasSubstr("unterminated last line"));
-  const PostCorpus bom = parse_posts(std::string("\xFF\xFE{\0", 4), PostFormat::jsonl, {}, "u16.jsonl");
+  const PostCorpus bom =
+      parse_posts(std::string("\xFF\xFE{\0", 4), PostFormat::jsonl, {}, "u16.jsonl");
   ASSERT_EQ(bom.problems.size(), 1u);
   EXPECT_EQ(bom.problems[0].line, 0u);
   EXPECT_THAT(bom.problems[0].message, HasSubstr("UTF-16"));
@@ -229,7 +246,8 @@ TEST(JsonlReader, UnterminatedLastLineAndUnknownEncodingAreProblems) {
 
 TEST(BlogCsvReader, ReadsTheFixture) {
   const PostCorpus c = read_posts(kData / "blog.csv");
-  EXPECT_THAT(ids(c), ElementsAre("1000331:1", "2059027:2", "2059027:1", "3581210:2", "3581210:1", "3581210:3"));
+  EXPECT_THAT(ids(c), ElementsAre("1000331:1", "2059027:2", "2059027:1", "3581210:2", "3581210:1",
+                                  "3581210:3"));
   EXPECT_EQ(c.read, 6u);
   EXPECT_EQ(c.undated, 1u);
   EXPECT_EQ(c.authors, 3u);
@@ -241,9 +259,10 @@ TEST(BlogCsvReader, ReadsTheFixture) {
   EXPECT_EQ(first.time, "2004-05-14");
   EXPECT_EQ(first.text.substr(0, 20), "Info has been found ");
   EXPECT_EQ(first.text.back(), '.');  // trimmed
-  EXPECT_EQ(first.meta.dump(),
-            R"({"gender":"male","age":15,"topic":"Student","sign":"Leo","date":"14,May,2004","source":")" +
-                (kData / "blog.csv").string() + R"(","line":2})");
+  EXPECT_EQ(
+      first.meta.dump(),
+      R"({"gender":"male","age":15,"topic":"Student","sign":"Leo","date":"14,May,2004","source":")" +
+          (kData / "blog.csv").string() + R"(","line":2})");
   const Post& multi = by_id(c, "3581210:1");
   EXPECT_EQ(multi.text,
             "I spent the weekend at my parents' house.\nWe talked about \"the old days\" and I "
@@ -277,8 +296,9 @@ TEST(BlogCsvReader, BrokenQuotingAndHeadersAreProblems) {
   EXPECT_THAT(no_header.problems[0].message, HasSubstr("no 'id' and 'text' columns"));
 
   // A Latin-1 row is transcoded; empty texts are counted, not posts.
-  const PostCorpus latin = parse_posts(head + "1,f,20,t,s,\"1,May,2004\",\"na\xEFve\"\n1,f,20,t,s,\"1,May,2004\",\"  \"\n",
-                                       PostFormat::blog_csv);
+  const PostCorpus latin = parse_posts(
+      head + "1,f,20,t,s,\"1,May,2004\",\"na\xEFve\"\n1,f,20,t,s,\"1,May,2004\",\"  \"\n",
+      PostFormat::blog_csv);
   ASSERT_EQ(latin.posts.size(), 1u);
   EXPECT_EQ(latin.posts[0].text, "na\xC3\xAFve");
   EXPECT_EQ(latin.transcoded, 1u);
@@ -309,14 +329,17 @@ TEST(BlogXmlReader, ReadsTheFolderIncludingBrokenFiles) {
   EXPECT_THAT(c.problems[2].message, HasSubstr("unknown encoding"));
   EXPECT_EQ(c.problems[3].source, "readme.xml");
   EXPECT_THAT(c.problems[3].message, HasSubstr("ID.gender.age.industry.sign.xml"));
-  EXPECT_TRUE(std::any_of(logged.begin(), logged.end(), [](const std::string& m) { return m.find("notes.txt") != std::string::npos; }));
+  EXPECT_TRUE(std::any_of(logged.begin(), logged.end(), [](const std::string& m) {
+    return m.find("notes.txt") != std::string::npos;
+  }));
 
   const Post& beach = by_id(c, "1000331:1");
   EXPECT_EQ(beach.time, "2004-05-14");
   EXPECT_THAT(beach.text, HasSubstr("brothers & sisters. We built a huge castle & I got"));
   EXPECT_THAT(beach.text, HasSubstr("this day \xE2\x80\x94 it was perfect."));
-  EXPECT_EQ(beach.meta.dump(),
-            R"({"gender":"female","age":37,"industry":"indUnk","sign":"Leo","date":"14,May,2004","source":"1000331.female.37.indUnk.Leo.xml","line":4})");
+  EXPECT_EQ(
+      beach.meta.dump(),
+      R"({"gender":"female","age":37,"industry":"indUnk","sign":"Leo","date":"14,May,2004","source":"1000331.female.37.indUnk.Leo.xml","line":4})");
   EXPECT_THAT(by_id(c, "1000331:2").text, HasSubstr("trip <3 and"));
   const Post& latin = by_id(c, "2000001:1");
   EXPECT_EQ(latin.time, "2004-06-02");
@@ -334,11 +357,13 @@ TEST(BlogXmlReader, MaxAuthorsReadsOnlyTheFirstAuthorsFiles) {
   EXPECT_EQ(c.files, 2u);  // the first author's file and the badly named one
   o.format = PostFormat::blog_xml;
   o.max_authors = 2;
-  EXPECT_THAT(ids(read_posts(kData / "blogs", o)), ElementsAre("1000331:1", "1000331:2", "2000001:1"));
+  EXPECT_THAT(ids(read_posts(kData / "blogs", o)),
+              ElementsAre("1000331:1", "1000331:2", "2000001:1"));
 }
 
 TEST(BlogXmlReader, InMemoryEntryPointTakesTheMetadataFromTheName) {
-  const std::string xml = "<Blog>\n<post>no date &foo; here</post>\n<post>a <post> inside</post>\n</Blog>";
+  const std::string xml =
+      "<Blog>\n<post>no date &foo; here</post>\n<post>a <post> inside</post>\n</Blog>";
   const PostCorpus c = parse_posts(xml, PostFormat::automatic, {}, "42.male.20.Arts.Leo.xml");
   ASSERT_EQ(c.posts.size(), 2u);
   EXPECT_EQ(c.posts[0].id, "42:1");
@@ -376,9 +401,9 @@ TEST(ReadPosts, OutputDoesNotDependOnInputOrder) {
   // The same posts in two line orders give the same corpus (ids given).
   std::vector<std::string> lines;
   for (int i = 0; i < 50; ++i)
-    lines.push_back("{\"author\":\"a" + std::to_string(i % 7) + "\",\"id\":\"p" + std::to_string(i) +
-                    "\",\"time\":\"2004-01-" + std::to_string(10 + i % 13) + "\",\"text\":\"post " +
-                    std::to_string(i) + "\"}");
+    lines.push_back("{\"author\":\"a" + std::to_string(i % 7) + "\",\"id\":\"p" +
+                    std::to_string(i) + "\",\"time\":\"2004-01-" + std::to_string(10 + i % 13) +
+                    "\",\"text\":\"post " + std::to_string(i) + "\"}");
   std::string a, b;
   for (const auto& l : lines) a += l + "\n";
   std::mt19937 rng(3);
@@ -405,6 +430,67 @@ TEST(ReadPosts, FormatOptionSelectsTheDirectorysFiles) {
   EXPECT_EQ(c.read, 6u);
   o.format = PostFormat::automatic;
   EXPECT_EQ(read_posts(dir.path(), o).read, 13u);
+}
+
+}  // namespace
+}  // namespace popalign::persona
+
+namespace popalign::persona {
+namespace {
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(ReadPosts, MutatedInputsNeverCrashOrThrowUnderSkip) {
+  // A poor man's fuzzer over the in-memory entry point (a later issue adds libFuzzer targets):
+  // every fixture with random byte flips, insertions and cuts, in every format.
+  const std::vector<std::pair<std::string, std::string>> seeds{
+      {slurp(kData / "posts.jsonl"), "posts.jsonl"},
+      {slurp(kData / "blog.csv"), "blog.csv"},
+      {slurp(kData / "blogs" / "1000331.female.37.indUnk.Leo.xml"), "1.f.2.i.L.xml"},
+      {slurp(kData / "blogs" / "3000003.female.17.Arts.Libra.xml"), "3.f.1.A.L.xml"}};
+  std::mt19937 rng(99);
+  const std::string specials("\"<>&,\n\r{}[]:\0\xC3\xFF/", 16);
+  std::size_t posts = 0;
+  for (int t = 0; t < 1500; ++t) {
+    const auto& [seed, name] = seeds[static_cast<std::size_t>(t) % seeds.size()];
+    std::string d = seed;
+    const int edits = 1 + static_cast<int>(rng() % 8);
+    for (int e = 0; e < edits && !d.empty(); ++e) {
+      const std::size_t at = rng() % d.size();
+      switch (rng() % 3) {
+        case 0:
+          d[at] = specials[rng() % specials.size()];
+          break;
+        case 1:
+          d.insert(at, 1, specials[rng() % specials.size()]);
+          break;
+        default:
+          d.resize(at);
+          break;
+      }
+    }
+    for (PostFormat f :
+         {PostFormat::automatic, PostFormat::jsonl, PostFormat::blog_csv, PostFormat::blog_xml}) {
+      PostCorpus c;
+      ASSERT_NO_THROW(c = parse_posts(d, f, {}, name)) << t;
+      EXPECT_EQ(c.malformed, c.problems.size());
+      for (const auto& p : c.posts) {
+        EXPECT_FALSE(p.author.empty());
+        EXPECT_FALSE(p.id.empty());
+        std::string utf8;
+        bool transcoded = true;
+        EXPECT_TRUE(to_utf8(p.text, utf8, &transcoded));
+        EXPECT_FALSE(transcoded) << "post text is not UTF-8";
+      }
+      posts += c.posts.size();
+    }
+  }
+  EXPECT_GT(posts, 1000u);
 }
 
 }  // namespace

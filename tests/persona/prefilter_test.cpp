@@ -28,12 +28,14 @@ Post post(std::string id, std::string text, std::string author = "a") {
 // n words of first-person filler, distinct per seed.
 std::string story(int seed, int words) {
   static const std::vector<std::string> vocab{
-      "garden", "river", "coffee", "morning", "brother", "school", "music", "window", "train",
-      "letter", "summer", "kitchen", "friend", "market", "rain", "book", "city", "dog", "night",
-      "bread", "piano", "bicycle", "office", "mountain", "beach", "movie", "teacher", "lamp"};
+      "garden",  "river",  "coffee",   "morning", "brother", "school",  "music",
+      "window",  "train",  "letter",   "summer",  "kitchen", "friend",  "market",
+      "rain",    "book",   "city",     "dog",     "night",   "bread",   "piano",
+      "bicycle", "office", "mountain", "beach",   "movie",   "teacher", "lamp"};
   std::mt19937 rng(static_cast<unsigned>(seed));
   std::string s = "I";
-  for (int i = 1; i < words; ++i) s += " " + vocab[rng() % vocab.size()] + std::to_string(rng() % 50);
+  for (int i = 1; i < words; ++i)
+    s += " " + vocab[rng() % vocab.size()] + std::to_string(rng() % 50);
   return s;
 }
 
@@ -82,10 +84,14 @@ double reference_jaccard(const std::string& a, const std::string& b, int k) {
 }
 
 TEST(CleanPostText, StripsCrawlNoise) {
-  EXPECT_EQ(clean_post_text("  urlLink My photos  are up.\n\n\tSee   them!  "), "My photos are up. See them!");
+  EXPECT_EQ(clean_post_text("  urlLink My photos  are up.\n\n\tSee   them!  "),
+            "My photos are up. See them!");
   EXPECT_EQ(clean_post_text("urlLinkhttp://x.org was down"), "http://x.org was down");
-  EXPECT_EQ(clean_post_text("a<br>b<br/>c</p><a href=\"x\">link</a><!-- hidden -->d"), "a b c link d");
-  EXPECT_EQ(clean_post_text("Tom &amp; Jerry&nbsp;&#8212;&#x41;&rsquo;s"), "Tom & Jerry \xE2\x80\x94" "A\xE2\x80\x99s");
+  EXPECT_EQ(clean_post_text("a<br>b<br/>c</p><a href=\"x\">link</a><!-- hidden -->d"),
+            "a b c link d");
+  EXPECT_EQ(clean_post_text("Tom &amp; Jerry&nbsp;&#8212;&#x41;&rsquo;s"),
+            "Tom & Jerry \xE2\x80\x94"
+            "A\xE2\x80\x99s");
   EXPECT_EQ(clean_post_text("&lt;b&gt;bold&lt;/b&gt;"), "bold");  // escaped markup is markup
   // Negative controls: text that looks a bit like noise stays.
   EXPECT_EQ(clean_post_text("a < b and x<3 and 3 > 2"), "a < b and x<3 and 3 > 2");
@@ -102,9 +108,10 @@ TEST(CountTokens, CountsWordsWithALetterOrDigit) {
 }
 
 TEST(FirstPerson, FindsThePronounsAndNotLookAlikes) {
-  for (const char* s : {"i went home", "Yesterday I slept", "I'm tired", "I\xE2\x80\x99ve been there",
-                        "Give me a break", "MY car", "We won", "they told us", "our house",
-                        "it is mine.", "myself", "ours", "ourselves", "(I)"})
+  for (const char* s :
+       {"i went home", "Yesterday I slept", "I'm tired", "I\xE2\x80\x99ve been there",
+        "Give me a break", "MY car", "We won", "they told us", "our house", "it is mine.", "myself",
+        "ours", "ourselves", "(I)"})
     EXPECT_TRUE(has_first_person(s)) << s;
   for (const char* s : {"The US economy grew", "i.e. the thing", "He said that", "Iowa is flat",
                         "a mystery in summer", "the usual", "Welcome", "mineral water", "",
@@ -123,7 +130,8 @@ TEST(ShingleJaccard, MatchesAnIndependentReference) {
     b.replace(b.size() / 2, 4, "xyz ");
     for (int k : {1, 3, 5})
       EXPECT_NEAR(shingle_jaccard(a, b, k), reference_jaccard(a, b, k), 1e-12) << s << " " << k;
-    EXPECT_NEAR(shingle_jaccard(a, story(s + 100, 30), 5), reference_jaccard(a, story(s + 100, 30), 5), 1e-12);
+    EXPECT_NEAR(shingle_jaccard(a, story(s + 100, 30), 5),
+                reference_jaccard(a, story(s + 100, 30), 5), 1e-12);
   }
 }
 
@@ -165,9 +173,10 @@ std::vector<Post> mixed_posts() {
   return {
       post("keep", story(2, 40)),
       post("short", "I had a nice day today."),
-      post("third", "The committee approved the budget for the new bridge across the river, "
-                    "which engineers say will carry twenty thousand cars a day once it opens in the "
-                    "spring of next year after three years of work."),
+      post("third",
+           "The committee approved the budget for the new bridge across the river, "
+           "which engineers say will carry twenty thousand cars a day once it opens in the "
+           "spring of next year after three years of work."),
       post("noise", "<br> urlLink <p></p>"),
       post("base", base),
       post("exact", "  " + base + "\n"),  // white space only differs: an exact duplicate
@@ -267,13 +276,15 @@ TEST(Prefilter, NearDuplicatesMatchAnAllPairsReference) {
   // 300 posts: 60 originals and variants of them with 1 to 4 words changed, shuffled.
   std::mt19937 rng(11);
   std::vector<Post> posts;
-  for (int i = 0; i < 60; ++i) posts.push_back(post("o" + std::to_string(i), story(1000 + i, 120 + i % 100)));
+  for (int i = 0; i < 60; ++i)
+    posts.push_back(post("o" + std::to_string(i), story(1000 + i, 120 + i % 100)));
   for (int v = 0; v < 240; ++v) {
     std::string text = posts[rng() % 60].text;
     const int changes = 1 + static_cast<int>(rng() % 4);
     std::istringstream in(text);
     std::vector<std::string> words{std::istream_iterator<std::string>(in), {}};
-    for (int c = 0; c < changes; ++c) words[1 + rng() % (words.size() - 1)] = "edit" + std::to_string(rng() % 1000);
+    for (int c = 0; c < changes; ++c)
+      words[1 + rng() % (words.size() - 1)] = "edit" + std::to_string(rng() % 1000);
     std::string out;
     for (const auto& w : words) out += (out.empty() ? "" : " ") + w;
     posts.push_back(post("v" + std::to_string(v), out));
@@ -281,7 +292,9 @@ TEST(Prefilter, NearDuplicatesMatchAnAllPairsReference) {
   std::shuffle(posts.begin(), posts.end(), rng);
   std::vector<std::set<std::string>> sets;
   for (const auto& p : posts) sets.push_back(reference_shingles(p.text, 5));
-  const auto jaccard = [&](std::size_t a, std::size_t b) { return reference_jaccard(sets[a], sets[b]); };
+  const auto jaccard = [&](std::size_t a, std::size_t b) {
+    return reference_jaccard(sets[a], sets[b]);
+  };
   for (double threshold : {0.9, 0.8}) {
     PrefilterOptions o;
     o.near_duplicate_threshold = threshold;
@@ -310,7 +323,8 @@ TEST(Prefilter, NearDuplicatesMatchAnAllPairsReference) {
 TEST(Prefilter, ResultDoesNotDependOnTheThreadCount) {
   std::vector<Post> posts;
   for (int i = 0; i < 1500; ++i) posts.push_back(post(std::to_string(i), story(i, 35 + i % 40)));
-  for (int i = 1500; i < 2000; ++i) posts.push_back(post(std::to_string(i), posts[i - 1500].text + " extra"));
+  for (int i = 1500; i < 2000; ++i)
+    posts.push_back(post(std::to_string(i), posts[i - 1500].text + " extra"));
   PrefilterOptions one, two;
   one.execution.threads = 1;
   two.execution.threads = 2;
@@ -319,7 +333,8 @@ TEST(Prefilter, ResultDoesNotDependOnTheThreadCount) {
   EXPECT_EQ(a.kept.size(), 1500u);
   for (std::size_t i = 0; i < a.kept.size(); ++i) EXPECT_EQ(a.kept[i].id, b.kept[i].id);
   ASSERT_EQ(a.dropped.size(), b.dropped.size());
-  for (std::size_t i = 0; i < a.dropped.size(); ++i) EXPECT_EQ(a.dropped[i].detail, b.dropped[i].detail);
+  for (std::size_t i = 0; i < a.dropped.size(); ++i)
+    EXPECT_EQ(a.dropped[i].detail, b.dropped[i].detail);
 }
 
 TEST(Prefilter, OnTheReaderFixtures) {
@@ -341,7 +356,8 @@ namespace {
 TEST(Prefilter, OnTheShippedCorpus) {
   // data/posts/spc_posts.jsonl: the counts of the rules 2-4 were computed independently (a
   // Python re-implementation of the token, first-person and exact-duplicate rules).
-  const PostCorpus c = read_posts(std::filesystem::path(POPALIGN_DATA_DIR) / "posts" / "spc_posts.jsonl");
+  const PostCorpus c =
+      read_posts(std::filesystem::path(POPALIGN_DATA_DIR) / "posts" / "spc_posts.jsonl");
   EXPECT_EQ(c.posts.size(), 3924u);
   EXPECT_EQ(c.authors, 200u);
   EXPECT_TRUE(c.problems.empty());

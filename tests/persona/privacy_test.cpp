@@ -26,13 +26,15 @@ void expect_one(std::string_view text, const std::string& kind, const std::strin
 }
 
 TEST(Privacy, Emails) {
-  expect_one("Write to jane.doe+blog@mail.example.co.uk today.", "email", "jane.doe+blog@mail.example.co.uk");
+  expect_one("Write to jane.doe+blog@mail.example.co.uk today.", "email",
+             "jane.doe+blog@mail.example.co.uk");
   expect_one("(me: a_b-c@x-y.org)", "email", "a_b-c@x-y.org");
   expect_one("..bob@host.com.", "email", "bob@host.com");
 }
 
 TEST(Privacy, Urls) {
-  expect_one("See http://example.com/a?b=c&d=e, it is great.", "url", "http://example.com/a?b=c&d=e");
+  expect_one("See http://example.com/a?b=c&d=e, it is great.", "url",
+             "http://example.com/a?b=c&d=e");
   expect_one("(https://blog.site.net/p/1)", "url", "https://blog.site.net/p/1");
   expect_one("at www.myblog.blogspot.com!", "url", "www.myblog.blogspot.com");
   expect_one("my page is janedoe.blogspot.com/about.", "url", "janedoe.blogspot.com/about");
@@ -55,8 +57,8 @@ TEST(Privacy, Phones) {
 TEST(Privacy, StreetAddresses) {
   expect_one("I live at 1234 Elm Street.", "street_address", "1234 Elm Street");
   expect_one("at 12B Old Mill Rd. in town", "street_address", "12B Old Mill Rd.");
-  expect_one("send it to 221 Baker St, Apt 4B, Springfield, IL 62704 please",
-             "street_address", "221 Baker St, Apt 4B, Springfield, IL 62704");
+  expect_one("send it to 221 Baker St, Apt 4B, Springfield, IL 62704 please", "street_address",
+             "221 Baker St, Apt 4B, Springfield, IL 62704");
   expect_one("moved to 77 Massachusetts Avenue, Cambridge, MA", "street_address",
              "77 Massachusetts Avenue, Cambridge, MA");
   expect_one("at 350 5th Avenue, New York, NY 10118-0110.", "street_address",
@@ -66,21 +68,23 @@ TEST(Privacy, StreetAddresses) {
 }
 
 TEST(Privacy, NegativeControlsAreLeftAlone) {
-  for (const char* text : {
-           // Emails / URLs
-           "me@home is not an email", "@user said hi", "e.g. this, i.e. that", "file.txt and 3.14",
-           "Mr.Smith arrived", "the end.Then more", "version 2.0.1", "U.S.A. and a.m.",
-           "user@localhost", "Yahoo.Com is capitalised", "www. alone",
-           // Phones
-           "5551234567 unformatted", "2004-05-14 a date", "14.05.2004 another", "12/05/2004",
-           "from 1999 to 2004", "100-2000 people", "$1,234,567.89", "call 555-1234", "ISBN 978-3-16-148410-0",
-           "SSN-like 123-45-6789", "3.14159265358", "+5 points", "555-123-45678 too long",
-           "v555-123-4567", "score 10 - 20 - 3000",
-           // Addresses
-           "I walked down Main Street", "I live on Elm Street", "We had 3 cats", "at 5 pm",
-           "Route 66 is long", "Dr. Smith and St. Louis", "in 2004 I moved", "I ate 2 big macs on the way",
-           "Page 12 Street Fighter", "$5 Main Street", "chapter 3. Park Avenue"}) {
-    EXPECT_TRUE(find_pii(text).empty()) << text << " -> " << (find_pii(text).empty() ? "" : find_pii(text)[0].original);
+  for (const char* text :
+       {// Emails / URLs
+        "me@home is not an email", "@user said hi", "e.g. this, i.e. that", "file.txt and 3.14",
+        "Mr.Smith arrived", "the end.Then more", "version 2.0.1", "U.S.A. and a.m.",
+        "user@localhost", "Yahoo.Com is capitalised", "www. alone",
+        // Phones
+        "5551234567 unformatted", "2004-05-14 a date", "14.05.2004 another", "12/05/2004",
+        "from 1999 to 2004", "100-2000 people", "$1,234,567.89", "call 555-1234",
+        "ISBN 978-3-16-148410-0", "SSN-like 123-45-6789", "3.14159265358", "+5 points",
+        "555-123-45678 too long", "v555-123-4567", "score 10 - 20 - 3000",
+        // Addresses
+        "I walked down Main Street", "I live on Elm Street", "We had 3 cats", "at 5 pm",
+        "Route 66 is long", "Dr. Smith and St. Louis", "in 2004 I moved",
+        "I ate 2 big macs on the way", "Page 12 Street Fighter", "$5 Main Street",
+        "chapter 3. Park Avenue"}) {
+    EXPECT_TRUE(find_pii(text).empty())
+        << text << " -> " << (find_pii(text).empty() ? "" : find_pii(text)[0].original);
     EXPECT_EQ(redact_pii(text).text, text);
   }
 }
@@ -96,7 +100,8 @@ TEST(Privacy, RedactReplacesEveryMatchAndRecordsOffsets) {
   const RedactResult r = redact_pii(text);
   EXPECT_EQ(r.text, "She ([email], [phone]) lives at [address] and blogs at [url].");
   ASSERT_EQ(r.redactions.size(), 4u);
-  for (const auto& red : r.redactions) EXPECT_EQ(text.substr(red.offset, red.original.size()), red.original);
+  for (const auto& red : r.redactions)
+    EXPECT_EQ(text.substr(red.offset, red.original.size()), red.original);
   EXPECT_EQ(r.redactions[0].kind, "email");
   EXPECT_EQ(r.redactions[0].offset, 5u);
   EXPECT_EQ(r.redactions[1].kind, "phone");

@@ -37,7 +37,8 @@
 // unknown encoding, a broken XML file. With OnBadLine::skip (the default) each becomes a
 // PostReadProblem naming the file and line (or the author) and the read goes on; with
 // OnBadLine::fail the first one throws ParseError(file, line) (IoError for an unreadable file).
-// Empty posts (only white space) are dropped silently and counted in `empty`.
+// Post texts are trimmed; empty posts (only white space) are dropped silently and counted in
+// `empty`.
 //
 // Order: posts are sorted by author (author_before), then time (time_before: time, then id), so
 // the output does not depend on the order of files in a directory or of lines in a file.
@@ -85,9 +86,9 @@ struct PostReadOptions {
 
 /// A line, row or file that was skipped, and why.
 struct PostReadProblem {
-  std::string source;     ///< the file (as given, or the name inside the directory)
-  std::size_t line = 0;   ///< 1-based; 0 when the problem is about the whole file
-  std::string author;     ///< when known
+  std::string source;    ///< the file (as given, or the name inside the directory)
+  std::size_t line = 0;  ///< 1-based; 0 when the problem is about the whole file
+  std::string author;    ///< when known
   std::string message;
 };
 
@@ -108,15 +109,15 @@ struct PostCorpus {
 /// Reads a file, or every file of a directory (not recursive; hidden files skipped; files in
 /// name order). IoError when the path does not exist or a single given file cannot be read
 /// (a directory's unreadable file is a problem under OnBadLine::skip).
-PostCorpus read_posts(const std::filesystem::path& file_or_dir, const PostReadOptions& options = {});
+PostCorpus read_posts(const std::filesystem::path& file_or_dir,
+                      const PostReadOptions& options = {});
 
 /// Parses posts already in memory: `data` is the whole content of one file, `source` its name
 /// (for blog_xml the file name carries the author's metadata, so it must be of the form
 /// ID.gender.age.industry.sign.xml). automatic decides by content. The same rules, order and
 /// diagnostics as read_posts; the entry point for fuzzing.
 PostCorpus parse_posts(std::string_view data, PostFormat format,
-                       const PostReadOptions& options = {},
-                       const std::string& source = "<string>");
+                       const PostReadOptions& options = {}, const std::string& source = "<string>");
 
 /// Reads a stream to its end and parses it as parse_posts does.
 PostCorpus read_posts(std::istream& in, PostFormat format, const PostReadOptions& options = {},

@@ -15,8 +15,10 @@
 //
 // Near duplicates scale as MinHash with LSH banding, not all pairs: a post's words (lower-cased
 // runs of letters, digits and apostrophes; bytes >= 0x80 count as letters) form 5-word shingles
-// (a post with fewer words is one shingle), each hashed to 64 bits; minhash_permutations
-// universal hash functions give the signature, cut into lsh_bands bands. Two posts that agree on
+// (a post with fewer words is one shingle), each hashed to 64 bits and folded to 32;
+// minhash_permutations hash functions (each a bijection of the 32-bit values: x * odd + c, then
+// an integer mix; 32-bit lanes so that the loop vectorizes) give the signature, cut into
+// lsh_bands bands. Two posts that agree on
 // a whole band are candidates, and a candidate counts only when the EXACT Jaccard of the two
 // shingle sets, recomputed, reaches the threshold (so there are no false positives; a pair at
 // Jaccard J is missed with probability (1 - J^r)^b, r = permutations / bands: with the defaults
