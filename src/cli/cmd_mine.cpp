@@ -50,6 +50,7 @@ struct Opts {
   std::size_t context_tokens = 8192;
   int max_words = 150;
   int max_tokens = 400;
+  double chars_per_token = 4.0;
   int min_overall = 9;
   int min_other = 8;
   int max_attempts = 2;
@@ -78,6 +79,7 @@ pe::MiningOptions mining_options(const Opts& o) {
   m.writer.context_tokens = o.context_tokens;
   m.writer.max_words = o.max_words;
   m.writer.max_tokens = o.max_tokens;
+  m.writer.chars_per_token = o.chars_per_token;
   m.writer.prompt = pe::resolve_prompt(o.writer_template);
   m.critique.model = o.judge_model.empty() ? o.model : o.judge_model;
   m.critique.seed = o.seed;
@@ -103,6 +105,7 @@ pe::MiningOptions mining_options(const Opts& o) {
                                     {"writer.context_tokens", "--context-tokens"},
                                     {"writer.max_words", "--max-words"},
                                     {"writer.max_tokens", "--max-tokens"},
+       {"writer.chars_per_token", "--chars-per-token"},
                                     {"critique.min_overall", "--min-overall"},
                                     {"critique.min_other", "--min-other"},
                                     {"quality.max_attempts", "--max-attempts"},
@@ -279,6 +282,8 @@ popalign::cli::CommandRegistrar registrar{
       sub.add_option("--min-posts", o->min_posts, "Fewest kept posts per author and window");
       sub.add_option("--context-tokens", o->context_tokens,
                      "The writer's and judge's context window (posts are split into windows)");
+      sub.add_option("--chars-per-token", o->chars_per_token,
+                     "Bytes per token in the context budget (4 for English with BPE models)");
       sub.add_option("--max-words", o->max_words, "Longest persona, words");
       sub.add_option("--max-tokens", o->max_tokens,
                      "The writer's completion limit, tokens (part of the context budget)");
