@@ -20,6 +20,8 @@ from .metrics import (compare, correlation_distance, energy_distance, mmd, sinkh
                       sliced_wasserstein, w1, wasserstein_1d)
 from ._psychometrics import Instrument, ScoreResult, available_instruments, load_instrument, score
 from ._personas import PersonaRecord, fields_of, personas_from, read_personas, write_personas
+from ._administer import AdministerResult, LlmCallable, administer
+from ._retrieve import EmbedderCallable, retrieve
 
 __version__: str = _core.__version__
 
@@ -34,6 +36,8 @@ __all__ = [
     "sliced_wasserstein", "mmd", "energy_distance", "correlation_distance", "sinkhorn_divergence",
     # questionnaires
     "Instrument", "load_instrument", "available_instruments", "score", "ScoreResult",
+    # LLM
+    "administer", "AdministerResult", "LlmCallable", "retrieve", "EmbedderCallable",
     # personas
     "PersonaRecord", "read_personas", "write_personas", "personas_from", "fields_of",
 ]

@@ -182,6 +182,7 @@ void bind_metrics(py::module_& m) {
           return metrics::compare<double>(s.a.view, s.b.view, s.wa.ref(), s.wb.ref(), o);
         });
         py::dict d;
+        d["table"] = metrics::to_string(c);  // before the vectors are moved out
         d["traits"] = c.traits;
         d["w1"] = to_numpy(std::move(c.w1));
         d["ks"] = to_numpy(std::move(c.ks));
@@ -192,7 +193,6 @@ void bind_metrics(py::module_& m) {
         d["sliced_wasserstein"] = c.sliced_wasserstein;
         d["mmd2"] = c.mmd2;
         d["mmd_bandwidth"] = c.mmd_bandwidth;
-        d["table"] = metrics::to_string(c);
         return d;
       },
       POPALIGN_SAMPLE_ARGS, py::arg("trait_names") = std::vector<std::string>{},
