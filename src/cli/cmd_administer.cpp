@@ -9,17 +9,19 @@
 
 #include <fmt/core.h>
 
+#include <popalign/administer/administer.hpp>
+#include <popalign/administer/prompts.hpp>
 #include <popalign/core/error.hpp>
+#include <popalign/io/persona_record.hpp>
 #include <popalign/llm/usage_meter.hpp>
-#include <popalign/psychometrics/administer.hpp>
 #include <popalign/psychometrics/instrument.hpp>
-#include <popalign/psychometrics/prompts.hpp>
 
 #include "cli/command.hpp"
 #include "cli/llm_backend.hpp"
 
 namespace {
 
+namespace adm = popalign::administer;
 namespace ps = popalign::psychometrics;
 namespace llm = popalign::llm;
 
@@ -54,13 +56,13 @@ struct Opts {
   bool fsync = false;
 };
 
-void print_estimate(const Opts& o, const ps::AdministerEstimate& est, std::size_t done,
-                    std::size_t total, const ps::AdministerOptions& options) {
+void print_estimate(const Opts& o, const adm::AdministerEstimate& est, std::size_t done,
+                    std::size_t total, const adm::AdministerOptions& options) {
   const int asks = 1 + options.max_retries;
   fmt::print("dry run: nothing is sent.\n");
   fmt::print("personas to administer: {} ({} of {} already in {})\n", est.personas, done, total,
              o.out);
-  fmt::print("mode {}, template {}, model {}\n", ps::to_string(options.mode),
+  fmt::print("mode {}, template {}, model {}\n", adm::to_string(options.mode),
              options.resolved_template().id, o.model);
   fmt::print("calls: {} (first attempts; unparseable answers are asked up to {} more time{})\n",
              est.calls, options.max_retries, options.max_retries == 1 ? "" : "s");
@@ -81,9 +83,9 @@ void print_estimate(const Opts& o, const ps::AdministerEstimate& est, std::size_
 }
 
 int run(const Opts& o) {
-  ps::AdministerOptions options;
-  options.mode = ps::administer_mode_from_string(o.mode);
-  if (!o.prompt_template.empty()) options.prompt = ps::resolve_prompt_template(o.prompt_template);
+  adm::AdministerOptions options;
+  options.mode = adm::administer_mode_from_string(o.mode);
+  if (!o.prompt_template.empty()) options.prompt = adm::resolve_prompt_template(o.prompt_template);
   options.model = o.model;
   options.seed = o.seed;
   options.shuffle_items = !o.no_shuffle;
@@ -102,21 +104,21 @@ int run(const Opts& o) {
   popalign::cli::validate_as_flags([&] { options.validate(); },
                                    {{"parallel_chunks", "--concurrency"}});
 
-  ps::AdministerFileOptions fo;
+  adm::AdministerFileOptions fo;
   fo.personas = o.personas;
   fo.out = o.out;
   fo.id_field = o.id_field;
   fo.text_field = o.text_field;
   if (o.on_bad_line == "skip")
-    fo.on_bad_line = ps::OnBadLine::skip;
+    fo.on_bad_line = popalign::io::OnBadLine::skip;
   else if (o.on_bad_line == "fail")
-    fo.on_bad_line = ps::OnBadLine::fail;
+    fo.on_bad_line = popalign::io::OnBadLine::fail;
   else
     throw popalign::InvalidArgument("--on-bad-line", "must be skip or fail");
   if (o.on_failure == "stop")
-    fo.on_failure = ps::OnCallFailure::stop;
+    fo.on_failure = adm::OnCallFailure::stop;
   else if (o.on_failure == "missing")
-    fo.on_failure = ps::OnCallFailure::record_missing;
+    fo.on_failure = adm::OnCallFailure::record_missing;
   else
     throw popalign::InvalidArgument("--on-failure", "must be stop or missing");
   fo.fsync = o.fsync;
@@ -126,11 +128,13 @@ int run(const Opts& o) {
   const ps::Instrument instrument = ps::resolve_instrument(o.instrument);
 
   if (o.dry_run) {
-    const ps::PersonaFile pf = ps::read_personas(fo);
-    const std::size_t done = ps::completed_personas(instrument, pf, options, fo, o.model);
-    std::span<const ps::PersonaText> rest(pf.personas.data() + done, pf.personas.size() - done);
-    const ps::AdministerEstimate est =
-        ps::estimate_administration(instrument, rest, options, o.prompt_price, o.completion_price);
+    const popalign::io::PersonaFile pf =
+        popalign::io::read_personas(fo.personas, fo.read_options());
+    const std::size_t done = adm::completed_personas(instrument, pf, options, fo, o.model);
+    std::span<const popalign::io::PersonaRecord> rest(pf.personas.data() + done,
+                                                      pf.personas.size() - done);
+    const adm::AdministerEstimate est =
+        adm::estimate_administration(instrument, rest, options, o.prompt_price, o.completion_price);
     print_estimate(o, est, done, pf.personas.size(), options);
     return 0;
   }
@@ -161,10 +165,10 @@ int run(const Opts& o) {
   }
 
   // SIGINT / SIGTERM: stop cleanly (finished personas are written; rerun to resume).
-  ps::AdministerFileReport report;
+  adm::AdministerFileReport report;
   try {
     const popalign::cli::CancelOnSignal on_signal(cancel);
-    report = ps::administer_file(*meter, instrument, options, fo);
+    report = adm::administer_file(*meter, instrument, options, fo);
   } catch (...) {
     if (tty) std::cerr << "\n";
     std::cerr << "popalign administer: usage so far: " << meter->report().summary() << "\n";
@@ -230,7 +234,8 @@ popalign::cli::CommandRegistrar registrar{
           ->check(CLI::Range(1, 20));
       sub.add_option("--id-field", o->id_field, "Persona id field");
       sub.add_option("--text-field", o->text_field,
-                     "Persona text field (a string or an array of strings)");
+                     "Persona text field (a string or an array of strings; when a line has none, "
+                     "its \"facts\" array is the text)");
       sub.add_option("--prompt-price", o->prompt_price, "Price per 1M prompt tokens");
       sub.add_option("--completion-price", o->completion_price, "Price per 1M completion tokens");
       sub.add_option("--timeout", o->timeout, "Total timeout per request, seconds")

@@ -84,11 +84,15 @@ PersonaFile from_jsonl(JsonlReadResult rr, const PersonaReadOptions& options,
 
     const JsonValue* tv = rec.value.find(options.text_field);
     if (tv && tv->is_null()) tv = nullptr;
-    const JsonValue* fv = rec.value.find(options.facts_field);
+    const JsonValue* fv =
+        options.facts_field.empty() ? nullptr : rec.value.find(options.facts_field);
     if (fv && fv->is_null()) fv = nullptr;
     if (!tv && !fv) {
-      bad(rec.line, "no field \"" + options.text_field + "\" (a string or an array of strings) or \"" +
-                        options.facts_field + "\" (an array of strings) holding the persona text");
+      bad(rec.line, "no field \"" + options.text_field + "\" (a string or an array of strings)" +
+                        (options.facts_field.empty()
+                             ? std::string()
+                             : " or \"" + options.facts_field + "\" (an array of strings)") +
+                        " holding the persona text");
       continue;
     }
     bool ok = true;
@@ -133,7 +137,8 @@ PersonaFile from_jsonl(JsonlReadResult rr, const PersonaReadOptions& options,
     }
     if (options.keep_fields) {
       for (auto& [key, value] : rec.value.as_object())
-        if (key != options.id_field && key != options.text_field && key != options.facts_field)
+        if (key != options.id_field && key != options.text_field &&
+            (options.facts_field.empty() || key != options.facts_field))
           p.fields.set(key, std::move(value));
     }
     pf.personas.push_back(std::move(p));
@@ -175,7 +180,6 @@ std::vector<std::string> split_sentences(std::string_view text) {
 void PersonaReadOptions::validate() const {
   check_argument(!id_field.empty(), "id_field", "must not be empty");
   check_argument(!text_field.empty(), "text_field", "must not be empty");
-  check_argument(!facts_field.empty(), "facts_field", "must not be empty");
   check_argument(id_field != text_field && id_field != facts_field, "id_field",
                  "must differ from text_field and facts_field");
   check_argument(text_field != facts_field, "facts_field", "must differ from text_field");

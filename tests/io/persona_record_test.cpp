@@ -188,5 +188,29 @@ TEST(PersonaRecord, SplitSentences) {
   EXPECT_THAT(split_sentences("x...  y"), ElementsAre("x...", "y"));
 }
 
+TEST(PersonaRecord, EmptyFactsFieldMeansNoFactsMember) {
+  // The text member may itself be called "facts" (administer --text-field facts): no separate
+  // facts member then; any "persona" member is an ordinary field.
+  PersonaReadOptions o;
+  o.text_field = "facts";
+  o.facts_field = "";
+  const PersonaFile pf = parse_personas(
+      "{\"id\":\"a\",\"facts\":[\"I am a nurse.\",\"I love dogs.\"],\"persona\":\"x\"}\n", o);
+  ASSERT_EQ(pf.personas.size(), 1u);
+  EXPECT_EQ(pf.personas[0].text, "I am a nurse. I love dogs.");
+  EXPECT_THAT(pf.personas[0].facts, ElementsAre("I am a nurse.", "I love dogs."));
+  EXPECT_EQ(pf.personas[0].fields.dump(), "{\"persona\":\"x\"}");
+  // Without a facts member, a line with no text is bad, and the message names the text only.
+  o = {};
+  o.facts_field = "";
+  try {
+    parse_personas("{\"id\":\"a\",\"facts\":[\"I am a nurse.\"]}\n", o);
+    FAIL() << "no text must be a bad line";
+  } catch (const ParseError& e) {
+    EXPECT_THAT(e.what(),
+                HasSubstr("no field \"persona\" (a string or an array of strings) holding"));
+  }
+}
+
 }  // namespace
 }  // namespace popalign::io

@@ -60,7 +60,7 @@ struct PersonaReadOptions {
   std::string id_field = "id";
   /// The text member: a string, or an array of strings.
   std::string text_field = "persona";
-  /// The facts member: an array of strings.
+  /// The facts member: an array of strings. Empty: none (the facts come from the text).
   std::string facts_field = "facts";
   OnBadLine on_bad_line = OnBadLine::fail;
   /// A repeated id is a bad line (the second occurrence).

@@ -1,6 +1,6 @@
 // Answer parsing: free-text ratings, batch JSON answers, expected scores from log-probabilities.
-// The rules are documented in include/popalign/psychometrics/answer_parsing.hpp.
-#include <popalign/psychometrics/answer_parsing.hpp>
+// The rules are documented in include/popalign/administer/answer_parsing.hpp.
+#include <popalign/administer/answer_parsing.hpp>
 
 #include <algorithm>
 #include <array>
@@ -10,7 +10,9 @@
 
 #include <popalign/core/error.hpp>
 
-namespace popalign::psychometrics {
+namespace popalign::administer {
+
+using psychometrics::Scale;
 
 std::string_view to_string(ParseStatus status) noexcept {
   switch (status) {
@@ -472,4 +474,4 @@ ExpectedScore expected_score(std::span<const TokenChoice> alternatives, const Sc
   return out;
 }
 
-}  // namespace popalign::psychometrics
+}  // namespace popalign::administer

@@ -1,17 +1,21 @@
 // Administering instruments to personas through an LlmBackend; the resumable file driver.
-#include <popalign/psychometrics/administer.hpp>
+#include <popalign/administer/administer.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
-#include <unordered_map>
 
 #include <popalign/core/error.hpp>
 #include <popalign/core/random.hpp>
 #include <popalign/io/jsonl.hpp>
+#include <popalign/io/persona_record.hpp>
 
-namespace popalign::psychometrics {
+namespace popalign::administer {
+
+using psychometrics::Instrument;
+using psychometrics::Item;
+using psychometrics::Scale;
 
 std::string_view to_string(AdministerMode mode) noexcept {
   switch (mode) {
@@ -184,7 +188,7 @@ void add_usage(llm::Usage& to, const llm::Usage& from) {
 }  // namespace
 
 std::vector<PersonaResponses> administer(llm::LlmBackend& backend, const Instrument& instrument,
-                                         std::span<const PersonaText> personas,
+                                         std::span<const io::PersonaRecord> personas,
                                          const AdministerOptions& options) {
   options.validate();
   instrument.validate();
@@ -236,7 +240,7 @@ std::vector<PersonaResponses> administer(llm::LlmBackend& backend, const Instrum
       std::vector<llm::Request> requests;
       requests.reserve(pending.size());
       for (const Task& t : pending) {
-        const PersonaText& persona = personas[t.persona];
+        const io::PersonaRecord& persona = personas[t.persona];
         llm::Request req;
         RenderedPrompt prompt;
         std::string item_key;
@@ -356,8 +360,9 @@ std::vector<PersonaResponses> administer(llm::LlmBackend& backend, const Instrum
 }
 
 PersonaResponses administer_one(llm::LlmBackend& backend, const Instrument& instrument,
-                                const PersonaText& persona, const AdministerOptions& options) {
-  return administer(backend, instrument, std::span<const PersonaText>(&persona, 1), options)
+                                const io::PersonaRecord& persona,
+                                const AdministerOptions& options) {
+  return administer(backend, instrument, std::span<const io::PersonaRecord>(&persona, 1), options)
       .front();
 }
 
@@ -372,87 +377,21 @@ void AdministerFileOptions::validate() const {
   std::error_code ec;
   check_argument(!std::filesystem::equivalent(personas, out, ec), "out",
                  "must not be the personas file");
+  read_options().validate();
 }
 
-PersonaFile read_personas(const AdministerFileOptions& options) {
-  options.validate();
-  const std::string file = options.personas.string();
-  const bool skip = options.on_bad_line == OnBadLine::skip;
-  io::JsonlReadOptions ro;
-  ro.on_malformed = skip ? io::OnMalformed::skip : io::OnMalformed::fail;
-  ro.require_object = true;
-  io::JsonlReadResult rr = io::read_jsonl(options.personas, ro);
-
-  PersonaFile pf;
-  auto bad = [&](std::size_t line, const std::string& message) {
-    if (!skip) throw ParseError(file, line, message);
-    ++pf.malformed;
-    if (options.log)
-      options.log(file + ":" + std::to_string(line) + ": " + message + " (line skipped)");
-  };
-  for (const io::MalformedLine& m : rr.malformed) bad(m.line, m.message);
-  if (rr.truncated_tail) {
-    ++pf.malformed;
-    if (options.log) options.log(file + ": the last line is incomplete (no newline); skipped");
-  }
-
-  std::unordered_map<std::string, std::size_t> first_line;
-  for (const io::JsonlRecord& rec : rr.records) {
-    const io::JsonValue* idv = rec.value.find(options.id_field);
-    std::string id;
-    if (idv && idv->is_string()) {
-      id = idv->as_string();
-    } else if (idv && idv->is_number()) {
-      id = rec.id_field(options.id_field);
-    } else {
-      bad(rec.line, "no string or number field \"" + options.id_field + "\"");
-      continue;
-    }
-    if (id.empty()) {
-      bad(rec.line, "empty \"" + options.id_field + "\"");
-      continue;
-    }
-    const io::JsonValue* tv = rec.value.find(options.text_field);
-    std::string text;
-    bool text_ok = false;
-    if (tv && tv->is_string()) {
-      text = tv->as_string();
-      text_ok = true;
-    } else if (tv && tv->is_array()) {
-      text_ok = true;
-      for (const io::JsonValue& part : tv->as_array()) {
-        if (!part.is_string()) {
-          text_ok = false;
-          break;
-        }
-        if (!text.empty()) text += " ";
-        text += part.as_string();
-      }
-    }
-    if (!text_ok) {
-      bad(rec.line, "no field \"" + options.text_field +
-                        "\" holding the persona text (a string or an array of strings)");
-      continue;
-    }
-    if (trim_copy(text).empty()) {
-      bad(rec.line, "the persona text \"" + options.text_field + "\" is empty");
-      continue;
-    }
-    auto [it, inserted] = first_line.emplace(id, rec.line);
-    if (!inserted) {
-      bad(rec.line, "duplicate id '" + id + "' (first on line " + std::to_string(it->second) + ")");
-      continue;
-    }
-    io::JsonValue fields;
-    if (options.keep_fields) {
-      for (const auto& [key, value] : rec.value.as_object())
-        if (key != options.id_field && key != options.text_field) fields.set(key, value);
-    }
-    pf.personas.push_back({std::move(id), std::move(text)});
-    pf.fields.push_back(std::move(fields));
-    pf.lines.push_back(rec.line);
-  }
-  return pf;
+io::PersonaReadOptions AdministerFileOptions::read_options() const {
+  io::PersonaReadOptions ro;
+  ro.id_field = id_field;
+  ro.text_field = text_field;
+  // A "facts" member is the text when the text field is missing, unless the id or the text
+  // itself is the member named "facts" (--text-field facts): then there is no separate one.
+  if (id_field == ro.facts_field || text_field == ro.facts_field) ro.facts_field.clear();
+  ro.on_bad_line = on_bad_line;
+  ro.unique_ids = true;
+  ro.keep_fields = keep_fields;
+  ro.log = log;
+  return ro;
 }
 
 namespace {
@@ -474,7 +413,7 @@ std::vector<std::pair<std::string, io::JsonValue>> settings_of(const Instrument&
           {"reverse_scale", io::JsonValue(options.reverse_scale)}};
 }
 
-std::size_t check_existing(const Instrument& instrument, const PersonaFile& pf,
+std::size_t check_existing(const Instrument& instrument, const io::PersonaFile& pf,
                            const AdministerOptions& options, const AdministerFileOptions& fo,
                            std::string_view model) {
   std::error_code ec;
@@ -502,7 +441,7 @@ std::size_t check_existing(const Instrument& instrument, const PersonaFile& pf,
     if (!idv || !idv->is_string() || idv->as_string() != pf.personas[k].id)
       throw InvalidArgument(
           "out", where + ": expected persona '" + pf.personas[k].id + "' (personas line " +
-                     std::to_string(pf.lines[k]) + ") but found " +
+                     std::to_string(pf.personas[k].line) + ") but found " +
                      (idv ? idv->dump() : std::string("no id")) +
                      ": the output belongs to another personas file (use another --out)");
     for (const auto& [key, value] : settings) {
@@ -521,7 +460,7 @@ std::size_t check_existing(const Instrument& instrument, const PersonaFile& pf,
 
 }  // namespace
 
-std::size_t completed_personas(const Instrument& instrument, const PersonaFile& personas,
+std::size_t completed_personas(const Instrument& instrument, const io::PersonaFile& personas,
                                const AdministerOptions& options,
                                const AdministerFileOptions& file_options, std::string_view model) {
   return check_existing(instrument, personas, options, file_options, model);
@@ -582,7 +521,7 @@ AdministerFileReport administer_file(llm::LlmBackend& backend, const Instrument&
   file_options.validate();
   instrument.validate();
   const std::string model = options.model.empty() ? backend.default_model() : options.model;
-  const PersonaFile pf = read_personas(file_options);
+  const io::PersonaFile pf = io::read_personas(file_options.personas, file_options.read_options());
 
   AdministerFileReport report;
   report.personas = pf.personas.size();
@@ -615,7 +554,7 @@ AdministerFileReport administer_file(llm::LlmBackend& backend, const Instrument&
       throw Cancelled("administer: " + std::to_string(g0) + " of " + std::to_string(total) +
                       " personas written to " + out_file + "; rerun to resume");
     const std::size_t g1 = std::min(total, g0 + options.personas_per_round);
-    std::span<const PersonaText> group(pf.personas.data() + g0, g1 - g0);
+    std::span<const io::PersonaRecord> group(pf.personas.data() + g0, g1 - g0);
     const std::vector<PersonaResponses> results = administer(backend, instrument, group, inner);
     for (std::size_t k = 0; k < results.size(); ++k) {
       const PersonaResponses& r = results[k];
@@ -636,7 +575,7 @@ AdministerFileReport administer_file(llm::LlmBackend& backend, const Instrument&
                            first + "); " + std::to_string(g0 + k) + " of " + std::to_string(total) +
                            " personas written to " + out_file + "; rerun to resume");
       }
-      writer.write_raw(response_line(r, instrument, options, model, pf.fields[g0 + k]));
+      writer.write_raw(response_line(r, instrument, options, model, pf.personas[g0 + k].fields));
       ++report.written;
       report.missing_answers += r.items.size() - r.answered();
     }
@@ -656,7 +595,7 @@ std::int64_t estimate_tokens(std::string_view text) noexcept {
 }
 
 AdministerEstimate estimate_administration(const Instrument& instrument,
-                                           std::span<const PersonaText> personas,
+                                           std::span<const io::PersonaRecord> personas,
                                            const AdministerOptions& options,
                                            std::optional<double> prompt_price_per_million,
                                            std::optional<double> completion_price_per_million) {
@@ -682,7 +621,7 @@ AdministerEstimate estimate_administration(const Instrument& instrument,
       first = false;
     }
   };
-  for (const PersonaText& persona : personas) {
+  for (const io::PersonaRecord& persona : personas) {
     const std::vector<std::size_t> order = presented_order(instrument, persona.id, options);
     if (options.mode == AdministerMode::batch) {
       std::vector<const Item*> items;
@@ -705,4 +644,4 @@ AdministerEstimate estimate_administration(const Instrument& instrument,
   return est;
 }
 
-}  // namespace popalign::psychometrics
+}  // namespace popalign::administer

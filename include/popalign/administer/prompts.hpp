@@ -40,7 +40,7 @@
 
 #include <popalign/psychometrics/instrument.hpp>
 
-namespace popalign::psychometrics {
+namespace popalign::administer {
 
 /// Whether a template asks one item per call or all items in one call.
 enum class PromptFormat { single, batch };
@@ -84,20 +84,23 @@ std::string substitute_placeholders(
 
 /// The {scale} block: one scale_line per option, "\n"-separated, min first (reversed: the
 /// labels listed in opposite order against the same numbers).
-std::string render_scale(const PromptTemplate& tmpl, const Scale& scale, bool reversed);
+std::string render_scale(const PromptTemplate& tmpl, const psychometrics::Scale& scale,
+                         bool reversed);
 
 /// A single-item prompt. InvalidArgument when tmpl is a batch template.
 RenderedPrompt render_item_prompt(const PromptTemplate& tmpl, std::string_view persona,
-                                  const Item& item, const Scale& scale, bool reversed);
+                                  const psychometrics::Item& item,
+                                  const psychometrics::Scale& scale, bool reversed);
 
 /// A batch prompt over `items` in the given (presented) order. InvalidArgument when tmpl is a
 /// single-item template or items is empty.
 RenderedPrompt render_batch_prompt(const PromptTemplate& tmpl, std::string_view persona,
-                                   std::span<const Item* const> items, const Scale& scale,
-                                   bool reversed);
+                                   std::span<const psychometrics::Item* const> items,
+                                   const psychometrics::Scale& scale, bool reversed);
 
 /// JSON Schema text for a batch answer: an object with one required integer property per item
 /// id, minimum scale.min, maximum scale.max, no other properties.
-std::string batch_answer_schema(std::span<const Item* const> items, const Scale& scale);
+std::string batch_answer_schema(std::span<const psychometrics::Item* const> items,
+                                const psychometrics::Scale& scale);
 
-}  // namespace popalign::psychometrics
+}  // namespace popalign::administer

@@ -41,7 +41,7 @@
 
 #include <popalign/psychometrics/instrument.hpp>
 
-namespace popalign::psychometrics {
+namespace popalign::administer {
 
 /// Why a parse gave (or did not give) a value.
 enum class ParseStatus {
@@ -71,7 +71,7 @@ struct ParsedAnswer {
 
 /// Checks that `scale` can be parsed against: 0 <= min < max, at most 11
 /// points, labels empty or one per point. Throws InvalidArgument naming the field.
-void check_parse_scale(const Scale& scale);
+void check_parse_scale(const psychometrics::Scale& scale);
 
 struct ParseOptions {
   /// The scale was presented reversed (max listed as 1): presented numbers map back.
@@ -86,7 +86,7 @@ std::vector<std::pair<std::string, int>> builtin_scale_synonyms(int points);
 
 /// Reads one rating from free text. Never throws on any text; throws InvalidArgument only for an
 /// invalid scale.
-ParsedAnswer parse_likert_answer(std::string_view text, const Scale& scale,
+ParsedAnswer parse_likert_answer(std::string_view text, const psychometrics::Scale& scale,
                                  const ParseOptions& options = {});
 
 /// Reads a batch answer: a JSON object mapping item ids to ratings (integers, integer-valued
@@ -96,7 +96,7 @@ ParsedAnswer parse_likert_answer(std::string_view text, const Scale& scale,
 /// given twice with different values is ambiguous; a number outside the scale is out_of_range).
 std::map<std::string, ParsedAnswer> parse_json_answers(std::string_view text,
                                                        std::span<const std::string> item_ids,
-                                                       const Scale& scale,
+                                                       const psychometrics::Scale& scale,
                                                        const ParseOptions& options = {});
 
 /// A token and its natural-log probability (the top alternatives at one position).
@@ -122,7 +122,7 @@ struct ExpectedScore {
 /// probability to that option (" 4" and "4" both count); the option probabilities are
 /// renormalised over the options present, and the expected value taken on the instrument scale
 /// (reversed presentation mapped back). Non-finite log-probabilities are ignored.
-ExpectedScore expected_score(std::span<const TokenChoice> alternatives, const Scale& scale,
-                             const ParseOptions& options = {});
+ExpectedScore expected_score(std::span<const TokenChoice> alternatives,
+                             const psychometrics::Scale& scale, const ParseOptions& options = {});
 
-}  // namespace popalign::psychometrics
+}  // namespace popalign::administer

@@ -1,6 +1,6 @@
-// Tests of include/popalign/psychometrics/administer.hpp (with the GRM test double of
+// Tests of include/popalign/administer/administer.hpp (with the GRM test double of
 // respondent.hpp as the LLM).
-#include <popalign/psychometrics/administer.hpp>
+#include <popalign/administer/administer.hpp>
 
 #include <atomic>
 #include <cmath>
@@ -14,12 +14,15 @@
 
 #include <gtest/gtest.h>
 
+#include <popalign/administer/respondent.hpp>
 #include <popalign/core/random.hpp>
+#include <popalign/io/jsonl.hpp>
+#include <popalign/io/persona_record.hpp>
 #include <popalign/llm/cache.hpp>
 #include <popalign/psychometrics/instrument.hpp>
-#include <popalign/psychometrics/respondent.hpp>
 #include <popalign/psychometrics/scoring.hpp>
 
+namespace adm = popalign::administer;
 namespace ps = popalign::psychometrics;
 namespace llm = popalign::llm;
 
@@ -31,9 +34,17 @@ const ps::Instrument& ipip50() {
 }
 
 struct Panel {
-  std::vector<ps::PersonaText> personas;
+  std::vector<popalign::io::PersonaRecord> personas;
   std::vector<std::vector<double>> theta;  // instrument trait order
 };
+
+/// A persona made in memory: an id and the text administered (no facts, fields or line).
+popalign::io::PersonaRecord persona_record(std::string id, std::string text) {
+  popalign::io::PersonaRecord p;
+  p.id = std::move(id);
+  p.text = std::move(text);
+  return p;
+}
 
 Panel make_panel(std::size_t n, std::uint64_t seed) {
   Panel p;
@@ -41,7 +52,8 @@ Panel make_panel(std::size_t n, std::uint64_t seed) {
   for (std::size_t i = 0; i < n; ++i) {
     char id[16];
     std::snprintf(id, sizeof id, "p%04zu", i);
-    p.personas.push_back({id, std::string("I am respondent ") + id + " of the test panel."});
+    p.personas.push_back(
+        persona_record(id, std::string("I am respondent ") + id + " of the test panel."));
     std::vector<double> t;
     for (std::size_t k = 0; k < ipip50().traits.size(); ++k) t.push_back(rng.normal());
     p.theta.push_back(std::move(t));
@@ -49,16 +61,16 @@ Panel make_panel(std::size_t n, std::uint64_t seed) {
   return p;
 }
 
-std::unique_ptr<ps::GradedResponseRespondent> make_double(const Panel& panel,
-                                                          ps::GradedResponseOptions o = {}) {
-  auto d = std::make_unique<ps::GradedResponseRespondent>(
-      ipip50(), ps::GradedResponseRespondent::random_items(ipip50(), 11), o);
+std::unique_ptr<adm::GradedResponseRespondent> make_double(const Panel& panel,
+                                                           adm::GradedResponseOptions o = {}) {
+  auto d = std::make_unique<adm::GradedResponseRespondent>(
+      ipip50(), adm::GradedResponseRespondent::random_items(ipip50(), 11), o);
   for (std::size_t i = 0; i < panel.personas.size(); ++i)
     d->add_persona(panel.personas[i].id, panel.personas[i].text, panel.theta[i]);
   return d;
 }
 
-ps::Responses to_responses(const std::vector<ps::PersonaResponses>& rs) {
+ps::Responses to_responses(const std::vector<adm::PersonaResponses>& rs) {
   ps::Responses r;
   r.source = "administer";
   for (const auto& item : ipip50().items) r.columns.push_back(item.id);
@@ -117,17 +129,17 @@ void write_personas(const std::filesystem::path& path, const Panel& panel) {
 
 // ---- Recovery of known traits, all three modes ------------------------------------------------
 
-class Recovery : public ::testing::TestWithParam<ps::AdministerMode> {};
+class Recovery : public ::testing::TestWithParam<adm::AdministerMode> {};
 
 TEST_P(Recovery, ScoresCorrelateWithLatentTraits) {
   const Panel panel = make_panel(200, 2024);
   auto grm = make_double(panel);
-  ps::AdministerOptions o;
+  adm::AdministerOptions o;
   o.mode = GetParam();
   o.seed = 5;
   o.personas_per_round = 64;
   o.chunk_size = 0;
-  const std::vector<ps::PersonaResponses> rs = ps::administer(*grm, ipip50(), panel.personas, o);
+  const std::vector<adm::PersonaResponses> rs = adm::administer(*grm, ipip50(), panel.personas, o);
   ASSERT_EQ(rs.size(), panel.personas.size());
   std::size_t answered = 0;
   for (const auto& r : rs) answered += r.answered();
@@ -145,30 +157,31 @@ TEST_P(Recovery, ScoresCorrelateWithLatentTraits) {
       truth.push_back(panel.theta[i][k]);
     }
     const double r = correlation(est, truth);
-    EXPECT_GT(r, 0.9) << "trait " << code << " mode " << ps::to_string(GetParam());
+    EXPECT_GT(r, 0.9) << "trait " << code << " mode " << adm::to_string(GetParam());
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllModes, Recovery,
-                         ::testing::Values(ps::AdministerMode::generate,
-                                           ps::AdministerMode::logprobs, ps::AdministerMode::batch),
-                         [](const auto& p) { return std::string(ps::to_string(p.param)); });
+                         ::testing::Values(adm::AdministerMode::generate,
+                                           adm::AdministerMode::logprobs,
+                                           adm::AdministerMode::batch),
+                         [](const auto& p) { return std::string(adm::to_string(p.param)); });
 
 // ---- Order, seeds, reversal ----------------------------------------------------------------
 
 TEST(Administer, ItemOrderIsSeededPerPersona) {
-  ps::AdministerOptions o;
+  adm::AdministerOptions o;
   o.seed = 3;
-  const auto a = ps::presented_order(ipip50(), "p1", o);
-  EXPECT_EQ(a, ps::presented_order(ipip50(), "p1", o));
-  EXPECT_NE(a, ps::presented_order(ipip50(), "p2", o));
+  const auto a = adm::presented_order(ipip50(), "p1", o);
+  EXPECT_EQ(a, adm::presented_order(ipip50(), "p1", o));
+  EXPECT_NE(a, adm::presented_order(ipip50(), "p2", o));
   o.seed = 4;
-  EXPECT_NE(a, ps::presented_order(ipip50(), "p1", o));
+  EXPECT_NE(a, adm::presented_order(ipip50(), "p1", o));
   std::vector<std::size_t> sorted = a;
   std::sort(sorted.begin(), sorted.end());
   for (std::size_t i = 0; i < sorted.size(); ++i) EXPECT_EQ(sorted[i], i);
   o.shuffle_items = false;
-  EXPECT_EQ(ps::presented_order(ipip50(), "p1", o), sorted);
+  EXPECT_EQ(adm::presented_order(ipip50(), "p1", o), sorted);
 
   // The calls follow that order.
   std::vector<std::string> asked;
@@ -180,7 +193,8 @@ TEST(Administer, ItemOrderIsSeededPerPersona) {
   });
   o.shuffle_items = true;
   o.seed = 3;
-  const ps::PersonaResponses r = ps::administer_one(rec, ipip50(), {"p1", "Persona one."}, o);
+  const adm::PersonaResponses r =
+      adm::administer_one(rec, ipip50(), persona_record("p1", "Persona one."), o);
   std::vector<std::string> expected;
   for (std::size_t idx : a) expected.push_back(ipip50().items[idx].id);
   EXPECT_EQ(asked, expected);
@@ -192,34 +206,35 @@ TEST(Administer, ItemOrderIsSeededPerPersona) {
 TEST(Administer, ReverseScaleMapsAnswersBack) {
   // A model that always writes "1": on a reversed scale, 1 is the highest option.
   llm::FunctionBackend ones([](const llm::Request&) -> llm::Outcome { return text_response("1"); });
-  ps::AdministerOptions o;
+  adm::AdministerOptions o;
   o.reverse_scale = true;
-  ps::PersonaResponses r = ps::administer_one(ones, ipip50(), {"x", "Persona x."}, o);
+  adm::PersonaResponses r =
+      adm::administer_one(ones, ipip50(), persona_record("x", "Persona x."), o);
   for (const auto& ir : r.items) EXPECT_EQ(ir.value, 5.0) << ir.item_id;
   o.reverse_scale = false;
-  r = ps::administer_one(ones, ipip50(), {"x", "Persona x."}, o);
+  r = adm::administer_one(ones, ipip50(), persona_record("x", "Persona x."), o);
   for (const auto& ir : r.items) EXPECT_EQ(ir.value, 1.0) << ir.item_id;
 
   // A respondent that reads the reversed scale answers the same values in every mode.
   const Panel panel = make_panel(6, 9);
   for (auto mode :
-       {ps::AdministerMode::generate, ps::AdministerMode::logprobs, ps::AdministerMode::batch}) {
+       {adm::AdministerMode::generate, adm::AdministerMode::logprobs, adm::AdministerMode::batch}) {
     auto grm = make_double(panel);
-    ps::AdministerOptions fwd;
+    adm::AdministerOptions fwd;
     fwd.mode = mode;
-    ps::AdministerOptions rev = fwd;
+    adm::AdministerOptions rev = fwd;
     rev.reverse_scale = true;
-    const auto a = ps::administer(*grm, ipip50(), panel.personas, fwd);
-    const auto b = ps::administer(*grm, ipip50(), panel.personas, rev);
+    const auto a = adm::administer(*grm, ipip50(), panel.personas, fwd);
+    const auto b = adm::administer(*grm, ipip50(), panel.personas, rev);
     std::size_t raw_differs = 0;
     for (std::size_t i = 0; i < a.size(); ++i)
       for (std::size_t j = 0; j < a[i].items.size(); ++j) {
         ASSERT_TRUE(a[i].items[j].value && b[i].items[j].value);
         EXPECT_NEAR(*a[i].items[j].value, *b[i].items[j].value, 1e-12)
-            << ps::to_string(mode) << " " << a[i].items[j].item_id;
+            << adm::to_string(mode) << " " << a[i].items[j].item_id;
         raw_differs += a[i].items[j].raw != b[i].items[j].raw;
       }
-    if (mode == ps::AdministerMode::generate) {
+    if (mode == adm::AdministerMode::generate) {
       EXPECT_GT(raw_differs, 0u);
     }
   }
@@ -231,14 +246,15 @@ TEST(Administer, NonsenseIsAskedAgainWithNewSeedsThenMissing) {
     seeds[r.messages.back().content].push_back(*r.seed);
     return text_response("Once upon a time there was a little dog.");
   });
-  ps::AdministerOptions o;
+  adm::AdministerOptions o;
   o.max_retries = 2;
-  const ps::PersonaResponses r = ps::administer_one(babble, ipip50(), {"x", "Persona x."}, o);
+  const adm::PersonaResponses r =
+      adm::administer_one(babble, ipip50(), persona_record("x", "Persona x."), o);
   EXPECT_EQ(r.answered(), 0u);
   EXPECT_EQ(r.calls, 150u);
   for (const auto& ir : r.items) {
     EXPECT_EQ(ir.attempts, 3);
-    EXPECT_EQ(ir.status, ps::ParseStatus::no_answer);
+    EXPECT_EQ(ir.status, adm::ParseStatus::no_answer);
     EXPECT_EQ(ir.raw, "Once upon a time there was a little dog.");
   }
   ASSERT_EQ(seeds.size(), 50u);
@@ -252,15 +268,15 @@ TEST(Administer, NonsenseIsAskedAgainWithNewSeedsThenMissing) {
   for (const auto& [prompt, s] : seeds)
     if (prompt.find("\"" + e1.text + "\"") != std::string::npos) {
       found = true;
-      EXPECT_EQ(s, (std::vector<std::uint64_t>{ps::call_seed(0, "x", e1.id, 0),
-                                               ps::call_seed(0, "x", e1.id, 1),
-                                               ps::call_seed(0, "x", e1.id, 2)}));
+      EXPECT_EQ(s, (std::vector<std::uint64_t>{adm::call_seed(0, "x", e1.id, 0),
+                                               adm::call_seed(0, "x", e1.id, 1),
+                                               adm::call_seed(0, "x", e1.id, 2)}));
     }
   EXPECT_TRUE(found);
   // Deterministic: the same seeds again.
   auto first = seeds;
   seeds.clear();
-  ps::administer_one(babble, ipip50(), {"x", "Persona x."}, o);
+  adm::administer_one(babble, ipip50(), persona_record("x", "Persona x."), o);
   EXPECT_EQ(seeds, first);
 
   // A respondent that babbles half of the time is mostly rescued by re-asking.
@@ -268,7 +284,7 @@ TEST(Administer, NonsenseIsAskedAgainWithNewSeedsThenMissing) {
   auto grm = make_double(panel, {.nonsense_rate = 0.5});
   o.max_retries = 4;
   std::size_t answered = 0, asked_again = 0;
-  for (const auto& pr : ps::administer(*grm, ipip50(), panel.personas, o)) {
+  for (const auto& pr : adm::administer(*grm, ipip50(), panel.personas, o)) {
     answered += pr.answered();
     for (const auto& ir : pr.items) asked_again += ir.attempts > 1;
   }
@@ -293,9 +309,10 @@ TEST(Administer, BatchModeAsksMissingItemsAgain) {
     if (items_per_call.size() == 1) return text_response(json.substr(0, json.size() / 3));
     return text_response(json + "}");
   });
-  ps::AdministerOptions o;
-  o.mode = ps::AdministerMode::batch;
-  const ps::PersonaResponses r = ps::administer_one(cut, ipip50(), {"x", "Persona x."}, o);
+  adm::AdministerOptions o;
+  o.mode = adm::AdministerMode::batch;
+  const adm::PersonaResponses r =
+      adm::administer_one(cut, ipip50(), persona_record("x", "Persona x."), o);
   EXPECT_EQ(r.answered(), 50u);
   ASSERT_EQ(items_per_call.size(), 2u);
   EXPECT_EQ(items_per_call[0], 50u);
@@ -308,9 +325,9 @@ TEST(Administer, BatchModeAsksMissingItemsAgain) {
 TEST(Administer, LogprobsRecordsOptionMass) {
   const Panel panel = make_panel(3, 4);
   auto grm = make_double(panel, {.other_mass = 0.25});
-  ps::AdministerOptions o;
-  o.mode = ps::AdministerMode::logprobs;
-  const auto rs = ps::administer(*grm, ipip50(), panel.personas, o);
+  adm::AdministerOptions o;
+  o.mode = adm::AdministerMode::logprobs;
+  const auto rs = adm::administer(*grm, ipip50(), panel.personas, o);
   for (const auto& r : rs)
     for (const auto& ir : r.items) {
       ASSERT_TRUE(ir.value);
@@ -330,7 +347,7 @@ TEST(Administer, LogprobsRecordsOptionMass) {
   // A server without log-probabilities: nothing to read, recorded missing after re-asks.
   llm::FunctionBackend plain(
       [](const llm::Request&) -> llm::Outcome { return text_response("4"); });
-  const auto r = ps::administer_one(plain, ipip50(), {"x", "Persona x."}, o);
+  const auto r = adm::administer_one(plain, ipip50(), persona_record("x", "Persona x."), o);
   EXPECT_EQ(r.answered(), 0u);
   EXPECT_EQ(r.items[0].attempts, 3);
 }
@@ -341,7 +358,8 @@ TEST(Administer, BackendFailuresAreRecordedPerItem) {
     if (n++ % 2) return llm::Failure{llm::ErrorKind::server, 503, "busy", {}};
     return text_response("2");
   });
-  const ps::PersonaResponses r = ps::administer_one(flaky, ipip50(), {"x", "Persona x."}, {});
+  const adm::PersonaResponses r =
+      adm::administer_one(flaky, ipip50(), persona_record("x", "Persona x."), {});
   EXPECT_TRUE(r.failed());
   EXPECT_FALSE(r.cancelled());
   EXPECT_EQ(r.answered(), 25u);
@@ -351,23 +369,23 @@ TEST(Administer, BackendFailuresAreRecordedPerItem) {
 }
 
 TEST(Administer, OptionsAreValidated) {
-  ps::AdministerOptions o;
+  adm::AdministerOptions o;
   o.max_retries = -1;
   EXPECT_THROW(o.validate(), popalign::InvalidArgument);
   o = {};
   o.temperature = 3.0;
   EXPECT_THROW(o.validate(), popalign::InvalidArgument);
   o = {};
-  o.mode = ps::AdministerMode::batch;
-  o.prompt = ps::builtin_template("likert-v1");
+  o.mode = adm::AdministerMode::batch;
+  o.prompt = adm::builtin_template("likert-v1");
   try {
     o.validate();
     FAIL();
   } catch (const popalign::InvalidArgument& e) {
     EXPECT_EQ(e.argument(), "prompt");
   }
-  EXPECT_EQ(ps::administer_mode_from_string("logprobs"), ps::AdministerMode::logprobs);
-  EXPECT_THROW(ps::administer_mode_from_string("chat"), popalign::InvalidArgument);
+  EXPECT_EQ(adm::administer_mode_from_string("logprobs"), adm::AdministerMode::logprobs);
+  EXPECT_THROW(adm::administer_mode_from_string("chat"), popalign::InvalidArgument);
 }
 
 // ---- Files: resume, malformed lines, dry run -------------------------------------------------
@@ -394,9 +412,9 @@ TEST(AdministerFile, ResumeAfterFailureEqualsUninterruptedRun) {
   const Panel panel = make_panel(12, 77);
   write_personas(dir / "personas.jsonl", panel);
   for (auto mode :
-       {ps::AdministerMode::generate, ps::AdministerMode::logprobs, ps::AdministerMode::batch}) {
-    SCOPED_TRACE(std::string(ps::to_string(mode)));
-    ps::AdministerOptions o;
+       {adm::AdministerMode::generate, adm::AdministerMode::logprobs, adm::AdministerMode::batch}) {
+    SCOPED_TRACE(std::string(adm::to_string(mode)));
+    adm::AdministerOptions o;
     o.mode = mode;
     o.seed = 17;
     o.personas_per_round = 3;
@@ -404,11 +422,11 @@ TEST(AdministerFile, ResumeAfterFailureEqualsUninterruptedRun) {
 
     // Uninterrupted.
     auto grm = make_double(panel, {.nonsense_rate = 0.1});
-    ps::AdministerFileOptions fo;
+    adm::AdministerFileOptions fo;
     fo.personas = dir / "personas.jsonl";
     fo.out = dir / "ref.jsonl";
     std::filesystem::remove(fo.out);
-    const auto ref_report = ps::administer_file(*grm, ipip50(), o, fo);
+    const auto ref_report = adm::administer_file(*grm, ipip50(), o, fo);
     EXPECT_EQ(ref_report.written, 12u);
     const std::size_t ref_calls = grm->calls();
     const std::string ref = read_text(fo.out);
@@ -425,7 +443,7 @@ TEST(AdministerFile, ResumeAfterFailureEqualsUninterruptedRun) {
       llm::CacheOptions co;
       co.path = cache_path.string();
       llm::CachedBackend cached(dying, co);
-      EXPECT_THROW(ps::administer_file(cached, ipip50(), o, fo), popalign::BackendError);
+      EXPECT_THROW(adm::administer_file(cached, ipip50(), o, fo), popalign::BackendError);
     }
     const std::string partial = read_text(fo.out);
     const std::size_t lines_before =
@@ -444,7 +462,7 @@ TEST(AdministerFile, ResumeAfterFailureEqualsUninterruptedRun) {
     llm::CachedBackend cached(healthy, co);
     std::vector<std::string> log;
     fo.log = [&](const std::string& m) { log.push_back(m); };
-    const auto rep = ps::administer_file(cached, ipip50(), o, fo);
+    const auto rep = adm::administer_file(cached, ipip50(), o, fo);
     EXPECT_EQ(rep.already_done, lines_before);
     EXPECT_EQ(rep.written, 12u - lines_before);
     EXPECT_EQ(read_text(fo.out), ref);
@@ -455,23 +473,23 @@ TEST(AdministerFile, ResumeAfterFailureEqualsUninterruptedRun) {
     EXPECT_EQ(static_cast<std::size_t>(budget) + grm->calls(), ref_calls);
     EXPECT_EQ(rep.cached_calls + grm->calls(), rep.calls);
     // Generate and logprobs: the persona whose calls failed had answered calls, now cached.
-    if (mode != ps::AdministerMode::batch) {
+    if (mode != adm::AdministerMode::batch) {
       EXPECT_GT(rep.cached_calls, 0u);
     }
     ASSERT_FALSE(log.empty());
 
     // Running again does nothing.
     grm->reset_counts();
-    const auto again = ps::administer_file(cached, ipip50(), o, fo);
+    const auto again = adm::administer_file(cached, ipip50(), o, fo);
     EXPECT_EQ(again.written, 0u);
     EXPECT_EQ(grm->calls(), 0u);
     EXPECT_EQ(read_text(fo.out), ref);
 
     // Other settings on the same output: refused, naming "out".
-    ps::AdministerOptions other = o;
+    adm::AdministerOptions other = o;
     other.seed = 18;
     try {
-      ps::administer_file(cached, ipip50(), other, fo);
+      adm::administer_file(cached, ipip50(), other, fo);
       FAIL();
     } catch (const popalign::InvalidArgument& e) {
       EXPECT_EQ(e.argument(), "out");
@@ -484,23 +502,23 @@ TEST(AdministerFile, CancelledRunResumes) {
   const auto dir = temp_dir("cancel");
   const Panel panel = make_panel(8, 5);
   write_personas(dir / "personas.jsonl", panel);
-  ps::AdministerOptions o;
+  adm::AdministerOptions o;
   o.personas_per_round = 2;
-  ps::AdministerFileOptions fo;
+  adm::AdministerFileOptions fo;
   fo.personas = dir / "personas.jsonl";
   fo.out = dir / "ref.jsonl";
   auto grm = make_double(panel);
-  ps::administer_file(*grm, ipip50(), o, fo);
+  adm::administer_file(*grm, ipip50(), o, fo);
   const std::string ref = read_text(fo.out);
 
   fo.out = dir / "out.jsonl";
-  ps::AdministerOptions stop = o;
+  adm::AdministerOptions stop = o;
   stop.execution.progress = [](std::string_view, double f) { return f >= 0.5; };
-  EXPECT_THROW(ps::administer_file(*grm, ipip50(), stop, fo), popalign::Cancelled);
+  EXPECT_THROW(adm::administer_file(*grm, ipip50(), stop, fo), popalign::Cancelled);
   const std::string partial = read_text(fo.out);
   EXPECT_EQ(std::count(partial.begin(), partial.end(), '\n'), 4);
   grm->reset_counts();
-  ps::administer_file(*grm, ipip50(), o, fo);
+  adm::administer_file(*grm, ipip50(), o, fo);
   EXPECT_EQ(read_text(fo.out), ref);
   EXPECT_EQ(grm->calls_for(panel.personas[0].id), 0u);
   EXPECT_EQ(grm->calls_for(panel.personas[7].id), 50u);
@@ -520,11 +538,11 @@ TEST(AdministerFile, MalformedPersonaLinesAreReportedWithLineNumbers) {
         << "{\"id\": 3, \"persona\": [\"" << panel.personas[3].text << "\"]}\n";
   }
   auto grm = make_double(panel);
-  ps::AdministerFileOptions fo;
+  adm::AdministerFileOptions fo;
   fo.personas = dir / "personas.jsonl";
   fo.out = dir / "out.jsonl";
   try {
-    ps::administer_file(*grm, ipip50(), {}, fo);
+    adm::administer_file(*grm, ipip50(), {}, fo);
     FAIL() << "a malformed line must fail by default";
   } catch (const popalign::ParseError& e) {
     EXPECT_EQ(e.line(), 3u) << e.what();
@@ -532,10 +550,10 @@ TEST(AdministerFile, MalformedPersonaLinesAreReportedWithLineNumbers) {
   }
   EXPECT_FALSE(std::filesystem::exists(fo.out));
 
-  fo.on_bad_line = ps::OnBadLine::skip;
+  fo.on_bad_line = popalign::io::OnBadLine::skip;
   std::vector<std::string> log;
   fo.log = [&](const std::string& m) { log.push_back(m); };
-  const auto rep = ps::administer_file(*grm, ipip50(), {}, fo);
+  const auto rep = adm::administer_file(*grm, ipip50(), {}, fo);
   EXPECT_EQ(rep.personas, 3u);
   EXPECT_EQ(rep.malformed, 3u);
   std::string all;
@@ -555,10 +573,68 @@ TEST(AdministerFile, MalformedPersonaLinesAreReportedWithLineNumbers) {
   EXPECT_EQ(responses.ids[2], "3");
 }
 
+TEST(AdministerFile, PersonasAreReadAsPersonaRecords) {
+  // administer_file reads io::PersonaRecord through io::read_personas(read_options()): the
+  // record's text is administered; its fields (every member but the id, the text and "facts")
+  // become persona_fields; a line with "facts" but no text field is administered with the
+  // facts joined.
+  const auto dir = temp_dir("records");
+  const Panel panel = make_panel(3, 12);
+  {
+    std::ofstream out(dir / "personas.jsonl");
+    out << "{\"id\": \"p0000\", \"persona\": \"" << panel.personas[0].text
+        << "\", \"facts\": [\"Not administered.\"], \"age\": 41}\n"
+        << "{\"id\": \"p0001\", \"facts\": [\"" << panel.personas[1].text << "\"]}\n"
+        << "{\"id\": \"p0002\", \"persona\": \"" << panel.personas[2].text << "\", \"group\": 1}\n";
+  }
+  auto grm = make_double(panel);
+  adm::AdministerFileOptions fo;
+  fo.personas = dir / "personas.jsonl";
+  fo.out = dir / "out.jsonl";
+  const auto rep = adm::administer_file(*grm, ipip50(), {}, fo);
+  EXPECT_EQ(rep.written, 3u);
+  EXPECT_EQ(rep.missing_answers, 0u);
+  for (const auto& p : panel.personas) EXPECT_EQ(grm->calls_for(p.id), 50u) << p.id;
+  const auto lines = popalign::io::read_jsonl(fo.out).records;
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0].field("persona_fields").dump(), "{\"age\":41}");
+  EXPECT_EQ(lines[1].value.find("persona_fields"), nullptr);
+  EXPECT_EQ(lines[2].field("persona_fields").dump(), "{\"group\":1}");
+
+  // The reader's options follow the file options.
+  fo.text_field = "facts";
+  fo.on_bad_line = popalign::io::OnBadLine::skip;
+  std::vector<std::string> log;
+  fo.log = [&](const std::string& m) { log.push_back(m); };
+  popalign::io::PersonaReadOptions ro = fo.read_options();
+  EXPECT_EQ(ro.id_field, "id");
+  EXPECT_EQ(ro.text_field, "facts");
+  EXPECT_EQ(ro.facts_field, "");  // the text field is the facts: no separate facts member
+  EXPECT_TRUE(ro.unique_ids);
+  EXPECT_TRUE(ro.keep_fields);
+  EXPECT_EQ(ro.on_bad_line, popalign::io::OnBadLine::skip);
+  popalign::io::PersonaFile pf = popalign::io::read_personas(fo.personas, ro);
+  ASSERT_EQ(pf.personas.size(), 2u);
+  EXPECT_EQ(pf.malformed, 1u);
+  EXPECT_EQ(pf.personas[0].text, "Not administered.");
+  EXPECT_EQ(pf.personas[0].fields.find("persona")->as_string(), panel.personas[0].text);
+  EXPECT_EQ(pf.personas[1].line, 2u);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_NE(log[0].find("personas.jsonl:3: no field \"facts\""), std::string::npos) << log[0];
+
+  fo.text_field = "persona";
+  fo.keep_fields = false;
+  EXPECT_EQ(fo.read_options().facts_field, "facts");
+  pf = popalign::io::read_personas(fo.personas, fo.read_options());
+  ASSERT_EQ(pf.personas.size(), 3u);
+  for (const auto& p : pf.personas) EXPECT_TRUE(p.fields.is_null()) << p.id;
+  EXPECT_EQ(pf.personas[1].text, panel.personas[1].text);
+}
+
 TEST(AdministerFile, DryRunEstimatesCallsAndTokens) {
   const Panel panel = make_panel(3, 8);
-  ps::AdministerOptions o;
-  const auto est = ps::estimate_administration(ipip50(), panel.personas, o, 0.5, 2.0);
+  adm::AdministerOptions o;
+  const auto est = adm::estimate_administration(ipip50(), panel.personas, o, 0.5, 2.0);
   EXPECT_EQ(est.calls, 150u);
   EXPECT_EQ(est.personas, 3u);
   EXPECT_GT(est.prompt_tokens, 150 * 40);
@@ -566,10 +642,10 @@ TEST(AdministerFile, DryRunEstimatesCallsAndTokens) {
   ASSERT_TRUE(est.cost);
   EXPECT_NEAR(*est.cost, est.prompt_tokens * 0.5e-6 + est.max_completion_tokens * 2e-6, 1e-12);
   EXPECT_NE(est.example.system.find(panel.personas[0].text), std::string::npos);
-  o.mode = ps::AdministerMode::batch;
-  EXPECT_EQ(ps::estimate_administration(ipip50(), panel.personas, o).calls, 3u);
-  EXPECT_EQ(ps::estimate_tokens("abcdefgh"), 2);
-  EXPECT_EQ(ps::estimate_tokens("abcdefghi"), 3);
+  o.mode = adm::AdministerMode::batch;
+  EXPECT_EQ(adm::estimate_administration(ipip50(), panel.personas, o).calls, 3u);
+  EXPECT_EQ(adm::estimate_tokens("abcdefgh"), 2);
+  EXPECT_EQ(adm::estimate_tokens("abcdefghi"), 3);
 }
 
 }  // namespace

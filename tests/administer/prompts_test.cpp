@@ -1,5 +1,5 @@
-// Tests of include/popalign/psychometrics/prompts.hpp.
-#include <popalign/psychometrics/prompts.hpp>
+// Tests of include/popalign/administer/prompts.hpp.
+#include <popalign/administer/prompts.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -9,6 +9,7 @@
 
 #include <popalign/io/json.hpp>
 
+namespace adm = popalign::administer;
 namespace ps = popalign::psychometrics;
 
 namespace {
@@ -40,8 +41,8 @@ TEST(Prompts, PersonaIsTheSystemPromptAndItemTextIsVerbatim) {
   const std::string persona =
       "I am a retired nurse from Lyon. I love {gardening} and \"quiet\" evenings.\nSecond line.";
   const ps::Item e1 = item("E1", "I am the life of the party.");
-  const ps::RenderedPrompt p =
-      ps::render_item_prompt(ps::builtin_template("likert-v1"), persona, e1, ipip_scale(), false);
+  const adm::RenderedPrompt p =
+      adm::render_item_prompt(adm::builtin_template("likert-v1"), persona, e1, ipip_scale(), false);
   EXPECT_NE(p.system.find(persona), std::string::npos);
   EXPECT_EQ(p.system.find(e1.text), std::string::npos);
   EXPECT_NE(p.user.find(e1.text), std::string::npos);
@@ -60,13 +61,13 @@ TEST(Prompts, PersonaIsTheSystemPromptAndItemTextIsVerbatim) {
 
 TEST(Prompts, ReversedScaleListsLabelsInOppositeOrder) {
   const ps::Scale s = ipip_scale();
-  const std::string fwd = ps::render_scale(ps::builtin_template("likert-v1"), s, false);
-  const std::string rev = ps::render_scale(ps::builtin_template("likert-v1"), s, true);
+  const std::string fwd = adm::render_scale(adm::builtin_template("likert-v1"), s, false);
+  const std::string rev = adm::render_scale(adm::builtin_template("likert-v1"), s, true);
   EXPECT_EQ(fwd.substr(0, fwd.find('\n')), "1 = Very Inaccurate");
   EXPECT_EQ(rev.substr(0, rev.find('\n')), "1 = Very Accurate");
   EXPECT_NE(rev.find("5 = Very Inaccurate"), std::string::npos);
   const std::string bare =
-      ps::render_scale(ps::builtin_template("likert-v1"), ps::Scale{1, 3, {}}, false);
+      adm::render_scale(adm::builtin_template("likert-v1"), ps::Scale{1, 3, {}}, false);
   EXPECT_EQ(bare, "1\n2\n3");
 }
 
@@ -74,8 +75,8 @@ TEST(Prompts, BatchPromptListsItemsInGivenOrderWithSchema) {
   const ps::Item a = item("E1", "I am the life of the party.");
   const ps::Item b = item("A1", "I feel little concern for others.");
   const std::vector<const ps::Item*> items = {&b, &a};
-  const ps::RenderedPrompt p = ps::render_batch_prompt(ps::builtin_template("likert-json-v1"),
-                                                       "Persona X", items, ipip_scale(), false);
+  const adm::RenderedPrompt p = adm::render_batch_prompt(adm::builtin_template("likert-json-v1"),
+                                                         "Persona X", items, ipip_scale(), false);
   const auto pa = p.user.find("A1: I feel little concern for others.");
   const auto pe = p.user.find("E1: I am the life of the party.");
   ASSERT_NE(pa, std::string::npos);
@@ -83,25 +84,25 @@ TEST(Prompts, BatchPromptListsItemsInGivenOrderWithSchema) {
   EXPECT_LT(pa, pe);
   EXPECT_NE(p.user.find("each of the 2 statements"), std::string::npos);
   const popalign::io::JsonValue schema =
-      popalign::io::parse_json(ps::batch_answer_schema(items, ipip_scale()));
+      popalign::io::parse_json(adm::batch_answer_schema(items, ipip_scale()));
   ASSERT_TRUE(schema.find("properties")->contains("E1"));
   EXPECT_EQ(schema.find("properties")->find("A1")->find("maximum")->as_number(), 5);
   EXPECT_EQ(schema.find("required")->size(), 2u);
   EXPECT_THROW(
-      ps::render_item_prompt(ps::builtin_template("likert-json-v1"), "x", a, ipip_scale(), false),
+      adm::render_item_prompt(adm::builtin_template("likert-json-v1"), "x", a, ipip_scale(), false),
       popalign::InvalidArgument);
 }
 
 TEST(Prompts, PlaceholdersAndBraces) {
   const std::pair<std::string_view, std::string_view> vals[] = {{"a", "1"}, {"b", "{x}"}};
-  EXPECT_EQ(ps::substitute_placeholders("{a}{{lit}}{b}", vals), "1{lit}{x}");
-  EXPECT_THROW(ps::substitute_placeholders("{c}", vals), popalign::InvalidArgument);
-  EXPECT_THROW(ps::substitute_placeholders("{a", vals), popalign::InvalidArgument);
-  EXPECT_THROW(ps::substitute_placeholders("a}", vals), popalign::InvalidArgument);
+  EXPECT_EQ(adm::substitute_placeholders("{a}{{lit}}{b}", vals), "1{lit}{x}");
+  EXPECT_THROW(adm::substitute_placeholders("{c}", vals), popalign::InvalidArgument);
+  EXPECT_THROW(adm::substitute_placeholders("{a", vals), popalign::InvalidArgument);
+  EXPECT_THROW(adm::substitute_placeholders("a}", vals), popalign::InvalidArgument);
 }
 
 TEST(Prompts, TemplateValidationNamesTheField) {
-  ps::PromptTemplate t = ps::builtin_template("likert-v1");
+  adm::PromptTemplate t = adm::builtin_template("likert-v1");
   t.user = "Rate: {scale}";
   try {
     t.validate();
@@ -109,15 +110,15 @@ TEST(Prompts, TemplateValidationNamesTheField) {
   } catch (const popalign::InvalidArgument& e) {
     EXPECT_EQ(e.argument(), "template.user");
   }
-  t = ps::builtin_template("likert-v1");
+  t = adm::builtin_template("likert-v1");
   t.user += " {itemz}";
   EXPECT_THROW(t.validate(), popalign::InvalidArgument);
-  t = ps::builtin_template("likert-v1");
+  t = adm::builtin_template("likert-v1");
   t.system = "You are a person.";  // no {persona} anywhere
   EXPECT_THROW(t.validate(), popalign::InvalidArgument);
-  for (const std::string& id : ps::builtin_template_ids())
-    EXPECT_NO_THROW(ps::builtin_template(id).validate()) << id;
-  EXPECT_THROW(ps::builtin_template("nope"), popalign::InvalidArgument);
+  for (const std::string& id : adm::builtin_template_ids())
+    EXPECT_NO_THROW(adm::builtin_template(id).validate()) << id;
+  EXPECT_THROW(adm::builtin_template("nope"), popalign::InvalidArgument);
 }
 
 TEST(Prompts, LoadsUserTemplateFiles) {
@@ -126,28 +127,28 @@ TEST(Prompts, LoadsUserTemplateFiles) {
                 R"({"id": "mine-v1", "format": "single", "system": "PERSONA: {persona}",
           "user": "Item {item_id}: {item}\n{scale}\nReply {min}-{max}.",
           "scale_line": "[{value}] {label}"})");
-  const ps::PromptTemplate t = ps::load_prompt_template(path);
+  const adm::PromptTemplate t = adm::load_prompt_template(path);
   EXPECT_EQ(t.id, "mine-v1");
-  const ps::RenderedPrompt p =
-      ps::render_item_prompt(t, "Bob", item("E1", "I talk a lot."), ipip_scale(), false);
+  const adm::RenderedPrompt p =
+      adm::render_item_prompt(t, "Bob", item("E1", "I talk a lot."), ipip_scale(), false);
   EXPECT_EQ(p.system, "PERSONA: Bob");
   EXPECT_EQ(p.user.substr(0, 22), "Item E1: I talk a lot.");
   EXPECT_NE(p.user.find("[2] Moderately Inaccurate"), std::string::npos);
   EXPECT_NE(p.user.find("Reply 1-5."), std::string::npos);
-  EXPECT_EQ(ps::resolve_prompt_template(path.string()).id, "mine-v1");
-  EXPECT_EQ(ps::resolve_prompt_template("likert-json-v1").format, ps::PromptFormat::batch);
+  EXPECT_EQ(adm::resolve_prompt_template(path.string()).id, "mine-v1");
+  EXPECT_EQ(adm::resolve_prompt_template("likert-json-v1").format, adm::PromptFormat::batch);
 
   const auto bad = temp_file("bad.json", R"({"id": "b", "user": "{item} {nope} {persona}"})");
   try {
-    ps::load_prompt_template(bad);
+    adm::load_prompt_template(bad);
     FAIL();
   } catch (const popalign::InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find("bad.json"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("{nope}"), std::string::npos) << e.what();
   }
   const auto unknown = temp_file("unk.json", R"({"id": "b", "user": "{item}", "usr": "x"})");
-  EXPECT_THROW(ps::load_prompt_template(unknown), popalign::ParseError);
-  EXPECT_THROW(ps::load_prompt_template("/nonexistent/t.json"), popalign::IoError);
+  EXPECT_THROW(adm::load_prompt_template(unknown), popalign::ParseError);
+  EXPECT_THROW(adm::load_prompt_template("/nonexistent/t.json"), popalign::IoError);
 }
 
 }  // namespace

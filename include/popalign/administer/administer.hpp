@@ -1,5 +1,7 @@
 #pragma once
-// Administering a questionnaire to personas through an LLM backend.
+// Administering a questionnaire to personas through an LLM backend. The administer layer sits
+// above psychometrics (instruments, scales) and llm (backends); psychometrics itself does not
+// depend on llm.
 //
 // Modes (AdministerMode):
 //  - generate: one item per call; the text is read with parse_likert_answer. An answer that
@@ -34,14 +36,15 @@
 #include <string_view>
 #include <vector>
 
+#include <popalign/administer/answer_parsing.hpp>
+#include <popalign/administer/prompts.hpp>
 #include <popalign/core/execution.hpp>
 #include <popalign/io/json.hpp>
+#include <popalign/io/persona_record.hpp>
 #include <popalign/llm/backend.hpp>
-#include <popalign/psychometrics/answer_parsing.hpp>
 #include <popalign/psychometrics/instrument.hpp>
-#include <popalign/psychometrics/prompts.hpp>
 
-namespace popalign::psychometrics {
+namespace popalign::administer {
 
 enum class AdministerMode { generate, logprobs, batch };
 
@@ -49,12 +52,6 @@ enum class AdministerMode { generate, logprobs, batch };
 std::string_view to_string(AdministerMode mode) noexcept;
 /// Inverse of to_string; InvalidArgument("mode") for anything else.
 AdministerMode administer_mode_from_string(std::string_view name);
-
-/// A persona to administer to: its id and the text that becomes the system prompt.
-struct PersonaText {
-  std::string id;
-  std::string text;
-};
 
 struct AdministerOptions {
   AdministerMode mode = AdministerMode::generate;
@@ -139,7 +136,8 @@ struct PersonaResponses {
 };
 
 /// The presented item order for a persona (indices into instrument.items).
-std::vector<std::size_t> presented_order(const Instrument& instrument, std::string_view persona_id,
+std::vector<std::size_t> presented_order(const psychometrics::Instrument& instrument,
+                                         std::string_view persona_id,
                                          const AdministerOptions& options);
 
 /// The seed sent with a call: derived from (seed, persona id, item key, attempt), < 2^31 so every
@@ -147,34 +145,38 @@ std::vector<std::size_t> presented_order(const Instrument& instrument, std::stri
 std::uint64_t call_seed(std::uint64_t seed, std::string_view persona_id, std::string_view item_key,
                         int attempt) noexcept;
 
-/// Administers the instrument to each persona; result i belongs to personas[i]. Throws
+/// Administers the instrument to each persona (its `text` becomes the system prompt; facts and
+/// fields are not used); result i belongs to personas[i]. Throws
 /// InvalidArgument for bad options or an invalid instrument; backend failures are recorded
 /// per item (see the file comment). Cancellation through options.execution: the personas
 /// already finished are returned complete, the rest with cancelled calls.
-std::vector<PersonaResponses> administer(llm::LlmBackend& backend, const Instrument& instrument,
-                                         std::span<const PersonaText> personas,
+std::vector<PersonaResponses> administer(llm::LlmBackend& backend,
+                                         const psychometrics::Instrument& instrument,
+                                         std::span<const io::PersonaRecord> personas,
                                          const AdministerOptions& options);
 
 /// One persona.
-PersonaResponses administer_one(llm::LlmBackend& backend, const Instrument& instrument,
-                                const PersonaText& persona, const AdministerOptions& options);
+PersonaResponses administer_one(llm::LlmBackend& backend,
+                                const psychometrics::Instrument& instrument,
+                                const io::PersonaRecord& persona, const AdministerOptions& options);
 
 // ---- Files: personas JSONL in, one output line per persona, resumable -----------------------
 
-enum class OnBadLine { fail, skip };
 enum class OnCallFailure { stop, record_missing };
 
 struct AdministerFileOptions {
   std::filesystem::path personas;  ///< JSONL, one object per line
   std::filesystem::path out;       ///< JSONL output (resumed when it exists)
   std::string id_field = "id";
-  /// The persona text field: a string, or an array of strings (joined with " ").
+  /// The persona text field: a string, or an array of strings (joined with " "). When it is
+  /// missing, a "facts" array (Synthetic-Persona-Chat) is the text (see read_options()).
   std::string text_field = "persona";
-  OnBadLine on_bad_line = OnBadLine::fail;
+  io::OnBadLine on_bad_line = io::OnBadLine::fail;
   /// stop: a persona with a failed call is not written; the run stops with BackendError after
   /// writing the personas before it (rerun to resume). record_missing: written with nulls.
   OnCallFailure on_failure = OnCallFailure::stop;
-  /// Copy the persona's other fields into the output line under "persona_fields".
+  /// Copy the persona's other fields (io::PersonaRecord::fields) into the output line under
+  /// "persona_fields".
   bool keep_fields = true;
   /// fsync after each line.
   bool fsync = false;
@@ -182,6 +184,9 @@ struct AdministerFileOptions {
   std::function<void(const std::string&)> log;
 
   void validate() const;
+  /// The persona reader's options: id_field, text_field, on_bad_line, keep_fields and log as
+  /// given, unique ids, facts_field "facts" (none when id_field or text_field is "facts").
+  io::PersonaReadOptions read_options() const;
 };
 
 struct AdministerFileReport {
@@ -195,26 +200,16 @@ struct AdministerFileReport {
   llm::Usage usage;
 };
 
-/// Personas read from a JSONL file.
-struct PersonaFile {
-  std::vector<PersonaText> personas;
-  /// The other fields of each persona's line (an object), or null when there are none or
-  /// keep_fields is false. One per persona.
-  std::vector<io::JsonValue> fields;
-  std::vector<std::size_t> lines;  ///< 1-based line number of each persona
-  std::size_t malformed = 0;       ///< bad lines skipped
-};
-
-/// Reads personas (JSONL; `id` and the text field required, ids unique). A bad line (not JSON,
-/// no id, no text, a duplicate id) is reported with its line number through options.log and
-/// skipped, or fails with ParseError(file, line), per options.on_bad_line.
-PersonaFile read_personas(const AdministerFileOptions& options);
+// Personas are read with io::read_personas(options.personas, options.read_options()): one
+// io::PersonaRecord per valid line; a bad line (not JSON, no id, no text, a duplicate id) is
+// reported with its line number through options.log and skipped, or fails with
+// ParseError(file, line), per options.on_bad_line.
 
 /// Number of personas already answered in an existing options.out (0 when it does not exist),
 /// after checking every line against the persona at its position and the run's settings
 /// (InvalidArgument("out", ...) naming the file and line on a mismatch). Reads only.
-std::size_t completed_personas(const Instrument& instrument, const PersonaFile& personas,
-                               const AdministerOptions& options,
+std::size_t completed_personas(const psychometrics::Instrument& instrument,
+                               const io::PersonaFile& personas, const AdministerOptions& options,
                                const AdministerFileOptions& file_options, std::string_view model);
 
 /// Administers to every persona of options.personas and writes options.out: one JSON line per
@@ -231,12 +226,14 @@ std::size_t completed_personas(const Instrument& instrument, const PersonaFile& 
 /// run's byte for byte (given the same answers, which the persistent cache guarantees).
 /// Throws Cancelled (after writing the finished personas) when cancelled, BackendError when a
 /// call failed under OnCallFailure::stop.
-AdministerFileReport administer_file(llm::LlmBackend& backend, const Instrument& instrument,
+AdministerFileReport administer_file(llm::LlmBackend& backend,
+                                     const psychometrics::Instrument& instrument,
                                      const AdministerOptions& options,
                                      const AdministerFileOptions& file_options);
 
 /// The JSON line administer_file writes for one persona (no trailing newline).
-std::string response_line(const PersonaResponses& responses, const Instrument& instrument,
+std::string response_line(const PersonaResponses& responses,
+                          const psychometrics::Instrument& instrument,
                           const AdministerOptions& options, std::string_view model,
                           const io::JsonValue& fields = {});
 
@@ -254,8 +251,8 @@ struct AdministerEstimate {
 /// Renders every first-attempt request without calling anything and estimates tokens with
 /// the documented rule of thumb of about 4 characters per token (English text; real tokenizers
 /// differ by +-25%).
-AdministerEstimate estimate_administration(const Instrument& instrument,
-                                           std::span<const PersonaText> personas,
+AdministerEstimate estimate_administration(const psychometrics::Instrument& instrument,
+                                           std::span<const io::PersonaRecord> personas,
                                            const AdministerOptions& options,
                                            std::optional<double> prompt_price_per_million = {},
                                            std::optional<double> completion_price_per_million = {});
@@ -263,4 +260,4 @@ AdministerEstimate estimate_administration(const Instrument& instrument,
 /// The estimated token count of a text: ceil(bytes / 4).
 std::int64_t estimate_tokens(std::string_view text) noexcept;
 
-}  // namespace popalign::psychometrics
+}  // namespace popalign::administer

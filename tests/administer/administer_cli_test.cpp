@@ -21,13 +21,14 @@
 
 // popalign (Eigen) before httplib: <resolv.h> defines a macro `_res` that breaks Eigen.
 #include <popalign/core/random.hpp>
-#include <popalign/psychometrics/administer.hpp>
-#include <popalign/psychometrics/respondent.hpp>
+#include <popalign/administer/administer.hpp>
+#include <popalign/administer/respondent.hpp>
 
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+namespace adm = popalign::administer;
 namespace ps = popalign::psychometrics;
 namespace llm = popalign::llm;
 using nlohmann::json;
@@ -57,10 +58,10 @@ Panel make_panel(std::size_t n) {
   return p;
 }
 
-std::unique_ptr<ps::GradedResponseRespondent> make_double(const Panel& panel) {
-  auto d = std::make_unique<ps::GradedResponseRespondent>(
-      mini(), ps::GradedResponseRespondent::random_items(mini(), 4),
-      ps::GradedResponseOptions{.seed = 1, .nonsense_rate = 0.15});
+std::unique_ptr<adm::GradedResponseRespondent> make_double(const Panel& panel) {
+  auto d = std::make_unique<adm::GradedResponseRespondent>(
+      mini(), adm::GradedResponseRespondent::random_items(mini(), 4),
+      adm::GradedResponseOptions{.seed = 1, .nonsense_rate = 0.15});
   for (std::size_t i = 0; i < panel.ids.size(); ++i)
     d->add_persona(panel.ids[i], panel.texts[i], panel.theta[i]);
   return d;
@@ -69,7 +70,7 @@ std::unique_ptr<ps::GradedResponseRespondent> make_double(const Panel& panel) {
 /// An OpenAI-compatible /v1/chat/completions in front of a GradedResponseRespondent.
 class GrmServer {
  public:
-  explicit GrmServer(ps::GradedResponseRespondent& grm) : grm_(grm) {
+  explicit GrmServer(adm::GradedResponseRespondent& grm) : grm_(grm) {
     server_.Post("/v1/chat/completions",
                  [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
     server_.set_tcp_nodelay(true);
@@ -158,7 +159,7 @@ class GrmServer {
     answered_.push_back(req.body);
   }
 
-  ps::GradedResponseRespondent& grm_;
+  adm::GradedResponseRespondent& grm_;
   httplib::Server server_;
   int port_ = 0;
   std::thread thread_;
@@ -306,15 +307,15 @@ TEST(AdministerCli, EveryModeThroughHttpMatchesTheLibrary) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
 
     auto direct = make_double(panel);
-    ps::AdministerOptions o;
-    o.mode = ps::administer_mode_from_string(mode);
+    adm::AdministerOptions o;
+    o.mode = adm::administer_mode_from_string(mode);
     o.model = "grm";
     o.seed = 3;
     o.reverse_scale = true;
-    ps::AdministerFileOptions fo;
+    adm::AdministerFileOptions fo;
     fo.personas = dir / "personas.jsonl";
     fo.out = dir / (mode + ".direct.jsonl");
-    ps::administer_file(*direct, mini(), o, fo);
+    adm::administer_file(*direct, mini(), o, fo);
     EXPECT_EQ(read_text(out), read_text(fo.out));
   }
 }

@@ -41,7 +41,7 @@
 #include <popalign/llm/backend.hpp>
 #include <popalign/psychometrics/instrument.hpp>
 
-namespace popalign::psychometrics {
+namespace popalign::administer {
 
 /// GRM parameters of one item.
 struct GrmItem {
@@ -66,12 +66,13 @@ struct GradedResponseOptions {
 class GradedResponseRespondent final : public llm::LlmBackend {
  public:
   /// items: one GrmItem per instrument item (same order), each with num_options - 1 thresholds.
-  GradedResponseRespondent(Instrument instrument, std::vector<GrmItem> items,
+  GradedResponseRespondent(psychometrics::Instrument instrument, std::vector<GrmItem> items,
                            GradedResponseOptions options = {});
 
   /// Plausible random GRM parameters: a ~ U(1.5, 2.5); thresholds evenly spread over
   /// [-1.5, 1.5], shifted per item by U(-0.4, 0.4).
-  static std::vector<GrmItem> random_items(const Instrument& instrument, std::uint64_t seed);
+  static std::vector<GrmItem> random_items(const psychometrics::Instrument& instrument,
+                                           std::uint64_t seed);
 
   /// Registers a respondent: its id, the persona text that will appear in prompts, and one
   /// latent trait value per instrument trait (instrument.traits order).
@@ -97,7 +98,7 @@ class GradedResponseRespondent final : public llm::LlmBackend {
   llm::Outcome answer(const llm::Request& request);
   std::vector<double> probabilities(const Persona& persona, std::size_t item) const;
 
-  Instrument instrument_;
+  psychometrics::Instrument instrument_;
   std::vector<GrmItem> items_;
   std::vector<std::size_t> item_trait_;
   GradedResponseOptions options_;
@@ -107,4 +108,4 @@ class GradedResponseRespondent final : public llm::LlmBackend {
   std::map<std::string, std::size_t, std::less<>> calls_by_persona_;
 };
 
-}  // namespace popalign::psychometrics
+}  // namespace popalign::administer

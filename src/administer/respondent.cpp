@@ -1,5 +1,5 @@
 // GradedResponseRespondent: a test-double LLM answering like a GRM respondent.
-#include <popalign/psychometrics/respondent.hpp>
+#include <popalign/administer/respondent.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,11 @@
 #include <popalign/core/random.hpp>
 #include <popalign/io/json.hpp>
 
-namespace popalign::psychometrics {
+namespace popalign::administer {
+
+using psychometrics::Dimension;
+using psychometrics::Instrument;
+using psychometrics::Scale;
 
 void GradedResponseOptions::validate() const {
   check_argument(nonsense_rate >= 0 && nonsense_rate <= 1, "nonsense_rate", "must be in [0, 1]");
@@ -288,4 +292,4 @@ std::vector<llm::Outcome> GradedResponseRespondent::complete(std::span<const llm
   return out;
 }
 
-}  // namespace popalign::psychometrics
+}  // namespace popalign::administer

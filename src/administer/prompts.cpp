@@ -1,5 +1,5 @@
 // Prompt templates: built-ins, user files, placeholder substitution, rendering.
-#include <popalign/psychometrics/prompts.hpp>
+#include <popalign/administer/prompts.hpp>
 
 #include <algorithm>
 #include <fstream>
@@ -9,7 +9,10 @@
 #include <popalign/core/error.hpp>
 #include <popalign/io/json.hpp>
 
-namespace popalign::psychometrics {
+namespace popalign::administer {
+
+using psychometrics::Item;
+using psychometrics::Scale;
 
 std::string_view to_string(PromptFormat format) noexcept {
   return format == PromptFormat::single ? "single" : "batch";
@@ -330,4 +333,4 @@ std::string batch_answer_schema(std::span<const Item* const> items, const Scale&
          "],\"additionalProperties\":false}";
 }
 
-}  // namespace popalign::psychometrics
+}  // namespace popalign::administer

@@ -1,13 +1,14 @@
-// Tests of include/popalign/psychometrics/respondent.hpp (the GRM test double).
-#include <popalign/psychometrics/respondent.hpp>
+// Tests of include/popalign/administer/respondent.hpp (the GRM test double).
+#include <popalign/administer/respondent.hpp>
 
 #include <cmath>
 #include <string>
 
 #include <gtest/gtest.h>
 
-#include <popalign/psychometrics/prompts.hpp>
+#include <popalign/administer/prompts.hpp>
 
+namespace adm = popalign::administer;
 namespace ps = popalign::psychometrics;
 namespace llm = popalign::llm;
 
@@ -20,8 +21,8 @@ const ps::Instrument& ipip50() {
 
 llm::Request item_request(const std::string& persona, std::size_t item, bool reversed,
                           std::uint64_t seed) {
-  const ps::RenderedPrompt p = ps::render_item_prompt(
-      ps::builtin_template("likert-v1"), persona, ipip50().items[item], ipip50().scale, reversed);
+  const adm::RenderedPrompt p = adm::render_item_prompt(
+      adm::builtin_template("likert-v1"), persona, ipip50().items[item], ipip50().scale, reversed);
   llm::Request r;
   r.messages = {{"system", p.system}, {"user", p.user}};
   r.seed = seed;
@@ -29,8 +30,8 @@ llm::Request item_request(const std::string& persona, std::size_t item, bool rev
 }
 
 TEST(GradedResponseRespondent, CategoryProbabilitiesFollowTheTrait) {
-  ps::GradedResponseRespondent grm(ipip50(),
-                                   ps::GradedResponseRespondent::random_items(ipip50(), 1));
+  adm::GradedResponseRespondent grm(ipip50(),
+                                    adm::GradedResponseRespondent::random_items(ipip50(), 1));
   const std::vector<double> low(5, -2.0), high(5, 2.0);
   grm.add_persona("low", "Low persona.", low);
   grm.add_persona("high", "High persona.", high);
@@ -56,9 +57,9 @@ TEST(GradedResponseRespondent, CategoryProbabilitiesFollowTheTrait) {
 }
 
 TEST(GradedResponseRespondent, AnswersDeterministicallyInPresentedNumbers) {
-  ps::GradedResponseRespondent grm(ipip50(),
-                                   ps::GradedResponseRespondent::random_items(ipip50(), 2),
-                                   {.style = ps::AnswerStyle::digit});
+  adm::GradedResponseRespondent grm(ipip50(),
+                                    adm::GradedResponseRespondent::random_items(ipip50(), 2),
+                                    {.style = adm::AnswerStyle::digit});
   grm.add_persona("a", "Persona A is very outgoing.", std::vector<double>(5, 3.0));
   // E1 "I am the life of the party." is keyed +1: theta 3 answers the top categories.
   const auto fwd = llm::complete_one(grm, item_request("Persona A is very outgoing.", 0, false, 1));
@@ -85,20 +86,20 @@ TEST(GradedResponseRespondent, AnswersDeterministicallyInPresentedNumbers) {
 }
 
 TEST(GradedResponseRespondent, UnknownPersonaAndBadParameters) {
-  ps::GradedResponseRespondent grm(ipip50(),
-                                   ps::GradedResponseRespondent::random_items(ipip50(), 3));
+  adm::GradedResponseRespondent grm(ipip50(),
+                                    adm::GradedResponseRespondent::random_items(ipip50(), 3));
   const auto out = llm::complete_one(grm, item_request("Nobody.", 0, false, 1));
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.error().kind, llm::ErrorKind::bad_request);
   EXPECT_THROW(grm.add_persona("x", "X.", {1.0}), popalign::InvalidArgument);
-  auto items = ps::GradedResponseRespondent::random_items(ipip50(), 3);
+  auto items = adm::GradedResponseRespondent::random_items(ipip50(), 3);
   items[4].thresholds = {1, 0, 2, 3};
-  EXPECT_THROW(ps::GradedResponseRespondent(ipip50(), items), popalign::InvalidArgument);
+  EXPECT_THROW(adm::GradedResponseRespondent(ipip50(), items), popalign::InvalidArgument);
   items.pop_back();
-  EXPECT_THROW(ps::GradedResponseRespondent(ipip50(), items), popalign::InvalidArgument);
+  EXPECT_THROW(adm::GradedResponseRespondent(ipip50(), items), popalign::InvalidArgument);
   EXPECT_THROW(
-      ps::GradedResponseRespondent(
-          ipip50(), ps::GradedResponseRespondent::random_items(ipip50(), 3), {.nonsense_rate = 2}),
+      adm::GradedResponseRespondent(
+          ipip50(), adm::GradedResponseRespondent::random_items(ipip50(), 3), {.nonsense_rate = 2}),
       popalign::InvalidArgument);
 }
 

@@ -1,0 +1,22 @@
+# cmake -DNAME=<target> -DCLOSURE=a|b|... [-DFORBIDDEN=x|y] [-DREQUIRED=z|w] -P this file
+# Fails when the link closure of NAME (computed by tests/administer/layering.cmake) contains a
+# FORBIDDEN entry or lacks a REQUIRED one.
+cmake_minimum_required(VERSION 3.25)
+string(REPLACE "|" ";" _closure "${CLOSURE}")
+string(REPLACE "|" ";" _forbidden "${FORBIDDEN}")
+string(REPLACE "|" ";" _required "${REQUIRED}")
+set(_errors "")
+foreach(_f IN LISTS _forbidden)
+  if(_f IN_LIST _closure)
+    string(APPEND _errors "\n  ${NAME} links ${_f}, which it must not")
+  endif()
+endforeach()
+foreach(_r IN LISTS _required)
+  if(NOT _r IN_LIST _closure)
+    string(APPEND _errors "\n  ${NAME} does not link ${_r}")
+  endif()
+endforeach()
+if(_errors)
+  message(FATAL_ERROR "layering:${_errors}\n  link closure of ${NAME}: ${_closure}")
+endif()
+message(STATUS "layering: ${NAME} links ${_closure}")
