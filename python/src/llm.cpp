@@ -6,7 +6,7 @@
 //    "usage"?}, or None / an Exception instance for a failed call. It is called with the GIL
 //    taken from the computation's worker thread. If it raises, the run is cancelled and the
 //    exception is re-raised to the caller once administer() has stopped.
-// The administering API bound here is popalign::psychometrics' (administer.hpp).
+// The administering API bound here is popalign::administer (include/popalign/administer/).
 #include <chrono>
 #include <exception>
 #include <memory>
@@ -17,7 +17,8 @@
 #include <popalign/llm/cache.hpp>
 #include <popalign/llm/openai_client.hpp>
 #include <popalign/llm/retry.hpp>
-#include <popalign/psychometrics/administer.hpp>
+#include <popalign/administer/administer.hpp>
+#include <popalign/administer/prompts.hpp>
 
 #include "common.hpp"
 
@@ -156,7 +157,7 @@ class CallableBackend final : public llm::LlmBackend {
   std::exception_ptr error_;
 };
 
-py::dict persona_responses_dict(const psychometrics::PersonaResponses& p) {
+py::dict persona_responses_dict(const administer::PersonaResponses& p) {
   py::dict d;
   d["persona_id"] = p.persona_id;
   py::list items;
@@ -164,7 +165,7 @@ py::dict persona_responses_dict(const psychometrics::PersonaResponses& p) {
     py::dict e;
     e["item_id"] = it.item_id;
     e["value"] = it.value ? py::object(py::float_(*it.value)) : py::object(py::none());
-    e["status"] = std::string(psychometrics::to_string(it.status));
+    e["status"] = std::string(administer::to_string(it.status));
     e["raw"] = it.raw;
     e["attempts"] = it.attempts;
     e["position"] = it.position;
@@ -197,9 +198,9 @@ void bind_llm(py::module_& m) {
          int parallel_chunks, const std::string& prompt, const std::string& cache,
          const std::string& api_key_env, std::size_t concurrency, double timeout, int attempts,
          int threads, py::object progress) {
-        psychometrics::AdministerOptions o;
-        o.mode = psychometrics::administer_mode_from_string(mode);
-        if (!prompt.empty()) o.prompt = psychometrics::resolve_prompt_template(prompt);
+        administer::AdministerOptions o;
+        o.mode = administer::administer_mode_from_string(mode);
+        if (!prompt.empty()) o.prompt = administer::resolve_prompt_template(prompt);
         o.model = model;
         o.seed = seed;
         o.shuffle_items = shuffle_items;
@@ -246,13 +247,10 @@ void bind_llm(py::module_& m) {
           c.path = cache;
           b = std::make_shared<llm::CachedBackend>(b, c);
         }
-        std::vector<psychometrics::PersonaText> texts;
-        texts.reserve(personas.size());
-        for (const auto& p : personas) texts.push_back({p.id, p.text});
-        std::vector<psychometrics::PersonaResponses> res;
+        std::vector<administer::PersonaResponses> res;
         try {
           res = run_cancellable(token, [&] {
-            return psychometrics::administer(*b, instrument, texts, o);
+            return administer::administer(*b, instrument, personas, o);
           });
         } catch (...) {
           if (callable) callable->rethrow_error();
@@ -263,7 +261,7 @@ void bind_llm(py::module_& m) {
         py::list out, lines;
         for (const auto& p : res) {
           out.append(persona_responses_dict(p));
-          lines.append(psychometrics::response_line(p, instrument, o, used_model));
+          lines.append(administer::response_line(p, instrument, o, used_model));
         }
         py::dict d;
         d["responses"] = out;
