@@ -9,8 +9,8 @@ work="${POPALIGN_PIP_WORK:-$(mktemp -d)}"
 rm -rf "$work"
 mkdir -p "$work"
 "$py" -m venv --system-site-packages "$work/venv"
-# The extension's own build tree lives under $work so that repeated runs start clean.
-POPALIGN_BUILD_TEMP="$work/build" CMAKE_BUILD_PARALLEL_LEVEL=2 \
+# The extension's CMake build tree: POPALIGN_PIP_BUILD (kept between runs), else under $work.
+POPALIGN_BUILD_TEMP="${POPALIGN_PIP_BUILD:-$work/build}" CMAKE_BUILD_PARALLEL_LEVEL=2 \
   "$work/venv/bin/pip" install --no-build-isolation --no-index -q "$src/python"
 cd "$work"
 "$work/venv/bin/python" - <<'PY'
