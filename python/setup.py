@@ -5,7 +5,9 @@
 
 The extension (popalign._core) is built by the project's CMake (the repository root is this
 file's parent directory) with POPALIGN_BUILD_PYTHON=ON and tests, benchmarks and examples off;
-the build directory is POPALIGN_BUILD_TEMP when set, else setuptools' build_temp. ccache is used
+the build directory is POPALIGN_BUILD_TEMP when set, else setuptools' build_temp. pip builds
+in place (python/build, python/popalign.egg-info); to keep the checkout clean, copy python/
+elsewhere and set POPALIGN_SOURCE_DIR to the repository root. ccache is used
 when it is installed. Needs cmake, a C++20 compiler, pybind11-dev and the library's Debian
 packages (scripts/deps.sh --build).
 """
@@ -18,7 +20,8 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+# The repository root; POPALIGN_SOURCE_DIR when this directory was copied elsewhere to build.
+ROOT = os.environ.get("POPALIGN_SOURCE_DIR") or os.path.dirname(HERE)
 
 
 def version():

@@ -10,8 +10,11 @@ rm -rf "$work"
 mkdir -p "$work"
 "$py" -m venv --system-site-packages "$work/venv"
 # The extension's CMake build tree: POPALIGN_PIP_BUILD (kept between runs), else under $work.
-POPALIGN_BUILD_TEMP="${POPALIGN_PIP_BUILD:-$work/build}" CMAKE_BUILD_PARALLEL_LEVEL=2 \
-  "$work/venv/bin/pip" install --no-build-isolation --no-index -q "$src/python"
+# pip builds in the source directory it is given: a copy of python/, so the checkout stays clean.
+cp -r "$src/python" "$work/python"
+POPALIGN_SOURCE_DIR="$src" POPALIGN_BUILD_TEMP="${POPALIGN_PIP_BUILD:-$work/build}" \
+  CMAKE_BUILD_PARALLEL_LEVEL=2 \
+  "$work/venv/bin/pip" install --no-build-isolation --no-index -q "$work/python"
 cd "$work"
 "$work/venv/bin/python" - <<'PY'
 import numpy as np, popalign, os
