@@ -28,14 +28,16 @@ int run(const char* pool_path, const char* ref_path, Index n, std::uint64_t seed
     const align::AlignResult res = align::align<T>(pool, ref, o);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     fmt::print("{{\"seconds\": {:.6f}, \"inner\": {:.6f}, \"selected\": {}, \"first\": {}}}\n", s,
-               res.diagnostics.seconds, res.indices.size(), res.indices.empty() ? -1 : res.indices[0]);
+               res.diagnostics.seconds, res.indices.size(),
+               res.indices.empty() ? -1 : res.indices[0]);
   }
   return 0;
 }
 
 int main(int argc, char** argv) {
   if (argc != 8) {
-    fmt::print(stderr, "usage: {} POOL.npy REFERENCE.npy N SEED REPS float|double THREADS\n", argv[0]);
+    fmt::print(stderr, "usage: {} POOL.npy REFERENCE.npy N SEED REPS float|double THREADS\n",
+               argv[0]);
     return 2;
   }
   const Index n = std::atol(argv[3]);

@@ -78,7 +78,8 @@ struct MatrixArg {
   Eigen::Map<const RowMatrix<T>> view{nullptr, 0, 0};
   MatrixArg(py::handle obj, const char* name, bool copy)
       : array(as_array<T>(obj, name, copy, 2)),
-        view(array.data(), static_cast<Index>(array.shape(0)), static_cast<Index>(array.shape(1))) {}
+        view(array.data(), static_cast<Index>(array.shape(0)), static_cast<Index>(array.shape(1))) {
+  }
 };
 
 /// An optional vector argument (None = empty, i.e. uniform weights).
@@ -105,13 +106,15 @@ py::array_t<typename std::decay_t<M>::Scalar> to_numpy(M&& m) {
   auto* owned = new Mat(std::forward<M>(m));
   py::capsule owner(owned, [](void* p) { delete static_cast<Mat*>(p); });
   if constexpr (Mat::ColsAtCompileTime == 1) {
-    return py::array_t<S>({static_cast<py::ssize_t>(owned->size())}, {static_cast<py::ssize_t>(sizeof(S))},
-                          owned->data(), owner);
+    return py::array_t<S>({static_cast<py::ssize_t>(owned->size())},
+                          {static_cast<py::ssize_t>(sizeof(S))}, owned->data(), owner);
   } else {
     static_assert(Mat::IsRowMajor || Mat::RowsAtCompileTime == 1, "row-major matrices only");
-    const auto r = static_cast<py::ssize_t>(owned->rows()), c = static_cast<py::ssize_t>(owned->cols());
-    return py::array_t<S>({r, c}, {c * static_cast<py::ssize_t>(sizeof(S)), static_cast<py::ssize_t>(sizeof(S))},
-                          owned->data(), owner);
+    const auto r = static_cast<py::ssize_t>(owned->rows()),
+               c = static_cast<py::ssize_t>(owned->cols());
+    return py::array_t<S>(
+        {r, c}, {c * static_cast<py::ssize_t>(sizeof(S)), static_cast<py::ssize_t>(sizeof(S))},
+        owned->data(), owner);
   }
 }
 
@@ -120,8 +123,8 @@ template <class S>
 py::array_t<S> to_numpy(std::vector<S>&& v) {
   auto* owned = new std::vector<S>(std::move(v));
   py::capsule owner(owned, [](void* p) { delete static_cast<std::vector<S>*>(p); });
-  return py::array_t<S>({static_cast<py::ssize_t>(owned->size())}, {static_cast<py::ssize_t>(sizeof(S))},
-                        owned->data(), owner);
+  return py::array_t<S>({static_cast<py::ssize_t>(owned->size())},
+                        {static_cast<py::ssize_t>(sizeof(S))}, owned->data(), owner);
 }
 
 /// Runs f() on a worker thread without the GIL; Ctrl-C cancels `token` and raises
@@ -194,7 +197,7 @@ void bind_numeric(py::module_& m);
 void bind_metrics(py::module_& m);
 void bind_psychometrics(py::module_& m);
 void bind_io(py::module_& m);
-void bind_llm(py::module_& m);
+void bind_administer(py::module_& m);
 void bind_embedding(py::module_& m);
 
 }  // namespace popalign::python

@@ -19,10 +19,11 @@ namespace {
 class CallableEmbedder final : public embedding::Embedder {
  public:
   CallableEmbedder(py::object fn, Index dimension, bool normalized)
-      : fn_(new py::object(std::move(fn)), [](py::object* p) {
-          py::gil_scoped_acquire gil;
-          delete p;
-        }),
+      : fn_(new py::object(std::move(fn)),
+            [](py::object* p) {
+              py::gil_scoped_acquire gil;
+              delete p;
+            }),
         dimension_(dimension),
         normalized_(normalized) {}
 
@@ -55,8 +56,8 @@ void bind_embedding(py::module_& m) {
   m.def(
       "retrieve",
       [](const std::vector<io::PersonaRecord>& personas, const std::vector<std::string>& queries,
-         Index k, py::object embedder, Index dimension, bool normalized,
-         const std::string& scoring, int threads) {
+         Index k, py::object embedder, Index dimension, bool normalized, const std::string& scoring,
+         int threads) {
         std::vector<embedding::PersonaText> texts;
         texts.reserve(personas.size());
         std::vector<std::string> corpus;

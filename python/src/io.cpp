@@ -32,14 +32,17 @@ void bind_io(py::module_& m) {
           [](io::PersonaRecord& r, const std::string& s) {
             r.fields = s.empty() ? io::JsonValue() : io::parse_json(s, "fields");
           })
-      .def("to_json", [](const io::PersonaRecord& r, bool with_facts) {
-        return io::persona_line(r, with_facts);
-      }, py::arg("with_facts") = false)
+      .def(
+          "to_json",
+          [](const io::PersonaRecord& r, bool with_facts) {
+            return io::persona_line(r, with_facts);
+          },
+          py::arg("with_facts") = false)
       .def("__repr__", [](const io::PersonaRecord& r) {
         std::string t = r.text.size() > 60 ? r.text.substr(0, 57) + "..." : r.text;
         return "PersonaRecord(id=" + py::repr(py::str(r.id)).cast<std::string>() +
-               ", text=" + py::repr(py::str(t)).cast<std::string>() + ", facts=" +
-               std::to_string(r.facts.size()) + ")";
+               ", text=" + py::repr(py::str(t)).cast<std::string>() +
+               ", facts=" + std::to_string(r.facts.size()) + ")";
       });
 
   m.def(

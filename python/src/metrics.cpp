@@ -19,12 +19,14 @@ struct Samples {
   MatrixArg<double> a, b;
   VectorArg wa, wb;
   Samples(py::handle a_, py::handle b_, py::handle wa_, py::handle wb_, bool copy)
-      : a(a_, "a", copy), b(b_, "b", copy), wa(wa_, "a_weights", copy), wb(wb_, "b_weights", copy) {}
+      : a(a_, "a", copy),
+        b(b_, "b", copy),
+        wa(wa_, "a_weights", copy),
+        wb(wb_, "b_weights", copy) {}
 };
 
-#define POPALIGN_SAMPLE_ARGS                                                          \
-  py::arg("a"), py::arg("b"), py::arg("a_weights") = py::none(),                      \
-      py::arg("b_weights") = py::none()
+#define POPALIGN_SAMPLE_ARGS \
+  py::arg("a"), py::arg("b"), py::arg("a_weights") = py::none(), py::arg("b_weights") = py::none()
 
 }  // namespace
 
@@ -35,7 +37,8 @@ void bind_metrics(py::module_& m) {
         CArray<double> x = as_array<double>(a, "a", copy, 1), y = as_array<double>(b, "b", copy, 1);
         VectorArg va(wa, "a_weights", copy), vb(wb, "b_weights", copy);
         Eigen::Map<const Vector<double>> mx(x.data(), x.shape(0)), my(y.data(), y.shape(0));
-        return without_gil([&] { return metrics::wasserstein_1d<double>(mx, my, va.ref(), vb.ref(), p); });
+        return without_gil(
+            [&] { return metrics::wasserstein_1d<double>(mx, my, va.ref(), vb.ref(), p); });
       },
       POPALIGN_SAMPLE_ARGS, py::arg("p") = 1.0, py::arg("copy") = true);
   m.def(
@@ -48,14 +51,16 @@ void bind_metrics(py::module_& m) {
       },
       POPALIGN_SAMPLE_ARGS, py::arg("copy") = true);
 
-  auto per_column = [&m](const char* name, Vector<double> (*fn)(MatrixView<double>, MatrixView<double>,
-                                                              const Eigen::Ref<const Vector<double>>&,
-                                                              const Eigen::Ref<const Vector<double>>&)) {
+  auto per_column = [&m](const char* name,
+                         Vector<double> (*fn)(MatrixView<double>, MatrixView<double>,
+                                              const Eigen::Ref<const Vector<double>>&,
+                                              const Eigen::Ref<const Vector<double>>&)) {
     m.def(
         name,
         [fn](py::handle a, py::handle b, py::handle wa, py::handle wb, bool copy) {
           Samples s(a, b, wa, wb, copy);
-          return to_numpy(without_gil([&] { return fn(s.a.view, s.b.view, s.wa.ref(), s.wb.ref()); }));
+          return to_numpy(
+              without_gil([&] { return fn(s.a.view, s.b.view, s.wa.ref(), s.wb.ref()); }));
         },
         POPALIGN_SAMPLE_ARGS, py::arg("copy") = true);
   };
@@ -68,8 +73,9 @@ void bind_metrics(py::module_& m) {
       "correlation_distance",
       [](py::handle a, py::handle b, py::handle wa, py::handle wb, bool copy) {
         Samples s(a, b, wa, wb, copy);
-        const auto c = without_gil(
-            [&] { return metrics::correlation_distance<double>(s.a.view, s.b.view, s.wa.ref(), s.wb.ref()); });
+        const auto c = without_gil([&] {
+          return metrics::correlation_distance<double>(s.a.view, s.b.view, s.wa.ref(), s.wb.ref());
+        });
         return py::make_tuple(c.frobenius, c.normalized);
       },
       POPALIGN_SAMPLE_ARGS, py::arg("copy") = true);
@@ -86,7 +92,8 @@ void bind_metrics(py::module_& m) {
         o.execution = make_execution(threads, py::none());
         if (directions.is_none())
           return run_cancellable(o.execution.cancel, [&] {
-            return metrics::sliced_wasserstein<double>(s.a.view, s.b.view, s.wa.ref(), s.wb.ref(), o);
+            return metrics::sliced_wasserstein<double>(s.a.view, s.b.view, s.wa.ref(), s.wb.ref(),
+                                                       o);
           });
         MatrixArg<double> dirs(directions, "directions", copy);
         return run_cancellable(o.execution.cancel, [&] {
@@ -94,12 +101,14 @@ void bind_metrics(py::module_& m) {
                                                      dirs.view, o);
         });
       },
-      POPALIGN_SAMPLE_ARGS, py::arg("n_projections") = 128, py::arg("p") = 2.0,
-      py::arg("seed") = 0, py::arg("directions") = py::none(), py::arg("threads") = 0,
-      py::arg("copy") = true);
-  m.def("random_directions", [](Index n, Index d, std::uint64_t seed) {
-    return to_numpy(metrics::random_directions(n, d, seed));
-  }, py::arg("n_projections"), py::arg("d"), py::arg("seed") = 0);
+      POPALIGN_SAMPLE_ARGS, py::arg("n_projections") = 128, py::arg("p") = 2.0, py::arg("seed") = 0,
+      py::arg("directions") = py::none(), py::arg("threads") = 0, py::arg("copy") = true);
+  m.def(
+      "random_directions",
+      [](Index n, Index d, std::uint64_t seed) {
+        return to_numpy(metrics::random_directions(n, d, seed));
+      },
+      py::arg("n_projections"), py::arg("d"), py::arg("seed") = 0);
 
   m.def(
       "mmd",
@@ -148,7 +157,8 @@ void bind_metrics(py::module_& m) {
         o.scale = scale;
         o.sinkhorn.execution = make_execution(threads, py::none());
         const auto r = run_cancellable(o.sinkhorn.execution.cancel, [&] {
-          return metrics::sinkhorn_divergence<double>(s.a.view, s.b.view, s.wa.ref(), s.wb.ref(), o);
+          return metrics::sinkhorn_divergence<double>(s.a.view, s.b.view, s.wa.ref(), s.wb.ref(),
+                                                      o);
         });
         py::dict d;
         d["divergence"] = r.divergence;

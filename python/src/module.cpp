@@ -31,9 +31,10 @@ PyObject* new_exception(py::module_& m, const char* name, std::initializer_list<
 }  // namespace
 
 std::string describe_array(py::handle obj) {
-  if (!py::isinstance<py::array>(obj)) return std::string("a ") + py::str(py::type::of(obj).attr("__name__")).cast<std::string>();
+  if (!py::isinstance<py::array>(obj))
+    return std::string("a ") + py::str(py::type::of(obj).attr("__name__")).cast<std::string>();
   auto a = py::reinterpret_borrow<py::array>(obj);
-  std::string layout = (a.flags() & py::array::c_style) ? "C-contiguous"
+  std::string layout = (a.flags() & py::array::c_style)   ? "C-contiguous"
                        : (a.flags() & py::array::f_style) ? "Fortran-ordered"
                                                           : "strided";
   return "a " + layout + " " + py::str(a.dtype()).cast<std::string>() + " array";
@@ -76,8 +77,8 @@ void bind_errors(py::module_& m) {
                                     "A computation produced NaN or infinity where it must not.");
   g_cancelled = new_exception(m, "Cancelled", {g_error},
                               "A progress callback or cancellation stopped the run.");
-  g_backend_error = new_exception(m, "BackendError", {g_error},
-                                  "An LLM or embedder backend failed.");
+  g_backend_error =
+      new_exception(m, "BackendError", {g_error}, "An LLM or embedder backend failed.");
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -113,16 +114,20 @@ PYBIND11_MODULE(_core, m) {
   pp::bind_metrics(m);
   pp::bind_io(m);
   pp::bind_psychometrics(m);
-  pp::bind_llm(m);
+  pp::bind_administer(m);
   pp::bind_embedding(m);
 
   // Test hooks for the zero-copy guarantees (tests/python/test_arrays.py).
-  m.def("_view_address", [](py::handle a, bool copy) {
-    pp::MatrixArg<double> v(a, "array", copy);
-    return reinterpret_cast<std::uintptr_t>(v.view.data());
-  }, py::arg("array"), py::arg("copy") = true);
+  m.def(
+      "_view_address",
+      [](py::handle a, bool copy) {
+        pp::MatrixArg<double> v(a, "array", copy);
+        return reinterpret_cast<std::uintptr_t>(v.view.data());
+      },
+      py::arg("array"), py::arg("copy") = true);
   m.def("_owned_array", [](popalign::Index n) {
-    popalign::Vector<double> v = popalign::Vector<double>::LinSpaced(n, 0.0, static_cast<double>(n - 1));
+    popalign::Vector<double> v =
+        popalign::Vector<double>::LinSpaced(n, 0.0, static_cast<double>(n - 1));
     const auto address = reinterpret_cast<std::uintptr_t>(v.data());
     return py::make_tuple(pp::to_numpy(std::move(v)), address);
   });

@@ -83,12 +83,13 @@ bool is_float32(py::handle a) {
 }
 
 template <Real T>
-py::dict run_align(py::handle pool, py::handle reference, const align::AlignOptions& options, bool copy,
-                   const std::vector<std::string>& traits) {
+py::dict run_align(py::handle pool, py::handle reference, const align::AlignOptions& options,
+                   bool copy, const std::vector<std::string>& traits) {
   MatrixArg<T> p(pool, "pool", copy);
   MatrixArg<T> r(reference, "reference", copy);
   const CancellationToken token = options.execution.cancel;
-  align::AlignResult res = run_cancellable(token, [&] { return align::align<T>(p.view, r.view, options); });
+  align::AlignResult res =
+      run_cancellable(token, [&] { return align::align<T>(p.view, r.view, options); });
   return result_dict(std::move(res), traits);
 }
 
@@ -109,10 +110,15 @@ ot::SinkhornOptions sinkhorn_options(double reg, Index max_iter, double tol, dou
   o.eps_scaling_factor = eps_scaling_factor;
   o.eps_scaling_iterations = eps_scaling_iterations;
   o.eps_start = eps_start;
-  if (storage == "automatic") o.storage = ot::KernelStorage::automatic;
-  else if (storage == "online") o.storage = ot::KernelStorage::online;
-  else if (storage == "stored") o.storage = ot::KernelStorage::stored;
-  else throw InvalidArgument("storage", "must be 'automatic', 'online' or 'stored', got '" + storage + "'");
+  if (storage == "automatic")
+    o.storage = ot::KernelStorage::automatic;
+  else if (storage == "online")
+    o.storage = ot::KernelStorage::online;
+  else if (storage == "stored")
+    o.storage = ot::KernelStorage::stored;
+  else
+    throw InvalidArgument("storage",
+                          "must be 'automatic', 'online' or 'stored', got '" + storage + "'");
   o.kernel_memory_budget = kernel_memory;
   o.overrelaxation = overrelaxation;
   o.newton = newton;
@@ -161,7 +167,8 @@ density::Bandwidth parse_bandwidth(py::handle bw) {
     const auto s = bw.cast<std::string>();
     if (s == "scott") return density::Bandwidth::scott();
     if (s == "silverman") return density::Bandwidth::silverman();
-    throw InvalidArgument("bandwidth", "must be 'scott', 'silverman' or a positive factor, got '" + s + "'");
+    throw InvalidArgument("bandwidth",
+                          "must be 'scott', 'silverman' or a positive factor, got '" + s + "'");
   }
   return density::Bandwidth::with_factor(bw.cast<double>());
 }
@@ -195,24 +202,33 @@ class PyKde {
 }  // namespace
 
 void bind_numeric(py::module_& m) {
-  py::class_<align::AlignOptions>(m, "AlignOptions",
-                                  "Options of align(); attributes as in popalign::align::AlignOptions.")
+  py::class_<align::AlignOptions>(
+      m, "AlignOptions", "Options of align(); attributes as in popalign::align::AlignOptions.")
       .def(py::init<>())
       .def_readwrite("n", &align::AlignOptions::n)
       .def_property(
-          "method", [](const align::AlignOptions& o) { return std::string(align::to_string(o.method)); },
+          "method",
+          [](const align::AlignOptions& o) { return std::string(align::to_string(o.method)); },
           [](align::AlignOptions& o, const std::string& s) {
             const auto mm = align::parse_method(s);
-            if (!mm) throw InvalidArgument("method", "must be 'resample', 'is', 'ot' or 'random', got '" + s + "'");
+            if (!mm)
+              throw InvalidArgument("method",
+                                    "must be 'resample', 'is', 'ot' or 'random', got '" + s + "'");
             o.method = *mm;
           })
       .def_property(
-          "output", [](const align::AlignOptions& o) { return std::string(align::to_string(o.output)); },
+          "output",
+          [](const align::AlignOptions& o) { return std::string(align::to_string(o.output)); },
           [](align::AlignOptions& o, const std::string& s) {
-            if (s == "distinct") o.output = align::Output::distinct;
-            else if (s == "multiset") o.output = align::Output::multiset;
-            else if (s == "weights") o.output = align::Output::weights;
-            else throw InvalidArgument("output", "must be 'distinct', 'multiset' or 'weights', got '" + s + "'");
+            if (s == "distinct")
+              o.output = align::Output::distinct;
+            else if (s == "multiset")
+              o.output = align::Output::multiset;
+            else if (s == "weights")
+              o.output = align::Output::weights;
+            else
+              throw InvalidArgument("output",
+                                    "must be 'distinct', 'multiset' or 'weights', got '" + s + "'");
           })
       .def_readwrite("seed", &align::AlignOptions::seed)
       .def_readwrite("bandwidth_factor", &align::AlignOptions::bandwidth_factor)
@@ -220,17 +236,25 @@ void bind_numeric(py::module_& m) {
           "truncation",
           [](const align::AlignOptions& o) {
             switch (o.truncation) {
-              case sampling::Truncation::none: return std::string("none");
-              case sampling::Truncation::ionides: return std::string("ionides");
-              case sampling::Truncation::psis: return std::string("psis");
+              case sampling::Truncation::none:
+                return std::string("none");
+              case sampling::Truncation::ionides:
+                return std::string("ionides");
+              case sampling::Truncation::psis:
+                return std::string("psis");
             }
             return std::string("unknown");
           },
           [](align::AlignOptions& o, const std::string& s) {
-            if (s == "none") o.truncation = sampling::Truncation::none;
-            else if (s == "ionides") o.truncation = sampling::Truncation::ionides;
-            else if (s == "psis") o.truncation = sampling::Truncation::psis;
-            else throw InvalidArgument("truncation", "must be 'psis', 'ionides' or 'none', got '" + s + "'");
+            if (s == "none")
+              o.truncation = sampling::Truncation::none;
+            else if (s == "ionides")
+              o.truncation = sampling::Truncation::ionides;
+            else if (s == "psis")
+              o.truncation = sampling::Truncation::psis;
+            else
+              throw InvalidArgument("truncation",
+                                    "must be 'psis', 'ionides' or 'none', got '" + s + "'");
           })
       .def_readwrite("kde_max_points", &align::AlignOptions::kde_max_points)
       .def_readwrite("candidate_factor", &align::AlignOptions::candidate_factor)
@@ -251,9 +275,13 @@ void bind_numeric(py::module_& m) {
             return std::string(o.rounding == align::Rounding::ordered ? "ordered" : "systematic");
           },
           [](align::AlignOptions& o, const std::string& s) {
-            if (s == "ordered") o.rounding = align::Rounding::ordered;
-            else if (s == "systematic") o.rounding = align::Rounding::systematic;
-            else throw InvalidArgument("rounding", "must be 'ordered' or 'systematic', got '" + s + "'");
+            if (s == "ordered")
+              o.rounding = align::Rounding::ordered;
+            else if (s == "systematic")
+              o.rounding = align::Rounding::systematic;
+            else
+              throw InvalidArgument("rounding",
+                                    "must be 'ordered' or 'systematic', got '" + s + "'");
           })
       .def_readwrite("ess_warn_fraction", &align::AlignOptions::ess_warn_fraction)
       .def_readwrite("coverage_ratio", &align::AlignOptions::coverage_ratio)
@@ -289,14 +317,14 @@ void bind_numeric(py::module_& m) {
         VectorArg va(a, "a", copy), vb(b, "b", copy);
         MatrixArg<double> cost(M, "M", copy);
         const Execution ex = make_execution(threads, std::move(progress));
-        const auto o = sinkhorn_options(reg, max_iter, tol, rtol, reg_m_a, reg_m_b, eps_scaling,
-                                        eps_scaling_factor, eps_scaling_iterations, eps_start,
-                                        storage, kernel_memory, overrelaxation, newton,
-                                        compute_cost, ex);
+        const auto o =
+            sinkhorn_options(reg, max_iter, tol, rtol, reg_m_a, reg_m_b, eps_scaling,
+                             eps_scaling_factor, eps_scaling_iterations, eps_start, storage,
+                             kernel_memory, overrelaxation, newton, compute_cost, ex);
         const ot::Potentials w = warm_start(warm);
         const ot::DenseCost<double> geom(cost.view);
-        ot::SinkhornResult r =
-            run_cancellable(ex.cancel, [&] { return ot::sinkhorn(geom, va.ref(), vb.ref(), o, w); });
+        ot::SinkhornResult r = run_cancellable(
+            ex.cancel, [&] { return ot::sinkhorn(geom, va.ref(), vb.ref(), o, w); });
         return sinkhorn_result(std::move(r), &geom, plan, max_plan_entries, ex);
       },
       py::arg("a"), py::arg("b"), py::arg("M"), py::arg("reg"), py::arg("max_iter"), py::arg("tol"),
@@ -317,24 +345,23 @@ void bind_numeric(py::module_& m) {
         VectorArg va(a, "a", copy), vb(b, "b", copy);
         MatrixArg<double> px(x, "x", copy), py_(y, "y", copy);
         const Execution ex = make_execution(threads, std::move(progress));
-        const auto o = sinkhorn_options(reg, max_iter, tol, rtol, reg_m_a, reg_m_b, eps_scaling,
-                                        eps_scaling_factor, eps_scaling_iterations, eps_start,
-                                        storage, kernel_memory, overrelaxation, newton,
-                                        compute_cost, ex);
+        const auto o =
+            sinkhorn_options(reg, max_iter, tol, rtol, reg_m_a, reg_m_b, eps_scaling,
+                             eps_scaling_factor, eps_scaling_iterations, eps_start, storage,
+                             kernel_memory, overrelaxation, newton, compute_cost, ex);
         const ot::Potentials w = warm_start(warm);
         check_argument(scale > 0 && std::isfinite(scale), "scale", "must be finite and > 0");
         const ot::PointCloud<double> geom(px.view, py_.view, scale);
-        ot::SinkhornResult r =
-            run_cancellable(ex.cancel, [&] { return ot::sinkhorn(geom, va.ref(), vb.ref(), o, w); });
+        ot::SinkhornResult r = run_cancellable(
+            ex.cancel, [&] { return ot::sinkhorn(geom, va.ref(), vb.ref(), o, w); });
         return sinkhorn_result(std::move(r), &geom, plan, max_plan_entries, ex);
       },
       py::arg("x"), py::arg("y"), py::arg("a"), py::arg("b"), py::arg("scale"), py::arg("reg"),
       py::arg("max_iter"), py::arg("tol"), py::arg("rtol"), py::arg("reg_m_a"), py::arg("reg_m_b"),
       py::arg("eps_scaling"), py::arg("eps_scaling_factor"), py::arg("eps_scaling_iterations"),
-      py::arg("eps_start"), py::arg("storage"), py::arg("kernel_memory"),
-      py::arg("overrelaxation"), py::arg("newton"), py::arg("compute_cost"), py::arg("warm"),
-      py::arg("plan"), py::arg("max_plan_entries"), py::arg("threads"), py::arg("copy"),
-      py::arg("progress"));
+      py::arg("eps_start"), py::arg("storage"), py::arg("kernel_memory"), py::arg("overrelaxation"),
+      py::arg("newton"), py::arg("compute_cost"), py::arg("warm"), py::arg("plan"),
+      py::arg("max_plan_entries"), py::arg("threads"), py::arg("copy"), py::arg("progress"));
 
   py::class_<PyKde>(m, "Kde", "Exact Gaussian KDE (SciPy gaussian_kde conventions).")
       .def(py::init<py::handle, py::handle, py::handle, int, bool>(), py::arg("data"),
@@ -345,9 +372,9 @@ void bind_numeric(py::module_& m) {
       .def_property_readonly("dim", [](const PyKde& k) { return k.kde().dim(); })
       .def_property_readonly("factor", [](const PyKde& k) { return k.kde().factor(); })
       .def_property_readonly("effective_n", [](const PyKde& k) { return k.kde().effective_n(); })
-      .def_property_readonly("covariance", [](const PyKde& k) {
-        return to_numpy(RowMatrix<double>(k.kde().kernel_covariance()));
-      })
+      .def_property_readonly(
+          "covariance",
+          [](const PyKde& k) { return to_numpy(RowMatrix<double>(k.kde().kernel_covariance())); })
       .def_property_readonly("warnings", [](const PyKde& k) { return k.kde().warnings(); });
 }
 

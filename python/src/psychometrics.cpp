@@ -91,16 +91,20 @@ void bind_psychometrics(py::module_& m) {
       .def("__len__", &Instrument::num_items)
       .def("__repr__", [](const Instrument& i) {
         return "Instrument(id='" + i.id + "', items=" + std::to_string(i.items.size()) +
-               ", traits=" + std::to_string(i.traits.size()) + ", facets=" +
-               std::to_string(i.facets.size()) + ", scale=" + std::to_string(i.scale.min) + ".." +
-               std::to_string(i.scale.max) + ")";
+               ", traits=" + std::to_string(i.traits.size()) +
+               ", facets=" + std::to_string(i.facets.size()) +
+               ", scale=" + std::to_string(i.scale.min) + ".." + std::to_string(i.scale.max) + ")";
       });
   m.def("resolve_instrument", &psychometrics::resolve_instrument, py::arg("spec"),
         "A path to an instrument JSON file, or the name of a shipped one.");
-  m.def("parse_instrument", [](const std::string& json, const std::string& default_id) {
-    return psychometrics::parse_instrument(json, "<string>", default_id);
-  }, py::arg("json"), py::arg("default_id") = "instrument");
-  m.def("available_instruments", [] { return psychometrics::available_instruments(io::data_dir()); });
+  m.def(
+      "parse_instrument",
+      [](const std::string& json, const std::string& default_id) {
+        return psychometrics::parse_instrument(json, "<string>", default_id);
+      },
+      py::arg("json"), py::arg("default_id") = "instrument");
+  m.def("available_instruments",
+        [] { return psychometrics::available_instruments(io::data_dir()); });
 
   m.def(
       "score_matrix",
@@ -135,8 +139,8 @@ void bind_psychometrics(py::module_& m) {
         }));
       },
       py::arg("instrument"), py::arg("path"), py::arg("id_column") = "",
-      py::arg("missing_code") = py::none(), py::arg("min_answered") = 0.5,
-      py::arg("traits") = true, py::arg("facets") = false, py::arg("use_names") = false);
+      py::arg("missing_code") = py::none(), py::arg("min_answered") = 0.5, py::arg("traits") = true,
+      py::arg("facets") = false, py::arg("use_names") = false);
 }
 
 }  // namespace popalign::python

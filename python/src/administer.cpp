@@ -12,13 +12,13 @@
 #include <memory>
 #include <mutex>
 
+#include <popalign/administer/administer.hpp>
+#include <popalign/administer/prompts.hpp>
 #include <popalign/io/persona_record.hpp>
 #include <popalign/llm/backend.hpp>
 #include <popalign/llm/cache.hpp>
 #include <popalign/llm/openai_client.hpp>
 #include <popalign/llm/retry.hpp>
-#include <popalign/administer/administer.hpp>
-#include <popalign/administer/prompts.hpp>
 
 #include "common.hpp"
 
@@ -38,12 +38,14 @@ py::dict request_dict(const llm::Request& r) {
   d["messages"] = messages;
   d["prompt"] = r.prompt.empty() ? py::object(py::none()) : py::object(py::str(r.prompt));
   d["model"] = r.model;
-  d["temperature"] = r.temperature ? py::object(py::float_(*r.temperature)) : py::object(py::none());
+  d["temperature"] =
+      r.temperature ? py::object(py::float_(*r.temperature)) : py::object(py::none());
   d["top_p"] = r.top_p ? py::object(py::float_(*r.top_p)) : py::object(py::none());
   d["max_tokens"] = r.max_tokens ? py::object(py::int_(*r.max_tokens)) : py::object(py::none());
   d["seed"] = r.seed ? py::object(py::int_(*r.seed)) : py::object(py::none());
   d["stop"] = r.stop;
-  d["json_schema"] = r.json_schema.empty() ? py::object(py::none()) : py::object(py::str(r.json_schema));
+  d["json_schema"] =
+      r.json_schema.empty() ? py::object(py::none()) : py::object(py::str(r.json_schema));
   d["logprobs"] = r.logprobs;
   d["top_logprobs"] = r.top_logprobs;
   return d;
@@ -67,8 +69,9 @@ llm::Outcome outcome_of(py::handle a) {
   if (PyExceptionInstance_Check(a.ptr()))
     return llm::Failure{llm::ErrorKind::other, 0, py::str(a).cast<std::string>(), {}};
   if (!py::isinstance<py::dict>(a))
-    throw BackendError("callable backend: an answer must be a str, a dict, None or an exception, got " +
-                       py::str(py::type::of(a).attr("__name__")).cast<std::string>());
+    throw BackendError(
+        "callable backend: an answer must be a str, a dict, None or an exception, got " +
+        py::str(py::type::of(a).attr("__name__")).cast<std::string>());
   auto d = py::reinterpret_borrow<py::dict>(a);
   llm::Response r;
   r.text = d.contains("text") ? d["text"].cast<std::string>() : std::string();
@@ -105,10 +108,11 @@ llm::Outcome outcome_of(py::handle a) {
 class CallableBackend final : public llm::LlmBackend {
  public:
   CallableBackend(py::object fn, std::string model, CancellationToken cancel)
-      : fn_(new py::object(std::move(fn)), [](py::object* p) {
-          py::gil_scoped_acquire gil;
-          delete p;
-        }),
+      : fn_(new py::object(std::move(fn)),
+            [](py::object* p) {
+              py::gil_scoped_acquire gil;
+              delete p;
+            }),
         model_(std::move(model)),
         cancel_(std::move(cancel)) {}
 
@@ -187,17 +191,17 @@ py::dict persona_responses_dict(const administer::PersonaResponses& p) {
 
 }  // namespace
 
-void bind_llm(py::module_& m) {
+void bind_administer(py::module_& m) {
   m.def(
       "administer",
-      [](const psychometrics::Instrument& instrument, const std::vector<io::PersonaRecord>& personas,
-         py::object backend, const std::string& mode, const std::string& model,
-         std::uint64_t seed, bool shuffle_items, bool reverse_scale, int max_retries,
-         std::optional<double> temperature, int max_tokens, int top_logprobs,
-         int logprob_positions, std::size_t personas_per_round, std::size_t chunk_size,
-         int parallel_chunks, const std::string& prompt, const std::string& cache,
-         const std::string& api_key_env, std::size_t concurrency, double timeout, int attempts,
-         int threads, py::object progress) {
+      [](const psychometrics::Instrument& instrument,
+         const std::vector<io::PersonaRecord>& personas, py::object backend,
+         const std::string& mode, const std::string& model, std::uint64_t seed, bool shuffle_items,
+         bool reverse_scale, int max_retries, std::optional<double> temperature, int max_tokens,
+         int top_logprobs, int logprob_positions, std::size_t personas_per_round,
+         std::size_t chunk_size, int parallel_chunks, const std::string& prompt,
+         const std::string& cache, const std::string& api_key_env, std::size_t concurrency,
+         double timeout, int attempts, int threads, py::object progress) {
         administer::AdministerOptions o;
         o.mode = administer::administer_mode_from_string(mode);
         if (!prompt.empty()) o.prompt = administer::resolve_prompt_template(prompt);
@@ -237,8 +241,9 @@ void bind_llm(py::module_& m) {
           py::object fn = backend;
           if (!PyCallable_Check(fn.ptr()) && py::hasattr(fn, "complete")) fn = fn.attr("complete");
           if (!PyCallable_Check(fn.ptr()))
-            throw InvalidArgument("backend", "must be a base URL (str) or a callable taking a list "
-                                             "of request dicts");
+            throw InvalidArgument("backend",
+                                  "must be a base URL (str) or a callable taking a list "
+                                  "of request dicts");
           callable = std::make_shared<CallableBackend>(fn, model, token);
           b = callable;
         }
@@ -249,9 +254,8 @@ void bind_llm(py::module_& m) {
         }
         std::vector<administer::PersonaResponses> res;
         try {
-          res = run_cancellable(token, [&] {
-            return administer::administer(*b, instrument, personas, o);
-          });
+          res = run_cancellable(
+              token, [&] { return administer::administer(*b, instrument, personas, o); });
         } catch (...) {
           if (callable) callable->rethrow_error();
           throw;
