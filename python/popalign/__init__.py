@@ -1,0 +1,43 @@
+"""popalign: population-aligned persona sets for LLM social simulation, from Python.
+
+    import popalign
+    res = popalign.align(pool, reference, n=1000, seed=1)    # arrays or DataFrames
+    res.indices, res.weights, res.diagnostics, res.selection
+
+The numerics run in popalign's C++ core (popalign._core) without copying NumPy inputs that are
+C-contiguous float64; the GIL is released and Ctrl-C cancels long calls. See docs/python.md.
+"""
+from __future__ import annotations
+
+from . import _core
+from ._core import (BackendError, Cancelled, Error, InvalidArgument, IoError, NumericalError,
+                    ParseError)
+from ._align import AlignComparison, AlignResult, Diagnostics, align
+from ._density import Kde, kde
+from ._ot import SinkhornResult, sinkhorn, sinkhorn_points
+from . import metrics
+from .metrics import (compare, correlation_distance, energy_distance, mmd, sinkhorn_divergence,
+                      sliced_wasserstein, w1, wasserstein_1d)
+from ._psychometrics import Instrument, ScoreResult, available_instruments, load_instrument, score
+from ._personas import PersonaRecord, fields_of, personas_from, read_personas, write_personas
+from ._administer import AdministerResult, LlmCallable, administer
+from ._retrieve import EmbedderCallable, retrieve
+
+__version__: str = _core.__version__
+
+__all__ = [
+    "__version__",
+    # errors
+    "Error", "InvalidArgument", "IoError", "ParseError", "NumericalError", "Cancelled",
+    "BackendError",
+    # numerics
+    "align", "AlignResult", "Diagnostics", "AlignComparison", "sinkhorn", "sinkhorn_points",
+    "SinkhornResult", "Kde", "kde", "metrics", "compare", "w1", "wasserstein_1d",
+    "sliced_wasserstein", "mmd", "energy_distance", "correlation_distance", "sinkhorn_divergence",
+    # questionnaires
+    "Instrument", "load_instrument", "available_instruments", "score", "ScoreResult",
+    # LLM
+    "administer", "AdministerResult", "LlmCallable", "retrieve", "EmbedderCallable",
+    # personas
+    "PersonaRecord", "read_personas", "write_personas", "personas_from", "fields_of",
+]

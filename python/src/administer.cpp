@@ -1,0 +1,285 @@
+// Administering questionnaires from Python, with the LLM backend given as
+//  - a base URL: the library's HTTP stack (OpenAiBackend -> RetryBackend -> CachedBackend when
+//    a cache file is given), sharing the run's cancellation token; or
+//  - any Python callable (or object with .complete) taking a list of request dicts and returning
+//    one answer per request: a str (the text), a dict {"text", "finish_reason"?, "logprobs"?,
+//    "usage"?}, or None / an Exception instance for a failed call. It is called with the GIL
+//    taken from the computation's worker thread. If it raises, the run is cancelled and the
+//    exception is re-raised to the caller once administer() has stopped.
+// The administering API bound here is popalign::administer (include/popalign/administer/).
+#include <chrono>
+#include <exception>
+#include <memory>
+#include <mutex>
+
+#include <popalign/administer/administer.hpp>
+#include <popalign/administer/prompts.hpp>
+#include <popalign/io/persona_record.hpp>
+#include <popalign/llm/backend.hpp>
+#include <popalign/llm/cache.hpp>
+#include <popalign/llm/openai_client.hpp>
+#include <popalign/llm/retry.hpp>
+
+#include "common.hpp"
+
+namespace popalign::python {
+
+namespace {
+
+py::dict request_dict(const llm::Request& r) {
+  py::dict d;
+  py::list messages;
+  for (const auto& msg : r.messages) {
+    py::dict m;
+    m["role"] = msg.role;
+    m["content"] = msg.content;
+    messages.append(m);
+  }
+  d["messages"] = messages;
+  d["prompt"] = r.prompt.empty() ? py::object(py::none()) : py::object(py::str(r.prompt));
+  d["model"] = r.model;
+  d["temperature"] =
+      r.temperature ? py::object(py::float_(*r.temperature)) : py::object(py::none());
+  d["top_p"] = r.top_p ? py::object(py::float_(*r.top_p)) : py::object(py::none());
+  d["max_tokens"] = r.max_tokens ? py::object(py::int_(*r.max_tokens)) : py::object(py::none());
+  d["seed"] = r.seed ? py::object(py::int_(*r.seed)) : py::object(py::none());
+  d["stop"] = r.stop;
+  d["json_schema"] =
+      r.json_schema.empty() ? py::object(py::none()) : py::object(py::str(r.json_schema));
+  d["logprobs"] = r.logprobs;
+  d["top_logprobs"] = r.top_logprobs;
+  return d;
+}
+
+std::pair<std::string, double> token_pair(py::handle t) {
+  if (py::isinstance<py::dict>(t))
+    return {t["token"].cast<std::string>(), t["logprob"].cast<double>()};
+  auto s = py::reinterpret_borrow<py::sequence>(t);
+  return {s[0].cast<std::string>(), s[1].cast<double>()};
+}
+
+llm::Outcome outcome_of(py::handle a) {
+  if (a.is_none()) return llm::Failure{llm::ErrorKind::other, 0, "the backend returned None", {}};
+  if (py::isinstance<py::str>(a)) {
+    llm::Response r;
+    r.text = a.cast<std::string>();
+    r.finish_reason = "stop";
+    return r;
+  }
+  if (PyExceptionInstance_Check(a.ptr()))
+    return llm::Failure{llm::ErrorKind::other, 0, py::str(a).cast<std::string>(), {}};
+  if (!py::isinstance<py::dict>(a))
+    throw BackendError(
+        "callable backend: an answer must be a str, a dict, None or an exception, got " +
+        py::str(py::type::of(a).attr("__name__")).cast<std::string>());
+  auto d = py::reinterpret_borrow<py::dict>(a);
+  llm::Response r;
+  r.text = d.contains("text") ? d["text"].cast<std::string>() : std::string();
+  r.finish_reason = d.contains("finish_reason") ? d["finish_reason"].cast<std::string>() : "stop";
+  if (d.contains("model")) r.model = d["model"].cast<std::string>();
+  if (d.contains("usage")) {
+    auto u = d["usage"];
+    r.usage.prompt_tokens = u["prompt_tokens"].cast<std::int64_t>();
+    r.usage.completion_tokens = u["completion_tokens"].cast<std::int64_t>();
+  }
+  if (d.contains("logprobs") && !d["logprobs"].is_none()) {
+    for (py::handle t : d["logprobs"]) {
+      llm::TokenLogprob tl;
+      if (py::isinstance<py::dict>(t)) {
+        tl.token = t["token"].cast<std::string>();
+        tl.logprob = t["logprob"].cast<double>();
+        if (py::reinterpret_borrow<py::dict>(t).contains("top"))
+          for (py::handle alt : t["top"]) {
+            auto [tok, lp] = token_pair(alt);
+            tl.top.push_back({tok, lp});
+          }
+      } else {
+        auto [tok, lp] = token_pair(t);
+        tl.token = tok;
+        tl.logprob = lp;
+      }
+      r.logprobs.push_back(std::move(tl));
+    }
+  }
+  return r;
+}
+
+/// An LlmBackend that calls a Python callable (see the file comment).
+class CallableBackend final : public llm::LlmBackend {
+ public:
+  CallableBackend(py::object fn, std::string model, CancellationToken cancel)
+      : fn_(new py::object(std::move(fn)),
+            [](py::object* p) {
+              py::gil_scoped_acquire gil;
+              delete p;
+            }),
+        model_(std::move(model)),
+        cancel_(std::move(cancel)) {}
+
+  std::vector<llm::Outcome> complete(std::span<const llm::Request> batch) override {
+    std::vector<llm::Outcome> out;
+    out.reserve(batch.size());
+    py::gil_scoped_acquire gil;
+    if (error_ || cancel_.cancelled()) {
+      for (std::size_t i = 0; i < batch.size(); ++i)
+        out.emplace_back(llm::Failure{llm::ErrorKind::cancelled, 0, "cancelled", {}});
+      return out;
+    }
+    try {
+      py::list requests;
+      for (const auto& r : batch) requests.append(request_dict(r));
+      py::object answers = (*fn_)(requests);
+      py::list list = py::list(answers);
+      if (list.size() != batch.size())
+        throw py::value_error("the LLM callable returned " + std::to_string(list.size()) +
+                              " answers for " + std::to_string(batch.size()) + " requests");
+      for (py::handle a : list) out.push_back(outcome_of(a));
+    } catch (...) {
+      // The user's exception stops the run and is raised again after it (rethrow_error()).
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
+      cancel_.cancel();
+      out.clear();
+      for (std::size_t i = 0; i < batch.size(); ++i)
+        out.emplace_back(llm::Failure{llm::ErrorKind::cancelled, 0, "the LLM callable raised", {}});
+    }
+    return out;
+  }
+  std::string name() const override { return "python-callable"; }
+  std::string default_model() const override { return model_; }
+  void rethrow_error() {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  std::shared_ptr<py::object> fn_;
+  std::string model_;
+  CancellationToken cancel_;
+  std::mutex mutex_;
+  std::exception_ptr error_;
+};
+
+py::dict persona_responses_dict(const administer::PersonaResponses& p) {
+  py::dict d;
+  d["persona_id"] = p.persona_id;
+  py::list items;
+  for (const auto& it : p.items) {
+    py::dict e;
+    e["item_id"] = it.item_id;
+    e["value"] = it.value ? py::object(py::float_(*it.value)) : py::object(py::none());
+    e["status"] = std::string(administer::to_string(it.status));
+    e["raw"] = it.raw;
+    e["attempts"] = it.attempts;
+    e["position"] = it.position;
+    e["option_mass"] = it.option_mass;
+    e["probabilities"] = it.probabilities;
+    e["error"] = it.error;
+    items.append(e);
+  }
+  d["items"] = items;
+  d["order"] = p.order;
+  d["raw_calls"] = p.raw_calls;
+  d["calls"] = p.calls;
+  d["cached_calls"] = p.cached_calls;
+  d["prompt_tokens"] = p.usage.prompt_tokens;
+  d["completion_tokens"] = p.usage.completion_tokens;
+  d["failed"] = p.failed();
+  return d;
+}
+
+}  // namespace
+
+void bind_administer(py::module_& m) {
+  m.def(
+      "administer",
+      [](const psychometrics::Instrument& instrument,
+         const std::vector<io::PersonaRecord>& personas, py::object backend,
+         const std::string& mode, const std::string& model, std::uint64_t seed, bool shuffle_items,
+         bool reverse_scale, int max_retries, std::optional<double> temperature, int max_tokens,
+         int top_logprobs, int logprob_positions, std::size_t personas_per_round,
+         std::size_t chunk_size, int parallel_chunks, const std::string& prompt,
+         const std::string& cache, const std::string& api_key_env, std::size_t concurrency,
+         double timeout, int attempts, int threads, py::object progress) {
+        administer::AdministerOptions o;
+        o.mode = administer::administer_mode_from_string(mode);
+        if (!prompt.empty()) o.prompt = administer::resolve_prompt_template(prompt);
+        o.model = model;
+        o.seed = seed;
+        o.shuffle_items = shuffle_items;
+        o.reverse_scale = reverse_scale;
+        o.max_retries = max_retries;
+        o.temperature = temperature;
+        o.max_tokens = max_tokens;
+        o.top_logprobs = top_logprobs;
+        o.logprob_positions = logprob_positions;
+        o.personas_per_round = personas_per_round;
+        o.chunk_size = chunk_size;
+        o.parallel_chunks = parallel_chunks;
+        o.execution = make_execution(threads, std::move(progress));
+        o.validate();
+        const CancellationToken token = o.execution.cancel;
+
+        std::shared_ptr<llm::LlmBackend> b;
+        std::shared_ptr<CallableBackend> callable;
+        if (py::isinstance<py::str>(backend)) {
+          llm::OpenAiOptions http;
+          http.base_url = backend.cast<std::string>();
+          http.model = model;
+          http.api_key_env = api_key_env;
+          http.max_in_flight = concurrency;
+          http.total_timeout = std::chrono::milliseconds(static_cast<long long>(timeout * 1000));
+          http.cancel = token;
+          b = std::make_shared<llm::OpenAiBackend>(http);
+          llm::RetryOptions retry;
+          retry.max_attempts = attempts;
+          retry.seed = seed;
+          retry.cancel = token;
+          b = std::make_shared<llm::RetryBackend>(b, retry);
+        } else {
+          py::object fn = backend;
+          if (!PyCallable_Check(fn.ptr()) && py::hasattr(fn, "complete")) fn = fn.attr("complete");
+          if (!PyCallable_Check(fn.ptr()))
+            throw InvalidArgument("backend",
+                                  "must be a base URL (str) or a callable taking a list "
+                                  "of request dicts");
+          callable = std::make_shared<CallableBackend>(fn, model, token);
+          b = callable;
+        }
+        if (!cache.empty()) {
+          llm::CacheOptions c;
+          c.path = cache;
+          b = std::make_shared<llm::CachedBackend>(b, c);
+        }
+        std::vector<administer::PersonaResponses> res;
+        try {
+          res = run_cancellable(
+              token, [&] { return administer::administer(*b, instrument, personas, o); });
+        } catch (...) {
+          if (callable) callable->rethrow_error();
+          throw;
+        }
+        if (callable) callable->rethrow_error();
+        const std::string used_model = model.empty() ? b->default_model() : model;
+        py::list out, lines;
+        for (const auto& p : res) {
+          out.append(persona_responses_dict(p));
+          lines.append(administer::response_line(p, instrument, o, used_model));
+        }
+        py::dict d;
+        d["responses"] = out;
+        d["lines"] = lines;
+        d["cancelled"] = token.cancelled();
+        return d;
+      },
+      py::arg("instrument"), py::arg("personas"), py::arg("backend"), py::arg("mode"),
+      py::arg("model"), py::arg("seed"), py::arg("shuffle_items"), py::arg("reverse_scale"),
+      py::arg("max_retries"), py::arg("temperature"), py::arg("max_tokens"),
+      py::arg("top_logprobs"), py::arg("logprob_positions"), py::arg("personas_per_round"),
+      py::arg("chunk_size"), py::arg("parallel_chunks"), py::arg("prompt"), py::arg("cache"),
+      py::arg("api_key_env"), py::arg("concurrency"), py::arg("timeout"), py::arg("attempts"),
+      py::arg("threads"), py::arg("progress"));
+}
+
+}  // namespace popalign::python

@@ -1,0 +1,109 @@
+// Persona retrieval from Python with the embedder given as
+//  - "glove": the shipped GloVe vectors with SIF weighting (its common component fitted on the
+//    personas searched, as `popalign retrieve` does); every scoring works with it;
+//  - any Python callable fn(texts: list[str]) -> array (len(texts) x dimension), called with the
+//    GIL taken; the scorings that need only vectors (max-fact, whole) work with it.
+#include <memory>
+
+#include <popalign/embedding/embedder.hpp>
+#include <popalign/embedding/retrieval.hpp>
+#include <popalign/embedding/word_vectors.hpp>
+#include <popalign/io/persona_record.hpp>
+
+#include "common.hpp"
+
+namespace popalign::python {
+
+namespace {
+
+class CallableEmbedder final : public embedding::Embedder {
+ public:
+  CallableEmbedder(py::object fn, Index dimension, bool normalized)
+      : fn_(new py::object(std::move(fn)),
+            [](py::object* p) {
+              py::gil_scoped_acquire gil;
+              delete p;
+            }),
+        dimension_(dimension),
+        normalized_(normalized) {}
+
+  RowMatrix<float> embed(const std::vector<std::string>& texts) const override {
+    py::gil_scoped_acquire gil;
+    py::object out = (*fn_)(py::cast(texts));
+    auto arr = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(out);
+    if (!arr) throw py::error_already_set();
+    if (arr.ndim() != 2 || arr.shape(0) != static_cast<py::ssize_t>(texts.size()) ||
+        arr.shape(1) != dimension_)
+      throw BackendError("embedder callable returned an array of shape " +
+                         py::str(py::object(arr.attr("shape"))).cast<std::string>() + " for " +
+                         std::to_string(texts.size()) + " texts of dimension " +
+                         std::to_string(dimension_));
+    return Eigen::Map<const RowMatrix<float>>(arr.data(), arr.shape(0), arr.shape(1));
+  }
+  Index dimension() const override { return dimension_; }
+  bool normalized() const override { return normalized_; }
+  std::string name() const override { return "python-callable"; }
+
+ private:
+  std::shared_ptr<py::object> fn_;
+  Index dimension_;
+  bool normalized_;
+};
+
+}  // namespace
+
+void bind_embedding(py::module_& m) {
+  m.def(
+      "retrieve",
+      [](const std::vector<io::PersonaRecord>& personas, const std::vector<std::string>& queries,
+         Index k, py::object embedder, Index dimension, bool normalized, const std::string& scoring,
+         int threads) {
+        std::vector<embedding::PersonaText> texts;
+        texts.reserve(personas.size());
+        std::vector<std::string> corpus;
+        for (const auto& p : personas) {
+          texts.push_back({p.id, p.facts.empty() ? io::split_sentences(p.text) : p.facts});
+          corpus.insert(corpus.end(), texts.back().facts.begin(), texts.back().facts.end());
+        }
+        std::shared_ptr<const embedding::Embedder> e;
+        if (py::isinstance<py::str>(embedder)) {
+          const auto name = embedder.cast<std::string>();
+          if (name != "glove")
+            throw InvalidArgument("embedder", "must be 'glove' or a callable, got '" + name + "'");
+          py::gil_scoped_release nogil;
+          e = embedding::make_sif_embedder(embedding::default_word_vectors_path(), "", corpus,
+                                           embedding::SifOptions{.threads = threads});
+        } else {
+          if (!PyCallable_Check(embedder.ptr()))
+            throw InvalidArgument("embedder", "must be 'glove' or a callable texts -> array");
+          check_argument(dimension > 0, "dimension", "must be > 0 for a callable embedder");
+          e = std::make_shared<CallableEmbedder>(embedder, dimension, normalized);
+        }
+        embedding::RetrieverOptions ro;
+        ro.scoring = embedding::parse_profile_scoring(scoring);
+        ro.execution = make_execution(threads, py::none());
+        auto hits = run_cancellable(ro.execution.cancel, [&] {
+          const embedding::PersonaRetriever r(e, texts, ro);
+          return r.search(queries, k);
+        });
+        std::vector<std::int64_t> query, rank, index;
+        std::vector<double> score;
+        for (std::size_t q = 0; q < hits.size(); ++q)
+          for (std::size_t j = 0; j < hits[q].size(); ++j) {
+            query.push_back(static_cast<std::int64_t>(q));
+            rank.push_back(static_cast<std::int64_t>(j + 1));
+            index.push_back(hits[q][j].index);
+            score.push_back(hits[q][j].score);
+          }
+        py::dict d;
+        d["query"] = to_numpy(std::move(query));
+        d["rank"] = to_numpy(std::move(rank));
+        d["index"] = to_numpy(std::move(index));
+        d["score"] = to_numpy(std::move(score));
+        return d;
+      },
+      py::arg("personas"), py::arg("queries"), py::arg("k"), py::arg("embedder"),
+      py::arg("dimension"), py::arg("normalized"), py::arg("scoring"), py::arg("threads"));
+}
+
+}  // namespace popalign::python
