@@ -7,7 +7,8 @@ them are the human reference. The persona pool is drawn from the other half with
 LLM-written personas (more agreeable, open, calm and conscientious, less varied), and each pool
 member gets a persona text from Synthetic-Persona-Chat. align() then selects 500 personas whose
 traits match the reference, and the selection is written as persona JSONL with its traits --
-the file the exporters to TinyTroupe, Concordia and OASIS read (their cells come later).
+the file the exporters read -- and exported to TinyTroupe, Concordia and OASIS, with trait
+levels set by the reference's tertiles.
 
     PYTHONPATH=build/release/python /usr/bin/python3 examples/python/align_and_export.py
 """
@@ -77,4 +78,21 @@ popalign.write_personas(out / "aligned_personas.jsonl", records)
 selection.drop(columns=["persona"]).to_csv(out / "selection.csv", index=False)
 print(f"wrote {len(records)} personas to {out / 'aligned_personas.jsonl'}")
 
-# %% Export to the simulation frameworks (TinyTroupe, Concordia, OASIS): added with the exporters.
+# %% Export to the simulation frameworks (TinyTroupe, Concordia, OASIS)
+# Trait levels (low/medium/high) are the tertiles of the human reference; OASIS's MBTI is the
+# Big Five split at the reference medians (docs/export.md).
+targets = {"tinytroupe": out / "tinytroupe", "concordia": out / "concordia.json",
+           "oasis-reddit": out / "oasis_reddit.json", "oasis-twitter": out / "oasis_twitter.csv"}
+for fmt, target in targets.items():
+    written = popalign.export(records, fmt, target, reference)
+    print(f"{fmt}: {written['personas']} personas -> {target}")
+
+import json  # noqa: E402  (a notebook cell)
+agents = sorted((out / "tinytroupe").glob("*.agent.json"))
+assert len(agents) == len(records)
+first = json.loads(agents[0].read_text())
+assert first["type"] == "TinyPerson" and "big_five" in first["persona"]["personality"]
+reddit = json.loads((out / "oasis_reddit.json").read_text())
+assert len(reddit) == len(records) and all(len(u["mbti"]) == 4 for u in reddit)
+print("TinyTroupe big five of", first["persona"]["name"], first["persona"]["personality"]["big_five"])
+

@@ -22,6 +22,8 @@ from ._psychometrics import Instrument, ScoreResult, available_instruments, load
 from ._personas import PersonaRecord, fields_of, personas_from, read_personas, write_personas
 from ._administer import AdministerResult, LlmCallable, administer
 from ._retrieve import EmbedderCallable, retrieve
+from ._export import (FORMATS as EXPORT_FORMATS, export, export_concordia, export_oasis_reddit,
+                      export_oasis_twitter, export_tinytroupe, mbti_from_big_five, render_export)
 
 __version__: str = _core.__version__
 
@@ -40,4 +42,7 @@ __all__ = [
     "administer", "AdministerResult", "LlmCallable", "retrieve", "EmbedderCallable",
     # personas
     "PersonaRecord", "read_personas", "write_personas", "personas_from", "fields_of",
+    # exporters
+    "export", "render_export", "export_tinytroupe", "export_concordia", "export_oasis_reddit",
+    "export_oasis_twitter", "mbti_from_big_five", "EXPORT_FORMATS",
 ]

@@ -199,5 +199,6 @@ void bind_psychometrics(py::module_& m);
 void bind_io(py::module_& m);
 void bind_administer(py::module_& m);
 void bind_embedding(py::module_& m);
+void bind_exporters(py::module_& m);
 
 }  // namespace popalign::python

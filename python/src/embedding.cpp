@@ -2,7 +2,8 @@
 //  - "glove": the shipped GloVe vectors with SIF weighting (its common component fitted on the
 //    personas searched, as `popalign retrieve` does); every scoring works with it;
 //  - any Python callable fn(texts: list[str]) -> array (len(texts) x dimension), called with the
-//    GIL taken; the scorings that need only vectors (max-fact, whole) work with it.
+//    GIL taken; max-fact, whole and fused (which then fuses max-fact with whole) work with it;
+//    max-sim and max-sim-profile need token vectors, which a callable does not have.
 #include <memory>
 
 #include <popalign/embedding/embedder.hpp>
@@ -58,11 +59,12 @@ void bind_embedding(py::module_& m) {
       [](const std::vector<io::PersonaRecord>& personas, const std::vector<std::string>& queries,
          Index k, py::object embedder, Index dimension, bool normalized, const std::string& scoring,
          int threads) {
-        std::vector<embedding::PersonaText> texts;
+        std::vector<io::PersonaRecord> texts;
         texts.reserve(personas.size());
         std::vector<std::string> corpus;
         for (const auto& p : personas) {
-          texts.push_back({p.id, p.facts.empty() ? io::split_sentences(p.text) : p.facts});
+          texts.push_back(p);
+          if (texts.back().facts.empty()) texts.back().facts = io::split_sentences(p.text);
           corpus.insert(corpus.end(), texts.back().facts.begin(), texts.back().facts.end());
         }
         std::shared_ptr<const embedding::Embedder> e;
