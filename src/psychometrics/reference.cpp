@@ -16,11 +16,6 @@ namespace popalign::psychometrics {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-bool is_missing_text(std::string_view s) {
-  return s.empty() || s == "NA" || s == "NaN" || s == "nan" || s == "null" || s == "NULL" ||
-         s == "na" || s == "N/A";
-}
-
 std::vector<std::string> big5_items() {
   std::vector<std::string> out;
   for (const char* t : {"E", "N", "A", "C", "O"})
@@ -61,7 +56,7 @@ class ReferenceBuilder {
       if (auto x = io::parse_number(cell)) {
         v = *x;
         if (L_.missing_code && v == *L_.missing_code) v = kNaN;
-      } else if (!is_missing_text(cell)) {
+      } else if (!io::is_missing_token(cell)) {
         const std::string& name = header_[L_.item_cols[c]];
         throw io::CsvError(r.source, line, 0, name,
                            fmt::format("column '{}': answer '{}' is not a number", name, cell));
