@@ -16,6 +16,14 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 }  // namespace
 
+double parse_answer_cell(std::string_view cell, const std::optional<double>& missing_code,
+                         const std::string& source, std::size_t line, const std::string& column) {
+  if (auto x = io::parse_number(cell)) return missing_code && *x == *missing_code ? kNaN : *x;
+  if (io::is_missing_token(cell)) return kNaN;
+  throw io::CsvError(source, line, 0, column,
+                     fmt::format("column '{}': answer '{}' is not a number", column, cell));
+}
+
 std::string Responses::where(Index row) const {
   const auto r = static_cast<std::size_t>(row);
   if (r < lines.size() && !source.empty()) return fmt::format("{}:{}", source, lines[r]);
@@ -103,19 +111,9 @@ class ResponseBuilder {
   void add(const std::vector<std::string>& row, std::size_t line) {
     out_.ids.push_back(id_col_ ? row[*id_col_] : std::to_string(out_.ids.size() + 1));
     out_.lines.push_back(line);
-    for (std::size_t c = 0; c < cols_.size(); ++c) {
-      const std::string& cell = row[cols_[c]];
-      double v = kNaN;
-      if (auto x = io::parse_number(cell)) {
-        v = *x;
-        if (options_.missing_code && v == *options_.missing_code) v = kNaN;
-      } else if (!io::is_missing_token(cell)) {
-        const std::string& name = header_[cols_[c]];
-        throw io::CsvError(out_.source, line, 0, name,
-                           fmt::format("column '{}': answer '{}' is not a number", name, cell));
-      }
-      flat_.push_back(v);
-    }
+    for (std::size_t c = 0; c < cols_.size(); ++c)
+      flat_.push_back(parse_answer_cell(row[cols_[c]], options_.missing_code, out_.source, line,
+                                        header_[cols_[c]]));
   }
 
   Responses finish() {

@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <popalign/core/types.hpp>
@@ -84,6 +85,13 @@ Responses responses_from_table(const io::Table& table, const Instrument& instrum
 Responses responses_from_jsonl(const std::vector<io::JsonlRecord>& records,
                                const Instrument& instrument,
                                const ReadResponsesOptions& options = {});
+
+/// One answer cell of a CSV/TSV response file, as every reader of this layer (read_responses,
+/// the reference loaders) reads it: a number (NaN when it equals `missing_code`), NaN for a
+/// missing token (io::kMissingTokens); anything else throws io::CsvError naming the source, the
+/// line and the column.
+double parse_answer_cell(std::string_view cell, const std::optional<double>& missing_code,
+                         const std::string& source, std::size_t line, const std::string& column);
 
 /// Scores responses (columns matched to items by id or alias; unmatched columns ignored) with
 /// the scoring core (score_items). Throws OutOfScaleAnswer (an InvalidArgument("responses"))
