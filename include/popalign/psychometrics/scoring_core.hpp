@@ -31,6 +31,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <Eigen/Core>
@@ -69,8 +70,11 @@ struct DimensionReport {
 };
 
 /// Scores and report. `ScoreResult` (below) is the double one that the compiled readers return.
-template <Real T>
+template <class T>
 struct BasicScoreResult {
+  static_assert(Real<T>,
+                "popalign scoring: scores are float or double; score a matrix of float or double "
+                "answers (NaN = not answered), e.g. answers.template cast<double>()");
   TraitTable<T> scores;                     ///< ids, score columns, values (NaN: no score)
   std::vector<DimensionReport> dimensions;  ///< one per score column
   std::size_t rows = 0;
@@ -122,6 +126,11 @@ std::vector<Index> match_columns(const Instrument& instrument,
 /// The map of a matrix whose column k is item k of the instrument: 0, 1, ..., items - 1.
 std::vector<Index> items_in_order(const Instrument& instrument);
 
+// Template parameter of the functions below:
+//   Derived  any Eigen dense matrix expression (Eigen::MatrixBase<Derived>) whose Scalar is
+//            float or double (NaN = not answered); other scalars stop at a static_assert that
+//            says so. It is read in place, element by element: never copied, never bound to auto.
+
 /// The first answered cell of an item column outside [scale.min, scale.max], in row-major order,
 /// or nothing. Throws InvalidArgument("item_of_column") for a map of the wrong size, an index
 /// outside -1..items-1 or an item held by two columns.
@@ -160,7 +169,7 @@ BasicScoreResult<typename Derived::Scalar> score_items(const Instrument& instrum
 }  // namespace popalign::psychometrics
 
 /// fmt::print("{}", result) prints BasicScoreResult::summary().
-template <popalign::Real T>
+template <class T>
 struct fmt::formatter<popalign::psychometrics::BasicScoreResult<T>>
     : fmt::formatter<std::string_view> {
   template <class FormatContext>

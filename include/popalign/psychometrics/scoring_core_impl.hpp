@@ -95,6 +95,7 @@ template <class Derived>
 RowMatrix<typename Derived::Scalar> keyed_items(const Instrument& instrument,
                                                 const Eigen::MatrixBase<Derived>& responses,
                                                 const std::vector<Index>& item_of_column) {
+  detail::check_response_scalar<Derived>();
   using T = typename Derived::Scalar;
   if (auto c = first_out_of_scale(instrument, responses, item_of_column)) {
     const double x = static_cast<double>(responses(c->row, c->column));
@@ -131,6 +132,7 @@ BasicScoreResult<typename Derived::Scalar> score_items(const Instrument& instrum
                                                        const Eigen::MatrixBase<Derived>& responses,
                                                        const std::vector<Index>& item_of_column,
                                                        const ScoringOptions& options) {
+  detail::check_response_scalar<Derived>();
   using T = typename Derived::Scalar;
   constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
   options.validate();
@@ -238,7 +240,7 @@ BasicScoreResult<typename Derived::Scalar> score_items(const Instrument& instrum
   return score_items(instrument, responses, items_in_order(instrument), options);
 }
 
-template <Real T>
+template <class T>
 std::string BasicScoreResult<T>::summary() const {
   std::string out = fmt::format(
       "{} rows; {} rows with unanswered items ({} answers missing); {} rows with a NaN score\n",
