@@ -5,6 +5,7 @@
 // (docs/data.md) and --group keeps the rows of a region or list of countries.
 #include <fmt/core.h>
 
+#include <cmath>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,6 +41,21 @@ struct ScoreOpts {
 
 bool is_jsonl(const std::string& path) {
   return path.ends_with(".jsonl") || path.ends_with(".ndjson");
+}
+
+/// A whole number outside the scale is usually a codebook's "not answered" code (BIG5 and
+/// IPIP-FFM: 0). Without --missing-code, the error says how to read it as missing; the message
+/// keeps the file, line and column of the answer.
+popalign::psychometrics::OutOfScaleAnswer with_missing_code_hint(
+    const popalign::psychometrics::OutOfScaleAnswer& e, const ScoreOpts& o) {
+  const double x = e.value();
+  if (o.missing_code || !std::isfinite(x) || x != std::round(x) || std::abs(x) > 1e15) return e;
+  const auto code = static_cast<long long>(x);
+  return popalign::psychometrics::OutOfScaleAnswer(
+      fmt::format("{}; if {} means 'not answered' (as in the BIG5 and IPIP-FFM codebooks, where a "
+                  "skipped item is 0), --missing-code {} reads it as missing",
+                  e.message(), code, code),
+      e.row(), e.column(), x);
 }
 
 int run(const ScoreOpts& o) {
@@ -92,7 +108,12 @@ int run(const ScoreOpts& o) {
   so.traits = !o.facets_only;
   so.facets = o.facets || o.facets_only;
   so.use_names = o.names;
-  const ps::ScoreResult result = ps::score(instrument, responses, so);
+  ps::ScoreResult result;
+  try {
+    result = ps::score(instrument, responses, so);
+  } catch (const ps::OutOfScaleAnswer& e) {
+    throw with_missing_code_hint(e, o);
+  }
   popalign::io::write_trait_table(o.out, result.scores);
   if (!o.quiet) {
     fmt::print(stderr, "popalign score: instrument {} ({} items), {}\n", instrument.id,
@@ -119,7 +140,8 @@ popalign::cli::CommandRegistrar registrar{
                      "Column (CSV) or member (JSONL) holding the id (default: 'id' if present, "
                      "else row numbers)");
       sub.add_option("--missing-code", o->missing_code,
-                     "Answer value meaning 'not answered' (BIG5 and IPIP-FFM use 0)");
+                     "Answer value meaning 'not answered' (BIG5 and IPIP-FFM use 0); without it, "
+                     "an answer outside the scale is an error");
       sub.add_option("--min-answered", o->min_answered,
                      "Minimum share of a trait's items that must be answered, else NaN")
           ->capture_default_str()

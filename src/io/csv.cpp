@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <system_error>
 
@@ -309,8 +310,17 @@ TraitTable<double> NumericTable::to_trait_table() const {
   return t;
 }
 
+bool is_missing_token(std::string_view cell) noexcept {
+  return std::find(std::begin(kMissingTokens), std::end(kMissingTokens), cell) !=
+         std::end(kMissingTokens);
+}
+
+std::vector<std::string> default_missing_tokens() {
+  return {std::begin(kMissingTokens), std::end(kMissingTokens)};
+}
+
 namespace {
-bool is_missing_token(std::string_view cell, const std::vector<std::string>& tokens) {
+bool in_tokens(std::string_view cell, const std::vector<std::string>& tokens) {
   return std::find(tokens.begin(), tokens.end(), cell) != tokens.end();
 }
 }  // namespace
@@ -366,7 +376,7 @@ class NumericBuilder {
         flat_.push_back(*v);
         continue;
       }
-      if (options_.allow_missing && is_missing_token(cell, options_.missing_tokens)) {
+      if (options_.allow_missing && in_tokens(cell, options_.missing_tokens)) {
         flat_.push_back(std::numeric_limits<double>::quiet_NaN());
         continue;
       }
@@ -376,7 +386,8 @@ class NumericBuilder {
       std::string what;
       if (cell.empty())
         what = "empty cell";
-      else if (lower == "nan" || lower == "na" || lower == "null" || lower == "-nan")
+      else if (is_missing_token(cell) || lower == "nan" || lower == "na" || lower == "null" ||
+               lower == "-nan")
         what = fmt::format("missing value '{}' (NaN is not allowed here)", cell);
       else if (lower == "inf" || lower == "-inf" || lower == "+inf" || lower == "infinity" ||
                lower == "-infinity")
@@ -432,14 +443,13 @@ NumericTable read_numeric_table(const std::filesystem::path& path,
 std::vector<std::string> numeric_columns(const Table& table,
                                          const std::vector<std::string>& exclude,
                                          bool allow_missing_tokens) {
-  static const std::vector<std::string> tokens = NumericTableOptions{}.missing_tokens;
   std::vector<std::string> out;
   for (std::size_t j = 0; j < table.num_columns(); ++j) {
     if (std::find(exclude.begin(), exclude.end(), table.columns[j]) != exclude.end()) continue;
     bool ok = table.num_rows() > 0;
     for (const auto& row : table.rows) {
       if (parse_number(row[j])) continue;
-      if (allow_missing_tokens && is_missing_token(row[j], tokens)) continue;
+      if (allow_missing_tokens && is_missing_token(row[j])) continue;
       ok = false;
       break;
     }

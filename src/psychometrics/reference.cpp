@@ -16,11 +16,6 @@ namespace popalign::psychometrics {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-bool is_missing_text(std::string_view s) {
-  return s.empty() || s == "NA" || s == "NaN" || s == "nan" || s == "null" || s == "NULL" ||
-         s == "na" || s == "N/A";
-}
-
 std::vector<std::string> big5_items() {
   std::vector<std::string> out;
   for (const char* t : {"E", "N", "A", "C", "O"})
@@ -55,19 +50,9 @@ class ReferenceBuilder {
     Responses& r = d_.responses;
     r.ids.push_back(L_.id_col ? row[*L_.id_col] : std::to_string(r.ids.size() + 1));
     r.lines.push_back(line);
-    for (std::size_t c = 0; c < L_.item_cols.size(); ++c) {
-      const std::string& cell = row[L_.item_cols[c]];
-      double v = kNaN;
-      if (auto x = io::parse_number(cell)) {
-        v = *x;
-        if (L_.missing_code && v == *L_.missing_code) v = kNaN;
-      } else if (!is_missing_text(cell)) {
-        const std::string& name = header_[L_.item_cols[c]];
-        throw io::CsvError(r.source, line, 0, name,
-                           fmt::format("column '{}': answer '{}' is not a number", name, cell));
-      }
-      flat_.push_back(v);
-    }
+    for (std::size_t c = 0; c < L_.item_cols.size(); ++c)
+      flat_.push_back(parse_answer_cell(row[L_.item_cols[c]], L_.missing_code, r.source, line,
+                                        header_[L_.item_cols[c]]));
     std::string country = L_.country_col ? row[*L_.country_col] : std::string();
     for (const auto& u : L_.unknown_countries)
       if (country == u) country.clear();

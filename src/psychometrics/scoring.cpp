@@ -7,19 +7,22 @@
 #include <limits>
 #include <map>
 
-#include <popalign/psychometrics/reliability.hpp>
 #include <popalign/psychometrics/scoring.hpp>
+#include <popalign/psychometrics/scoring_core.hpp>
 
 namespace popalign::psychometrics {
 
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-bool is_missing_text(std::string_view s) {
-  return s.empty() || s == "NA" || s == "NaN" || s == "nan" || s == "null" || s == "NULL" ||
-         s == "na" || s == "N/A";
-}
 }  // namespace
+
+double parse_answer_cell(std::string_view cell, const std::optional<double>& missing_code,
+                         const std::string& source, std::size_t line, const std::string& column) {
+  if (auto x = io::parse_number(cell)) return missing_code && *x == *missing_code ? kNaN : *x;
+  if (io::is_missing_token(cell)) return kNaN;
+  throw io::CsvError(source, line, 0, column,
+                     fmt::format("column '{}': answer '{}' is not a number", column, cell));
+}
 
 std::string Responses::where(Index row) const {
   const auto r = static_cast<std::size_t>(row);
@@ -58,12 +61,6 @@ void ReadResponsesOptions::validate() const {
   check_argument(!answers_field.empty(), "answers_field", "must not be empty");
   check_argument(!missing_code || std::isfinite(*missing_code), "missing_code",
                  "must be a finite number");
-}
-
-void ScoringOptions::validate() const {
-  check_argument(min_answered > 0 && min_answered <= 1, "min_answered",
-                 fmt::format("must be in (0, 1], got {}", min_answered));
-  check_argument(traits || facets, "traits", "at least one of traits and facets must be on");
 }
 
 namespace {
@@ -114,19 +111,9 @@ class ResponseBuilder {
   void add(const std::vector<std::string>& row, std::size_t line) {
     out_.ids.push_back(id_col_ ? row[*id_col_] : std::to_string(out_.ids.size() + 1));
     out_.lines.push_back(line);
-    for (std::size_t c = 0; c < cols_.size(); ++c) {
-      const std::string& cell = row[cols_[c]];
-      double v = kNaN;
-      if (auto x = io::parse_number(cell)) {
-        v = *x;
-        if (options_.missing_code && v == *options_.missing_code) v = kNaN;
-      } else if (!is_missing_text(cell)) {
-        const std::string& name = header_[cols_[c]];
-        throw io::CsvError(out_.source, line, 0, name,
-                           fmt::format("column '{}': answer '{}' is not a number", name, cell));
-      }
-      flat_.push_back(v);
-    }
+    for (std::size_t c = 0; c < cols_.size(); ++c)
+      flat_.push_back(parse_answer_cell(row[cols_[c]], options_.missing_code, out_.source, line,
+                                        header_[cols_[c]]));
   }
 
   Responses finish() {
@@ -203,7 +190,7 @@ class JsonlResponseBuilder {
         x = v.as_number();
       } else if (v.is_string()) {
         auto p = io::parse_number(v.as_string());
-        if (!p && !is_missing_text(v.as_string()))
+        if (!p && !io::is_missing_token(v.as_string()))
           throw ParseError(
               rec.source, rec.line,
               fmt::format("answer to '{}' is \"{}\", not a number", key, v.as_string()));
@@ -307,174 +294,39 @@ Responses read_responses(const std::filesystem::path& path, const Instrument& in
 
 namespace {
 
-/// Item index of each response column (or -1), checking that no item is given twice.
-std::vector<Index> match_columns(const Instrument& instrument, const Responses& responses) {
-  std::vector<Index> item_of(responses.columns.size(), -1);
-  std::vector<Index> col_of_item(instrument.num_items(), -1);
-  for (std::size_t j = 0; j < responses.columns.size(); ++j) {
-    auto k = instrument.find_item(responses.columns[j]);
-    if (!k) continue;
-    if (col_of_item[*k] >= 0)
-      throw InvalidArgument(
-          "responses", fmt::format("columns '{}' and '{}' both hold item '{}'",
-                                   responses.columns[static_cast<std::size_t>(col_of_item[*k])],
-                                   responses.columns[j], instrument.items[*k].id));
-    col_of_item[*k] = static_cast<Index>(j);
-    item_of[j] = static_cast<Index>(*k);
-  }
-  return item_of;
+/// Throws OutOfScaleAnswer naming file:line (or row and id) and the column of the first answer
+/// outside the scale, in the order the scoring core checks them.
+void check_scale(const Instrument& instrument, const Responses& responses,
+                 const std::vector<Index>& item_of) {
+  const auto c = first_out_of_scale(instrument, responses.values, item_of);
+  if (!c) return;
+  const double x = responses.values(c->row, c->column);
+  const Scale& s = instrument.scale;
+  throw OutOfScaleAnswer(
+      fmt::format("{}: column '{}': answer {} is outside the scale {}..{} of instrument '{}'",
+                  responses.where(c->row), responses.columns[static_cast<std::size_t>(c->column)],
+                  io::format_number(x), s.min, s.max, instrument.id),
+      c->row, c->column, x);
 }
 
 }  // namespace
 
 RowMatrix<double> keyed_item_matrix(const Instrument& instrument, const Responses& responses) {
   responses.validate();
-  const auto item_of = match_columns(instrument, responses);
-  const Index n = responses.rows();
-  RowMatrix<double> K =
-      RowMatrix<double>::Constant(n, static_cast<Index>(instrument.num_items()), kNaN);
-  const Scale& s = instrument.scale;
-  for (Index i = 0; i < n; ++i)
-    for (std::size_t j = 0; j < item_of.size(); ++j) {
-      if (item_of[j] < 0) continue;
-      const double x = responses.values(i, static_cast<Index>(j));
-      if (std::isnan(x)) continue;
-      if (!s.contains(x))
-        throw InvalidArgument(
-            "responses",
-            fmt::format("{}: column '{}': answer {} is outside the scale {}..{} of instrument '{}'",
-                        responses.where(i), responses.columns[j], io::format_number(x), s.min,
-                        s.max, instrument.id));
-      const auto& item = instrument.items[static_cast<std::size_t>(item_of[j])];
-      K(i, item_of[j]) = item.key < 0 ? s.reverse(x) : x;
-    }
-  return K;
+  const auto item_of = match_columns(instrument, responses.columns);
+  check_scale(instrument, responses, item_of);
+  return keyed_items(instrument, responses.values, item_of);
 }
 
 ScoreResult score(const Instrument& instrument, const Responses& responses,
                   const ScoringOptions& options) {
   options.validate();
-  const RowMatrix<double> K = keyed_item_matrix(instrument, responses);
-  const Index n = K.rows();
-  const auto item_of = match_columns(instrument, responses);
-  std::vector<bool> present(instrument.num_items(), false);
-  for (Index k : item_of)
-    if (k >= 0) present[static_cast<std::size_t>(k)] = true;
-
-  ScoreResult r;
-  r.rows = static_cast<std::size_t>(n);
-  for (std::size_t k = 0; k < present.size(); ++k)
-    if (!present[k]) r.absent_items.push_back(instrument.items[k].id);
-  for (Index i = 0; i < n; ++i) {
-    std::size_t miss = 0;
-    for (std::size_t k = 0; k < present.size(); ++k)
-      if (present[k] && std::isnan(K(i, static_cast<Index>(k)))) ++miss;
-    r.missing_answers += miss;
-    if (miss) ++r.rows_with_missing;
-  }
-
-  struct Dim {
-    const Dimension* d;
-    bool facet;
-    std::vector<std::size_t> items;
-  };
-  std::vector<Dim> dims;
-  if (options.traits)
-    for (const auto& t : instrument.traits)
-      dims.push_back({&t, false, instrument.items_of_trait(t.code)});
-  if (options.facets)
-    for (const auto& f : instrument.facets)
-      dims.push_back({&f, true, instrument.items_of_facet(f.code)});
-  check_argument(!dims.empty(), "facets",
-                 fmt::format("instrument '{}' has no facets", instrument.id));
-
-  r.scores.ids = responses.ids;
-  if (r.scores.ids.empty())
-    for (Index i = 0; i < n; ++i) r.scores.ids.push_back(std::to_string(i + 1));
-  r.scores.values.resize(n, static_cast<Index>(dims.size()));
-  for (std::size_t c = 0; c < dims.size(); ++c) {
-    const Dim& dim = dims[c];
-    DimensionReport rep;
-    rep.code = dim.d->code;
-    rep.name = dim.d->name;
-    rep.is_facet = dim.facet;
-    rep.items = dim.items.size();
-    for (auto k : dim.items)
-      if (present[k]) ++rep.items_present;
-    r.scores.traits.push_back(options.use_names ? rep.name : rep.code);
-    // A score needs ceil(min_answered * items) answered items (at least one).
-    const double need_d = std::ceil(options.min_answered * static_cast<double>(rep.items) - 1e-9);
-    const std::size_t need = std::max<std::size_t>(1, static_cast<std::size_t>(need_d));
-    double sum_s = 0, sum_s2 = 0;
-    for (Index i = 0; i < n; ++i) {
-      double s = 0;
-      std::size_t answered = 0;
-      for (auto k : dim.items) {
-        const double x = K(i, static_cast<Index>(k));
-        if (!std::isnan(x)) {
-          s += x;
-          ++answered;
-        }
-      }
-      double v = kNaN;
-      if (answered >= need) {
-        v = s / static_cast<double>(answered);
-        ++rep.scored;
-        sum_s += v;
-        sum_s2 += v * v;
-      } else {
-        ++rep.insufficient;
-      }
-      r.scores.values(i, static_cast<Index>(c)) = v;
-    }
-    if (rep.scored > 0) {
-      const double m = static_cast<double>(rep.scored);
-      rep.mean = sum_s / m;
-      double ss = 0;
-      for (Index i = 0; i < n; ++i) {
-        const double v = r.scores.values(i, static_cast<Index>(c));
-        if (!std::isnan(v)) ss += (v - rep.mean) * (v - rep.mean);
-      }
-      rep.sd = rep.scored > 1 ? std::sqrt(ss / (m - 1)) : kNaN;
-    } else {
-      rep.mean = rep.sd = kNaN;
-    }
-    // Alpha on the rows that answered every item of the dimension (absent items excluded).
-    std::vector<Index> cols;
-    for (auto k : dim.items)
-      if (present[k]) cols.push_back(static_cast<Index>(k));
-    RowMatrix<double> sub(n, static_cast<Index>(cols.size()));
-    for (std::size_t j = 0; j < cols.size(); ++j) sub.col(static_cast<Index>(j)) = K.col(cols[j]);
-    const AlphaResult a = cronbach_alpha<double>(sub);
-    rep.alpha = a.alpha;
-    rep.alpha_rows = a.rows;
-    r.dimensions.push_back(std::move(rep));
-  }
-  for (Index i = 0; i < n; ++i)
-    if (r.scores.values.row(i).array().isNaN().any()) ++r.rows_with_nan_score;
+  responses.validate();
+  const auto item_of = match_columns(instrument, responses.columns);
+  check_scale(instrument, responses, item_of);
+  ScoreResult r = score_items(instrument, responses.values, item_of, options);
+  if (!responses.ids.empty()) r.scores.ids = responses.ids;
   return r;
-}
-
-std::string ScoreResult::summary() const {
-  std::string out = fmt::format(
-      "{} rows; {} rows with unanswered items ({} answers missing); {} rows with a NaN score\n",
-      rows, rows_with_missing, missing_answers, rows_with_nan_score);
-  if (!absent_items.empty()) {
-    out += fmt::format("{} instrument items have no column:", absent_items.size());
-    for (std::size_t k = 0; k < absent_items.size() && k < 20; ++k) out += " " + absent_items[k];
-    if (absent_items.size() > 20) out += " ...";
-    out += "\n";
-  }
-  out += fmt::format("{:<8} {:<24} {:>5} {:>7} {:>7} {:>7} {:>8} {:>12}\n", "score", "name",
-                     "items", "mean", "sd", "alpha", "alpha_n", "insufficient");
-  for (const auto& d : dimensions) {
-    out += fmt::format("{:<8} {:<24} {:>5} {:>7.3f} {:>7.3f} {:>7.3f} {:>8} {:>12}\n", d.code,
-                       d.name.substr(0, 24),
-                       d.items_present == d.items ? std::to_string(d.items)
-                                                  : fmt::format("{}/{}", d.items_present, d.items),
-                       d.mean, d.sd, d.alpha, d.alpha_rows, d.insufficient);
-  }
-  return out;
 }
 
 }  // namespace popalign::psychometrics

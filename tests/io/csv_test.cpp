@@ -1,10 +1,12 @@
 #include <popalign/io/csv.hpp>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <limits>
 
 #include <popalign/core/random.hpp>
@@ -249,6 +251,43 @@ TEST(NumericTable, AllowMissingGivesNaN) {
   EXPECT_EQ(t.values(1, 1), 2.0);
   // Text that is not a missing token is still an error.
   EXPECT_THROW(to_numeric_table(parse_table("E\nabc\n"), {}, o), CsvError);
+}
+
+TEST(MissingTokens, OneListForEveryReader) {
+  // The documented list, exactly (docs/io.md): a change here is a change of every reader.
+  const std::vector<std::string> expected{"", "NA", "na", "N/A", "NaN", "nan", "null", "NULL"};
+  EXPECT_EQ(default_missing_tokens(), expected);
+  EXPECT_EQ(NumericTableOptions{}.missing_tokens, expected);
+  for (const auto& t : expected) EXPECT_TRUE(is_missing_token(t)) << t;
+  // Negative control: other spellings, numbers and infinities are not missing tokens.
+  for (const char* t : {"n/a", "Na", "NAN", "None", "none", "-", ".", "0", "-nan", "inf", " NA"})
+    EXPECT_FALSE(is_missing_token(t)) << t;
+}
+
+TEST(NumericTable, EveryMissingTokenGivesNaNWhenAllowed) {
+  NumericTableOptions o;
+  o.allow_missing = true;
+  std::string text = "id,E\n";
+  for (std::size_t k = 0; k < std::size(kMissingTokens); ++k)
+    text += fmt::format("p{},{}\n", k, kMissingTokens[k]);
+  text += "last,2\n";
+  const NumericTable t = to_numeric_table(parse_table(text), {"E"}, o);
+  ASSERT_EQ(t.values.rows(), static_cast<Index>(std::size(kMissingTokens)) + 1);
+  for (Index i = 0; i + 1 < t.values.rows(); ++i) EXPECT_TRUE(std::isnan(t.values(i, 0))) << i;
+  EXPECT_EQ(t.values(t.values.rows() - 1, 0), 2.0);
+  EXPECT_EQ(numeric_columns(parse_table(text), {"id"}, true), (std::vector<std::string>{"E"}));
+  EXPECT_TRUE(numeric_columns(parse_table(text), {"id"}, false).empty());
+  // Not allowed: each token is reported as a missing value (or an empty cell) with its line.
+  for (const char* tok : {"N/A", "NULL", "na"}) {
+    const auto e = expect_csv_error(
+        [&] { to_numeric_table(parse_table(fmt::format("E\n1\n{}\n", tok), {}, "p.csv"), {}); });
+    EXPECT_EQ(e.line(), 3u);
+    EXPECT_THAT(e.what(), HasSubstr(fmt::format("missing value '{}'", tok)));
+  }
+  // A caller's own list replaces the default one.
+  o.missing_tokens = {"-"};
+  EXPECT_TRUE(std::isnan(to_numeric_table(parse_table("E\n-\n"), {}, o).values(0, 0)));
+  EXPECT_THROW(to_numeric_table(parse_table("E\nNA\n"), {}, o), CsvError);
 }
 
 TEST(NumericTable, NumericColumnsDetection) {

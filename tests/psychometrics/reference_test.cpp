@@ -1,10 +1,12 @@
 #include <popalign/psychometrics/reference.hpp>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <set>
 
 #include "io/temp_dir.hpp"
@@ -144,6 +146,34 @@ TEST(Reference, OutOfRangeRowsAreDroppedOrKept) {
   EXPECT_THROW(load_reference_csv(dir / "g.csv", {}), InvalidArgument);
   eo.country_column = "nope";
   EXPECT_THROW(load_reference_csv(dir / "g.csv", eo), ParseError);
+}
+
+TEST(Reference, EveryMissingTokenAndTheMissingCodeAreUnanswered) {
+  // One row per token of io::kMissingTokens in E1; E2 answered. Same list as read_responses.
+  TempDir dir;
+  std::string text = "id\tE1\tE2\n";
+  for (std::size_t k = 0; k < std::size(io::kMissingTokens); ++k)
+    text += fmt::format("t{}\t{}\t3\n", k, io::kMissingTokens[k]);
+  text += "zero\t0\t3\n";
+  std::ofstream(dir / "tok.tsv") << text;
+  const Instrument ipip = instrument_by_name("ipip50", kData);
+  ReferenceCsvOptions o;
+  o.missing_code = 0;
+  const ReferenceData d = load_reference_csv(dir / "tok.tsv", o, &ipip);
+  ASSERT_EQ(d.rows(), static_cast<Index>(std::size(io::kMissingTokens)) + 1);
+  for (Index i = 0; i < d.rows(); ++i) {
+    EXPECT_TRUE(std::isnan(d.responses.values(i, 0))) << d.responses.ids[i];
+    EXPECT_EQ(d.responses.values(i, 1), 3.0);
+  }
+  // Negative control: a spelling outside the list is an error naming file, line and column.
+  std::ofstream(dir / "none.tsv") << "id\tE1\na\t2\nb\tNone\n";
+  try {
+    load_reference_csv(dir / "none.tsv", o, &ipip);
+    FAIL();
+  } catch (const io::CsvError& e) {
+    EXPECT_EQ(e.line(), 3u);
+    EXPECT_THAT(e.what(), HasSubstr("none.tsv:3: column 'E1': answer 'None' is not a number"));
+  }
 }
 
 TEST(Reference, MissingColumnsNameTheFile) {

@@ -2,9 +2,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include <popalign/io/csv.hpp>
 
@@ -112,6 +115,78 @@ TEST(ScoreCli, CleanAndGroupForReferenceData) {
           dir);
   EXPECT_EQ(bad.status, 2);
   EXPECT_THAT(bad.err, HasSubstr("unknown region 'Atlantis'"));
+}
+
+std::vector<std::string> split_tabs(const std::string& line) {
+  std::vector<std::string> out(1);
+  for (char c : line) {
+    if (c == '\t')
+      out.emplace_back();
+    else
+      out.back() += c;
+  }
+  return out;
+}
+
+TEST(ScoreCli, ZeroAnswerSuggestsMissingCode) {
+  // A fixture shaped like data/big5/data.csv: its header and first three rows, then the first
+  // row again with E3 = 0 (the codebook's "missed") on physical line 5.
+  TempDir dir;
+  std::ifstream in(kData / "big5" / "data.csv");
+  std::string header, line;
+  std::getline(in, header);
+  std::vector<std::string> rows;
+  for (int k = 0; k < 3 && std::getline(in, line); ++k) rows.push_back(line);
+  ASSERT_EQ(rows.size(), 3u);
+  const auto cols = split_tabs(header);
+  const auto e3 =
+      static_cast<std::size_t>(std::find(cols.begin(), cols.end(), "E3") - cols.begin());
+  ASSERT_LT(e3, cols.size());
+  auto zero = split_tabs(rows[0]);
+  ASSERT_EQ(zero.size(), cols.size());
+  zero[e3] = "0";
+  std::string zero_line;
+  for (std::size_t j = 0; j < zero.size(); ++j) zero_line += (j ? "\t" : "") + zero[j];
+  const auto fixture = dir / "big5_head.csv";
+  {
+    std::ofstream f(fixture);
+    f << header << "\n"
+      << rows[0] << "\n"
+      << rows[1] << "\n"
+      << rows[2] << "\n"
+      << zero_line << "\n";
+  }
+  const auto out = dir / "s.csv";
+  const std::string base =
+      "--instrument ipip50 --responses '" + fixture.string() + "' --out '" + out.string() + "'";
+  CliRun r = run(base, dir);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_THAT(r.err, HasSubstr("big5_head.csv:5: column 'E3': answer 0 is outside the scale 1..5 "
+                               "of instrument 'ipip50_bfm'"));
+  EXPECT_THAT(r.err, HasSubstr("if 0 means 'not answered'"));
+  EXPECT_THAT(r.err, HasSubstr("--missing-code 0 reads it as missing"));
+  // With the flag, 0 is not answered: E of row 4 is the mean of the other nine keyed E items of
+  // row 1 (4 2 _ 2 5 1 4 3 5 1; E2 E4 E6 E8 E10 reversed as 6 - x) = (4+4+4+5+5+4+3+5+5) / 9.
+  r = run(base + " --missing-code 0 --quiet", dir);
+  ASSERT_EQ(r.status, 0) << r.err;
+  io::NumericTableOptions o;
+  o.allow_missing = true;
+  const io::NumericTable t = io::read_numeric_table(out, {"E"}, o);
+  ASSERT_EQ(t.values.rows(), 4);
+  EXPECT_DOUBLE_EQ(t.values(0, 0), 4.4);
+  EXPECT_DOUBLE_EQ(t.values(3, 0), 39.0 / 9);
+  // Negative controls: another code given, or a fractional answer, gets no hint.
+  r = run(base + " --missing-code 9", dir);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_THAT(r.err, HasSubstr("big5_head.csv:5: column 'E3': answer 0 is outside the scale"));
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("--missing-code")));
+  std::ofstream(dir / "frac.csv") << "id,E1\na,5.5\n";
+  r = run("--instrument ipip50 --responses '" + (dir / "frac.csv").string() + "' --out '" +
+              out.string() + "'",
+          dir);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_THAT(r.err, HasSubstr("frac.csv:2: column 'E1': answer 5.5 is outside the scale 1..5"));
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("--missing-code")));
 }
 
 TEST(ScoreCli, ErrorsAreClear) {

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <map>
 
 #include <popalign/io/csv.hpp>
@@ -199,6 +200,52 @@ TEST(ReadResponses, CsvWithMissingCodeAndAliases) {
   EXPECT_TRUE(std::isnan(s.scores.values(0, 1)));
   o.require_all_items = true;
   EXPECT_THROW(read_responses(dir / "r.csv", tiny(), o), ParseError);
+}
+
+TEST(ReadResponses, EveryMissingTokenIsUnansweredInCsvAndJsonl) {
+  // The one list of the io layer (io::kMissingTokens), in a CSV cell and in a JSONL string.
+  TempDir dir;
+  std::string csv = "id,x1,y1\n", jsonl;
+  for (std::size_t k = 0; k < std::size(io::kMissingTokens); ++k) {
+    const std::string tok(io::kMissingTokens[k]);
+    csv += fmt::format("t{},{},4\n", k, tok);
+    jsonl += fmt::format(R"({{"id":"t{}","answers":{{"x1":"{}","y1":4}}}})"
+                         "\n",
+                         k, tok);
+  }
+  write_text(dir / "tok.csv", csv);
+  write_text(dir / "tok.jsonl", jsonl);
+  for (const char* name : {"tok.csv", "tok.jsonl"}) {
+    const Responses r = read_responses(dir / name, tiny());
+    ASSERT_EQ(r.rows(), static_cast<Index>(std::size(io::kMissingTokens))) << name;
+    for (Index i = 0; i < r.rows(); ++i) {
+      EXPECT_TRUE(std::isnan(r.values(i, 0))) << name << " " << r.ids[i];
+      EXPECT_EQ(r.values(i, 1), 4.0) << name;
+    }
+  }
+  // Negative controls: spellings outside the list are errors naming the line.
+  write_text(dir / "na.csv", "id,x1\na,n/a\n");
+  EXPECT_THROW(read_responses(dir / "na.csv", tiny()), io::CsvError);
+  write_text(dir / "none.jsonl", R"({"id":"a","answers":{"x1":"None"}})"
+                                 "\n");
+  EXPECT_THROW(read_responses(dir / "none.jsonl", tiny()), ParseError);
+}
+
+TEST(ReadResponses, ParseAnswerCell) {
+  const std::optional<double> zero = 0.0;
+  EXPECT_EQ(parse_answer_cell("4", std::nullopt, "f.csv", 2, "E1"), 4.0);
+  EXPECT_EQ(parse_answer_cell(" 2.5 ", zero, "f.csv", 2, "E1"), 2.5);
+  EXPECT_EQ(parse_answer_cell("0", std::nullopt, "f.csv", 2, "E1"), 0.0);  // no code: a value
+  EXPECT_TRUE(std::isnan(parse_answer_cell("0", zero, "f.csv", 2, "E1")));
+  EXPECT_TRUE(std::isnan(parse_answer_cell("N/A", zero, "f.csv", 2, "E1")));
+  try {
+    parse_answer_cell("abc", zero, "f.csv", 7, "E3");
+    FAIL();
+  } catch (const io::CsvError& e) {
+    EXPECT_EQ(e.line(), 7u);
+    EXPECT_EQ(e.column_name(), "E3");
+    EXPECT_THAT(e.what(), HasSubstr("f.csv:7: column 'E3': answer 'abc' is not a number"));
+  }
 }
 
 TEST(ReadResponses, CsvErrors) {

@@ -93,6 +93,20 @@ void for_each_row_in(std::string_view text, const CsvOptions& options, const std
 /// Sniffs the delimiter of a header line (see the file comment).
 char sniff_delimiter(std::string_view first_line);
 
+/// The cell texts that every popalign reader takes for "no value" (a missing score, an
+/// unanswered item): the empty cell, `NA`, `na`, `N/A`, `NaN`, `nan`, `null`, `NULL`. Matched
+/// exactly (case-sensitive), after the reader's trimming (CsvOptions::trim). This is the one
+/// list: the numeric-table reader (NumericTableOptions::missing_tokens defaults to it), the
+/// response readers and the reference loaders of psychometrics all use it. Numbers never count
+/// as missing here; a numeric missing code (BIG5's 0) is an option of the reader that knows
+/// the scale (psychometrics::ReadResponsesOptions::missing_code).
+inline constexpr std::string_view kMissingTokens[] = {"",    "NA",  "na",   "N/A",
+                                                      "NaN", "nan", "null", "NULL"};
+/// True when `cell` is one of kMissingTokens.
+bool is_missing_token(std::string_view cell) noexcept;
+/// kMissingTokens as strings (the default of NumericTableOptions::missing_tokens).
+std::vector<std::string> default_missing_tokens();
+
 /// Parses a number the way every popalign reader does: surrounding spaces ignored, a leading
 /// '+' allowed, decimal or exponent notation; returns std::nullopt for anything else (including
 /// "nan", "inf", hex and trailing garbage). NaN and infinities are never returned.
@@ -105,7 +119,8 @@ struct NumericTableOptions {
   std::string id_column{};
   /// When true, cells equal to one of `missing_tokens` become NaN instead of an error.
   bool allow_missing = false;
-  std::vector<std::string> missing_tokens{"", "NA", "NaN", "nan", "null"};
+  /// Default: kMissingTokens (the one list every popalign reader uses).
+  std::vector<std::string> missing_tokens = default_missing_tokens();
 
   void validate() const;
 };
@@ -132,7 +147,7 @@ NumericTable read_numeric_table(const std::filesystem::path& path,
 NumericTable to_numeric_table(const Table& table, const std::vector<std::string>& columns,
                               const NumericTableOptions& options = {});
 
-/// Names of the columns whose every cell is a number (or a missing token when
+/// Names of the columns whose every cell is a number (or one of kMissingTokens when
 /// `allow_missing_tokens`), in table order, excluding `exclude`.
 std::vector<std::string> numeric_columns(const Table& table,
                                          const std::vector<std::string>& exclude = {},

@@ -3,8 +3,9 @@
 //
 // 1. Reading (read_responses): the columns of a CSV/TSV file, or the "answers" objects of the
 //    JSONL written by `popalign administer`, are matched to instrument items by item id or any
-//    alias. Cells equal to the missing code (0 in BIG5), empty cells, NA/NaN/null become missing
-//    (NaN). Text that is not a number is an error naming file, line and column.
+//    alias. Cells equal to the missing code (0 in BIG5), JSON null and the missing tokens of
+//    io::kMissingTokens (empty, NA, na, N/A, NaN, nan, null, NULL) become missing (NaN). Text that
+//    is not a number is an error naming file, line and column.
 // 2. Range check: an answer outside [scale.min, scale.max] is an error naming the row (file:line
 //    or row number and id) and the column. Fractional answers inside the range are accepted
 //    (expected scores computed from option log-probabilities are fractional).
@@ -14,18 +15,23 @@
 //    in DimensionReport::insufficient. Means, not sums, so that scores stay on the response scale
 //    and rows with a few missing items remain comparable.
 // 5. Cronbach's alpha per trait and facet, on the rows that answered all its items.
+// Steps 2-5 are the header-only scoring core (scoring_core.hpp: score_items<T> on any Eigen
+// matrix, float or double); this file is the compiled part that reads files and names the
+// file, line and column of a bad answer.
 #include <fmt/format.h>
 
 #include <cstddef>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <popalign/core/types.hpp>
 #include <popalign/io/csv.hpp>
 #include <popalign/io/jsonl.hpp>
 #include <popalign/psychometrics/instrument.hpp>
+#include <popalign/psychometrics/scoring_core.hpp>
 
 namespace popalign::psychometrics {
 
@@ -80,47 +86,16 @@ Responses responses_from_jsonl(const std::vector<io::JsonlRecord>& records,
                                const Instrument& instrument,
                                const ReadResponsesOptions& options = {});
 
-struct ScoringOptions {
-  /// Minimum share (0..1] of a trait's (facet's) items that must be answered for a score.
-  double min_answered = 0.5;
-  /// Which score columns to produce: traits (first), then facets.
-  bool traits = true;
-  bool facets = false;
-  /// Column names: codes ("E", "N1") or readable names ("Extraversion", "Anxiety").
-  bool use_names = false;
-  void validate() const;
-};
+/// One answer cell of a CSV/TSV response file, as every reader of this layer (read_responses,
+/// the reference loaders) reads it: a number (NaN when it equals `missing_code`), NaN for a
+/// missing token (io::kMissingTokens); anything else throws io::CsvError naming the source, the
+/// line and the column.
+double parse_answer_cell(std::string_view cell, const std::optional<double>& missing_code,
+                         const std::string& source, std::size_t line, const std::string& column);
 
-/// Per score column: how it was computed and how reliable it is.
-struct DimensionReport {
-  std::string code;
-  std::string name;
-  bool is_facet = false;
-  std::size_t items = 0;          ///< items of the instrument in this dimension
-  std::size_t items_present = 0;  ///< of those, items with a column in the responses
-  std::size_t scored = 0;         ///< rows with a score
-  std::size_t insufficient = 0;   ///< rows set to NaN (fewer than min_answered answered)
-  double mean = 0;                ///< mean score over scored rows (NaN if none)
-  double sd = 0;                  ///< sample sd over scored rows
-  double alpha = 0;               ///< Cronbach's alpha on complete rows (NaN if undefined)
-  std::size_t alpha_rows = 0;     ///< rows used for alpha
-};
-
-struct ScoreResult {
-  TraitTable<double> scores;                ///< ids, score columns, values (NaN: no score)
-  std::vector<DimensionReport> dimensions;  ///< one per score column
-  std::size_t rows = 0;
-  std::size_t rows_with_missing = 0;      ///< rows with at least one unanswered matched item
-  std::size_t missing_answers = 0;        ///< unanswered (row, item) cells
-  std::size_t rows_with_nan_score = 0;    ///< rows with at least one NaN score
-  std::vector<std::string> absent_items;  ///< instrument items without a column
-
-  /// Multi-line report: one line per dimension with items, mean, sd, alpha, insufficient rows.
-  std::string summary() const;
-};
-
-/// Scores responses (columns matched to items by id or alias; unmatched columns ignored).
-/// Throws InvalidArgument("responses", ...) naming row and column for an out-of-range answer.
+/// Scores responses (columns matched to items by id or alias; unmatched columns ignored) with
+/// the scoring core (score_items). Throws OutOfScaleAnswer (an InvalidArgument("responses"))
+/// naming the row (file:line, or row number and id) and the column for an out-of-range answer.
 ScoreResult score(const Instrument& instrument, const Responses& responses,
                   const ScoringOptions& options = {});
 
@@ -129,13 +104,3 @@ ScoreResult score(const Instrument& instrument, const Responses& responses,
 RowMatrix<double> keyed_item_matrix(const Instrument& instrument, const Responses& responses);
 
 }  // namespace popalign::psychometrics
-
-/// fmt::print("{}", result) prints ScoreResult::summary().
-template <>
-struct fmt::formatter<popalign::psychometrics::ScoreResult> : fmt::formatter<std::string_view> {
-  template <class FormatContext>
-  auto format(const popalign::psychometrics::ScoreResult& r, FormatContext& ctx) const {
-    const std::string s = r.summary();
-    return fmt::formatter<std::string_view>::format(std::string_view(s), ctx);
-  }
-};
