@@ -654,7 +654,6 @@ AlignResult align(MatrixView<T> pool, MatrixView<T> reference, const AlignOption
     dg.ot_total_iterations = sr.total_iterations;
     dg.ot_error = std::max(sr.error_a, sr.error_b) / static_cast<double>(N);
     dg.transport_cost = sr.cost / static_cast<double>(N);
-    if (sr.status == ot::Status::cancelled) throw Cancelled("transport");
     if (sr.status == ot::Status::numerical_error)
       throw NumericalError("align: the transport produced non-finite potentials (eps " +
                            fmt::format("{:g}", dg.eps) + "); increase reg");
