@@ -243,7 +243,7 @@ std::string comparison_table(const std::vector<MetricsRow>& rows,
     s += "<td><b>" + num(c.mean_w1) + "</b></td>";
     for (Index k = 0; k < c.mean_gap.size(); ++k) s += "<td>" + signed_num(c.mean_gap[k]) + "</td>";
     for (Index k = 0; k < c.sd_gap.size(); ++k) s += "<td>" + signed_num(c.sd_gap[k]) + "</td>";
-    s += "<td>" + num(c.sliced_w2) + "</td><td>" + num(c.correlation_distance) + "</td><td>" +
+    s += "<td>" + num(c.sliced_wasserstein) + "</td><td>" + num(c.correlation.normalized) + "</td><td>" +
          esc(r.note) + "</td></tr>\n";
   }
   s += "</tbody></table>\n";

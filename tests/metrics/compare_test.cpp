@@ -31,6 +31,7 @@ TYPED_TEST(CompareTest, RecordMatchesTheIndividualMetricsAndPrints) {
   EXPECT_NEAR(c.correlation.frobenius, ref.scalar("multi.corr_frobenius"), tol);
   EXPECT_NEAR(c.mmd2, ref.scalar("multi.mmd2_biased"), tol);
   EXPECT_EQ(c.sliced_wasserstein, sliced_wasserstein<T>(x, y, wx, wy, opt.sliced));
+  EXPECT_EQ(c.mean_w1, c.w1.mean());
   const std::string s = fmt::format("{}", c);
   EXPECT_EQ(s, to_string(c));
   EXPECT_NE(s.find("conscientiousness"), std::string::npos);

@@ -443,10 +443,44 @@ TYPED_TEST(SinkhornTest, StatusMaxIterationsAndCancellation) {
   EXPECT_EQ(r.iterations, 3);
   EXPECT_EQ(fmt::format("{}", r.status), "max_iterations");
   EXPECT_NE(fmt::format("{}", r).find("max_iterations after 3 iterations"), std::string::npos);
-  opt.execution.cancel.cancel();
-  opt.max_iter = 100;
-  const auto c = sinkhorn_points<T>(x, y, Vector<double>(), Vector<double>(), 1.0, opt);
-  EXPECT_EQ(c.status, Status::cancelled);
+  // Cancellation is an exception (popalign::Cancelled), never a status: from the token, and
+  // from a progress callback that returns true, on the online and the stored-kernel path and
+  // during eps-scaling; the negative control (a callback that returns false) converges.
+  opt.max_iter = 10000;
+  opt.tol = 1e-3;
+  opt.reg = 0.05;
+  for (KernelStorage storage : {KernelStorage::online, KernelStorage::stored}) {
+    SCOPED_TRACE(static_cast<int>(storage));
+    SinkhornOptions o = opt;
+    o.storage = storage;
+    o.execution.cancel = CancellationToken{};  // copies share the flag: a fresh one per run
+    std::vector<std::string> stages;
+    o.execution.progress = [&](std::string_view stage, double) {
+      stages.emplace_back(stage);
+      return false;
+    };
+    EXPECT_EQ(sinkhorn_points<T>(x, y, Vector<double>(), Vector<double>(), 1.0, o).status,
+              Status::converged);
+    EXPECT_FALSE(stages.empty());
+    o.tol = 1e-14;  // cannot converge before the first checkpoint
+    o.execution.progress = [](std::string_view stage, double) { return stage == "sinkhorn"; };
+    EXPECT_THROW(sinkhorn_points<T>(x, y, Vector<double>(), Vector<double>(), 1.0, o),
+                 Cancelled);
+    o.eps_scaling = true;
+    o.execution.progress = [](std::string_view stage, double) {
+      return stage == "sinkhorn eps-scaling";
+    };
+    try {
+      sinkhorn_points<T>(x, y, Vector<double>(), Vector<double>(), 1.0, o);
+      ADD_FAILURE() << "no Cancelled during eps-scaling";
+    } catch (const Cancelled& e) {
+      EXPECT_NE(std::string(e.what()).find("sinkhorn eps-scaling"), std::string::npos) << e.what();
+    }
+    o.execution.progress = nullptr;
+    o.execution.cancel.cancel();
+    EXPECT_THROW(sinkhorn_points<T>(x, y, Vector<double>(), Vector<double>(), 1.0, o),
+                 Cancelled);
+  }
 }
 
 TYPED_TEST(SinkhornTest, BadArgumentsThrowNamingTheArgument) {

@@ -32,9 +32,10 @@ class CancellationToken {
   std::shared_ptr<std::atomic<bool>> flag_;
 };
 
-/// Progress callback: (stage name, fraction done in [0,1]). Returning true asks the run to stop
-/// (the run then throws popalign::Cancelled, or returns a result with a "cancelled" status
-/// where its result type has one).
+/// Progress callback: (stage name, fraction done in [0,1]). Returning true asks the run to stop.
+/// The numeric layers (kernels, density, ot, sampling, metrics, align) then throw
+/// popalign::Cancelled; their results carry a status only for non-convergence. (Batch calls of
+/// the LLM layer instead give each unfinished item a cancelled outcome.)
 using ProgressCallback = std::function<bool(std::string_view stage, double fraction)>;
 
 struct Execution {

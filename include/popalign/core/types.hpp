@@ -26,6 +26,32 @@ using MatrixView = Eigen::Ref<const RowMatrix<T>>;
 template <class T>
 using VectorView = Eigen::Ref<const Vector<T>>;
 
+/// The one weight check of the numeric layers (density, ot, sampling, metrics, align). `w` must
+/// have `expected` entries (any number > 0 when expected < 0), every entry finite and >= 0, and,
+/// unless `allow_zero_total`, a positive sum. Throws InvalidArgument naming `name` with one of
+///   "has 3 entries for 4 <unit>", "is empty", "entry 2 is negative or not finite",
+///   "all entries are zero".
+/// Returns the sum, accumulated in double in index order.
+template <class Derived>
+double check_weights(const Eigen::DenseBase<Derived>& w, const char* name, Index expected = -1,
+                     const char* unit = "rows", bool allow_zero_total = false) {
+  if (expected >= 0)
+    check_argument(w.size() == expected, name,
+                   "has " + std::to_string(w.size()) + " entries for " + std::to_string(expected) +
+                       " " + unit);
+  else
+    check_argument(w.size() > 0, name, "is empty");
+  double total = 0.0;
+  for (Index i = 0; i < w.size(); ++i) {
+    const double v = static_cast<double>(w.derived().coeff(i));
+    check_argument(std::isfinite(v) && v >= 0.0, name,
+                   "entry " + std::to_string(i) + " is negative or not finite");
+    total += v;
+  }
+  check_argument(allow_zero_total || total > 0.0, name, "all entries are zero");
+  return total;
+}
+
 /// A table of trait scores: ids[i] names row i of values; traits[k] names column k.
 /// weights is empty (uniform) or has one non-negative entry per row.
 template <class T = double>
@@ -46,12 +72,8 @@ struct TraitTable {
     check_argument(static_cast<Index>(traits.size()) == values.cols(), "traits",
                    "has " + std::to_string(traits.size()) + " names for " +
                        std::to_string(values.cols()) + " columns");
-    check_argument(weights.size() == 0 || weights.size() == values.rows(), "weights",
-                   "has " + std::to_string(weights.size()) + " entries for " +
-                       std::to_string(values.rows()) + " rows");
-    for (Index i = 0; i < weights.size(); ++i)
-      check_argument(std::isfinite(static_cast<double>(weights[i])) && weights[i] >= 0, "weights",
-                     "entry " + std::to_string(i) + " is negative or not finite");
+    if (weights.size() > 0)
+      check_weights(weights, "weights", values.rows(), "rows", /*allow_zero_total=*/true);
   }
 };
 

@@ -79,16 +79,7 @@ inline Vector<double> log_normalized_weights(const Eigen::Ref<const Vector<doubl
     lw.setConstant(-std::log(static_cast<double>(n)));
     return lw;
   }
-  check_argument(
-      weights.size() == n, name,
-      "has " + std::to_string(weights.size()) + " entries for " + std::to_string(n) + " rows");
-  double total = 0.0;
-  for (Index i = 0; i < n; ++i) {
-    check_argument(std::isfinite(weights[i]) && weights[i] >= 0, name,
-                   "entry " + std::to_string(i) + " is negative or not finite");
-    total += weights[i];
-  }
-  check_argument(total > 0, name, "all entries are zero");
+  const double total = check_weights(weights, name, n);
   for (Index i = 0; i < n; ++i)
     lw[i] =
         weights[i] > 0 ? std::log(weights[i] / total) : -std::numeric_limits<double>::infinity();

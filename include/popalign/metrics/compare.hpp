@@ -41,15 +41,18 @@ struct CompareOptions {
   }
 };
 
+/// Distances between two samples, one record for the whole library: compare() fills every
+/// field; align::align fills the ones its diagnostics need (w1, mean_gap, sd_gap, mean_w1,
+/// sliced_wasserstein on standardised traits, correlation) and leaves ks empty and mmd2 NaN.
 struct Comparison {
-  std::vector<std::string> traits;
-  Vector<double> w1, ks, mean_gap, sd_gap;  ///< one entry per trait
-  CorrelationDistance correlation;
+  std::vector<std::string> traits;          ///< may be empty (align)
+  Vector<double> w1, ks, mean_gap, sd_gap;  ///< one entry per trait (ks: empty if skipped)
+  double mean_w1 = std::numeric_limits<double>::quiet_NaN();  ///< mean of w1
+  CorrelationDistance correlation;  ///< NaN when skipped (one trait)
   double sliced_wasserstein = std::numeric_limits<double>::quiet_NaN();  ///< NaN if skipped
   double mmd2 = std::numeric_limits<double>::quiet_NaN();                ///< biased; NaN if skipped
   double mmd_bandwidth = std::numeric_limits<double>::quiet_NaN();
 
-  double mean_w1() const { return w1.size() ? w1.mean() : 0.0; }
   double max_ks() const { return ks.size() ? ks.maxCoeff() : 0.0; }
   double mean_abs_mean_gap() const { return mean_gap.size() ? mean_gap.cwiseAbs().mean() : 0.0; }
   double mean_abs_sd_gap() const { return sd_gap.size() ? sd_gap.cwiseAbs().mean() : 0.0; }
@@ -67,6 +70,7 @@ Comparison compare(MatrixView<T> a, MatrixView<T> b,
   if (c.traits.empty())
     for (Index k = 0; k < a.cols(); ++k) c.traits.push_back("t" + std::to_string(k));
   c.w1 = column_wasserstein1<T>(a, b, a_weights, b_weights);
+  c.mean_w1 = c.w1.mean();
   c.ks = column_ks<T>(a, b, a_weights, b_weights);
   c.mean_gap = mean_gap<T>(a, b, a_weights, b_weights);
   c.sd_gap = sd_gap<T>(a, b, a_weights, b_weights);
@@ -93,7 +97,7 @@ inline std::string to_string(const Comparison& c) {
                      c.w1[i], c.ks[i], c.mean_gap[i], c.sd_gap[i]);
   }
   s +=
-      fmt::format("{:<{}}  {:>9.4f}  {:>9.4f}  {:>9.4f}  {:>9.4f}\n", "mean|.|", width, c.mean_w1(),
+      fmt::format("{:<{}}  {:>9.4f}  {:>9.4f}  {:>9.4f}  {:>9.4f}\n", "mean|.|", width, c.mean_w1,
                   c.ks.size() ? c.ks.mean() : 0.0, c.mean_abs_mean_gap(), c.mean_abs_sd_gap());
   s += fmt::format("correlation distance: {:.4f} (Frobenius), {:.4f} (RMS off-diagonal)\n",
                    c.correlation.frobenius, c.correlation.normalized);

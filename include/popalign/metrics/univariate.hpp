@@ -31,16 +31,7 @@ namespace detail {
 inline Vector<double> normalized_weights(const Eigen::Ref<const Vector<double>>& weights, Index n,
                                          const char* name) {
   if (weights.size() == 0) return Vector<double>::Constant(n, 1.0 / static_cast<double>(n));
-  check_argument(
-      weights.size() == n, name,
-      "has " + std::to_string(weights.size()) + " entries for " + std::to_string(n) + " rows");
-  double total = 0.0;
-  for (Index i = 0; i < n; ++i) {
-    check_argument(std::isfinite(weights[i]) && weights[i] >= 0, name,
-                   "entry " + std::to_string(i) + " is negative or not finite");
-    total += weights[i];
-  }
-  check_argument(total > 0, name, "all entries are zero");
+  const double total = check_weights(weights, name, n);
   return weights / total;
 }
 

@@ -42,35 +42,36 @@
 //    potentials are absorbed into K (rebuilt). Used when n*m*sizeof(T) fits
 //    kernel_memory_budget (storage = automatic) for the iterations at the target reg.
 // Results do not depend on the thread count (fixed reduction orders).
+//
+// Reporting rule (the same as align::align): non-convergence is a status in the result
+// (Status::max_iterations, Status::numerical_error), never an exception; a cancellation token or a
+// progress callback that returns true stops the run with popalign::Cancelled; bad arguments throw
+// popalign::InvalidArgument naming the argument.
+//
+// This header holds what a user calls (options, result, the four entry points); the solver's
+// detail (the iteration, the stored kernel, Sinkhorn-Newton) is in ot/sinkhorn_impl.hpp, included
+// at the bottom.
 #include <fmt/format.h>
 
-#include <Eigen/Cholesky>
 #include <Eigen/Core>
-#include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <limits>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include <popalign/core/error.hpp>
 #include <popalign/core/execution.hpp>
 #include <popalign/core/types.hpp>
 #include <popalign/ot/geometry.hpp>
 
-#if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
-#endif
-
 namespace popalign::ot {
 
+/// How a solve ended. Cancellation is not a status: it throws popalign::Cancelled.
 enum class Status {
   converged,        ///< both marginal errors <= tol + rtol * mass
   max_iterations,   ///< max_iter reached first
   numerical_error,  ///< a potential became NaN / infinite
-  cancelled,        ///< progress callback or cancellation token
 };
 
 constexpr std::string_view to_string(Status s) noexcept {
@@ -81,8 +82,6 @@ constexpr std::string_view to_string(Status s) noexcept {
       return "max_iterations";
     case Status::numerical_error:
       return "numerical_error";
-    case Status::cancelled:
-      return "cancelled";
   }
   return "unknown";
 }
@@ -90,6 +89,8 @@ constexpr std::string_view to_string(Status s) noexcept {
 /// How the Gibbs kernel is evaluated at the target reg.
 enum class KernelStorage { automatic, online, stored };
 
+/// Options of every Sinkhorn entry point (POT's names where POT has the option).
+/// validate() throws InvalidArgument naming the bad field.
 struct SinkhornOptions {
   double reg = 0.05;       ///< eps, in cost units (POT: reg)
   Index max_iter = 10000;  ///< iterations at the target reg (POT: numItermax)
@@ -148,6 +149,8 @@ struct Potentials {
   Vector<double> f, g;
 };
 
+/// What a solve returns: potentials, status, iteration counts, marginal errors, cost, objective
+/// and the marginals of the plan. Print it with to_string() / fmt::format("{}", r) (one line).
 struct SinkhornResult {
   Vector<double> f, g;  ///< potentials at the target reg
   Status status = Status::max_iterations;
@@ -179,735 +182,26 @@ inline std::string to_string(const SinkhornResult& r) {
       r.stored_kernel ? "stored" : "online", r.error_a, r.error_b, r.cost, r.objective);
 }
 
-namespace detail {
-
-enum class Rule { hard, soft, capacity };
-
-struct Side {
-  Rule rule = Rule::hard;
-  double rho = std::numeric_limits<double>::infinity();
-  Vector<double> w;       // weights (a or b)
-  Vector<double> logw;    // log weights (-inf for 0)
-  Vector<double> logcap;  // capacity: log(cap_i / a_i)
-};
-
-/// New potential from the balanced value, for one entry.
-inline double apply_rule(const Side& s, Index i, double bal, double eps) {
-  switch (s.rule) {
-    case Rule::hard:
-      return bal;
-    case Rule::soft:
-      return s.rho / (s.rho + eps) * bal;
-    case Rule::capacity:
-      return std::min(0.0, bal + eps * s.logcap[i]);
-  }
-  return bal;
-}
-
-/// Over-relaxed step from the old potential towards the rule's value (omega = 1: plain).
-inline double relax(const Side& s, double old, double target, double omega) {
-  if (omega == 1.0) return target;
-  const double v = old + omega * (target - old);
-  return s.rule == Rule::capacity ? std::min(0.0, v) : v;
-}
-
-/// Applies the rule to every entry; returns the L1 change of the masses the plain (omega = 1)
-/// step makes, i.e. the distance of the side from its fixed point.
-inline double update_side(const Side& s, const Vector<double>& bal, double eps, Vector<double>& pot,
-                          double omega = 1.0) {
-  double err = 0;
-  for (Index i = 0; i < pot.size(); ++i) {
-    const double nw = apply_rule(s, i, bal[i], eps);
-    if (s.w[i] > 0)
-      err += s.w[i] * std::abs(std::exp((pot[i] - bal[i]) / eps) - std::exp((nw - bal[i]) / eps));
-    pot[i] = relax(s, pot[i], nw, omega);
-  }
-  return err;
-}
-
-inline bool all_finite(const Vector<double>& v) { return v.allFinite(); }
-
-#if defined(__AVX2__) && defined(__FMA__)
-inline double dot_kernel(const float* k, const double* w, Index m) {
-  __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
-  Index j = 0;
-  for (; j + 8 <= m; j += 8) {
-    const __m256 kv = _mm256_loadu_ps(k + j);
-    s0 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(kv)), _mm256_loadu_pd(w + j), s0);
-    s1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(kv, 1)), _mm256_loadu_pd(w + j + 4),
-                         s1);
-  }
-  alignas(32) double t[4];
-  _mm256_store_pd(t, _mm256_add_pd(s0, s1));
-  double s = (t[0] + t[1]) + (t[2] + t[3]);
-  for (; j < m; ++j) s += static_cast<double>(k[j]) * w[j];
-  return s;
-}
-inline void axpy_kernel(double alpha, const float* k, double* acc, Index m) {
-  const __m256d al = _mm256_set1_pd(alpha);
-  Index j = 0;
-  for (; j + 8 <= m; j += 8) {
-    const __m256 kv = _mm256_loadu_ps(k + j);
-    _mm256_storeu_pd(acc + j, _mm256_fmadd_pd(al, _mm256_cvtps_pd(_mm256_castps256_ps128(kv)),
-                                              _mm256_loadu_pd(acc + j)));
-    _mm256_storeu_pd(acc + j + 4, _mm256_fmadd_pd(al, _mm256_cvtps_pd(_mm256_extractf128_ps(kv, 1)),
-                                                  _mm256_loadu_pd(acc + j + 4)));
-  }
-  for (; j < m; ++j) acc[j] += alpha * static_cast<double>(k[j]);
-}
-#else
-inline double dot_kernel(const float* k, const double* w, Index m) {
-  double s = 0;
-  for (Index j = 0; j < m; ++j) s += static_cast<double>(k[j]) * w[j];
-  return s;
-}
-inline void axpy_kernel(double alpha, const float* k, double* acc, Index m) {
-  for (Index j = 0; j < m; ++j) acc[j] += alpha * static_cast<double>(k[j]);
-}
-#endif
-inline double dot_kernel(const double* k, const double* w, Index m) {
-  return Eigen::Map<const Eigen::VectorXd>(k, m).dot(Eigen::Map<const Eigen::VectorXd>(w, m));
-}
-inline void axpy_kernel(double alpha, const double* k, double* acc, Index m) {
-  Eigen::Map<Eigen::VectorXd>(acc, m) += alpha * Eigen::Map<const Eigen::VectorXd>(k, m);
-}
-
-/// The stored-kernel path: K_ij = exp((fbar_i + gbar_j - C_ij)/eps) in T.
-template <Real T>
-class StoredKernel {
- public:
-  static constexpr double kCutoff = std::is_same_v<T, float> ? -87.0 : -300.0;
-
-  template <class G>
-  void build(const G& geom, const Vector<double>& f, const Vector<double>& g, double eps,
-             const Execution& ex) {
-    n_ = geom.rows();
-    m_ = geom.cols();
-    K_.resize(n_, m_);
-    fbar_ = f;
-    gbar_ = g;
-    eps_ = eps;
-    parallel_for(n_, ex.resolved_threads(), 8, [&](Index b, Index e) {
-      Eigen::ArrayXd c(m_);
-      for (Index i = b; i < e; ++i) {
-        geom.cost_row(i, c.data());
-        // Entries below exp(cutoff) (relative to the O(1) entries of a balanced kernel) are
-        // stored as exact zeros: no subnormal numbers in the hot loops.
-        c = (fbar_[i] + gbar_.array() - c) / eps;
-        K_.row(i) = (c < kCutoff).select(0.0, c.exp()).template cast<T>().transpose();
-      }
-    });
-  }
-
-  bool needs_absorb(const Vector<double>& f, const Vector<double>& g, double threshold) const {
-    const double lim = threshold * eps_;
-    return (f - fbar_).cwiseAbs().maxCoeff() > lim || (g - gbar_).cwiseAbs().maxCoeff() > lim;
-  }
-
-  static constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-  const Vector<double>& fbar() const noexcept { return fbar_; }
-  const RowMatrix<T>& matrix() const noexcept { return K_; }
-  const Vector<double>& gbar() const noexcept { return gbar_; }
-  double eps() const noexcept { return eps_; }
-
-  /// One fused pass: rows = K wc (n), cols = K^T wr (m). Same fixed row groups as iterate().
-  void apply(const Vector<double>& wc, const Vector<double>& wr, Vector<double>& rows,
-             Vector<double>& cols, const Execution& ex) {
-    rows.resize(n_);
-    cols.resize(m_);
-    for_each_row(ex, [&](Index, Index i, const T* krow, double* acc) {
-      rows[i] = dot_kernel(krow, wc.data(), m_);
-      if (wr[i] != 0) axpy_kernel(wr[i], krow, acc, m_);
-    });
-    for (Index j = 0; j < m_; ++j) cols[j] = column_sum(j);
-  }
-
-  /// One fused iteration: f half-step (rule of side A), then g half-step (side B) from the
-  /// column sums accumulated in the same pass. Returns {err_a, err_b}, or NaNs when a row or
-  /// column of the stored kernel has underflowed to zero (f and g are then partly updated and
-  /// the caller restores them and takes a log-domain step instead); bal_g receives the
-  /// balanced g values (for the final column masses).
-  std::pair<double, double> iterate(const Side& A, const Side& B, Vector<double>& f,
-                                    Vector<double>& g, Vector<double>& bal_g, const Execution& ex,
-                                    double omega) {
-    const double eps = eps_;
-    Vector<double> w(m_);
-    for (Index j = 0; j < m_; ++j)
-      w[j] = B.w[j] > 0 ? B.w[j] * std::exp((g[j] - gbar_[j]) / eps) : 0.0;
-    std::vector<double> err_parts(static_cast<std::size_t>(row_groups()), 0.0);
-    std::atomic<bool> failed{false};
-    for_each_row(ex, [&](Index grp, Index i, const T* krow, double* acc) {
-      const double s = dot_kernel(krow, w.data(), m_);
-      if (!(s > 0) || !std::isfinite(s)) {
-        failed.store(true, std::memory_order_relaxed);
-        return;
-      }
-      const double bal = fbar_[i] - eps * std::log(s);
-      const double nw = apply_rule(A, i, bal, eps);
-      if (A.w[i] > 0) {
-        err_parts[static_cast<std::size_t>(grp)] +=
-            A.w[i] * std::abs(std::exp((f[i] - bal) / eps) - std::exp((nw - bal) / eps));
-        f[i] = relax(A, f[i], nw, omega);
-        const double alpha = A.w[i] * std::exp((f[i] - fbar_[i]) / eps);
-        axpy_kernel(alpha, krow, acc, m_);
-      } else {
-        f[i] = nw;
-      }
-    });
-    if (failed.load()) return {kNaN, kNaN};
-    double err_a = 0;
-    for (double e : err_parts) err_a += e;
-    bal_g.resize(m_);
-    for (Index j = 0; j < m_; ++j) {
-      const double cs = column_sum(j);
-      if (!(cs > 0) && B.w[j] > 0) return {kNaN, kNaN};
-      bal_g[j] = gbar_[j] - eps * std::log(cs);
-    }
-    const double err_b = update_side(B, bal_g, eps, g, omega);
-    return {err_a, err_b};
-  }
-
- private:
-  /// Rows go in fixed groups (independent of the thread count), each with its own column
-  /// accumulator, so the results do not depend on the number of threads.
-  Index row_groups() const noexcept { return std::min<Index>(n_, 32); }
-
-  /// One pass over K: row(group, i, K row i, the group's column accumulator) for every row, the
-  /// rows of a group in order; the accumulators start at zero.
-  template <class RowFn>
-  void for_each_row(const Execution& ex, RowFn&& row) {
-    const Index groups = row_groups();
-    const Index per = (n_ + groups - 1) / groups;
-    acc_.resize(static_cast<std::size_t>(groups * m_));
-    const int threads =
-        static_cast<double>(n_) * static_cast<double>(m_) < 1e5 ? 1 : ex.resolved_threads();
-    parallel_for(groups, threads, 1, [&](Index gb, Index ge) {
-      for (Index grp = gb; grp < ge; ++grp) {
-        double* acc = acc_.data() + grp * m_;
-        std::fill(acc, acc + m_, 0.0);
-        const Index i1 = std::min(n_, (grp + 1) * per);
-        for (Index i = grp * per; i < i1; ++i) row(grp, i, K_.data() + i * m_, acc);
-      }
-    });
-  }
-
-  /// Column j of K^T (row weights) after for_each_row: the group accumulators summed in order.
-  double column_sum(Index j) const {
-    double cs = 0;
-    for (Index grp = 0; grp < row_groups(); ++grp)
-      cs += acc_[static_cast<std::size_t>(grp * m_ + j)];
-    return cs;
-  }
-
-  Index n_ = 0, m_ = 0;
-  RowMatrix<T> K_;
-  Vector<double> fbar_, gbar_;
-  std::vector<double> acc_;
-  double eps_ = 1;
-};
-
-/// Sinkhorn-Newton steps (Brauer, Clason, Lorenz & Wirth 2017) on a stored kernel, for the
-/// balanced problem: Newton's method on the dual F(f, g) = <a, f> + <b, g> - eps |P(f, g)|,
-///   [diag(r)  P      ] [df]         [a - r]
-///   [P^T      diag(c)] [dg] = eps * [b - c],   r = P 1, c = P^T 1,
-/// solved directly when min(n, m) <= direct_max (Schur complement on the smaller side, Cholesky
-/// in double; cg_iterations then counts factorisations), else inexactly by Jacobi-
-/// preconditioned conjugate gradients (each CG iteration is one fused pass over K); then a
-/// backtracking step that must reduce ||a - r||_1 + ||b - c||_1. Converges quadratically near
-/// the solution where plain Sinkhorn crawls (small eps). Returns false when a full step fails to
-/// gain 10% (the caller goes back to Sinkhorn): at very small eps the Newton system is so
-/// ill-conditioned that CG stalls (typically once the L1 error is ~1e-5 at eps = 1e-3 of the
-/// cost scale); the direct solve does not (n = m = 1000, eps = 1e-3: L1 2e-9 in 10 steps).
-template <Real T, class G>
-bool newton_step(StoredKernel<T>& K, const G& geom, const Side& A, const Side& B, Vector<double>& f,
-                 Vector<double>& g, double& err, double absorb_threshold, const Execution& ex,
-                 Index& cg_iterations, Index& absorptions, Index direct_max) {
-  const Index n = f.size(), m = g.size();
-  auto scalings = [&](const Vector<double>& ff, const Vector<double>& gg, Vector<double>& u,
-                      Vector<double>& v) {
-    const double eps = K.eps();
-    u.resize(n);
-    v.resize(m);
-    for (Index i = 0; i < n; ++i)
-      u[i] = A.w[i] > 0 ? A.w[i] * std::exp((ff[i] - K.fbar()[i]) / eps) : 0.0;
-    for (Index j = 0; j < m; ++j)
-      v[j] = B.w[j] > 0 ? B.w[j] * std::exp((gg[j] - K.gbar()[j]) / eps) : 0.0;
-  };
-  Vector<double> u, v, Kv, Ktu;
-  auto marginals = [&](const Vector<double>& ff, const Vector<double>& gg, Vector<double>& r,
-                       Vector<double>& c) {
-    if (K.needs_absorb(ff, gg, absorb_threshold)) {
-      K.build(geom, ff, gg, K.eps(), ex);
-      ++absorptions;
-    }
-    scalings(ff, gg, u, v);
-    K.apply(v, u, Kv, Ktu, ex);
-    r = u.cwiseProduct(Kv);
-    c = v.cwiseProduct(Ktu);
-    return (A.w - r).cwiseAbs().sum() + (B.w - c).cwiseAbs().sum();
-  };
-  Vector<double> r, c;
-  err = marginals(f, g, r, c);
-  if (!std::isfinite(err)) return false;
-  const double eps = K.eps();
-  Vector<double> rhs(n + m);
-  rhs.head(n) = eps * (A.w - r);
-  rhs.tail(m) = eps * (B.w - c);
-  Vector<double> minv(n + m);
-  for (Index i = 0; i < n; ++i) minv[i] = r[i] > 0 ? 1.0 / r[i] : 0.0;
-  for (Index j = 0; j < m; ++j) minv[n + j] = c[j] > 0 ? 1.0 / c[j] : 0.0;
-  Vector<double> t1, t2, wq(m), wp(n);
-  auto hess = [&](const Vector<double>& z, Vector<double>& out) {
-    for (Index j = 0; j < m; ++j) wq[j] = v[j] * z[n + j];
-    for (Index i = 0; i < n; ++i) wp[i] = u[i] * z[i];
-    K.apply(wq, wp, t1, t2, ex);
-    out.resize(n + m);
-    for (Index i = 0; i < n; ++i) out[i] = r[i] * z[i] + u[i] * t1[i];
-    for (Index j = 0; j < m; ++j) out[n + j] = v[j] * t2[j] + c[j] * z[n + j];
-  };
-  // H is singular along z0 = (1_n, -1_m) (adding a constant to f and subtracting it from g
-  // leaves P unchanged); the right-hand side and every residual are kept orthogonal to z0 so
-  // that rounding cannot feed that direction.
-  auto project = [&](Vector<double>& vec) {
-    const double t = (vec.head(n).sum() - vec.tail(m).sum()) / static_cast<double>(n + m);
-    vec.head(n).array() -= t;
-    vec.tail(m).array() += t;
-  };
-  project(rhs);
-  Vector<double> x = Vector<double>::Zero(n + m);
-  if (std::min(n, m) <= direct_max &&
-      static_cast<double>(n) * static_cast<double>(m) <= double{1 << 25}) {
-    // Direct solve: eliminate the larger side, e.g. for n <= m
-    //   dg = diag(1/c) (rhs_g - P^T df),
-    //   (diag(r) - P diag(1/c) P^T) df = rhs_f - P diag(1/c) rhs_g,
-    // whose matrix S is positive semi-definite with S 1 = 0 (the z0 direction); adding
-    // tau 1 1^T (tau n = mean(r)) makes it definite without changing the solution orthogonal to
-    // 1. Conditioning is not an issue for a dense factorisation in double at the sizes used.
-    Eigen::MatrixXd P = u.asDiagonal() * K.matrix().template cast<double>() * v.asDiagonal();
-    const bool rows_side = n <= m;
-    if (!rows_side) P.transposeInPlace();  // now P is k x l with k = min(n, m)
-    const Vector<double>& rk = rows_side ? r : c;
-    const Vector<double>& cl = rows_side ? c : r;
-    const Index k = P.rows(), l = P.cols();
-    const Vector<double> rhs_k = rows_side ? Vector<double>(rhs.head(n)) : Vector<double>(rhs.tail(m));
-    const Vector<double> rhs_l = rows_side ? Vector<double>(rhs.tail(m)) : Vector<double>(rhs.head(n));
-    Vector<double> cinv(l);
-    for (Index j = 0; j < l; ++j) cinv[j] = cl[j] > 0 ? 1.0 / cl[j] : 0.0;
-    const Vector<double> sq = cinv.cwiseSqrt();
-    P = P * sq.asDiagonal();  // Q = P diag(1/c)^(1/2), in place (one k x l matrix in memory)
-    Eigen::MatrixXd S(k, k);
-    S.setZero();
-    // S = diag(rk) - Q Q^T with Q = P diag(1/c)^(1/2): a symmetric rank-l update.
-    S.selfadjointView<Eigen::Lower>().rankUpdate(P, -1.0);
-    S = S.selfadjointView<Eigen::Lower>();
-    const double tau = rk.mean() / static_cast<double>(k);
-    S.array() += tau;
-    for (Index i = 0; i < k; ++i) S(i, i) += rk[i] > 0 ? rk[i] : 1.0;
-    const Vector<double> rhs_s = rhs_k - P * sq.cwiseProduct(rhs_l);
-    Vector<double> dk;
-    Eigen::LLT<Eigen::MatrixXd> llt(S);
-    if (llt.info() == Eigen::Success) {
-      dk = llt.solve(rhs_s);
-    } else {
-      Eigen::LDLT<Eigen::MatrixXd> ldlt(S);
-      if (ldlt.info() != Eigen::Success) return false;
-      dk = ldlt.solve(rhs_s);
-    }
-    const Vector<double> dl =
-        cinv.cwiseProduct(rhs_l) - sq.cwiseProduct(Vector<double>(P.transpose() * dk));
-    if (!dk.allFinite() || !dl.allFinite()) return false;
-    if (rows_side) {
-      x.head(n) = dk;
-      x.tail(m) = dl;
-    } else {
-      x.head(n) = dl;
-      x.tail(m) = dk;
-    }
-    ++cg_iterations;
-  } else {
-  // Preconditioned CG with forcing term eta = min(0.1, sqrt(err)).
-  const double eta = std::min(0.1, std::sqrt(err));
-  Vector<double> res = rhs, z = minv.cwiseProduct(res), p = z, hp;
-  double rz = res.dot(z);
-  const double rhs_norm = rhs.norm();
-  for (Index it = 0; it < 300 && res.norm() > eta * rhs_norm; ++it) {
-    hess(p, hp);
-    ++cg_iterations;
-    const double php = p.dot(hp);
-    if (!(php > 0)) break;
-    const double alpha = rz / php;
-    x += alpha * p;
-    res -= alpha * hp;
-    project(res);
-    z = minv.cwiseProduct(res);
-    const double rz_new = res.dot(z);
-    p = z + (rz_new / rz) * p;
-    rz = rz_new;
-  }
-  }
-  // Backtracking on the L1 marginal error.
-  Vector<double> f_try, g_try, r_try, c_try;
-  for (double step = 1.0; step >= 1.0 / 64; step *= 0.5) {
-    f_try = f + step * x.head(n);
-    g_try = g + step * x.tail(m);
-    const double e = marginals(f_try, g_try, r_try, c_try);
-    if (std::isfinite(e) && e < err) {
-      f = f_try;
-      g = g_try;
-      // A damped step, or one that gains less than 10%, means CG has hit the conditioning floor:
-      // accept it but let the caller return to (over-relaxed) Sinkhorn iterations.
-      const bool good = step == 1.0 && e < 0.9 * err;
-      err = e;
-      return good;
-    }
-  }
-  return false;
-}
-
-inline Vector<double> safe_log(const Vector<double>& w) {
-  Vector<double> out(w.size());
-  for (Index i = 0; i < w.size(); ++i)
-    out[i] = w[i] > 0 ? std::log(w[i]) : -std::numeric_limits<double>::infinity();
-  return out;
-}
-
-inline void check_weights(const Vector<double>& w, Index expected, const char* name,
-                          const char* side) {
-  check_argument(
-      w.size() == expected, name,
-      "has " + std::to_string(w.size()) + " entries for " + std::to_string(expected) + " " + side);
-  for (Index i = 0; i < w.size(); ++i)
-    check_argument(std::isfinite(w[i]) && w[i] >= 0, name,
-                   "entry " + std::to_string(i) + " is negative, NaN or infinite");
-  check_argument(w.sum() > 0, name, "has zero total mass");
-}
-
-template <SinkhornGeometry G>
-SinkhornResult solve(const G& geom, VectorView<double> a_in, VectorView<double> b_in,
-                     const Vector<double>* cap, const SinkhornOptions& opt,
-                     const Potentials& warm) {
-  using T = typename G::Scalar;
-  opt.validate();
-  const Index n = geom.rows(), m = geom.cols();
-  Side A, B;
-  A.w = a_in.size() == 0 ? Vector<double>::Constant(n, 1.0 / static_cast<double>(n))
-                         : Vector<double>(a_in);
-  B.w = b_in.size() == 0 ? Vector<double>::Constant(m, 1.0 / static_cast<double>(m))
-                         : Vector<double>(b_in);
-  check_weights(A.w, n, "a", "sources (rows)");
-  check_weights(B.w, m, "b", "targets (columns)");
-  A.logw = safe_log(A.w);
-  B.logw = safe_log(B.w);
-  const double mass_a = A.w.sum(), mass_b = B.w.sum();
-  if (cap != nullptr) {
-    check_argument(
-        cap->size() == n, "cap",
-        "has " + std::to_string(cap->size()) + " entries for " + std::to_string(n) + " sources");
-    for (Index i = 0; i < n; ++i)
-      check_argument(std::isfinite((*cap)[i]) && (*cap)[i] >= 0, "cap",
-                     "entry " + std::to_string(i) + " is negative, NaN or infinite");
-    check_argument(
-        cap->sum() >= mass_b * (1 - 1e-12), "cap",
-        fmt::format("total capacity {:g} is less than the target mass {:g}", cap->sum(), mass_b));
-    check_argument(std::isinf(opt.reg_m_b), "reg_m_b",
-                   "must be infinite (hard target marginal) in a capacity-constrained problem");
-    A.rule = Rule::capacity;
-    A.logcap.resize(n);
-    for (Index i = 0; i < n; ++i)
-      A.logcap[i] = (*cap)[i] > 0 ? std::log((*cap)[i]) - A.logw[i]
-                                  : -std::numeric_limits<double>::infinity();
-    // A source with zero capacity carries nothing: give it zero prior weight.
-    for (Index i = 0; i < n; ++i)
-      if ((*cap)[i] <= 0) {
-        A.w[i] = 0;
-        A.logw[i] = -std::numeric_limits<double>::infinity();
-      }
-  } else {
-    if (std::isfinite(opt.reg_m_a)) {
-      A.rule = Rule::soft;
-      A.rho = opt.reg_m_a;
-    }
-    if (std::isfinite(opt.reg_m_b)) {
-      B.rule = Rule::soft;
-      B.rho = opt.reg_m_b;
-    }
-    if (A.rule == Rule::hard && B.rule == Rule::hard)
-      check_argument(std::abs(mass_a - mass_b) <= opt.mass_tolerance * std::max(mass_a, mass_b),
-                     "b",
-                     fmt::format("total mass {:.17g} differs from the total mass of a {:.17g} "
-                                 "(balanced problem; normalise or use reg_m_a / reg_m_b)",
-                                 mass_b, mass_a));
-  }
-
-  SinkhornResult res;
-  res.reg = opt.reg;
-  const double eps_target = opt.reg;
-  const double threshold = opt.tol + opt.rtol * std::max(mass_a, mass_b);
-  Vector<double> f, g;
-  const bool warm_started = warm.f.size() > 0 || warm.g.size() > 0;
-  if (warm_started) {
-    check_argument(warm.f.size() == n, "f",
-                   "warm-start potential f has " + std::to_string(warm.f.size()) + " entries for " +
-                       std::to_string(n) + " sources");
-    check_argument(warm.g.size() == m, "g",
-                   "warm-start potential g has " + std::to_string(warm.g.size()) + " entries for " +
-                       std::to_string(m) + " targets");
-    check_argument(warm.f.allFinite(), "f", "warm-start potential is not finite");
-    check_argument(warm.g.allFinite(), "g", "warm-start potential is not finite");
-    f = warm.f;
-    g = warm.g;
-  } else {
-    f = Vector<double>::Zero(n);
-    g = Vector<double>::Zero(m);
-  }
-
-  const Execution& ex = opt.execution;
-  Vector<double> h, lse, bal_f(n), bal_g(m);
-  // One online iteration at eps; returns {err_a, err_b}.
-  double omega = 1.0;  // over-relaxation factor (adapted at the target reg)
-  auto online_iteration = [&](double eps) {
-    h = B.logw + g / eps;
-    geom.row_lse(h, eps, lse, ex);
-    bal_f = -eps * lse;
-    const double ea = update_side(A, bal_f, eps, f, omega);
-    h = A.logw + f / eps;
-    geom.col_lse(h, eps, lse, ex);
-    bal_g = -eps * lse;
-    const double eb = update_side(B, bal_g, eps, g, omega);
-    return std::pair<double, double>{ea, eb};
-  };
-
-  // The reductions throw Cancelled when the token fires mid-way; the solver reports it as a
-  // status and returns the potentials reached so far.
-  const double bytes = static_cast<double>(n) * static_cast<double>(m) * sizeof(T);
-  const bool stored = opt.storage == KernelStorage::stored ||
-                      (opt.storage == KernelStorage::automatic &&
-                       bytes <= static_cast<double>(opt.kernel_memory_budget));
-  res.stored_kernel = stored;
-  StoredKernel<T> K;
-  std::vector<double> history;
-  double last_rho = 0;
-  Index newton_next = opt.newton_after;  // earliest iteration for the next Newton phase
-  Index newton_backoff = opt.newton_after;
-  bool relax_disabled = false;
-  double best_error = std::numeric_limits<double>::infinity();
-  bool built = false;
-  try {
-    // eps-scaling stages (online).
-    if (opt.eps_scaling && !warm_started) {
-      double eps = opt.eps_start > 0 ? opt.eps_start : geom.max_cost_bound();
-      while (eps > eps_target * (1 + 1e-12)) {
-        for (Index it = 0; it < opt.eps_scaling_iterations; ++it) {
-          online_iteration(eps);
-          ++res.total_iterations;
-        }
-        if (!all_finite(f) || !all_finite(g)) break;
-        if (ex.report("sinkhorn eps-scaling", 0.0)) {
-          res.status = Status::cancelled;
-          break;
-        }
-        eps *= opt.eps_scaling_factor;
-      }
-    }
-
-    // Target-reg iterations.
-    Vector<double> f_backup, g_backup;
-    double ea = 0, eb = 0;
-    if (res.status != Status::cancelled && all_finite(f) && all_finite(g)) {
-      for (Index it = 0; it < opt.max_iter; ++it) {
-        if (stored && built && K.needs_absorb(f, g, opt.absorb_threshold)) {
-          ++res.absorptions;
-          K.build(geom, f, g, eps_target, ex);
-        }
-        if (stored && built) {
-          f_backup = f;
-          g_backup = g;
-          std::tie(ea, eb) = K.iterate(A, B, f, g, bal_g, ex, omega);
-          if (std::isnan(ea)) {
-            // Underflowed kernel row/column: restore, take a log-domain step, rebuild.
-            f = f_backup;
-            g = g_backup;
-            std::tie(ea, eb) = online_iteration(eps_target);
-            K.build(geom, f, g, eps_target, ex);
-            ++res.absorptions;
-          }
-        } else if (stored) {
-          // The first step at the target reg is log-domain, so that K is built from balanced
-          // potentials (every row and column then has entries of order one).
-          std::tie(ea, eb) = online_iteration(eps_target);
-          if (all_finite(f) && all_finite(g)) {
-            K.build(geom, f, g, eps_target, ex);
-            built = true;
-          }
-        } else {
-          std::tie(ea, eb) = online_iteration(eps_target);
-        }
-        ++res.iterations;
-        ++res.total_iterations;
-        if (!std::isfinite(ea) || !std::isfinite(eb) || !all_finite(f) || !all_finite(g)) {
-          if (!all_finite(f) || !all_finite(g)) {
-            res.status = Status::numerical_error;
-            break;
-          }
-          continue;  // a transient overflow of the mass error; keep going
-        }
-        if (ea <= threshold && eb <= threshold) {
-          res.status = Status::converged;
-          break;
-        }
-        // Slow linear (or sublinear) convergence on a stored kernel of a balanced problem:
-        // switch to Sinkhorn-Newton steps until converged (or a step fails).
-        if (opt.newton && stored && built && A.rule == Rule::hard && B.rule == Rule::hard &&
-            res.iterations >= newton_next && res.newton_steps < opt.max_newton_steps &&
-            (last_rho > 0.9 || res.iterations >= 5 * opt.newton_after)) {
-          double err = ea + eb;
-          while (res.newton_steps < opt.max_newton_steps) {
-            if (!newton_step(K, geom, A, B, f, g, err, opt.absorb_threshold, ex, res.cg_iterations,
-                             res.absorptions, opt.newton_direct_max)) {
-              // Not (yet) in Newton's basin, or at the conditioning floor: back to Sinkhorn,
-              // and try again after twice as many iterations as last time.
-              newton_backoff *= 2;
-              newton_next = res.iterations + newton_backoff;
-              break;
-            }
-            ++res.newton_steps;
-            if (err <= threshold) break;
-          }
-          if (err <= threshold) {
-            res.status = Status::converged;
-            break;
-          }
-          continue;
-        }
-        // Over-relaxation (Thibault et al. 2017, "Overrelaxed Sinkhorn-Knopp"; Young's SOR
-        // rule): once the plain iteration is in its linear regime with per-iteration error ratio
-        // rho (measured over a window), use omega = 2 / (1 + sqrt(1 - rho)), which turns the
-        // rate rho into about omega - 1. If the error then grows 10x above its best value, fall
-        // back to omega = 1 for the rest of the run.
-        {
-          const double e = ea + eb;
-          history.push_back(e);
-          const auto k = history.size();
-          constexpr std::size_t kWindow = 10;
-          if (k >= 2 * kWindow && history[k - 1 - kWindow] > 0)
-            last_rho = std::pow(e / history[k - 1 - kWindow], 1.0 / kWindow);
-          if (opt.overrelaxation && omega == 1.0 && !relax_disabled && k >= 2 * kWindow &&
-              history[k - 1 - kWindow] > 0) {
-            const double rho = last_rho;
-            if (rho > 0.3 && rho < 1.0) {
-              omega = std::min(opt.max_overrelaxation, 2.0 / (1.0 + std::sqrt(1.0 - rho)));
-              best_error = e;
-            }
-          } else if (omega > 1.0) {
-            best_error = std::min(best_error, e);
-            if (e > 10.0 * best_error) {
-              omega = 1.0;
-              relax_disabled = true;
-            }
-          }
-        }
-        if (ex.report("sinkhorn",
-                      static_cast<double>(it + 1) / static_cast<double>(opt.max_iter))) {
-          res.status = Status::cancelled;
-          break;
-        }
-      }
-    } else if (res.status != Status::cancelled) {
-      res.status = Status::numerical_error;
-    }
-    if (res.status == Status::max_iterations && res.iterations == 0)
-      res.status = Status::numerical_error;
-  } catch (const Cancelled&) {
-    res.status = Status::cancelled;
-  }
-
-  res.f = f;
-  res.g = g;
-  res.log_a = A.logw;
-  res.log_b = B.logw;
-  if (res.status == Status::numerical_error || res.status == Status::cancelled) return res;
-  // Final masses from fresh half-steps at the final potentials: through the stored kernel
-  // when it was used (the same arithmetic that decided convergence), else the geometry.
-  if (stored && built) {
-    if (K.needs_absorb(f, g, opt.absorb_threshold)) {
-      K.build(geom, f, g, eps_target, ex);
-      ++res.absorptions;
-    }
-    Vector<double> wc(m), wr(n), rows, cols;
-    for (Index j = 0; j < m; ++j)
-      wc[j] = B.w[j] > 0 ? B.w[j] * std::exp((g[j] - K.gbar()[j]) / eps_target) : 0.0;
-    for (Index i = 0; i < n; ++i)
-      wr[i] = A.w[i] > 0 ? A.w[i] * std::exp((f[i] - K.fbar()[i]) / eps_target) : 0.0;
-    K.apply(wc, wr, rows, cols, ex);
-    bal_f = K.fbar().array() - eps_target * rows.array().log();
-    bal_g = K.gbar().array() - eps_target * cols.array().log();
-  } else {
-    h = B.logw + g / eps_target;
-    geom.row_lse(h, eps_target, lse, ex);
-    bal_f = -eps_target * lse;
-    h = A.logw + f / eps_target;
-    geom.col_lse(h, eps_target, lse, ex);
-    bal_g = -eps_target * lse;
-  }
-  res.row_mass.resize(n);
-  res.col_mass.resize(m);
-  for (Index i = 0; i < n; ++i)
-    res.row_mass[i] = A.w[i] > 0 ? A.w[i] * std::exp((f[i] - bal_f[i]) / eps_target) : 0.0;
-  for (Index j = 0; j < m; ++j)
-    res.col_mass[j] = B.w[j] > 0 ? B.w[j] * std::exp((g[j] - bal_g[j]) / eps_target) : 0.0;
-  {
-    Vector<double> fa = f, gb = g;
-    res.error_a = update_side(A, bal_f, eps_target, fa);
-    res.error_b = update_side(B, bal_g, eps_target, gb);
-  }
-  // Objective: <f, r> + <g, c> - eps (|P| - |a||b|) + soft penalties.
-  const double mass_p = res.row_mass.sum();
-  double obj = f.dot(res.row_mass) + g.dot(res.col_mass) - eps_target * (mass_p - mass_a * mass_b);
-  auto kl = [](const Vector<double>& p, const Vector<double>& q) {
-    double s = 0;
-    for (Index i = 0; i < p.size(); ++i) {
-      if (p[i] > 0) s += p[i] * std::log(p[i] / q[i]);
-      s += q[i] - p[i];
-    }
-    return s;
-  };
-  if (A.rule == Rule::soft) obj += A.rho * kl(res.row_mass, A.w);
-  if (B.rule == Rule::soft) obj += B.rho * kl(res.col_mass, B.w);
-  res.objective = obj;
-  if (opt.compute_cost)
-    res.cost = geom.transport_cost(Vector<double>(A.logw + f / eps_target),
-                                   Vector<double>(B.logw + g / eps_target), eps_target, ex);
-  return res;
-}
-
-}  // namespace detail
-
 /// Sinkhorn on any geometry. a, b: weights (empty = uniform 1/n, 1/m). Balanced unless
 /// options.reg_m_a / reg_m_b are finite (semi-relaxed: one finite; unbalanced: both).
 /// warm: potentials (f, g) from an earlier solve (skips eps-scaling).
-/// Throws InvalidArgument naming a, b, reg, f, g or an option; non-convergence is a status.
+/// Throws InvalidArgument naming a, b, reg, f, g or an option; Cancelled when the token or the
+/// progress callback stops the run; non-convergence is a status.
 template <SinkhornGeometry G>
 SinkhornResult sinkhorn(const G& geometry, VectorView<double> a, VectorView<double> b,
-                        const SinkhornOptions& options = {}, const Potentials& warm = {}) {
-  return detail::solve(geometry, a, b, nullptr, options, warm);
-}
+                        const SinkhornOptions& options = {}, const Potentials& warm = {});
 
 /// Dense cost matrix M (n x m), POT-style: sinkhorn(a, b, M, {.reg = 0.01}).
 template <Real T>
 SinkhornResult sinkhorn(VectorView<double> a, VectorView<double> b, MatrixView<T> M,
-                        const SinkhornOptions& options = {}, const Potentials& warm = {}) {
-  return detail::solve(DenseCost<T>(M), a, b, nullptr, options, warm);
-}
+                        const SinkhornOptions& options = {}, const Potentials& warm = {});
 
 /// Point clouds with C_ij = scale * ||x_i - y_j||^2, evaluated online by the fused kernel
 /// (or through a stored kernel when it fits options.kernel_memory_budget).
 template <Real T>
 SinkhornResult sinkhorn_points(MatrixView<T> x, MatrixView<T> y, VectorView<double> a,
                                VectorView<double> b, double scale,
-                               const SinkhornOptions& options = {}, const Potentials& warm = {}) {
-  return detail::solve(PointCloud<T>(x, y, scale), a, b, nullptr, options, warm);
-}
+                               const SinkhornOptions& options = {}, const Potentials& warm = {});
 
 /// Capacity-constrained entropic OT: min <P,C> + eps KL(P | a b^T) s.t. P 1 <= cap, P^T 1 = b.
 /// a is the entropic prior over sources (empty = uniform); cap_i >= 0 with sum cap >= sum b.
@@ -917,10 +211,7 @@ template <SinkhornGeometry G>
 SinkhornResult capacity_constrained_sinkhorn(const G& geometry, VectorView<double> a,
                                              VectorView<double> b, VectorView<double> cap,
                                              const SinkhornOptions& options = {},
-                                             const Potentials& warm = {}) {
-  const Vector<double> c(cap);
-  return detail::solve(geometry, a, b, &c, options, warm);
-}
+                                             const Potentials& warm = {});
 
 }  // namespace popalign::ot
 
@@ -939,3 +230,5 @@ struct fmt::formatter<popalign::ot::SinkhornResult> : fmt::formatter<std::string
     return fmt::formatter<std::string_view>::format(popalign::ot::to_string(r), ctx);
   }
 };
+
+#include <popalign/ot/sinkhorn_impl.hpp>

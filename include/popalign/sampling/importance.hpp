@@ -35,23 +35,10 @@ void check_log_weights(const Eigen::Ref<const Vector<T>>& log_w, const char* nam
   check_argument(any_finite, name, "all entries are -inf (every weight is zero)");
 }
 
-template <Real T>
-void check_weights(const Eigen::Ref<const Vector<T>>& w, const char* name) {
-  check_argument(w.size() > 0, name, "is empty");
-  double total = 0.0;
-  for (Index i = 0; i < w.size(); ++i) {
-    const double v = static_cast<double>(w[i]);
-    check_argument(std::isfinite(v) && v >= 0.0, name,
-                   "entry " + std::to_string(i) + " is negative or not finite");
-    total += v;
-  }
-  check_argument(total > 0.0, name, "all entries are zero");
-}
-
 /// Sum-to-one copy of validated non-negative weights.
 template <Real T>
 Vector<double> normalized_copy(const Eigen::Ref<const Vector<T>>& w, const char* name) {
-  check_weights<T>(w, name);
+  popalign::check_weights(w, name);
   Vector<double> out = w.template cast<double>();
   out /= out.sum();
   return out;
@@ -75,7 +62,7 @@ Vector<double> normalize_log_weights(const Eigen::Ref<const Vector<T>>& log_weig
 /// Equals n for uniform weights and 1 when one weight carries everything.
 template <Real T>
 double effective_sample_size(const Eigen::Ref<const Vector<T>>& weights) {
-  detail::check_weights<T>(weights, "weights");
+  check_weights(weights, "weights");
   const Vector<double> w = weights.template cast<double>();
   const double s = w.sum();
   return s * s / w.squaredNorm();

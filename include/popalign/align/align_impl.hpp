@@ -1,0 +1,621 @@
+#pragma once
+// Implementation of align/align.hpp (include that header; this one is included at its bottom).
+// align() is the sequence of stage functions below, each with its own name:
+//   check_inputs -> standardise -> density_ratio_weights (resample, is)
+//   -> select_random | select_importance | select_by_transport
+//        (select_candidates -> transport_shares -> rake_to_marginals -> round_shares)
+//   -> store_selection -> compare_before_after (compute_metrics)
+// Every random choice is a stream of Rng(seed) (1 KDE subsamples, 2 rounding, 3 candidates,
+// 4 transport reference subsample), so a stage draws the same numbers whatever ran before it.
+#include <fmt/format.h>
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include <popalign/align/align.hpp>
+#include <popalign/core/error.hpp>
+#include <popalign/core/random.hpp>
+#include <popalign/core/types.hpp>
+#include <popalign/density/kde.hpp>
+#include <popalign/metrics/correlation.hpp>
+#include <popalign/metrics/sliced.hpp>
+#include <popalign/metrics/univariate.hpp>
+#include <popalign/ot/geometry.hpp>
+#include <popalign/ot/sinkhorn.hpp>
+#include <popalign/sampling/importance.hpp>
+#include <popalign/sampling/resample.hpp>
+
+namespace popalign::align {
+
+namespace detail {
+
+using Clock = std::chrono::steady_clock;
+
+inline double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+/// Seeded uniform subsample of min(k, n) distinct rows (ascending); all rows when k >= n.
+inline std::vector<Index> subsample_rows(Index n, Index k, Rng& rng) {
+  std::vector<Index> rows(static_cast<std::size_t>(n));
+  std::iota(rows.begin(), rows.end(), Index{0});
+  if (k >= n) return rows;
+  // Partial Fisher–Yates.
+  for (Index i = 0; i < k; ++i) {
+    const Index j = i + static_cast<Index>(rng.uniform_int(static_cast<std::uint64_t>(n - i)));
+    std::swap(rows[static_cast<std::size_t>(i)], rows[static_cast<std::size_t>(j)]);
+  }
+  rows.resize(static_cast<std::size_t>(k));
+  std::sort(rows.begin(), rows.end());
+  return rows;
+}
+
+template <Real T>
+RowMatrix<T> take_rows(const RowMatrix<T>& m, const std::vector<Index>& rows) {
+  RowMatrix<T> out(static_cast<Index>(rows.size()), m.cols());
+  for (std::size_t i = 0; i < rows.size(); ++i) out.row(static_cast<Index>(i)) = m.row(rows[i]);
+  return out;
+}
+
+/// Distances of a weighted sample (rows of x with weights w, empty = uniform) to the reference:
+/// per-trait W1 and mean / sd gaps on the traits' own units, sliced W2 on the standardised traits
+/// (zx, zref), the correlation distance (NaN for one trait or fewer than 3 rows); no KS or MMD.
+template <Real T>
+Comparison compare(const RowMatrix<T>& x, const Vector<double>& w, const RowMatrix<T>& ref,
+                   const RowMatrix<T>& zx, const RowMatrix<T>& zref, const AlignOptions& opt) {
+  Comparison c;
+  const Vector<double> none;
+  c.w1 = metrics::column_wasserstein1<T>(x, ref, w, none);
+  c.mean_gap = metrics::mean_gap<T>(x, ref, w, none);
+  c.sd_gap = metrics::sd_gap<T>(x, ref, w, none);
+  c.mean_w1 = c.w1.mean();
+  metrics::SlicedOptions so;
+  so.n_projections = opt.sliced_projections;
+  so.seed = hash_string("popalign.align.sliced");
+  c.sliced_wasserstein = metrics::sliced_wasserstein<T>(zx, zref, w, none, so);
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+  c.correlation = {kNaN, kNaN};
+  if (x.cols() > 1 && x.rows() > 2) c.correlation = metrics::correlation_distance<T>(x, ref, w, none);
+  return c;
+}
+
+/// Integer counts from expected counts e (sum N): systematic resampling, so each unit gets
+/// floor(e_i) or ceil(e_i) copies.
+inline std::vector<Index> round_counts(const Vector<double>& e, Index N, Rng& rng) {
+  const std::vector<Index> draws = sampling::systematic_resample<double>(e, N, rng);
+  std::vector<Index> c(static_cast<std::size_t>(e.size()), 0);
+  for (Index i : draws) ++c[static_cast<std::size_t>(i)];
+  return c;
+}
+
+/// N distinct units with P(i) = pi_i; `key` (may be empty) orders the units for the systematic
+/// pass (ordered rounding), else a random order.
+inline std::vector<Index> round_distinct(const Vector<double>& pi, const Vector<double>& key,
+                                         Rng& rng) {
+  if (key.size() == 0) return sampling::sample_fixed_size<double>(pi, rng);
+  std::vector<Index> order(static_cast<std::size_t>(pi.size()));
+  std::iota(order.begin(), order.end(), Index{0});
+  std::stable_sort(order.begin(), order.end(), [&](Index a, Index b) { return key[a] < key[b]; });
+  Vector<double> sorted(pi.size());
+  for (Index j = 0; j < pi.size(); ++j) sorted[j] = pi[order[static_cast<std::size_t>(j)]];
+  const std::vector<Index> picked =
+      sampling::sample_fixed_size<double>(sorted, rng, sampling::FixedSizeOptions{.randomize_order = false});
+  std::vector<Index> out;
+  out.reserve(picked.size());
+  for (Index j : picked) out.push_back(order[static_cast<std::size_t>(j)]);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+/// Z-order (Morton) curve position of every row of standardised points z: each coordinate is
+/// clamped to [-4, 4], quantised to 2^b levels (b = min(10, 62 / d) bits) and the bits are
+/// interleaved. Returned as doubles (exact below 2^53; keys above are only used for sorting).
+template <Real T>
+Vector<double> morton_keys(const RowMatrix<T>& z) {
+  const Index n = z.rows(), d = z.cols();
+  const int bits = static_cast<int>(std::max<Index>(1, std::min<Index>(10, 62 / std::max<Index>(d, 1))));
+  const double levels = static_cast<double>((1u << bits) - 1);
+  Vector<double> key(n);
+  for (Index i = 0; i < n; ++i) {
+    std::uint64_t k = 0;
+    std::vector<std::uint64_t> q(static_cast<std::size_t>(d));
+    for (Index c = 0; c < d; ++c) {
+      const double v = std::clamp((static_cast<double>(z(i, c)) + 4.0) / 8.0, 0.0, 1.0);
+      q[static_cast<std::size_t>(c)] = static_cast<std::uint64_t>(std::lround(v * levels));
+    }
+    for (int b = bits - 1; b >= 0; --b)
+      for (Index c = 0; c < d; ++c) k = (k << 1) | ((q[static_cast<std::size_t>(c)] >> b) & 1u);
+    key[i] = static_cast<double>(k);
+  }
+  return key;
+}
+
+/// Stage 4b: raking (iterative proportional fitting, Deming & Stephan 1940) of the shares s
+/// (sum N, each <= cap) so that, for every trait, the s-weighted histogram of the candidates on
+/// the reference's quantile bins matches the reference's histogram scaled to N; s_i never
+/// exceeds cap. Where the pool has too little mass in a bin the cap binds and the fit stays
+/// approximate. Returns the largest relative bin mismatch after the last sweep.
+template <Real T>
+double rake_to_marginals(Vector<double>& s, const RowMatrix<T>& zc, const RowMatrix<T>& zr,
+                         double cap, Index bins, Index sweeps) {
+  const Index K = zc.rows(), d = zc.cols(), m = zr.rows();
+  const double N = s.sum();
+  std::vector<std::vector<int>> bin_of(static_cast<std::size_t>(d));
+  std::vector<std::vector<double>> target(static_cast<std::size_t>(d));
+  for (Index k = 0; k < d; ++k) {
+    std::vector<double> r(static_cast<std::size_t>(m));
+    for (Index j = 0; j < m; ++j) r[static_cast<std::size_t>(j)] = static_cast<double>(zr(j, k));
+    std::sort(r.begin(), r.end());
+    std::vector<double> edges;  // upper edges of bins 0..B-2 (distinct)
+    for (Index b = 1; b < bins; ++b) {
+      const double q = r[static_cast<std::size_t>(std::min<Index>(m - 1, (b * m) / bins))];
+      if (edges.empty() || q > edges.back()) edges.push_back(q);
+    }
+    auto bin = [&](double v) {
+      return static_cast<int>(std::lower_bound(edges.begin(), edges.end(), v) - edges.begin());
+    };
+    std::vector<double>& t = target[static_cast<std::size_t>(k)];
+    t.assign(edges.size() + 1, 0.0);
+    for (double v : r) t[static_cast<std::size_t>(bin(v))] += N / static_cast<double>(m);
+    std::vector<int>& bo = bin_of[static_cast<std::size_t>(k)];
+    bo.resize(static_cast<std::size_t>(K));
+    for (Index i = 0; i < K; ++i) bo[static_cast<std::size_t>(i)] = bin(static_cast<double>(zc(i, k)));
+  }
+  double worst = 0;
+  for (Index sweep = 0; sweep < sweeps; ++sweep) {
+    worst = 0;
+    for (Index k = 0; k < d; ++k) {
+      const std::vector<int>& bo = bin_of[static_cast<std::size_t>(k)];
+      const std::vector<double>& t = target[static_cast<std::size_t>(k)];
+      std::vector<double> mass(t.size(), 0.0);
+      for (Index i = 0; i < K; ++i) mass[static_cast<std::size_t>(bo[static_cast<std::size_t>(i)])] += s[i];
+      std::vector<double> f(t.size(), 1.0);
+      for (std::size_t b = 0; b < t.size(); ++b) {
+        if (mass[b] > 0) f[b] = t[b] / mass[b];
+        if (t[b] > 0) worst = std::max(worst, std::abs(mass[b] - t[b]) / t[b]);
+      }
+      for (Index i = 0; i < K; ++i)
+        s[i] = std::min(cap, s[i] * f[static_cast<std::size_t>(bo[static_cast<std::size_t>(i)])]);
+    }
+  }
+  return worst;
+}
+
+
+/// Wall-clock seconds per stage, appended to Diagnostics::stages.
+class StageClock {
+ public:
+  explicit StageClock(Diagnostics& dg) : dg_(dg), begin_(Clock::now()) {}
+  void end(const char* name) {
+    dg_.stages.push_back({name, seconds_since(begin_)});
+    begin_ = Clock::now();
+  }
+
+ private:
+  Diagnostics& dg_;
+  Clock::time_point begin_;
+};
+
+/// Checks the inputs of align() (options, shapes, finiteness, N <= n for distinct output).
+template <Real T>
+void check_inputs(MatrixView<T> pool, MatrixView<T> reference, const AlignOptions& options) {
+  options.validate();
+  const Index n = pool.rows(), m = reference.rows(), d = pool.cols();
+  const Index N = options.n;
+  check_argument(n > 0, "pool", "is empty (no rows)");
+  check_argument(m > 1, "reference", "needs at least 2 rows");
+  check_argument(d > 0, "pool", "has no trait columns");
+  check_argument(reference.cols() == d, "reference",
+                 fmt::format("has {} trait columns but the pool has {}", reference.cols(), d));
+  check_argument(pool.allFinite(), "pool", "contains NaN or infinite values");
+  check_argument(reference.allFinite(), "reference", "contains NaN or infinite values");
+  if (options.output == Output::distinct)
+    check_argument(N <= n, "n",
+                   fmt::format("asks for {} distinct personas but the pool has only {} (use the "
+                               "multiset output to draw with replacement)",
+                               N, n));
+}
+
+/// Pool and reference in the reference's standard units.
+template <Real T>
+struct Standardised {
+  RowMatrix<T> pool, reference;
+};
+
+/// Stage 1: z = (x - mean_ref) / sd_ref (population sd) for both; throws InvalidArgument naming
+/// `reference` for a constant trait.
+template <Real T>
+Standardised<T> standardise(MatrixView<T> pool, MatrixView<T> reference) {
+  const Index m = reference.rows(), d = pool.cols();
+  const RowMatrix<double> refd = reference.template cast<double>();
+  const Eigen::RowVectorXd mu = refd.colwise().mean();
+  Eigen::RowVectorXd sd = ((refd.rowwise() - mu).array().square().colwise().sum() /
+                           static_cast<double>(m)).sqrt();
+  for (Index k = 0; k < d; ++k)
+    check_argument(sd[k] > 0, "reference",
+                   fmt::format("trait column {} is constant (zero standard deviation)", k + 1));
+  Standardised<T> z;
+  z.pool = ((pool.template cast<double>().rowwise() - mu).array().rowwise() /
+            sd.array()).matrix().template cast<T>();
+  z.reference = ((refd.rowwise() - mu).array().rowwise() / sd.array())
+                    .matrix().template cast<T>();
+  return z;
+}
+
+/// Stage 2: importance weights w_i ~ p_ref(z_i) / p_pool(z_i) (sum 1) from two KDEs on seeded
+/// subsamples (stream 1 of `root`), stabilised by options.truncation; fills the weight and
+/// coverage fields and warnings of dg.
+template <Real T>
+Vector<double> density_ratio_weights(const Standardised<T>& z, const AlignOptions& options,
+                                     const Rng& root, Diagnostics& dg) {
+  const Index n = z.pool.rows(), m = z.reference.rows();
+  const Index N = options.n;
+  Rng rk = root.split(1);
+  const std::vector<Index> ps = subsample_rows(n, options.kde_max_points, rk);
+  const std::vector<Index> rs = subsample_rows(m, options.kde_max_points, rk);
+  const RowMatrix<T> zps = take_rows<T>(z.pool, ps);
+  const RowMatrix<T> zrs = take_rows<T>(z.reference, rs);
+  density::KdeOptions ko;
+  if (options.bandwidth_factor > 0)
+    ko.bandwidth = density::Bandwidth::with_factor(options.bandwidth_factor);
+  ko.execution = options.execution;
+  const density::Kde<T> kref(zrs, Vector<double>(), ko);
+  const density::Kde<T> kpool(zps, Vector<double>(), ko);
+  const Vector<double> lr = kref.log_density(z.pool) - kpool.log_density(z.pool);
+  Vector<double> lr_clean = lr;
+  for (Index i = 0; i < n; ++i)
+    if (std::isnan(lr_clean[i])) lr_clean[i] = 0.0;  // both densities underflow: neutral
+  const sampling::ImportanceWeights w =
+      sampling::importance_weights<double>(lr_clean, options.truncation);
+  dg.has_weights = true;
+  dg.ess = w.ess;
+  dg.raw_ess = w.raw_ess;
+  dg.k_hat = w.k_hat;
+  dg.truncated = w.truncated;
+  // Coverage: where does the reference have mass but the pool almost none?
+  const Vector<double> at_ref = kpool.log_density(zrs) - kref.log_density(zrs);
+  const double lc = std::log(options.coverage_ratio);
+  Index uncovered = 0;
+  for (Index j = 0; j < at_ref.size(); ++j)
+    if (!(at_ref[j] >= lc)) ++uncovered;
+  dg.uncovered_reference = static_cast<double>(uncovered) / static_cast<double>(at_ref.size());
+  for (const auto& s : kref.warnings()) dg.warnings.push_back("reference KDE: " + s);
+  for (const auto& s : kpool.warnings()) dg.warnings.push_back("pool KDE: " + s);
+  if (dg.raw_ess < options.ess_warn_fraction * static_cast<double>(N))
+    dg.warnings.push_back(fmt::format(
+        "the pool cannot cover the reference: the importance weights' effective sample size is "
+        "{:.1f} (raw), less than {:.0f}% of the {} personas requested",
+        dg.raw_ess, 100 * options.ess_warn_fraction, N));
+  if (dg.uncovered_reference > options.coverage_warn_fraction)
+    dg.warnings.push_back(fmt::format(
+        "the pool cannot cover the reference: {:.1f}% of the reference lies where the pool's "
+        "density is below {:g} x the reference's; those people have no counterpart",
+        100 * dg.uncovered_reference, options.coverage_ratio));
+  return w.weights;
+}
+
+/// The selection being built: per pool row, P(selected) or the expected count (`inclusion`),
+/// integer copies (`counts`, distinct / multiset) or the weight (`weights`, weights output).
+struct Selection {
+  Vector<double> inclusion;
+  std::vector<Index> counts;
+  Vector<double> weights;
+
+  explicit Selection(Index n)
+      : inclusion(Vector<double>::Zero(n)),
+        counts(static_cast<std::size_t>(n), 0),
+        weights(Vector<double>::Zero(n)) {}
+};
+
+/// Method::random: N distinct uniformly, N uniform draws, or uniform weights.
+inline void select_random(Index N, Output output, Rng& rsel, Selection& sel) {
+  const Index n = sel.inclusion.size();
+  if (output == Output::distinct) {
+    sel.inclusion.setConstant(static_cast<double>(N) / static_cast<double>(n));
+    for (Index i : round_distinct(sel.inclusion, Vector<double>(), rsel)) sel.counts[i] = 1;
+  } else if (output == Output::multiset) {
+    sel.inclusion.setConstant(static_cast<double>(N) / static_cast<double>(n));
+    const auto draws = sampling::multinomial_resample<double>(
+        Vector<double>::Constant(n, 1.0 / static_cast<double>(n)), N, rsel);
+    for (Index i : draws) ++sel.counts[static_cast<std::size_t>(i)];
+  } else {
+    sel.weights.setConstant(1.0 / static_cast<double>(n));
+  }
+}
+
+/// Method::importance: N distinct with pi_i = min(1, c w_i), N draws with counts ~ N w_i, or
+/// the importance weights themselves.
+inline void select_importance(const Vector<double>& iw, Index N, Output output, Rng& rsel,
+                              Selection& sel) {
+  if (output == Output::distinct) {
+    sel.inclusion = sampling::inclusion_probabilities<double>(iw, N);
+    for (Index i : round_distinct(sel.inclusion, Vector<double>(), rsel)) sel.counts[i] = 1;
+  } else if (output == Output::multiset) {
+    sel.inclusion = iw * static_cast<double>(N);
+    sel.counts = round_counts(sel.inclusion, N, rsel);
+  } else {
+    sel.weights = iw;
+  }
+}
+
+/// Stage 3: the candidates entering the transport (ascending pool rows). Method::resample:
+/// K = min(n, ceil(candidate_factor N), max(N, max_candidates), #positive weights), at least
+/// min(N, n), drawn with pi_i = min(1, c w_i) (stream 3 of `root`); Method::ot: the whole pool.
+inline std::vector<Index> select_candidates(const Vector<double>& iw, Index n,
+                                            const AlignOptions& options, const Rng& root) {
+  const Index N = options.n;
+  std::vector<Index> cand;
+  if (options.method == Method::resample) {
+    const double kf = std::ceil(options.candidate_factor * static_cast<double>(N));
+    Index K = static_cast<Index>(std::min<double>(static_cast<double>(n), kf));
+    if (options.max_candidates > 0) K = std::min(K, std::max(N, options.max_candidates));
+    const Index positive = (iw.array() > 0).count();
+    K = std::min(K, positive);
+    K = std::max(K, std::min(N, n));
+    if (K >= n) {
+      cand.resize(static_cast<std::size_t>(n));
+      std::iota(cand.begin(), cand.end(), Index{0});
+    } else {
+      Rng rc = root.split(3);
+      const Vector<double> pi = sampling::inclusion_probabilities<double>(iw, K);
+      cand = sampling::sample_fixed_size<double>(pi, rc);
+    }
+  } else {
+    cand.resize(static_cast<std::size_t>(n));
+    std::iota(cand.begin(), cand.end(), Index{0});
+  }
+  return cand;
+}
+
+/// Stage 4: capacity-constrained entropic OT of the candidates (standardised rows zc) against a
+/// seeded reference subsample (stream 4 of `root`); returns the shares s = P 1 clipped to
+/// [0, cap_count]. Fills the transport fields of dg; non-convergence is dg.ot_status plus a
+/// warning; non-finite potentials throw NumericalError; cancellation throws Cancelled.
+template <Real T>
+Vector<double> transport_shares(const RowMatrix<T>& zc, const std::vector<Index>& cand,
+                                const RowMatrix<T>& zr, const Vector<double>& iw,
+                                Index cap_count, const AlignOptions& options, const Rng& root,
+                                Diagnostics& dg) {
+  const Index K = zc.rows(), m = zr.rows();
+  const Index N = options.n;
+  Rng rr = root.split(4);
+  const std::vector<Index> rsub = subsample_rows(m, options.ot_max_reference, rr);
+  const RowMatrix<T> zrs = take_rows<T>(zr, rsub);
+  const Index mr = zrs.rows();
+  // Mean cost in closed form: |mu_c - mu_r|^2 + tr Sigma_c + tr Sigma_r.
+  const Eigen::RowVectorXd mc = zc.template cast<double>().colwise().mean();
+  const Eigen::RowVectorXd mrr = zrs.template cast<double>().colwise().mean();
+  const double tc = (zc.template cast<double>().rowwise() - mc).array().square().sum() /
+                    static_cast<double>(K);
+  const double tr = (zrs.template cast<double>().rowwise() - mrr).array().square().sum() /
+                    static_cast<double>(mr);
+  const double mean_cost = (mc - mrr).squaredNorm() + tc + tr;
+  dg.eps = options.reg * std::max(mean_cost, 1e-12);
+  Vector<double> a;
+  if (options.method == Method::resample && options.weighted_prior) {
+    a.resize(K);
+    for (Index i = 0; i < K; ++i) a[i] = iw[cand[static_cast<std::size_t>(i)]];
+    a /= a.sum();
+  } else {
+    a = Vector<double>::Constant(K, 1.0 / static_cast<double>(K));
+  }
+  const Vector<double> b =
+      Vector<double>::Constant(mr, static_cast<double>(N) / static_cast<double>(mr));
+  const Vector<double> cap = Vector<double>::Constant(K, static_cast<double>(cap_count));
+  ot::SinkhornOptions so;
+  so.reg = dg.eps;
+  so.max_iter = options.max_iter;
+  so.tol = 0.0;
+  so.rtol = options.ot_tolerance;
+  so.compute_cost = true;
+  so.kernel_memory_budget = options.ot_kernel_memory;
+  // eps-scaling from twice the mean cost (not the bound of the largest cost): the plan at that
+  // eps is already close to the product measure, and the stages above it are wasted work.
+  so.eps_start = std::max(2.0 * mean_cost, dg.eps);
+  // Two iterations per stage (the solver's default is one): the capacity-constrained problem
+  // then leaves the schedule closer to its solution (popalign_align_speed: 59 target-eps
+  // iterations after 16 of schedule, against 92 after 8 with one).
+  so.eps_scaling_iterations = 2;
+  so.execution = options.execution;
+  const ot::PointCloud<T> geom(zc, zrs, 1.0);
+  const ot::SinkhornResult sr = ot::capacity_constrained_sinkhorn(geom, a, b, cap, so);
+  dg.has_transport = true;
+  dg.ot_status = sr.status;
+  dg.ot_iterations = sr.iterations;
+  dg.ot_total_iterations = sr.total_iterations;
+  dg.ot_error = std::max(sr.error_a, sr.error_b) / static_cast<double>(N);
+  dg.transport_cost = sr.cost / static_cast<double>(N);
+  if (sr.status == ot::Status::numerical_error)
+    throw NumericalError("align: the transport produced non-finite potentials (eps " +
+                         fmt::format("{:g}", dg.eps) + "); increase reg");
+  if (sr.status != ot::Status::converged)
+    dg.warnings.push_back(fmt::format(
+        "the transport stopped after {} iterations ({}) with a relative marginal error of "
+        "{:.2g}; the selection is approximate (increase max_iter or reg)",
+        sr.iterations, ot::to_string(sr.status), dg.ot_error));
+  return sr.row_mass.cwiseMax(0.0).cwiseMin(static_cast<double>(cap_count));
+}
+
+/// Stage 5: the shares s of the candidates to the output: N distinct (systematic sampling with
+/// P(i) = s_i, ordered along `key` when it is not empty), N draws with counts (systematic
+/// resampling of the expected counts), or weights (s normalised).
+inline void round_shares(const Vector<double>& s, const std::vector<Index>& cand,
+                         const Vector<double>& key, Index N, Output output, Rng& rsel,
+                         Selection& sel) {
+  const Index K = static_cast<Index>(cand.size());
+  auto row = [&](Index i) { return cand[static_cast<std::size_t>(i)]; };
+  if (output == Output::distinct) {
+    const Vector<double> pi = sampling::inclusion_probabilities<double>(s, N);
+    Vector<double> ckey;
+    if (key.size() > 0) {
+      ckey.resize(K);
+      for (Index i = 0; i < K; ++i) ckey[i] = key[row(i)];
+    }
+    for (Index i = 0; i < K; ++i) sel.inclusion[row(i)] = pi[i];
+    for (Index i : round_distinct(pi, ckey, rsel)) sel.counts[row(i)] = 1;
+  } else if (output == Output::multiset) {
+    const Vector<double> e = s * (static_cast<double>(N) / s.sum());
+    for (Index i = 0; i < K; ++i) sel.inclusion[row(i)] = e[i];
+    const std::vector<Index> c = round_counts(e, N, rsel);
+    for (Index i = 0; i < K; ++i) sel.counts[row(i)] = c[static_cast<std::size_t>(i)];
+  } else {
+    for (Index i = 0; i < K; ++i) sel.weights[row(i)] = s[i];
+    sel.weights /= sel.weights.sum();
+  }
+}
+
+/// Stages 3-5 (Method::resample and Method::ot): candidates, transport, calibration (resample),
+/// rounding.
+template <Real T>
+void select_by_transport(const Standardised<T>& z, const Vector<double>& iw,
+                         const AlignOptions& options, const Rng& root, Rng& rsel, Selection& sel,
+                         Diagnostics& dg, StageClock& clock) {
+  const Index n = z.pool.rows(), N = options.n;
+  const Index cap_count =
+      options.output == Output::multiset ? (options.max_count > 0 ? options.max_count : N) : 1;
+  // Ordering key for ordered rounding: position along a Z-order (Morton) curve of the
+  // standardised traits, so that the systematic pass stratifies the selection in every trait.
+  Vector<double> key;
+  if (options.rounding == Rounding::ordered && options.output == Output::distinct)
+    key = morton_keys<T>(z.pool);
+
+  const std::vector<Index> cand = select_candidates(iw, n, options, root);
+  const Index K = static_cast<Index>(cand.size());
+  dg.candidates = K;
+  check_argument(K * cap_count >= N, "n",
+                 fmt::format("{} personas cannot be placed on {} candidates with at most {} "
+                             "copies each",
+                             N, K, cap_count));
+  clock.end("candidates");
+
+  options.execution.checkpoint("transport", 0.0);
+  const RowMatrix<T> zc = take_rows<T>(z.pool, cand);
+  Vector<double> s = transport_shares<T>(zc, cand, z.reference, iw, cap_count, options, root, dg);
+  clock.end("transport");
+  if (options.method == Method::resample && options.calibrate) {
+    s *= static_cast<double>(N) / s.sum();
+    dg.calibration_error =
+        rake_to_marginals<T>(s, zc, z.reference, static_cast<double>(cap_count),
+                             options.calibration_bins, options.calibration_sweeps);
+    clock.end("calibration");
+  }
+  for (Index i = 0; i < K; ++i)
+    if (s[i] >= 0.999 * static_cast<double>(cap_count)) ++dg.saturated;
+
+  round_shares(s, cand, key, N, options.output, rsel, sel);
+  clock.end("rounding");
+}
+
+/// The selection into the result: indices (ascending) with counts, and weights per pool row
+/// (counts / N, or the weights output); checks that the rounding returned N personas.
+inline void store_selection(const Selection& sel, Index N, Output output, AlignResult& res) {
+  const Index n = sel.inclusion.size();
+  Vector<double> final_w = sel.weights;
+  if (output != Output::weights) {
+    Index total = 0;
+    for (Index i = 0; i < n; ++i) {
+      if (sel.counts[static_cast<std::size_t>(i)] > 0) {
+        res.indices.push_back(i);
+        res.counts.push_back(sel.counts[static_cast<std::size_t>(i)]);
+        total += sel.counts[static_cast<std::size_t>(i)];
+      }
+    }
+    if (total != N)
+      throw NumericalError(
+          fmt::format("align: the rounding returned {} personas instead of {}", total, N));
+    for (Index i = 0; i < n; ++i)
+      final_w[i] =
+          static_cast<double>(sel.counts[static_cast<std::size_t>(i)]) / static_cast<double>(N);
+  } else {
+    for (Index i = 0; i < n; ++i)
+      if (final_w[i] > 0) res.indices.push_back(i);
+  }
+  res.weights = final_w;
+  res.inclusion = sel.inclusion;
+  res.diagnostics.selected = static_cast<Index>(res.indices.size());
+}
+
+/// Diagnostics: the pool and the selection compared with the reference (Diagnostics::before /
+/// after).
+template <Real T>
+void compare_before_after(MatrixView<T> pool, MatrixView<T> reference, const Standardised<T>& z,
+                          const AlignOptions& options, AlignResult& res) {
+  Diagnostics& dg = res.diagnostics;
+  const RowMatrix<T> pm = pool;
+  const RowMatrix<T> rm = reference;
+  dg.before = compare<T>(pm, Vector<double>(), rm, z.pool, z.reference, options);
+  // The selection as its own sample (rows with weight > 0), so sorting costs O(N log N).
+  const RowMatrix<T> sel = take_rows<T>(pm, res.indices);
+  const RowMatrix<T> zsel = take_rows<T>(z.pool, res.indices);
+  Vector<double> sw(static_cast<Index>(res.indices.size()));
+  for (std::size_t i = 0; i < res.indices.size(); ++i)
+    sw[static_cast<Index>(i)] = res.weights[res.indices[i]];
+  dg.after = compare<T>(sel, sw, rm, zsel, z.reference, options);
+}
+
+}  // namespace detail
+
+template <Real T>
+AlignResult align(MatrixView<T> pool, MatrixView<T> reference, const AlignOptions& options) {
+  detail::check_inputs<T>(pool, reference, options);
+  const auto t_start = detail::Clock::now();
+  const Execution& ex = options.execution;
+  const Rng root(options.seed);
+  AlignResult res;
+  Diagnostics& dg = res.diagnostics;
+  dg.method = options.method;
+  dg.output = options.output;
+  dg.seed = options.seed;
+  dg.pool_size = pool.rows();
+  dg.reference_size = reference.rows();
+  dg.dimension = pool.cols();
+  dg.requested = options.n;
+  detail::StageClock clock(dg);
+
+  ex.checkpoint("standardise", 0.0);
+  const detail::Standardised<T> z = detail::standardise<T>(pool, reference);
+  clock.end("standardise");
+
+  Vector<double> iw;  // importance weights, sum 1
+  if (options.method == Method::resample || options.method == Method::importance) {
+    ex.checkpoint("density ratio", 0.0);
+    iw = detail::density_ratio_weights<T>(z, options, root, dg);
+    res.importance_weights = iw;
+    clock.end("density ratio");
+  }
+
+  detail::Selection sel(pool.rows());
+  Rng rsel = root.split(2);
+  switch (options.method) {
+    case Method::random:
+      detail::select_random(options.n, options.output, rsel, sel);
+      clock.end("selection");
+      break;
+    case Method::importance:
+      detail::select_importance(iw, options.n, options.output, rsel, sel);
+      clock.end("selection");
+      break;
+    case Method::resample:
+    case Method::ot:
+      detail::select_by_transport<T>(z, iw, options, root, rsel, sel, dg, clock);
+      break;
+  }
+  detail::store_selection(sel, options.n, options.output, res);
+
+  if (options.compute_metrics) {
+    ex.checkpoint("metrics", 0.0);
+    detail::compare_before_after<T>(pool, reference, z, options, res);
+    clock.end("metrics");
+  }
+  dg.seconds = detail::seconds_since(t_start);
+  return res;
+}
+
+}  // namespace popalign::align
