@@ -14,7 +14,7 @@ __all__ = ["sinkhorn", "sinkhorn_points", "SinkhornResult"]
 
 @dataclass(frozen=True, repr=False)
 class SinkhornResult(_ReadableRepr):
-    """A solve: status ("converged", "max_iterations", "numerical_error", "cancelled"), the
+    """A solve: status ("converged", "max_iterations", "numerical_error"; cancellation raises), the
     potentials (f, g) in cost units (POT's log-domain potentials are f + reg log a, g + reg log b),
     the marginals of the plan and, on request, the dense plan."""
     status: str

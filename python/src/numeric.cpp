@@ -22,8 +22,8 @@ py::dict comparison_dict(align::Comparison&& c) {
   d["mean_gap"] = to_numpy(std::move(c.mean_gap));
   d["sd_gap"] = to_numpy(std::move(c.sd_gap));
   d["mean_w1"] = c.mean_w1;
-  d["sliced_w2"] = c.sliced_w2;
-  d["correlation_distance"] = c.correlation_distance;
+  d["sliced_w2"] = c.sliced_wasserstein;
+  d["correlation_distance"] = c.correlation.normalized;
   return d;
 }
 
