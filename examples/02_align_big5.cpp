@@ -7,14 +7,14 @@
 #include <fmt/format.h>
 
 #include <popalign/align/align.hpp>
-#include <popalign/align/demo.hpp>
+#include <popalign/demo/demo.hpp>
 
 int main() {
   using namespace popalign;
   // Three disjoint thirds of the shipped BIG5 data, scored on the IPIP-50 domains E N A C O.
-  const align::Big5Split split = align::load_big5_split(POPALIGN_DATA_DIR, /*seed=*/7);
+  const demo::Big5Split split = demo::load_big5_split(POPALIGN_DATA_DIR, /*seed=*/7);
   const std::vector<Index> rows =
-      align::draw_biased_pool(split.source, split.reference, align::BiasProfile::llm, 1500, 7);
+      demo::draw_biased_pool(split.source, split.reference, demo::BiasProfile::llm, 1500, 7);
   RowMatrix<double> pool(static_cast<Index>(rows.size()), 5);
   for (std::size_t i = 0; i < rows.size(); ++i) pool.row(static_cast<Index>(i)) = split.source.row(rows[i]);
 

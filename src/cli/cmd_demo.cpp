@@ -1,5 +1,5 @@
 // `popalign demo`: the offline demonstration on the shipped BIG5 data (see
-// include/popalign/align/demo.hpp): a biased pool of real people that mimics LLM personas,
+// include/popalign/demo/demo.hpp): a biased pool of real people that mimics LLM personas,
 // aligned to a disjoint reference part and measured on a held-out part.
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include <popalign/align/demo.hpp>
+#include <popalign/demo/demo.hpp>
 #include <popalign/io/csv.hpp>
 #include <popalign/io/data_dir.hpp>
 #include <popalign/report/html_report.hpp>
@@ -21,17 +21,17 @@ using namespace popalign;
 struct DemoArgs {
   std::string data_dir, out_dir = "demo-out", profile = "llm";
   std::uint64_t seed = 1;
-  long long pool_size = align::DemoOptions{}.pool_size;
-  long long n = align::DemoOptions{}.n;
+  long long pool_size = demo::DemoOptions{}.pool_size;
+  long long n = demo::DemoOptions{}.n;
   bool quick = false;
   int threads = 0;
 };
 
 int run_demo(const DemoArgs& a) {
-  const auto profile = align::parse_bias_profile(a.profile);
+  const auto profile = demo::parse_bias_profile(a.profile);
   if (!profile)
     throw InvalidArgument("--profile", "must be llm, squeezed, shifted or mixed (got '" + a.profile + "')");
-  align::DemoOptions o;
+  demo::DemoOptions o;
   o.data_dir = a.data_dir.empty() ? io::data_dir() : std::filesystem::path(a.data_dir);
   o.seed = a.seed;
   o.profile = *profile;
@@ -49,13 +49,13 @@ int run_demo(const DemoArgs& a) {
   });
   const bool progress = cli::stderr_is_terminal();
   if (progress) fmt::print(stderr, "popalign demo: loading and scoring BIG5, aligning ...");
-  const align::DemoResult r = align::run_demo(o);
+  const demo::DemoResult r = demo::run_demo(o);
   if (progress) fmt::print(stderr, "\r\033[K");
 
   fmt::print("popalign demo: a biased pool of real BIG5 respondents ('{}' profile: {}) aligned to "
              "a disjoint reference part, measured on a held-out part.\n\n",
              to_string(o.profile),
-             o.profile == align::BiasProfile::llm
+             o.profile == demo::BiasProfile::llm
                  ? "too agreeable, open, conscientious and calm, variance compressed, like LLM "
                    "persona sets"
                  : "see docs/validity.md");
@@ -63,7 +63,7 @@ int run_demo(const DemoArgs& a) {
 
   std::filesystem::create_directories(a.out_dir);
   const std::filesystem::path out(a.out_dir);
-  const align::DemoMethodResult* best = r.find(align::Method::resample);
+  const demo::DemoMethodResult* best = r.find(align::Method::resample);
   if (best == nullptr) best = &r.methods.back();
   // The selection (rows of the pool; ids are pool row numbers).
   {

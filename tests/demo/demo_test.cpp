@@ -1,12 +1,14 @@
-// Tests of include/popalign/align/demo.hpp: bias profiles, the BIG5 split and a quick demo run.
+// Tests of include/popalign/demo/demo.hpp: bias profiles, the BIG5 split and a quick demo run.
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include <popalign/align/demo.hpp>
+#include <popalign/demo/demo.hpp>
 
-namespace popalign::align {
+namespace popalign::demo {
 namespace {
+
+using align::Method;
 
 TEST(Demo, BiasWeightsTiltAndSqueeze) {
   // Under w(z), N(0,1) becomes N(mu, s^2): check on a fine 1-D grid via the 5-d formula.
@@ -74,4 +76,4 @@ TEST(Demo, QuickRunImprovesOverThePool) {
 }
 
 }  // namespace
-}  // namespace popalign::align
+}  // namespace popalign::demo

@@ -6,15 +6,19 @@
 #include <limits>
 #include <numeric>
 
-#include <popalign/align/demo.hpp>
 #include <popalign/core/random.hpp>
+#include <popalign/demo/demo.hpp>
 #include <popalign/io/data_dir.hpp>
 #include <popalign/psychometrics/instrument.hpp>
 #include <popalign/psychometrics/reference.hpp>
 #include <popalign/psychometrics/scoring.hpp>
 #include <popalign/sampling/resample.hpp>
 
-namespace popalign::align {
+namespace popalign::demo {
+
+using align::AlignOptions;
+using align::Comparison;
+using align::Method;
 
 namespace {
 const std::vector<std::string> kTraits{"E", "N", "A", "C", "O"};
@@ -44,7 +48,7 @@ Comparison compare_to(const RowMatrix<double>& x, const Vector<double>& w,
           .sqrt();
   const RowMatrix<double> zx = ((x.rowwise() - mu).array().rowwise() / sd.array()).matrix();
   const RowMatrix<double> zt = ((test.rowwise() - mu).array().rowwise() / sd.array()).matrix();
-  return detail::compare<double>(x, w, test, zx, zt, opt);
+  return align::detail::compare<double>(x, w, test, zx, zt, opt);
 }
 }  // namespace
 
@@ -240,7 +244,8 @@ DemoResult run_demo(const DemoOptions& options) {
     Rng r(options.seed);
     Rng rq = r.split(hash_string("popalign.demo.quick"));
     for (auto* part : {&split.source, &split.reference, &split.test}) {
-      const std::vector<Index> rows = detail::subsample_rows(part->rows(), options.max_part_size, rq);
+      const std::vector<Index> rows =
+          align::detail::subsample_rows(part->rows(), options.max_part_size, rq);
       *part = rows_of(*part, rows);
     }
   }
@@ -263,7 +268,7 @@ DemoResult run_demo(const DemoOptions& options) {
     ao.seed = options.seed;
     DemoMethodResult r;
     r.method = m;
-    r.result = align<double>(out.pool, out.reference, ao);
+    r.result = align::align<double>(out.pool, out.reference, ao);
     const RowMatrix<double> sel = rows_of(out.pool, r.result.indices);
     Vector<double> w(static_cast<Index>(r.result.indices.size()));
     for (std::size_t i = 0; i < r.result.indices.size(); ++i)
@@ -274,4 +279,4 @@ DemoResult run_demo(const DemoOptions& options) {
   return out;
 }
 
-}  // namespace popalign::align
+}  // namespace popalign::demo
