@@ -54,10 +54,14 @@ Comparison compare_to(const RowMatrix<double>& x, const Vector<double>& w,
 
 std::string_view to_string(BiasProfile p) noexcept {
   switch (p) {
-    case BiasProfile::llm: return "llm";
-    case BiasProfile::squeezed: return "squeezed";
-    case BiasProfile::shifted: return "shifted";
-    case BiasProfile::mixed: return "mixed";
+    case BiasProfile::llm:
+      return "llm";
+    case BiasProfile::squeezed:
+      return "squeezed";
+    case BiasProfile::shifted:
+      return "shifted";
+    case BiasProfile::mixed:
+      return "mixed";
   }
   return "unknown";
 }
@@ -96,8 +100,9 @@ BiasSpec bias_spec(BiasProfile p) {
 }
 
 Vector<double> bias_log_weights(const RowMatrix<double>& z, const BiasSpec& spec) {
-  check_argument(z.cols() == spec.mean.size() && z.cols() == spec.sd.size(), "z",
-                 fmt::format("has {} columns but the bias spec has {}", z.cols(), spec.mean.size()));
+  check_argument(
+      z.cols() == spec.mean.size() && z.cols() == spec.sd.size(), "z",
+      fmt::format("has {} columns but the bias spec has {}", z.cols(), spec.mean.size()));
   Vector<double> lw(z.rows());
   for (Index i = 0; i < z.rows(); ++i) {
     double s = 0;
@@ -121,7 +126,8 @@ Big5Split load_big5_split(const std::filesystem::path& data_dir, std::uint64_t s
   const auto order = column_order(sc.scores.traits, kTraits, "ipip50 scores");
   const Index n = sc.scores.values.rows();
   RowMatrix<double> traits(n, 5);
-  for (Index k = 0; k < 5; ++k) traits.col(k) = sc.scores.values.col(order[static_cast<std::size_t>(k)]);
+  for (Index k = 0; k < 5; ++k)
+    traits.col(k) = sc.scores.values.col(order[static_cast<std::size_t>(k)]);
 
   RowMatrix<double> extra_m;
   std::vector<std::string> extra_cols;
@@ -133,7 +139,8 @@ Big5Split load_big5_split(const std::filesystem::path& data_dir, std::uint64_t s
     std::vector<Index> other;
     for (std::size_t k = 0; k < ipip.items.size(); ++k) {
       bool in_mini = mini.find_item(ipip.items[k].id).has_value();
-      for (const auto& al : ipip.items[k].aliases) in_mini = in_mini || mini.find_item(al).has_value();
+      for (const auto& al : ipip.items[k].aliases)
+        in_mini = in_mini || mini.find_item(al).has_value();
       if (!in_mini) other.push_back(static_cast<Index>(k));
     }
     extra_m.resize(n, 5 + static_cast<Index>(other.size()));
@@ -149,7 +156,8 @@ Big5Split load_big5_split(const std::filesystem::path& data_dir, std::uint64_t s
   // Rows with a NaN anywhere are dropped (clean_reference keeps complete rows only, so none).
   std::vector<Index> keep;
   for (Index i = 0; i < n; ++i)
-    if (traits.row(i).allFinite() && (extra_m.size() == 0 || extra_m.row(i).allFinite())) keep.push_back(i);
+    if (traits.row(i).allFinite() && (extra_m.size() == 0 || extra_m.row(i).allFinite()))
+      keep.push_back(i);
   Rng rng(seed);
   Rng rp = rng.split(hash_string("popalign.demo.split"));
   rp.shuffle(keep);
@@ -214,9 +222,10 @@ double DemoResult::reduction(Method m) const {
 }
 
 std::string DemoResult::table() const {
-  std::string s = fmt::format("bias profile '{}', seed {}: pool {} people, reference {}, held-out "
-                              "test {}\n",
-                              to_string(profile), seed, pool.rows(), reference.rows(), test.rows());
+  std::string s = fmt::format(
+      "bias profile '{}', seed {}: pool {} people, reference {}, held-out "
+      "test {}\n",
+      to_string(profile), seed, pool.rows(), reference.rows(), test.rows());
   s += "Per-trait W1 to the held-out test part (lower is better); mean gap = mean(set) - "
        "mean(test)\n";
   s += fmt::format("{:<10}", "set");
@@ -255,8 +264,8 @@ DemoResult run_demo(const DemoOptions& options) {
   out.traits = split.traits;
   out.profile = options.profile;
   out.seed = options.seed;
-  const std::vector<Index> prow =
-      draw_biased_pool(split.source, split.reference, options.profile, options.pool_size, options.seed);
+  const std::vector<Index> prow = draw_biased_pool(split.source, split.reference, options.profile,
+                                                   options.pool_size, options.seed);
   out.pool = rows_of(split.source, prow);
   out.reference = std::move(split.reference);
   out.test = std::move(split.test);

@@ -46,7 +46,8 @@ TEST(Demo, SplitIsDisjointAndDeterministic) {
   EXPECT_NEAR(mu[0], 3.01, 0.05);
   EXPECT_NEAR(mu[2], 3.84, 0.05);
   EXPECT_NEAR(mu[4], 3.91, 0.05);
-  const std::vector<Index> pool = draw_biased_pool(a.source, a.reference, BiasProfile::llm, 1000, 3);
+  const std::vector<Index> pool =
+      draw_biased_pool(a.source, a.reference, BiasProfile::llm, 1000, 3);
   EXPECT_EQ(std::set<Index>(pool.begin(), pool.end()).size(), 1000u);
   // The llm pool is more agreeable and calmer than the reference.
   RowMatrix<double> p(1000, 5);

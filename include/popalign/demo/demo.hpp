@@ -61,7 +61,7 @@ Vector<double> bias_log_weights(const RowMatrix<double>& z, const BiasSpec& spec
 
 /// The BIG5 people scored on one or two instruments, split in three parts.
 struct Big5Split {
-  std::vector<std::string> traits;  ///< E, N, A, C, O
+  std::vector<std::string> traits;            ///< E, N, A, C, O
   RowMatrix<double> source, reference, test;  ///< IPIP-50 domain scores (1..5)
   /// Optional extra columns per part (same rows): e.g. Mini-IPIP scores, or item answers.
   RowMatrix<double> source_extra, reference_extra, test_extra;
@@ -89,12 +89,12 @@ struct DemoOptions {
   std::uint64_t seed = 1;
   BiasProfile profile = BiasProfile::llm;
   Index pool_size = 4000;
-  Index n = 400;                   ///< personas to select
+  Index n = 400;  ///< personas to select
   /// Quick mode for tests: every part is subsampled to at most this many people (0 = all).
   Index max_part_size = 0;
   std::vector<align::Method> methods{align::Method::random, align::Method::importance,
                                      align::Method::ot, align::Method::resample};
-  align::AlignOptions align{};     ///< n, method and seed are set per run
+  align::AlignOptions align{};  ///< n, method and seed are set per run
   void validate() const;
 };
 

@@ -80,18 +80,21 @@ inline constexpr bool has_complete = requires(T& t, std::span<const Request> bat
   t.complete(batch);
 };
 template <class T>
-inline constexpr bool complete_returns_outcomes =
-    requires(T& t, std::span<const Request> batch) {
-      { t.complete(batch) } -> std::convertible_to<std::vector<Outcome>>;
-    };
+inline constexpr bool complete_returns_outcomes = requires(T& t, std::span<const Request> batch) {
+  { t.complete(batch) } -> std::convertible_to<std::vector<Outcome>>;
+};
 template <class T>
-inline constexpr bool has_name = requires(const T& t) { t.name(); };
+inline constexpr bool has_name = requires(const T& t) {
+  t.name();
+};
 template <class T>
 inline constexpr bool name_returns_string = requires(const T& t) {
   { t.name() } -> std::convertible_to<std::string>;
 };
 template <class T>
-inline constexpr bool has_default_model = requires(const T& t) { t.default_model(); };
+inline constexpr bool has_default_model = requires(const T& t) {
+  t.default_model();
+};
 template <class T>
 inline constexpr bool default_model_returns_string = requires(const T& t) {
   { t.default_model() } -> std::convertible_to<std::string>;
@@ -102,8 +105,9 @@ inline constexpr bool default_model_returns_string = requires(const T& t) {
 /// A type usable as a backend without inheriting LlmBackend (see the requirements above).
 template <class T>
 concept LlmBackendLike = detail::has_complete<T> && detail::complete_returns_outcomes<T> &&
-                         (!detail::has_name<T> || detail::name_returns_string<T>) &&
-                         (!detail::has_default_model<T> || detail::default_model_returns_string<T>);
+    (!detail::has_name<T> ||
+     detail::name_returns_string<T>)&&(!detail::has_default_model<T> ||
+                                       detail::default_model_returns_string<T>);
 
 namespace detail {
 
