@@ -10,19 +10,30 @@ macro(popalign_require _pkg _debian)
   endif()
 endmacro()
 
-# popalign::core (public)
+# popalign::core (public): all that a build with POPALIGN_BUILD_COMPILED=OFF (the default of a
+# subproject) needs.
 popalign_require(Eigen3 libeigen3-dev 3.3 NO_MODULE)
 popalign_require(fmt libfmt-dev)
 popalign_require(OpenMP "libgomp1 (part of g++)")
+
+# Optional: nanoflann for the KD-tree truncated KDE (include/popalign/density/kde_tree.hpp, a
+# header that only its users include); its tests and benchmarks are built when it is found.
+find_package(nanoflann QUIET)
+if(POPALIGN_IS_TOP_LEVEL)
+  if(TARGET nanoflann::nanoflann)
+    message(STATUS "popalign: nanoflann found: density/kde_tree.hpp is tested")
+  else()
+    message(STATUS "popalign: nanoflann not found (apt-get install libnanoflann-dev): "
+                   "density/kde_tree.hpp is not tested")
+  endif()
+endif()
 
 if(POPALIGN_BUILD_COMPILED)
   popalign_require(nlohmann_json nlohmann-json3-dev 3.9)
   popalign_require(CURL libcurl4-openssl-dev)
   popalign_require(SQLite3 libsqlite3-dev)
   popalign_require(CLI11 libcli11-dev)
-  popalign_require(xtensor xtensor-dev)
   popalign_require(hnswlib libhnswlib-dev)
-  popalign_require(nanoflann libnanoflann-dev)
   find_package(Threads REQUIRED)
 endif()
 

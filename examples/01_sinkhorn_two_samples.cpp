@@ -2,6 +2,11 @@
 // OSPP BIG5 data (data/big5/data.csv, when present; otherwise two seeded synthetic samples).
 // Prints the solver diagnostics, the transport cost, and where the mass of a few targets comes
 // from.
+//
+// Checked by ctest (examples/run_example.cmake): exit status 0 and the output matches
+// ctest-expect: converged after [0-9]+ iterations
+// ctest-expect: W2 estimate: [0-9]+\.[0-9]+
+// ctest-expect: target 2: top sources [0-9]+ [0-9]+ [0-9]+ carry
 #include <fmt/format.h>
 
 #include <array>

@@ -3,6 +3,10 @@
 // GloVe word vectors + SIF sentence embeddings (common component fitted on the pool), each
 // persona scored as `popalign retrieve` does by default: the fused score (standardised best-fact
 // cosine + standardised word-level MaxSim over the profile; docs/retrieval.md), exact top-k.
+//
+// Checked by ctest (examples/run_example.cmake): exit status 0 and the output matches
+// ctest-expect: spc[0-9]+  .*works in healthcare\.
+// ctest-expect: spc[0-9]+  .*served in our military
 #include <fmt/core.h>
 
 #include <popalign/embedding.hpp>

@@ -18,10 +18,11 @@
 #include <string>
 #include <vector>
 
-#include <popalign/align/demo.hpp>
+#include <popalign/demo/demo.hpp>
 
 using namespace popalign;
 using namespace popalign::align;
+using namespace popalign::demo;
 
 namespace {
 RowMatrix<double> rows_of(const RowMatrix<double>& m, const std::vector<Index>& rows) {

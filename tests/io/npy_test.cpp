@@ -73,6 +73,14 @@ TEST(Npy, WrittenFileHasNumpyHeader) {
   EXPECT_THAT(bytes, HasSubstr("(2, 3)"));
 }
 
+TEST(Npy, WritesTheBytesNumpyWrites) {
+  // c_f8.npy was written by np.save (tests/io/data/make_npy_fixtures.py): header layout,
+  // padding and data bytes must be the same.
+  TempDir dir;
+  write_npy<double>(dir / "c.npy", read_npy<double>(kData / "c_f8.npy"));
+  EXPECT_EQ(read_file(dir / "c.npy"), read_file(kData / "c_f8.npy"));
+}
+
 TEST(Npy, ErrorsNameTheFile) {
   TempDir dir;
   EXPECT_THROW(read_npy<double>(dir / "missing.npy"), IoError);

@@ -1,8 +1,9 @@
 #pragma once
-// NumPy .npy files for float and double matrices (format versions 1.0 and 2.0, read and written
-// through xtensor's xnpy). A 1-D array reads as an n x 1 matrix; C and Fortran order are both
-// read; a float file read as double (or the reverse) is converted. Writing is C order, little
-// endian, through `<path>.tmp` + rename. Errors are IoError naming the file.
+// NumPy .npy files for float and double matrices (format versions 1.0, 2.0 and 3.0 read, 1.0
+// written; no third-party library, src/io/npy.cpp). A 1-D array reads as an n x 1 matrix, a 0-D
+// one as 1 x 1; C and Fortran order are both read; a float file read as double (or the reverse)
+// is converted. Writing is C order, little endian, with NumPy's header layout (np.save writes
+// the same bytes), through `<path>.tmp` + rename. Errors are IoError naming the file.
 #include <filesystem>
 
 #include <popalign/core/types.hpp>

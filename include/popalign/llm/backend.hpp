@@ -25,6 +25,7 @@
 //
 //   struct Echo { std::vector<Outcome> complete(std::span<const Request> b) { ... } };
 //   auto backend = make_backend(Echo{});     // std::shared_ptr<LlmBackend>
+#include <concepts>
 #include <cstddef>
 #include <functional>
 #include <future>
@@ -65,21 +66,86 @@ inline std::future<Outcome> complete_async(LlmBackend& backend, Request request)
                     [&backend, r = std::move(request)] { return complete_one(backend, r); });
 }
 
-/// A type usable as a backend without inheriting LlmBackend: it has
-///   std::vector<Outcome> complete(std::span<const Request>)
-/// (name() and default_model() returning std::string are optional).
+/// What a backend type needs, one trait per requirement (the static checks below name the one
+/// that fails). A backend type T has
+///   std::vector<Outcome> complete(std::span<const Request> batch)   (const or not)
+/// and optionally
+///   std::string name() const            (shown in logs and reports; default "adapter")
+///   std::string default_model() const   (the model of a Request with an empty model; "")
+/// where the return types need only convert to the ones shown.
+namespace detail {
+
 template <class T>
-concept LlmBackendLike = requires(T& t, std::span<const Request> batch) {
+inline constexpr bool has_complete = requires(T& t, std::span<const Request> batch) {
+  t.complete(batch);
+};
+template <class T>
+inline constexpr bool complete_returns_outcomes = requires(T& t, std::span<const Request> batch) {
   { t.complete(batch) } -> std::convertible_to<std::vector<Outcome>>;
 };
+template <class T>
+inline constexpr bool has_name = requires(const T& t) {
+  t.name();
+};
+template <class T>
+inline constexpr bool name_returns_string = requires(const T& t) {
+  { t.name() } -> std::convertible_to<std::string>;
+};
+template <class T>
+inline constexpr bool has_default_model = requires(const T& t) {
+  t.default_model();
+};
+template <class T>
+inline constexpr bool default_model_returns_string = requires(const T& t) {
+  { t.default_model() } -> std::convertible_to<std::string>;
+};
+
+}  // namespace detail
+
+/// A type usable as a backend without inheriting LlmBackend (see the requirements above).
+template <class T>
+concept LlmBackendLike = detail::has_complete<T> && detail::complete_returns_outcomes<T> &&
+    (!detail::has_name<T> ||
+     detail::name_returns_string<T>)&&(!detail::has_default_model<T> ||
+                                       detail::default_model_returns_string<T>);
+
+namespace detail {
+
+/// Static checks in the manner of ensmallen's static_checks.hpp: instead of a failed
+/// constraint listing candidate functions, one static_assert per requirement that says in a
+/// sentence what is missing. make_backend and BackendAdapter call it, so a non-conforming type
+/// gets these messages on the documented path. Returns whether T can be adapted.
+template <class T>
+constexpr bool check_llm_backend() {
+  static_assert(has_complete<T>,
+                "popalign::llm backend check: the type has no public member function complete() "
+                "that accepts a std::span<const popalign::llm::Request>. A backend needs "
+                "`std::vector<popalign::llm::Outcome> complete(std::span<const "
+                "popalign::llm::Request> batch)` (see docs/llm.md, Plugging in your own backend).");
+  static_assert(!has_complete<T> || complete_returns_outcomes<T>,
+                "popalign::llm backend check: the type's complete(std::span<const "
+                "popalign::llm::Request>) does not return std::vector<popalign::llm::Outcome> "
+                "(one Outcome per request, in order).");
+  static_assert(!has_name<T> || name_returns_string<T>,
+                "popalign::llm backend check: the type's optional member name() const does not "
+                "return something convertible to std::string.");
+  static_assert(!has_default_model<T> || default_model_returns_string<T>,
+                "popalign::llm backend check: the type's optional member default_model() const "
+                "does not return something convertible to std::string.");
+  static_assert(std::is_move_constructible_v<T>,
+                "popalign::llm backend check: the type is not move-constructible; make_backend "
+                "and BackendAdapter hold the backend by value (wrap a non-movable backend in a "
+                "small movable type that holds a pointer to it).");
+  return LlmBackendLike<T> && std::is_move_constructible_v<T>;
+}
+
+}  // namespace detail
 
 /// Owns a T by value and forwards to it; checks that it returns one outcome per request.
 template <class T>
 class BackendAdapter final : public LlmBackend {
-  static_assert(
-      LlmBackendLike<T>,
-      "BackendAdapter<T>: T needs a member "
-      "std::vector<popalign::llm::Outcome> complete(std::span<const popalign::llm::Request>)");
+  static_assert(detail::check_llm_backend<T>(),
+                "BackendAdapter<T>: T is not a backend (see the messages above)");
 
  public:
   explicit BackendAdapter(T inner) : inner_(std::move(inner)) {}
@@ -92,17 +158,13 @@ class BackendAdapter final : public LlmBackend {
     return out;
   }
   std::string name() const override {
-    if constexpr (requires(const T& t) {
-                    { t.name() } -> std::convertible_to<std::string>;
-                  })
+    if constexpr (detail::has_name<T>)
       return inner_.name();
     else
       return "adapter";
   }
   std::string default_model() const override {
-    if constexpr (requires(const T& t) {
-                    { t.default_model() } -> std::convertible_to<std::string>;
-                  })
+    if constexpr (detail::has_default_model<T>)
       return inner_.default_model();
     else
       return "";
@@ -115,10 +177,17 @@ class BackendAdapter final : public LlmBackend {
   T inner_;
 };
 
-/// Wraps any LlmBackendLike value as a shared LlmBackend.
-template <LlmBackendLike T>
+/// Wraps a backend value as a shared LlmBackend (a BackendAdapter<T>). Deliberately not
+/// constrained by LlmBackendLike: a type that does not conform fails in
+/// detail::check_llm_backend with a static_assert naming the missing member, not with a list
+/// of unmatched overloads.
+template <class T>
 std::shared_ptr<LlmBackend> make_backend(T inner) {
-  return std::make_shared<BackendAdapter<T>>(std::move(inner));
+  if constexpr (detail::check_llm_backend<T>()) {
+    return std::make_shared<BackendAdapter<T>>(std::move(inner));
+  } else {
+    return nullptr;  // not reached: a static_assert in check_llm_backend has failed
+  }
 }
 
 /// A backend from a function answering one request (handy for tests and quick adapters).

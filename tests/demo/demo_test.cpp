@@ -1,12 +1,14 @@
-// Tests of include/popalign/align/demo.hpp: bias profiles, the BIG5 split and a quick demo run.
+// Tests of include/popalign/demo/demo.hpp: bias profiles, the BIG5 split and a quick demo run.
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include <popalign/align/demo.hpp>
+#include <popalign/demo/demo.hpp>
 
-namespace popalign::align {
+namespace popalign::demo {
 namespace {
+
+using align::Method;
 
 TEST(Demo, BiasWeightsTiltAndSqueeze) {
   // Under w(z), N(0,1) becomes N(mu, s^2): check on a fine 1-D grid via the 5-d formula.
@@ -44,7 +46,8 @@ TEST(Demo, SplitIsDisjointAndDeterministic) {
   EXPECT_NEAR(mu[0], 3.01, 0.05);
   EXPECT_NEAR(mu[2], 3.84, 0.05);
   EXPECT_NEAR(mu[4], 3.91, 0.05);
-  const std::vector<Index> pool = draw_biased_pool(a.source, a.reference, BiasProfile::llm, 1000, 3);
+  const std::vector<Index> pool =
+      draw_biased_pool(a.source, a.reference, BiasProfile::llm, 1000, 3);
   EXPECT_EQ(std::set<Index>(pool.begin(), pool.end()).size(), 1000u);
   // The llm pool is more agreeable and calmer than the reference.
   RowMatrix<double> p(1000, 5);
@@ -74,4 +77,4 @@ TEST(Demo, QuickRunImprovesOverThePool) {
 }
 
 }  // namespace
-}  // namespace popalign::align
+}  // namespace popalign::demo

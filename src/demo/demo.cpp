@@ -6,15 +6,19 @@
 #include <limits>
 #include <numeric>
 
-#include <popalign/align/demo.hpp>
 #include <popalign/core/random.hpp>
+#include <popalign/demo/demo.hpp>
 #include <popalign/io/data_dir.hpp>
 #include <popalign/psychometrics/instrument.hpp>
 #include <popalign/psychometrics/reference.hpp>
 #include <popalign/psychometrics/scoring.hpp>
 #include <popalign/sampling/resample.hpp>
 
-namespace popalign::align {
+namespace popalign::demo {
+
+using align::AlignOptions;
+using align::Comparison;
+using align::Method;
 
 namespace {
 const std::vector<std::string> kTraits{"E", "N", "A", "C", "O"};
@@ -44,16 +48,20 @@ Comparison compare_to(const RowMatrix<double>& x, const Vector<double>& w,
           .sqrt();
   const RowMatrix<double> zx = ((x.rowwise() - mu).array().rowwise() / sd.array()).matrix();
   const RowMatrix<double> zt = ((test.rowwise() - mu).array().rowwise() / sd.array()).matrix();
-  return detail::compare<double>(x, w, test, zx, zt, opt);
+  return align::detail::compare<double>(x, w, test, zx, zt, opt);
 }
 }  // namespace
 
 std::string_view to_string(BiasProfile p) noexcept {
   switch (p) {
-    case BiasProfile::llm: return "llm";
-    case BiasProfile::squeezed: return "squeezed";
-    case BiasProfile::shifted: return "shifted";
-    case BiasProfile::mixed: return "mixed";
+    case BiasProfile::llm:
+      return "llm";
+    case BiasProfile::squeezed:
+      return "squeezed";
+    case BiasProfile::shifted:
+      return "shifted";
+    case BiasProfile::mixed:
+      return "mixed";
   }
   return "unknown";
 }
@@ -92,8 +100,9 @@ BiasSpec bias_spec(BiasProfile p) {
 }
 
 Vector<double> bias_log_weights(const RowMatrix<double>& z, const BiasSpec& spec) {
-  check_argument(z.cols() == spec.mean.size() && z.cols() == spec.sd.size(), "z",
-                 fmt::format("has {} columns but the bias spec has {}", z.cols(), spec.mean.size()));
+  check_argument(
+      z.cols() == spec.mean.size() && z.cols() == spec.sd.size(), "z",
+      fmt::format("has {} columns but the bias spec has {}", z.cols(), spec.mean.size()));
   Vector<double> lw(z.rows());
   for (Index i = 0; i < z.rows(); ++i) {
     double s = 0;
@@ -117,7 +126,8 @@ Big5Split load_big5_split(const std::filesystem::path& data_dir, std::uint64_t s
   const auto order = column_order(sc.scores.traits, kTraits, "ipip50 scores");
   const Index n = sc.scores.values.rows();
   RowMatrix<double> traits(n, 5);
-  for (Index k = 0; k < 5; ++k) traits.col(k) = sc.scores.values.col(order[static_cast<std::size_t>(k)]);
+  for (Index k = 0; k < 5; ++k)
+    traits.col(k) = sc.scores.values.col(order[static_cast<std::size_t>(k)]);
 
   RowMatrix<double> extra_m;
   std::vector<std::string> extra_cols;
@@ -129,7 +139,8 @@ Big5Split load_big5_split(const std::filesystem::path& data_dir, std::uint64_t s
     std::vector<Index> other;
     for (std::size_t k = 0; k < ipip.items.size(); ++k) {
       bool in_mini = mini.find_item(ipip.items[k].id).has_value();
-      for (const auto& al : ipip.items[k].aliases) in_mini = in_mini || mini.find_item(al).has_value();
+      for (const auto& al : ipip.items[k].aliases)
+        in_mini = in_mini || mini.find_item(al).has_value();
       if (!in_mini) other.push_back(static_cast<Index>(k));
     }
     extra_m.resize(n, 5 + static_cast<Index>(other.size()));
@@ -145,7 +156,8 @@ Big5Split load_big5_split(const std::filesystem::path& data_dir, std::uint64_t s
   // Rows with a NaN anywhere are dropped (clean_reference keeps complete rows only, so none).
   std::vector<Index> keep;
   for (Index i = 0; i < n; ++i)
-    if (traits.row(i).allFinite() && (extra_m.size() == 0 || extra_m.row(i).allFinite())) keep.push_back(i);
+    if (traits.row(i).allFinite() && (extra_m.size() == 0 || extra_m.row(i).allFinite()))
+      keep.push_back(i);
   Rng rng(seed);
   Rng rp = rng.split(hash_string("popalign.demo.split"));
   rp.shuffle(keep);
@@ -210,9 +222,10 @@ double DemoResult::reduction(Method m) const {
 }
 
 std::string DemoResult::table() const {
-  std::string s = fmt::format("bias profile '{}', seed {}: pool {} people, reference {}, held-out "
-                              "test {}\n",
-                              to_string(profile), seed, pool.rows(), reference.rows(), test.rows());
+  std::string s = fmt::format(
+      "bias profile '{}', seed {}: pool {} people, reference {}, held-out "
+      "test {}\n",
+      to_string(profile), seed, pool.rows(), reference.rows(), test.rows());
   s += "Per-trait W1 to the held-out test part (lower is better); mean gap = mean(set) - "
        "mean(test)\n";
   s += fmt::format("{:<10}", "set");
@@ -240,7 +253,8 @@ DemoResult run_demo(const DemoOptions& options) {
     Rng r(options.seed);
     Rng rq = r.split(hash_string("popalign.demo.quick"));
     for (auto* part : {&split.source, &split.reference, &split.test}) {
-      const std::vector<Index> rows = detail::subsample_rows(part->rows(), options.max_part_size, rq);
+      const std::vector<Index> rows =
+          align::detail::subsample_rows(part->rows(), options.max_part_size, rq);
       *part = rows_of(*part, rows);
     }
   }
@@ -250,8 +264,8 @@ DemoResult run_demo(const DemoOptions& options) {
   out.traits = split.traits;
   out.profile = options.profile;
   out.seed = options.seed;
-  const std::vector<Index> prow =
-      draw_biased_pool(split.source, split.reference, options.profile, options.pool_size, options.seed);
+  const std::vector<Index> prow = draw_biased_pool(split.source, split.reference, options.profile,
+                                                   options.pool_size, options.seed);
   out.pool = rows_of(split.source, prow);
   out.reference = std::move(split.reference);
   out.test = std::move(split.test);
@@ -263,7 +277,7 @@ DemoResult run_demo(const DemoOptions& options) {
     ao.seed = options.seed;
     DemoMethodResult r;
     r.method = m;
-    r.result = align<double>(out.pool, out.reference, ao);
+    r.result = align::align<double>(out.pool, out.reference, ao);
     const RowMatrix<double> sel = rows_of(out.pool, r.result.indices);
     Vector<double> w(static_cast<Index>(r.result.indices.size()));
     for (std::size_t i = 0; i < r.result.indices.size(); ++i)
@@ -274,4 +288,4 @@ DemoResult run_demo(const DemoOptions& options) {
   return out;
 }
 
-}  // namespace popalign::align
+}  // namespace popalign::demo

@@ -1,5 +1,7 @@
 #pragma once
-// The offline demonstration and validity experiment on real people (compiled: popalign::align).
+// The offline demonstration and validity experiment on real people (compiled: popalign::demo).
+// It is an application of the alignment API (popalign::align, header-only), kept apart from it:
+// it needs the BIG5 data, psychometrics (cleaning, scoring) and io.
 //
 // Data: the OSPP BIG5 respondents shipped in data/big5 (cleaned by psychometrics::clean_reference,
 // scored on the IPIP-50 domains E, N, A, C, O). A seeded permutation splits them in three
@@ -37,7 +39,7 @@
 #include <popalign/align/align.hpp>
 #include <popalign/core/types.hpp>
 
-namespace popalign::align {
+namespace popalign::demo {
 
 enum class BiasProfile { llm, squeezed, shifted, mixed };
 
@@ -59,7 +61,7 @@ Vector<double> bias_log_weights(const RowMatrix<double>& z, const BiasSpec& spec
 
 /// The BIG5 people scored on one or two instruments, split in three parts.
 struct Big5Split {
-  std::vector<std::string> traits;  ///< E, N, A, C, O
+  std::vector<std::string> traits;            ///< E, N, A, C, O
   RowMatrix<double> source, reference, test;  ///< IPIP-50 domain scores (1..5)
   /// Optional extra columns per part (same rows): e.g. Mini-IPIP scores, or item answers.
   RowMatrix<double> source_extra, reference_extra, test_extra;
@@ -87,18 +89,19 @@ struct DemoOptions {
   std::uint64_t seed = 1;
   BiasProfile profile = BiasProfile::llm;
   Index pool_size = 4000;
-  Index n = 400;                   ///< personas to select
+  Index n = 400;  ///< personas to select
   /// Quick mode for tests: every part is subsampled to at most this many people (0 = all).
   Index max_part_size = 0;
-  std::vector<Method> methods{Method::random, Method::importance, Method::ot, Method::resample};
-  AlignOptions align{};            ///< n, method and seed are set per run
+  std::vector<align::Method> methods{align::Method::random, align::Method::importance,
+                                     align::Method::ot, align::Method::resample};
+  align::AlignOptions align{};  ///< n, method and seed are set per run
   void validate() const;
 };
 
 struct DemoMethodResult {
-  Method method = Method::resample;
-  AlignResult result;
-  Comparison vs_test;  ///< selection vs the held-out test part
+  align::Method method = align::Method::resample;
+  align::AlignResult result;
+  align::Comparison vs_test;  ///< selection vs the held-out test part
 };
 
 struct DemoResult {
@@ -106,12 +109,12 @@ struct DemoResult {
   BiasProfile profile = BiasProfile::llm;
   std::uint64_t seed = 0;
   RowMatrix<double> pool, reference, test;
-  Comparison pool_vs_test;
+  align::Comparison pool_vs_test;
   std::vector<DemoMethodResult> methods;
 
   /// Reduction of the mean per-trait W1 (vs test) relative to the pool: 1 - W1_sel / W1_pool.
-  double reduction(Method m) const;
-  const DemoMethodResult* find(Method m) const;
+  double reduction(align::Method m) const;
+  const DemoMethodResult* find(align::Method m) const;
   /// Plain-text table: per-trait W1 and mean gaps vs the test part for the pool and each method.
   std::string table() const;
 };
@@ -119,4 +122,4 @@ struct DemoResult {
 /// Runs the demo: split, biased pool, each method, measured against the test part.
 DemoResult run_demo(const DemoOptions& options);
 
-}  // namespace popalign::align
+}  // namespace popalign::demo
