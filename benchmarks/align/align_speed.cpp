@@ -24,12 +24,14 @@ void make_data(Index n, Index m, Index d, RowMatrix<T>& pool, RowMatrix<T>& ref)
   ref.resize(m, d);
   for (Index i = 0; i < m; ++i) {
     const double common = rng.normal();
-    for (Index k = 0; k < d; ++k) ref(i, k) = static_cast<T>(3.0 + 0.6 * (0.3 * common + rng.normal()));
+    for (Index k = 0; k < d; ++k)
+      ref(i, k) = static_cast<T>(3.0 + 0.6 * (0.3 * common + rng.normal()));
   }
   for (Index i = 0; i < n; ++i) {
     const double common = rng.normal();
     for (Index k = 0; k < d; ++k)
-      pool(i, k) = static_cast<T>(3.0 + 0.2 * (k % 2 == 0 ? 1 : -1) + 0.45 * (0.3 * common + rng.normal()));
+      pool(i, k) =
+          static_cast<T>(3.0 + 0.2 * (k % 2 == 0 ? 1 : -1) + 0.45 * (0.3 * common + rng.normal()));
   }
 }
 
@@ -72,13 +74,20 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--pool") n = std::stol(next());
-    else if (a == "--reference") m = std::stol(next());
-    else if (a == "--n") N = std::stol(next());
-    else if (a == "--d") d = std::stol(next());
-    else if (a == "--reps") reps = std::stoi(next());
-    else if (a == "--threads") threads = std::stoi(next());
-    else if (a == "--double") dbl = true;
+    if (a == "--pool")
+      n = std::stol(next());
+    else if (a == "--reference")
+      m = std::stol(next());
+    else if (a == "--n")
+      N = std::stol(next());
+    else if (a == "--d")
+      d = std::stol(next());
+    else if (a == "--reps")
+      reps = std::stoi(next());
+    else if (a == "--threads")
+      threads = std::stoi(next());
+    else if (a == "--double")
+      dbl = true;
     else if (a == "--method") {
       const auto mm = align::parse_method(next());
       if (!mm) {
@@ -87,9 +96,10 @@ int main(int argc, char** argv) {
       }
       method = *mm;
     } else {
-      fmt::print(stderr,
-                 "usage: popalign_align_speed [--pool P] [--reference M] [--n N] [--d D] [--reps R] "
-                 "[--threads T] [--double] [--method M]\n");
+      fmt::print(
+          stderr,
+          "usage: popalign_align_speed [--pool P] [--reference M] [--n N] [--d D] [--reps R] "
+          "[--threads T] [--double] [--method M]\n");
       return a == "--help" ? 0 : 2;
     }
   }

@@ -56,12 +56,12 @@
 // training involved, so no leakage). --write-head / --write-components save the filtered head
 // and a component fitted on ALL profiles (the shipped files in data/embedding/ are made so).
 #include <fmt/core.h>
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
 #include <map>
 #include <numeric>
 #include <string>
@@ -803,7 +803,8 @@ int cross_validate(const Args& args, std::shared_ptr<const WordVectors> wv,
              args.base == "avg" ? "plain GloVe average" : "GloVe SIF");
   fmt::print(
       "| fold | personas | queries | untrained R@10 | head R@10 | ratio | head-nofilt R@10 | "
-      "untrained MRR | head MRR | fused (untrained) R@10 |\n|---|---|---|---|---|---|---|---|---|---|\n");
+      "untrained MRR | head MRR | fused (untrained) R@10 "
+      "|\n|---|---|---|---|---|---|---|---|---|---|\n");
   double q_sum = 0, base_hits = 0, head_hits = 0, nofilt_hits = 0, base_rr = 0, head_rr = 0,
          fused_hits = 0;
   for (std::size_t f = 0; f < k; ++f) {
@@ -840,7 +841,8 @@ int cross_validate(const Args& args, std::shared_ptr<const WordVectors> wv,
       sif_test = std::make_shared<SifEmbedder>(wv);
       sif_test->fit_common_components(all_facts(train));
     }
-    const ClozeMetrics fu = evaluate_inverse_cloze(sif_test, test, eval_seed, RetrieverOptions{ProfileScoring::fused, {}});
+    const ClozeMetrics fu = evaluate_inverse_cloze(sif_test, test, eval_seed,
+                                                   RetrieverOptions{ProfileScoring::fused, {}});
     fmt::print("| {} | {} | {} | {:.3f} | {:.3f} | {:.2f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} |\n",
                f + 1, fold_personas[f], b.queries, b.recall_at_10, h.recall_at_10,
                b.recall_at_10 > 0 ? h.recall_at_10 / b.recall_at_10 : 0.0, hn.recall_at_10, b.mrr,

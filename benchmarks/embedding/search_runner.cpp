@@ -1,8 +1,8 @@
 // Times exact top-k search on random data, for benchmarks/peers/retrieval_cases.py.
 //   popalign_embedding_search_runner N D Q K THREADS [REPEATS]
 // Prints one JSON line: {"n":..,"d":..,"q":..,"k":..,"threads":..,"seconds":median of REPEATS,
-// "best":fastest, "checksum":...}. Data: standard normal (popalign::Rng, seed 7), cosine metric. The time
-// includes normalising the queries and the selection, not building the index (the peers'
+// "best":fastest, "checksum":...}. Data: standard normal (popalign::Rng, seed 7), cosine metric.
+// The time includes normalising the queries and the selection, not building the index (the peers'
 // fit() is likewise excluded).
 #include <fmt/core.h>
 #include <algorithm>

@@ -51,29 +51,45 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--seeds") seeds = std::stoi(next());
-    else if (a == "--pool") pool = std::stol(next());
-    else if (a == "--n") n = std::stol(next());
-    else if (a == "--quick") quick = true;
-    else if (a == "--no-oi") no_oi = true;
-    else if (a == "--verbose") verbose = true;
-    else if (a == "--reg") base.reg = std::stod(next());
-    else if (a == "--candidates") base.candidate_factor = std::stod(next());
-    else if (a == "--rounding") base.rounding = next() == "systematic" ? Rounding::systematic : Rounding::ordered;
-    else if (a == "--weighted-prior") base.weighted_prior = true;
-    else if (a == "--no-calibrate") base.calibrate = false;
-    else if (a == "--bins") base.calibration_bins = std::stol(next());
-    else if (a == "--bandwidth") base.bandwidth_factor = std::stod(next());
+    if (a == "--seeds")
+      seeds = std::stoi(next());
+    else if (a == "--pool")
+      pool = std::stol(next());
+    else if (a == "--n")
+      n = std::stol(next());
+    else if (a == "--quick")
+      quick = true;
+    else if (a == "--no-oi")
+      no_oi = true;
+    else if (a == "--verbose")
+      verbose = true;
+    else if (a == "--reg")
+      base.reg = std::stod(next());
+    else if (a == "--candidates")
+      base.candidate_factor = std::stod(next());
+    else if (a == "--rounding")
+      base.rounding = next() == "systematic" ? Rounding::systematic : Rounding::ordered;
+    else if (a == "--weighted-prior")
+      base.weighted_prior = true;
+    else if (a == "--no-calibrate")
+      base.calibrate = false;
+    else if (a == "--bins")
+      base.calibration_bins = std::stol(next());
+    else if (a == "--bandwidth")
+      base.bandwidth_factor = std::stod(next());
     else if (a == "--truncation") {
       const std::string t = next();
-      base.truncation = t == "none" ? sampling::Truncation::none
-                        : t == "ionides" ? sampling::Truncation::ionides : sampling::Truncation::psis;
-    }
-    else if (a == "--data-dir") data_dir = next();
+      base.truncation = t == "none"      ? sampling::Truncation::none
+                        : t == "ionides" ? sampling::Truncation::ionides
+                                         : sampling::Truncation::psis;
+    } else if (a == "--data-dir")
+      data_dir = next();
     else if (a == "--help" || a == "-h") {
-      fmt::print("usage: popalign_validity [--seeds S] [--pool P] [--n N] [--quick] [--reg R] "
-                 "[--candidates F] [--rounding ordered|systematic] [--weighted-prior] "
-                 "[--no-calibrate] [--bins B] [--bandwidth F] [--truncation none|ionides|psis] [--data-dir D]\n");
+      fmt::print(
+          "usage: popalign_validity [--seeds S] [--pool P] [--n N] [--quick] [--reg R] "
+          "[--candidates F] [--rounding ordered|systematic] [--weighted-prior] "
+          "[--no-calibrate] [--bins B] [--bandwidth F] [--truncation none|ionides|psis] "
+          "[--data-dir D]\n");
       return 0;
     } else {
       fmt::print(stderr, "unknown argument {}\n", a);
@@ -86,12 +102,14 @@ int main(int argc, char** argv) {
   }
   base.compute_metrics = false;
   const auto t0 = std::chrono::steady_clock::now();
-  const std::vector<Method> methods{Method::random, Method::importance, Method::ot, Method::resample};
-  fmt::print("## In-instrument: IPIP-50 domains, pool {} -> N {}, {} seed(s), reg {}, candidates "
-             "{}x, calibration {}, rounding {}\n\n",
-             pool, n, seeds, base.reg, base.candidate_factor,
-             base.calibrate ? fmt::format("{} bins", base.calibration_bins) : std::string("off"),
-             base.rounding == Rounding::ordered ? "ordered" : "systematic");
+  const std::vector<Method> methods{Method::random, Method::importance, Method::ot,
+                                    Method::resample};
+  fmt::print(
+      "## In-instrument: IPIP-50 domains, pool {} -> N {}, {} seed(s), reg {}, candidates "
+      "{}x, calibration {}, rounding {}\n\n",
+      pool, n, seeds, base.reg, base.candidate_factor,
+      base.calibrate ? fmt::format("{} bins", base.calibration_bins) : std::string("off"),
+      base.rounding == Rounding::ordered ? "ordered" : "systematic");
   fmt::print("| bias profile | pool mean W1 |");
   for (Method m : methods) fmt::print(" {} |", to_string(m));
   fmt::print("\n|---|---|");
@@ -117,12 +135,12 @@ int main(int argc, char** argv) {
       for (Method m : methods) red[m] += r.reduction(m) / seeds;
       if (verbose)
         for (const auto& mr : r.methods)
-          fmt::print(stderr, "{} seed {} {}: {:.1f}%, ot {} it {} eps {:.3g} cand {} sat {} ess {:.0f}\n",
-                     to_string(p), s + 1, to_string(mr.method), 100 * r.reduction(mr.method),
-                     ot::to_string(mr.result.diagnostics.ot_status),
-                     mr.result.diagnostics.ot_iterations, mr.result.diagnostics.eps,
-                     mr.result.diagnostics.candidates, mr.result.diagnostics.saturated,
-                     mr.result.diagnostics.ess);
+          fmt::print(
+              stderr, "{} seed {} {}: {:.1f}%, ot {} it {} eps {:.3g} cand {} sat {} ess {:.0f}\n",
+              to_string(p), s + 1, to_string(mr.method), 100 * r.reduction(mr.method),
+              ot::to_string(mr.result.diagnostics.ot_status), mr.result.diagnostics.ot_iterations,
+              mr.result.diagnostics.eps, mr.result.diagnostics.candidates,
+              mr.result.diagnostics.saturated, mr.result.diagnostics.ess);
     }
     fmt::print("| {} | {:.4f} |", to_string(p), pool_w1);
     for (Method m : methods) {
@@ -138,8 +156,9 @@ int main(int argc, char** argv) {
 
   // Out-of-instrument: align on Mini-IPIP, measure the other 30 items.
   if (no_oi) return ok ? 0 : 1;
-  fmt::print("## Out-of-instrument: align on Mini-IPIP domain scores, measure the 30 other IPIP-50 "
-             "items (mean per-item W1 to the test part)\n\n");
+  fmt::print(
+      "## Out-of-instrument: align on Mini-IPIP domain scores, measure the 30 other IPIP-50 "
+      "items (mean per-item W1 to the test part)\n\n");
   fmt::print("| bias profile | pool items W1 |");
   for (Method m : methods) fmt::print(" {} |", to_string(m));
   fmt::print("\n|---|---|");
@@ -155,7 +174,8 @@ int main(int argc, char** argv) {
       if (quick) {
         Rng r(seed);
         const std::vector<std::pair<RowMatrix<double>*, RowMatrix<double>*>> parts{
-            {&sp.source, &sp.source_extra}, {&sp.reference, &sp.reference_extra},
+            {&sp.source, &sp.source_extra},
+            {&sp.reference, &sp.reference_extra},
             {&sp.test, &sp.test_extra}};
         for (const auto& pr : parts) {
           const auto rows = align::detail::subsample_rows(pr.first->rows(), 2000, r);

@@ -63,7 +63,8 @@ std::vector<std::string> shared_numeric_columns(const io::Table& pool, const io:
 int run_align(const AlignArgs& a) {
   const auto method = align::parse_method(a.method);
   if (!method)
-    throw InvalidArgument("--method", "must be resample, is, ot or random (got '" + a.method + "')");
+    throw InvalidArgument("--method",
+                          "must be resample, is, ot or random (got '" + a.method + "')");
   check_argument(a.n > 0, "--n", "must be > 0");
   check_argument(!(a.with_replacement && a.weights_only), "--weights-only",
                  "cannot be combined with --with-replacement");
@@ -128,7 +129,8 @@ int run_align(const AlignArgs& a) {
       std::vector<std::string> row{pool.ids[static_cast<std::size_t>(i)]};
       if (opt.output == align::Output::multiset) row.push_back(std::to_string(r.counts[k]));
       if (opt.output == align::Output::weights) row.push_back(io::format_number(r.weights[i]));
-      for (Index c = 0; c < pool.values.cols(); ++c) row.push_back(io::format_number(pool.values(i, c)));
+      for (Index c = 0; c < pool.values.cols(); ++c)
+        row.push_back(io::format_number(pool.values(i, c)));
       w.write_row(row);
     }
     w.close();

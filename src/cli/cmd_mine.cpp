@@ -105,7 +105,7 @@ pe::MiningOptions mining_options(const Opts& o) {
                                     {"writer.context_tokens", "--context-tokens"},
                                     {"writer.max_words", "--max-words"},
                                     {"writer.max_tokens", "--max-tokens"},
-       {"writer.chars_per_token", "--chars-per-token"},
+                                    {"writer.chars_per_token", "--chars-per-token"},
                                     {"critique.min_overall", "--min-overall"},
                                     {"critique.min_other", "--min-other"},
                                     {"quality.max_attempts", "--max-attempts"},

@@ -69,7 +69,8 @@ void add_pair_source_options(CLI::App& sub, PairSourceOpts& o) {
       ->capture_default_str();
   sub.add_flag("--no-cloze", o.no_cloze,
                "with --descriptions: no inverse-cloze pairs, only the descriptions");
-  sub.add_option("--llm-url", o.llm_url, "OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1");
+  sub.add_option("--llm-url", o.llm_url,
+                 "OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1");
   sub.add_option("--llm-model", o.llm_model, "chat model that writes the descriptions");
   sub.add_option("--llm-api-key-env", o.llm_api_key_env,
                  "environment variable holding the API key (never logged or cached)")
@@ -154,8 +155,9 @@ std::vector<emb::TrainingPair> profile_pairs(const std::string& path, const Pair
   if (r.status != "ok")
     throw popalign::Cancelled("description queries (finished calls are in --llm-cache)");
   if (d.pairs.empty() && pairs.empty())
-    throw popalign::BackendError("the LLM gave no usable description for any persona (see the "
-                                 "rejected answers above); no pairs to train on");
+    throw popalign::BackendError(
+        "the LLM gave no usable description for any persona (see the "
+        "rejected answers above); no pairs to train on");
   pairs.insert(pairs.end(), d.pairs.begin(), d.pairs.end());
   return pairs;
 #else

@@ -6,11 +6,10 @@
 #include "cli/command.hpp"
 
 namespace {
-popalign::cli::CommandRegistrar registrar{
-    "version", "Print the version", [](CLI::App&) {
-      return popalign::cli::Action([] {
-        fmt::print("popalign {}\n", popalign::version_string);
-        return 0;
-      });
-    }};
+popalign::cli::CommandRegistrar registrar{"version", "Print the version", [](CLI::App&) {
+                                            return popalign::cli::Action([] {
+                                              fmt::print("popalign {}\n", popalign::version_string);
+                                              return 0;
+                                            });
+                                          }};
 }  // namespace

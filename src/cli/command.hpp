@@ -13,10 +13,10 @@
 #include <algorithm>
 #include <functional>
 #include <initializer_list>
-#include <string_view>
-#include <utility>
 #include <popalign/core/error.hpp>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace popalign::cli {
@@ -49,8 +49,7 @@ bool stderr_is_terminal();
 /// InvalidArgument("epochs", "must be >= 1") -> InvalidArgument("--epochs", "must be >= 1").
 /// `context`, when given, goes before the message (e.g. the file a flag names).
 inline popalign::InvalidArgument as_flag(const popalign::InvalidArgument& e,
-                                          const std::string& flag,
-                                          const std::string& context = "") {
+                                         const std::string& flag, const std::string& context = "") {
   std::string message = e.what();
   const std::string prefix = "invalid argument '" + e.argument() + "': ";
   if (message.rfind(prefix, 0) == 0) message.erase(0, prefix.size());

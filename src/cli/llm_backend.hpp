@@ -17,11 +17,11 @@ struct LlmHttpFlags {
   std::string base_url;
   std::string model;
   std::string api_key_env = "OPENAI_API_KEY";
-  std::string cache;              ///< SQLite cache file; empty = no cache
-  double timeout_seconds = 120;   ///< per call, connect included
-  std::size_t concurrency = 4;    ///< transfers in flight
-  int attempts = 5;               ///< HTTP attempts per call (RetryBackend)
-  std::uint64_t seed = 0;         ///< RetryBackend's jitter stream
+  std::string cache;             ///< SQLite cache file; empty = no cache
+  double timeout_seconds = 120;  ///< per call, connect included
+  std::size_t concurrency = 4;   ///< transfers in flight
+  int attempts = 5;              ///< HTTP attempts per call (RetryBackend)
+  std::uint64_t seed = 0;        ///< RetryBackend's jitter stream
 };
 
 /// The backend stack; `cancel` stops transfers in flight and retry waits.

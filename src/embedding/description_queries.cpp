@@ -110,16 +110,15 @@ std::vector<std::string> candidates(std::string_view answer, bool& json, bool& t
     std::size_t i = b + 1;
     bool complete_any = false;
     for (;;) {
-      while (i < answer.size() && (std::isspace(static_cast<unsigned char>(answer[i])) ||
-                                   answer[i] == ','))
+      while (i < answer.size() &&
+             (std::isspace(static_cast<unsigned char>(answer[i])) || answer[i] == ','))
         ++i;
       if (i >= answer.size() || answer[i] != '"') break;
       // Find the closing quote (skipping escapes) and let the JSON parser unescape.
       std::size_t k = i + 1;
       while (k < answer.size() && answer[k] != '"') k += answer[k] == '\\' ? 2 : 1;
       if (k >= answer.size()) break;  // unterminated: the cut
-      const nlohmann::json str =
-          nlohmann::json::parse(answer.substr(i, k - i + 1), nullptr, false);
+      const nlohmann::json str = nlohmann::json::parse(answer.substr(i, k - i + 1), nullptr, false);
       if (!str.is_string()) break;
       out.push_back(str.get<std::string>());
       complete_any = true;
@@ -221,16 +220,15 @@ llm::Request description_request(const io::PersonaRecord& persona,
   r.seed = options.seed + static_cast<std::uint64_t>(attempt);
   if (options.json_schema) {
     nlohmann::json item = {{"type", "string"}, {"maxLength", options.max_characters}};
-    nlohmann::json schema = {
-        {"type", "object"},
-        {"properties",
-         {{"descriptions",
-           {{"type", "array"},
-            {"items", item},
-            {"minItems", options.per_persona},
-            {"maxItems", options.per_persona}}}}},
-        {"required", {"descriptions"}},
-        {"additionalProperties", false}};
+    nlohmann::json schema = {{"type", "object"},
+                             {"properties",
+                              {{"descriptions",
+                                {{"type", "array"},
+                                 {"items", item},
+                                 {"minItems", options.per_persona},
+                                 {"maxItems", options.per_persona}}}}},
+                             {"required", {"descriptions"}},
+                             {"additionalProperties", false}};
     r.json_schema = schema.dump();
   }
   return r;

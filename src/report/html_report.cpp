@@ -24,12 +24,23 @@ std::string esc(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -47,7 +58,8 @@ std::string signed_num(double v, int digits = 3) {
 }
 
 Vector<double> normalized(const Vector<double>& w, Index n) {
-  if (w.size() == 0) return Vector<double>::Constant(n, 1.0 / static_cast<double>(std::max<Index>(n, 1)));
+  if (w.size() == 0)
+    return Vector<double>::Constant(n, 1.0 / static_cast<double>(std::max<Index>(n, 1)));
   const double s = w.sum();
   return s > 0 ? Vector<double>(w / s) : Vector<double>::Constant(n, 1.0 / static_cast<double>(n));
 }
@@ -97,8 +109,9 @@ std::string distribution_chart(const std::string& trait, double lo, double hi,
                    ml, mt, ml, mt + ph);
   for (int t = 0; t <= 4; ++t) {
     const double v = lo + (hi - lo) * t / 4.0;
-    s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"tk\" text-anchor=\"middle\">{}</text>\n",
-                     X(v), mt + ph + 14, fmt::format("{:.2f}", v));
+    s += fmt::format(
+        "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"tk\" text-anchor=\"middle\">{}</text>\n", X(v),
+        mt + ph + 14, fmt::format("{:.2f}", v));
   }
   s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"tk\" text-anchor=\"end\">{}</text>\n",
                    ml - 3, mt + 8, fmt::format("{:.2f}", ymax));
@@ -107,17 +120,20 @@ std::string distribution_chart(const std::string& trait, double lo, double hi,
     std::string d = fmt::format("M{:.1f},{:.1f}", X(lo), Y(0));
     for (int b = 0; b < bins; ++b) {
       const double v = se.values[static_cast<std::size_t>(b)];
-      d += fmt::format(" L{:.1f},{:.1f} L{:.1f},{:.1f}", X(lo + b * bw), Y(v), X(lo + (b + 1) * bw), Y(v));
+      d += fmt::format(" L{:.1f},{:.1f} L{:.1f},{:.1f}", X(lo + b * bw), Y(v), X(lo + (b + 1) * bw),
+                       Y(v));
     }
     d += fmt::format(" L{:.1f},{:.1f}", X(hi), Y(0));
     if (se.filled)
-      s += fmt::format("<path d=\"{} Z\" fill=\"{}\" fill-opacity=\"0.28\" stroke=\"{}\" "
-                       "stroke-width=\"1\" data-series=\"{}\"/>\n",
-                       d, se.color, se.color, esc(se.name));
+      s += fmt::format(
+          "<path d=\"{} Z\" fill=\"{}\" fill-opacity=\"0.28\" stroke=\"{}\" "
+          "stroke-width=\"1\" data-series=\"{}\"/>\n",
+          d, se.color, se.color, esc(se.name));
     else
-      s += fmt::format("<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\" "
-                       "data-series=\"{}\"/>\n",
-                       d, se.color, esc(se.name));
+      s += fmt::format(
+          "<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\" "
+          "data-series=\"{}\"/>\n",
+          d, se.color, esc(se.name));
   }
   s += "</svg>\n";
   return s;
@@ -159,7 +175,9 @@ std::string correlation_chart(const std::string& name, const Eigen::MatrixXd& R,
       esc(name), W, H, W, H, esc(name));
   s += fmt::format("<text x=\"{}\" y=\"14\" class=\"ct\">{}</text>\n", ml, esc(name));
   for (Index k = 0; k < d; ++k) {
-    const std::string t = k < static_cast<Index>(traits.size()) ? traits[static_cast<std::size_t>(k)] : std::to_string(k + 1);
+    const std::string t = k < static_cast<Index>(traits.size())
+                              ? traits[static_cast<std::size_t>(k)]
+                              : std::to_string(k + 1);
     s += fmt::format("<text x=\"{}\" y=\"{}\" class=\"tk\" text-anchor=\"middle\">{}</text>\n",
                      ml + cell * k + cell / 2, mt - 6, esc(t));
     s += fmt::format("<text x=\"{}\" y=\"{}\" class=\"tk\" text-anchor=\"end\">{}</text>\n", ml - 4,
@@ -168,10 +186,11 @@ std::string correlation_chart(const std::string& name, const Eigen::MatrixXd& R,
   for (Index i = 0; i < d; ++i)
     for (Index j = 0; j < d; ++j) {
       const double r = R(i, j);
-      s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>{} "
-                       "r = {:.3f}</title></rect>\n",
-                       ml + cell * j, mt + cell * i, cell, cell,
-                       std::isfinite(r) ? heat_color(r) : "#dddddd", esc(name), r);
+      s += fmt::format(
+          "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>{} "
+          "r = {:.3f}</title></rect>\n",
+          ml + cell * j, mt + cell * i, cell, cell, std::isfinite(r) ? heat_color(r) : "#dddddd",
+          esc(name), r);
       if (cell >= 30)
         s += fmt::format("<text x=\"{}\" y=\"{}\" class=\"cv\" text-anchor=\"middle\">{}</text>\n",
                          ml + cell * j + cell / 2, mt + cell * i + cell / 2 + 4,
@@ -205,25 +224,29 @@ std::string weights_chart(const Vector<double>& w, int W, int H) {
       "<svg class=\"chart\" data-chart=\"weights\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} "
       "{}\" role=\"img\" aria-label=\"Importance weights\">\n",
       W, H, W, H);
-  s += fmt::format("<text x=\"{}\" y=\"14\" class=\"ct\">importance weight n&middot;w (log scale), "
-                   "{} zero</text>\n",
-                   ml, zeros);
+  s += fmt::format(
+      "<text x=\"{}\" y=\"14\" class=\"ct\">importance weight n&middot;w (log scale), "
+      "{} zero</text>\n",
+      ml, zeros);
   s += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" class=\"ax\"/>\n",
                    ml, mt + ph, ml + pw, mt + ph);
   for (int b = 0; b < bins; ++b) {
     const double hh = h[static_cast<std::size_t>(b)] / ymax * ph;
     if (hh <= 0) continue;
-    s += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" "
-                     "fill=\"{}\"/>\n",
-                     ml + pw * b / bins, mt + ph - hh, pw / bins - 0.5, hh, kSelColor);
+    s += fmt::format(
+        "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" "
+        "fill=\"{}\"/>\n",
+        ml + pw * b / bins, mt + ph - hh, pw / bins - 0.5, hh, kSelColor);
   }
   for (int e = -3; e <= 2; ++e) {
     const double x = ml + pw * (e - lo) / (hi - lo);
-    s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"tk\" text-anchor=\"middle\">{}</text>\n",
-                     x, mt + ph + 14, e == 0 ? std::string("1") : fmt::format("1e{}", e));
+    s += fmt::format(
+        "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"tk\" text-anchor=\"middle\">{}</text>\n", x,
+        mt + ph + 14, e == 0 ? std::string("1") : fmt::format("1e{}", e));
   }
-  s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"tk\" text-anchor=\"end\">{:.0f}</text>\n",
-                   ml - 3, mt + 8, ymax);
+  s += fmt::format(
+      "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"tk\" text-anchor=\"end\">{:.0f}</text>\n", ml - 3,
+      mt + 8, ymax);
   s += "</svg>\n";
   return s;
 }
@@ -243,8 +266,8 @@ std::string comparison_table(const std::vector<MetricsRow>& rows,
     s += "<td><b>" + num(c.mean_w1) + "</b></td>";
     for (Index k = 0; k < c.mean_gap.size(); ++k) s += "<td>" + signed_num(c.mean_gap[k]) + "</td>";
     for (Index k = 0; k < c.sd_gap.size(); ++k) s += "<td>" + signed_num(c.sd_gap[k]) + "</td>";
-    s += "<td>" + num(c.sliced_wasserstein) + "</td><td>" + num(c.correlation.normalized) + "</td><td>" +
-         esc(r.note) + "</td></tr>\n";
+    s += "<td>" + num(c.sliced_wasserstein) + "</td><td>" + num(c.correlation.normalized) +
+         "</td><td>" + esc(r.note) + "</td></tr>\n";
   }
   s += "</tbody></table>\n";
   return s;
@@ -253,8 +276,9 @@ std::string comparison_table(const std::vector<MetricsRow>& rows,
 align::Comparison compare(const RowMatrix<double>& x, const Vector<double>& w,
                           const RowMatrix<double>& ref) {
   const Eigen::RowVectorXd mu = ref.colwise().mean();
-  Eigen::RowVectorXd sd = ((ref.rowwise() - mu).array().square().colwise().sum() /
-                           static_cast<double>(ref.rows())).sqrt();
+  Eigen::RowVectorXd sd =
+      ((ref.rowwise() - mu).array().square().colwise().sum() / static_cast<double>(ref.rows()))
+          .sqrt();
   for (Index k = 0; k < sd.size(); ++k)
     if (!(sd[k] > 0)) sd[k] = 1;
   const RowMatrix<double> zx = ((x.rowwise() - mu).array().rowwise() / sd.array()).matrix();
@@ -281,8 +305,9 @@ th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
 void ReportInput::validate() const {
   const Index d = static_cast<Index>(traits.size());
   check_argument(d > 0, "traits", "is empty");
-  check_argument(pool.rows() > 0 && pool.cols() == d, "pool",
-                 fmt::format("must have rows and {} columns (has {} x {})", d, pool.rows(), pool.cols()));
+  check_argument(
+      pool.rows() > 0 && pool.cols() == d, "pool",
+      fmt::format("must have rows and {} columns (has {} x {})", d, pool.rows(), pool.cols()));
   check_argument(selection.rows() > 0 && selection.cols() == d, "selection",
                  fmt::format("must have rows and {} columns (has {} x {})", d, selection.rows(),
                              selection.cols()));
@@ -299,8 +324,10 @@ void ReportInput::validate() const {
 
 void ReportOptions::validate() const {
   check_argument(bins >= 5 && bins <= 200, "bins", "must be in [5, 200]");
-  check_argument(chart_width >= 120 && chart_width <= 2000, "chart_width", "must be in [120, 2000]");
-  check_argument(chart_height >= 80 && chart_height <= 2000, "chart_height", "must be in [80, 2000]");
+  check_argument(chart_width >= 120 && chart_width <= 2000, "chart_width",
+                 "must be in [120, 2000]");
+  check_argument(chart_height >= 80 && chart_height <= 2000, "chart_height",
+                 "must be in [80, 2000]");
 }
 
 std::string render_html(const ReportInput& in, const ReportOptions& opt) {
@@ -315,19 +342,21 @@ std::string render_html(const ReportInput& in, const ReportOptions& opt) {
   h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
   h += "<title>" + esc(in.title) + "</title>\n" + kStyle + "</head>\n<body>\n";
   h += "<h1>" + esc(in.title) + "</h1>\n";
-  h += fmt::format("<p>Pool: <b>{}</b> personas &middot; selection: <b>{}</b> rows &middot; "
-                   "reference: <b>{}</b> people &middot; traits: {} &middot; charts: <span "
-                   "id=\"chart-count\">(script not run)</span></p>\n",
-                   in.pool.rows(), in.selection.rows(), in.reference.rows(), d);
+  h += fmt::format(
+      "<p>Pool: <b>{}</b> personas &middot; selection: <b>{}</b> rows &middot; "
+      "reference: <b>{}</b> people &middot; traits: {} &middot; charts: <span "
+      "id=\"chart-count\">(script not run)</span></p>\n",
+      in.pool.rows(), in.selection.rows(), in.reference.rows(), d);
   for (const auto& n : in.notes) h += "<p class=\"muted\">" + esc(n) + "</p>\n";
 
   // Parameters.
   h += "<h2>Parameters</h2>\n<table class=\"params\">\n";
   if (in.diagnostics) {
     const auto& dg = *in.diagnostics;
-    h += fmt::format("<tr><td>method</td><td>{}</td></tr>\n<tr><td>output</td><td>{}</td></tr>\n"
-                     "<tr><td>seed</td><td>{}</td></tr>\n<tr><td>N requested</td><td>{}</td></tr>\n",
-                     align::to_string(dg.method), align::to_string(dg.output), dg.seed, dg.requested);
+    h += fmt::format(
+        "<tr><td>method</td><td>{}</td></tr>\n<tr><td>output</td><td>{}</td></tr>\n"
+        "<tr><td>seed</td><td>{}</td></tr>\n<tr><td>N requested</td><td>{}</td></tr>\n",
+        align::to_string(dg.method), align::to_string(dg.output), dg.seed, dg.requested);
   }
   for (const auto& [k, v] : in.parameters)
     h += "<tr><td>" + esc(k) + "</td><td>" + esc(v) + "</td></tr>\n";
@@ -356,8 +385,10 @@ std::string render_html(const ReportInput& in, const ReportOptions& opt) {
   // Distributions.
   h += "<h2>Trait distributions</h2>\n" + legend() + "<div class=\"grid\">\n";
   for (Index k = 0; k < d; ++k) {
-    double lo = std::min({in.pool.col(k).minCoeff(), in.reference.col(k).minCoeff(), in.selection.col(k).minCoeff()});
-    double hi = std::max({in.pool.col(k).maxCoeff(), in.reference.col(k).maxCoeff(), in.selection.col(k).maxCoeff()});
+    double lo = std::min({in.pool.col(k).minCoeff(), in.reference.col(k).minCoeff(),
+                          in.selection.col(k).minCoeff()});
+    double hi = std::max({in.pool.col(k).maxCoeff(), in.reference.col(k).maxCoeff(),
+                          in.selection.col(k).maxCoeff()});
     if (!(hi > lo)) {
       lo -= 0.5;
       hi += 0.5;
@@ -368,8 +399,8 @@ std::string render_html(const ReportInput& in, const ReportOptions& opt) {
         {"reference", kRefColor, histogram(in.reference, rw, k, lo, hi, opt.bins), true},
         {"pool", kPoolColor, histogram(in.pool, pw, k, lo, hi, opt.bins), false},
         {"selection", kSelColor, histogram(in.selection, sw, k, lo, hi, opt.bins), false}};
-    h += distribution_chart(in.traits[static_cast<std::size_t>(k)], lo, hi, series,
-                            opt.chart_width, opt.chart_height);
+    h += distribution_chart(in.traits[static_cast<std::size_t>(k)], lo, hi, series, opt.chart_width,
+                            opt.chart_height);
   }
   h += "</div>\n";
 
@@ -378,8 +409,10 @@ std::string render_html(const ReportInput& in, const ReportOptions& opt) {
     h += "<h2>Correlation matrices</h2>\n<p class=\"muted\">Pearson correlations; blue negative, "
          "red positive.</p>\n<div class=\"grid\">\n";
     h += correlation_chart("pool", metrics::weighted_correlation<double>(in.pool, pw), in.traits);
-    h += correlation_chart("selection", metrics::weighted_correlation<double>(in.selection, sw), in.traits);
-    h += correlation_chart("reference", metrics::weighted_correlation<double>(in.reference, rw), in.traits);
+    h += correlation_chart("selection", metrics::weighted_correlation<double>(in.selection, sw),
+                           in.traits);
+    h += correlation_chart("reference", metrics::weighted_correlation<double>(in.reference, rw),
+                           in.traits);
     h += "</div>\n";
   }
 
@@ -387,9 +420,10 @@ std::string render_html(const ReportInput& in, const ReportOptions& opt) {
   h += "<h2>Weights and diagnostics</h2>\n";
   if (in.importance_weights.size() > 0) {
     const double ess = 1.0 / normalized(in.importance_weights, in.pool.rows()).squaredNorm();
-    h += fmt::format("<p>Effective sample size of the importance weights: <b>{:.1f}</b> of {} "
-                     "({:.1f}%).</p>\n",
-                     ess, in.pool.rows(), 100 * ess / static_cast<double>(in.pool.rows()));
+    h += fmt::format(
+        "<p>Effective sample size of the importance weights: <b>{:.1f}</b> of {} "
+        "({:.1f}%).</p>\n",
+        ess, in.pool.rows(), 100 * ess / static_cast<double>(in.pool.rows()));
     h += weights_chart(normalized(in.importance_weights, in.pool.rows()), 2 * opt.chart_width,
                        opt.chart_height);
   } else {
@@ -399,17 +433,19 @@ std::string render_html(const ReportInput& in, const ReportOptions& opt) {
     const auto& dg = *in.diagnostics;
     h += "<table class=\"diag\">\n";
     if (dg.has_weights)
-      h += fmt::format("<tr><td>ESS (after / before stabilising)</td><td>{:.1f} / {:.1f}</td></tr>\n"
-                       "<tr><td>PSIS k&#770;</td><td>{}</td></tr>\n<tr><td>uncovered reference "
-                       "share</td><td>{:.1f}%</td></tr>\n",
-                       dg.ess, dg.raw_ess, num(dg.k_hat, 2), 100 * dg.uncovered_reference);
+      h += fmt::format(
+          "<tr><td>ESS (after / before stabilising)</td><td>{:.1f} / {:.1f}</td></tr>\n"
+          "<tr><td>PSIS k&#770;</td><td>{}</td></tr>\n<tr><td>uncovered reference "
+          "share</td><td>{:.1f}%</td></tr>\n",
+          dg.ess, dg.raw_ess, num(dg.k_hat, 2), 100 * dg.uncovered_reference);
     if (dg.has_transport)
-      h += fmt::format("<tr><td>transport status</td><td>{}</td></tr>\n<tr><td>iterations (at "
-                       "target eps / total)</td><td>{} / {}</td></tr>\n<tr><td>eps (cost "
-                       "units)</td><td>{}</td></tr>\n<tr><td>relative marginal error</td><td>{:.2e}"
-                       "</td></tr>\n<tr><td>candidates / saturated</td><td>{} / {}</td></tr>\n",
-                       ot::to_string(dg.ot_status), dg.ot_iterations, dg.ot_total_iterations,
-                       num(dg.eps, 5), dg.ot_error, dg.candidates, dg.saturated);
+      h += fmt::format(
+          "<tr><td>transport status</td><td>{}</td></tr>\n<tr><td>iterations (at "
+          "target eps / total)</td><td>{} / {}</td></tr>\n<tr><td>eps (cost "
+          "units)</td><td>{}</td></tr>\n<tr><td>relative marginal error</td><td>{:.2e}"
+          "</td></tr>\n<tr><td>candidates / saturated</td><td>{} / {}</td></tr>\n",
+          ot::to_string(dg.ot_status), dg.ot_iterations, dg.ot_total_iterations, num(dg.eps, 5),
+          dg.ot_error, dg.candidates, dg.saturated);
     if (opt.include_timings) {
       for (const auto& st : dg.stages)
         h += fmt::format("<tr><td>stage {}</td><td>{:.3f} s</td></tr>\n", esc(st.name), st.seconds);

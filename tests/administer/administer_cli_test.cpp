@@ -20,9 +20,9 @@
 #include <vector>
 
 // popalign (Eigen) before httplib: <resolv.h> defines a macro `_res` that breaks Eigen.
-#include <popalign/core/random.hpp>
 #include <popalign/administer/administer.hpp>
 #include <popalign/administer/respondent.hpp>
+#include <popalign/core/random.hpp>
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -341,11 +341,10 @@ TEST(AdministerCli, BadOptionsNameTheirFlag) {
   const auto dir = fresh_dir("flags");
   const Panel panel = make_panel(1);
   write_personas(dir / "personas.jsonl", panel);
-  const RunResult r =
-      run_cli({"administer", "--personas", (dir / "personas.jsonl").string(), "--instrument",
-               "mini_ipip", "--model", "m", "--dry-run", "--temperature", "5", "--out",
-               (dir / "out.jsonl").string()},
-              dir);
+  const RunResult r = run_cli(
+      {"administer", "--personas", (dir / "personas.jsonl").string(), "--instrument", "mini_ipip",
+       "--model", "m", "--dry-run", "--temperature", "5", "--out", (dir / "out.jsonl").string()},
+      dir);
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("invalid argument '--temperature': must be in [0, 2]"), std::string::npos)
       << r.err;

@@ -141,7 +141,8 @@ TEST(Align, DiagnosticsAreFilled) {
     stages.insert(s.name);
     EXPECT_GE(s.seconds, 0.0);
   }
-  for (const char* s : {"standardise", "density ratio", "candidates", "transport", "rounding", "metrics"})
+  for (const char* s :
+       {"standardise", "density ratio", "candidates", "transport", "rounding", "metrics"})
     EXPECT_TRUE(stages.count(s)) << s;
   EXPECT_EQ(r.importance_weights.size(), 1000);
   // The importance weights favour the target component.
@@ -242,14 +243,16 @@ TEST(Align, WarnsWhenThePoolCannotCoverTheReference) {
   const AlignResult r = align<double>(pool, ref, o);
   ASSERT_FALSE(r.diagnostics.warnings.empty());
   bool cover = false;
-  for (const auto& w : r.diagnostics.warnings) cover = cover || w.find("cannot cover") != std::string::npos;
+  for (const auto& w : r.diagnostics.warnings)
+    cover = cover || w.find("cannot cover") != std::string::npos;
   EXPECT_TRUE(cover);
   EXPECT_GT(r.diagnostics.uncovered_reference, 0.5);
 
   // A pool drawn from the reference itself raises no coverage warning.
   const RowMatrix<double> good = gaussian<double>(1000, 2, 0.0, 1.0, rng);
   const AlignResult g = align<double>(good, ref, o);
-  for (const auto& w : g.diagnostics.warnings) EXPECT_EQ(w.find("cannot cover"), std::string::npos) << w;
+  for (const auto& w : g.diagnostics.warnings)
+    EXPECT_EQ(w.find("cannot cover"), std::string::npos) << w;
   EXPECT_LT(g.diagnostics.uncovered_reference, 0.05);
 }
 

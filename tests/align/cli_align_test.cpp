@@ -62,11 +62,13 @@ TEST(CliAlign, WritesNDistinctIdsAndIsDeterministic) {
 
   // Every method, and the multiset output.
   for (const char* m : {"is", "ot", "random"}) {
-    auto r = run_popalign(base + " --method " + m + " --out '" + (dir / "m.csv").string() + "'", dir);
+    auto r =
+        run_popalign(base + " --method " + m + " --out '" + (dir / "m.csv").string() + "'", dir);
     EXPECT_EQ(r.exit_code, 0) << m << ": " << r.err;
   }
   auto rm = run_popalign("align --pool '" + (dir / "pool.csv").string() + "' --reference '" +
-                             (dir / "ref.tsv").string() + "' --n 500 --with-replacement --traits a,b --out '" +
+                             (dir / "ref.tsv").string() +
+                             "' --n 500 --with-replacement --traits a,b --out '" +
                              (dir / "w.csv").string() + "' --quiet",
                          dir);
   ASSERT_EQ(rm.exit_code, 0) << rm.err;
@@ -84,7 +86,8 @@ TEST(CliAlign, ClearErrors) {
   const std::string pool = (dir / "pool.csv").string(), ref = (dir / "ref.tsv").string();
   const std::string out = " --out '" + (dir / "o.csv").string() + "'";
   // Missing trait column: names the column and the file.
-  auto r = run_popalign("align --pool '" + pool + "' --reference '" + ref + "' --traits a,zeta --n 10" + out, dir);
+  auto r = run_popalign(
+      "align --pool '" + pool + "' --reference '" + ref + "' --traits a,zeta --n 10" + out, dir);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("zeta"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("pool.csv"), std::string::npos) << r.err;
@@ -95,12 +98,16 @@ TEST(CliAlign, ClearErrors) {
   for (int ln = 1; std::getline(in, line); ++ln)
     patched += (ln == 6 ? std::string("p4,NaN,0,0,x") : line) + "\n";
   write_text(dir / "nan.csv", patched);
-  r = run_popalign("align --pool '" + (dir / "nan.csv").string() + "' --reference '" + ref + "' --traits a,b,c --n 10" + out, dir);
+  r = run_popalign("align --pool '" + (dir / "nan.csv").string() + "' --reference '" + ref +
+                       "' --traits a,b,c --n 10" + out,
+                   dir);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("nan.csv:6"), std::string::npos) << r.err;
   // Non-numeric cell.
   write_text(dir / "text.csv", "id,a,b,c\nx1,1,2,3\nx2,1,two,3\n");
-  r = run_popalign("align --pool '" + (dir / "text.csv").string() + "' --reference '" + ref + "' --traits a,b,c --n 1" + out, dir);
+  r = run_popalign("align --pool '" + (dir / "text.csv").string() + "' --reference '" + ref +
+                       "' --traits a,b,c --n 1" + out,
+                   dir);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("text.csv:3"), std::string::npos) << r.err;
   // N larger than the pool without replacement.
@@ -109,21 +116,26 @@ TEST(CliAlign, ClearErrors) {
   EXPECT_NE(r.err.find("--n"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("300"), std::string::npos) << r.err;
   // Unknown method; missing required option.
-  r = run_popalign("align --pool '" + pool + "' --reference '" + ref + "' --n 5 --method magic" + out, dir);
+  r = run_popalign(
+      "align --pool '" + pool + "' --reference '" + ref + "' --n 5 --method magic" + out, dir);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("--method"), std::string::npos) << r.err;
   r = run_popalign("align --pool '" + pool + "' --n 5" + out, dir);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("reference"), std::string::npos) << r.err;
   // Missing file.
-  r = run_popalign("align --pool '" + (dir / "nope.csv").string() + "' --reference '" + ref + "' --n 5" + out, dir);
+  r = run_popalign(
+      "align --pool '" + (dir / "nope.csv").string() + "' --reference '" + ref + "' --n 5" + out,
+      dir);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("nope.csv"), std::string::npos) << r.err;
   // Out-of-range numbers name their flag, not the library's field.
-  r = run_popalign("align --pool '" + pool + "' --reference '" + ref + "' --n 5 --reg -1" + out, dir);
+  r = run_popalign("align --pool '" + pool + "' --reference '" + ref + "' --n 5 --reg -1" + out,
+                   dir);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("invalid argument '--reg'"), std::string::npos) << r.err;
-  r = run_popalign("align --pool '" + pool + "' --reference '" + ref + "' --n 5 --candidates 0.5" + out, dir);
+  r = run_popalign(
+      "align --pool '" + pool + "' --reference '" + ref + "' --n 5 --candidates 0.5" + out, dir);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("invalid argument '--candidates'"), std::string::npos) << r.err;
 }
@@ -142,8 +154,8 @@ TEST(CliAlign, HelpListsTheOptions) {
 
 TEST(CliDemo, QuickRunPrintsTheTableAndWritesTheReport) {
   const auto dir = temp_dir("cli_demo");
-  auto r = run_popalign("demo --quick --data-dir '" + std::string(POPALIGN_DATA_DIR) + "' --out-dir '" +
-                            (dir / "out").string() + "' --seed 3",
+  auto r = run_popalign("demo --quick --data-dir '" + std::string(POPALIGN_DATA_DIR) +
+                            "' --out-dir '" + (dir / "out").string() + "' --seed 3",
                         dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* s : {"pool", "random", "is", "ot", "resample", "W1 A", "gap N"})
@@ -153,13 +165,14 @@ TEST(CliDemo, QuickRunPrintsTheTableAndWritesTheReport) {
   EXPECT_NE(html.find("held-out"), std::string::npos);
   EXPECT_TRUE(std::filesystem::exists(dir / "out" / "selection.csv"));
   // Deterministic: a second run gives the same report bytes.
-  auto r2 = run_popalign("demo --quick --data-dir '" + std::string(POPALIGN_DATA_DIR) + "' --out-dir '" +
-                             (dir / "out2").string() + "' --seed 3",
+  auto r2 = run_popalign("demo --quick --data-dir '" + std::string(POPALIGN_DATA_DIR) +
+                             "' --out-dir '" + (dir / "out2").string() + "' --seed 3",
                          dir);
   ASSERT_EQ(r2.exit_code, 0) << r2.err;
   EXPECT_EQ(html, read_text(dir / "out2" / "report.html"));
   // Bad sizes name their flag and write nothing.
-  auto bad = run_popalign("demo --quick --pool-size 0 --out-dir '" + (dir / "out3").string() + "'", dir);
+  auto bad =
+      run_popalign("demo --quick --pool-size 0 --out-dir '" + (dir / "out3").string() + "'", dir);
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("invalid argument '--pool-size'"), std::string::npos) << bad.err;
   bad = run_popalign("demo --quick --threads -1 --out-dir '" + (dir / "out3").string() + "'", dir);

@@ -1,12 +1,12 @@
 #pragma once
 // Helpers shared by the align tests: temporary folders and running the `popalign` program.
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace popalign::test {
 
@@ -39,8 +39,8 @@ struct RunResult {
 inline RunResult run_popalign(const std::string& args, const std::filesystem::path& dir) {
   const std::filesystem::path exe = std::filesystem::path(POPALIGN_BINARY_DIR) / "bin" / "popalign";
   const auto out = dir / "stdout.txt", err = dir / "stderr.txt";
-  const std::string cmd = "'" + exe.string() + "' " + args + " > '" + out.string() + "' 2> '" +
-                          err.string() + "'";
+  const std::string cmd =
+      "'" + exe.string() + "' " + args + " > '" + out.string() + "' 2> '" + err.string() + "'";
   const int rc = std::system(cmd.c_str());
   RunResult r;
   r.exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;

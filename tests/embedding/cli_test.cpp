@@ -211,27 +211,28 @@ TEST(CliRetrieve, MaxSimScoring) {
 TEST(CliTrainEmbedder, DescriptionFlagsAreCheckedBeforeAnyCall) {
   const std::string personas = kDir + "personas_small.jsonl";
   const fs::path out = temp_dir() / "desc_pairs.jsonl";
-  const CliRun a = run("make-pairs --profiles " + personas + " --descriptions 2 --out " +
-                       out.string());
+  const CliRun a =
+      run("make-pairs --profiles " + personas + " --descriptions 2 --out " + out.string());
   EXPECT_NE(a.code, 0);
   EXPECT_NE(a.output.find("--llm-url"), std::string::npos) << a.output;
   const CliRun b = run("make-pairs --profiles " + personas + " --no-cloze --out " + out.string());
   EXPECT_NE(b.code, 0);
   EXPECT_NE(b.output.find("--no-cloze"), std::string::npos) << b.output;
-  const CliRun c = run("make-pairs --profiles " + personas +
-                       " --descriptions 11 --llm-url http://127.0.0.1:9/v1 --llm-model m --out " +
-                       out.string());
+  const CliRun c =
+      run("make-pairs --profiles " + personas +
+          " --descriptions 11 --llm-url http://127.0.0.1:9/v1 --llm-model m --out " + out.string());
   EXPECT_NE(c.code, 0);
   EXPECT_NE(c.output.find("--descriptions"), std::string::npos) << c.output;
-  const CliRun d = run("train-embedder --pairs " + out.string() +
-                       " --descriptions 2 --out " + (temp_dir() / "h.bin").string());
+  const CliRun d = run("train-embedder --pairs " + out.string() + " --descriptions 2 --out " +
+                       (temp_dir() / "h.bin").string());
   EXPECT_NE(d.code, 0);
   EXPECT_NE(d.output.find("--descriptions"), std::string::npos) << d.output;
   EXPECT_NE(d.output.find("needs --profiles"), std::string::npos) << d.output;
   // Library option errors come back under the flag's name, without a doubled prefix.
   const CliRun e = run("make-pairs --profiles " + personas +
                        " --descriptions 2 --llm-url http://127.0.0.1:9/v1 --llm-model m "
-                       "--llm-max-tokens 3 --out " + out.string());
+                       "--llm-max-tokens 3 --out " +
+                       out.string());
   EXPECT_EQ(e.code, 2);
   EXPECT_NE(e.output.find("invalid argument '--llm-max-tokens': must be >= 16"), std::string::npos)
       << e.output;

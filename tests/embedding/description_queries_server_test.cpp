@@ -128,8 +128,10 @@ TEST(DescriptionQueriesServer, MakePairsFromTheCommandLineResumesFromItsCache) {
   const fs::path personas = temp_path("personas.jsonl");
   {
     std::ofstream f(personas);
-    f << R"({"id":"a","facts":["I am a nurse.","I like cats."]})" << "\n"
-      << R"({"id":"b","facts":["I bake bread.","I have a dog."]})" << "\n";
+    f << R"({"id":"a","facts":["I am a nurse.","I like cats."]})"
+      << "\n"
+      << R"({"id":"b","facts":["I bake bread.","I have a dog."]})"
+      << "\n";
   }
   const fs::path db = temp_path("cli.sqlite");
   remove_db(db);
@@ -137,7 +139,8 @@ TEST(DescriptionQueriesServer, MakePairsFromTheCommandLineResumesFromItsCache) {
   const std::string common = "make-pairs --profiles " + personas.string() +
                              " --descriptions 2 --llm-url " + server_url() +
                              " --llm-model stories260K --llm-api-key-env '' --llm-max-tokens 120"
-                             " --llm-seed 3 --llm-cache " + db.string();
+                             " --llm-seed 3 --llm-cache " +
+                             db.string();
   const CliRun a = run(common + " --out " + out1.string());
   ASSERT_EQ(a.code, 0) << a.output;
   EXPECT_NE(a.output.find("descriptions: 2 personas"), std::string::npos) << a.output;
@@ -145,7 +148,7 @@ TEST(DescriptionQueriesServer, MakePairsFromTheCommandLineResumesFromItsCache) {
   const CliRun b = run(common + " --out " + out2.string());
   ASSERT_EQ(b.code, 0) << b.output;
   EXPECT_EQ(b.output.find("(0 from cache"), std::string::npos) << "the rerun used the cache\n"
-                                                                 << b.output;
+                                                               << b.output;
   const std::string bytes = slurp(out1);
   EXPECT_FALSE(bytes.empty());  // at least the 4 inverse-cloze pairs
   EXPECT_EQ(slurp(out2), bytes) << "same inputs and seed, same output bytes";
@@ -155,8 +158,8 @@ TEST(DescriptionQueriesServer, MakePairsFromTheCommandLineResumesFromItsCache) {
   const fs::path head = temp_path("head.bin"), saved = temp_path("saved.jsonl");
   std::string train = common;
   train.replace(0, std::string("make-pairs").size(), "train-embedder");
-  const CliRun t = run(train + " --epochs 1 --batch 4 --save-pairs " + saved.string() +
-                       " --out " + head.string());
+  const CliRun t = run(train + " --epochs 1 --batch 4 --save-pairs " + saved.string() + " --out " +
+                       head.string());
   ASSERT_EQ(t.code, 0) << t.output;
   EXPECT_EQ(t.output.find("(0 from cache"), std::string::npos) << t.output;
   EXPECT_TRUE(fs::exists(head));
@@ -167,7 +170,8 @@ TEST(DescriptionQueriesServer, MakePairsFromTheCommandLineResumesFromItsCache) {
   // Nothing listens on the discard port: a clear error, exit 1, no crash.
   const CliRun c = run("make-pairs --profiles " + personas.string() +
                        " --descriptions 2 --llm-url http://127.0.0.1:9/v1 --llm-model m"
-                       " --llm-api-key-env '' --llm-attempts 1 --out " + out2.string());
+                       " --llm-api-key-env '' --llm-attempts 1 --out " +
+                       out2.string());
   EXPECT_NE(c.code, 0);
   EXPECT_NE(c.output.find("every description call failed"), std::string::npos) << c.output;
   // --descriptions without --llm-url names the flag.
@@ -192,11 +196,13 @@ TEST(EmbedderServerCli, RetrieveTrainAndRetrieveWithAHeadOverHttp) {
     std::ofstream f(personas);
     f << R"({"id":"cat","facts":["Once upon a time there was a cat.","The cat liked milk."]})"
       << "\n"
-      << R"({"id":"dog","facts":["The dog ran to the park.","He played with a ball."]})" << "\n"
-      << R"({"id":"lily","facts":["Lily went to the shop.","She bought a red hat."]})" << "\n";
+      << R"({"id":"dog","facts":["The dog ran to the park.","He played with a ball."]})"
+      << "\n"
+      << R"({"id":"lily","facts":["Lily went to the shop.","She bought a red hat."]})"
+      << "\n";
   }
-  const std::string http = " --embedder openai --base-url " + server_url() +
-                           " --model stories260K --api-key-env ''";
+  const std::string http =
+      " --embedder openai --base-url " + server_url() + " --model stories260K --api-key-env ''";
   const fs::path hits = temp_path("hits.jsonl"), head = temp_path("openai_head.bin");
   const CliRun r = run("retrieve --personas " + personas.string() +
                        " --query \"Once upon a time there was a cat.\" --k 3" + http + " --out " +
@@ -205,16 +211,17 @@ TEST(EmbedderServerCli, RetrieveTrainAndRetrieveWithAHeadOverHttp) {
   std::string text = slurp(hits);
   EXPECT_NE(text.find("\"id\":\"cat\""), std::string::npos) << text;
   EXPECT_LT(text.find("\"id\":\"cat\""), text.find("\"id\":\"dog\""))
-      << "the persona holding the query sentence ranks first\n" << text;
+      << "the persona holding the query sentence ranks first\n"
+      << text;
 
-  const CliRun t = run("train-embedder --profiles " + personas.string() +
-                       " --epochs 2 --batch 4 --hard-negatives 1" + http + " --out " +
-                       head.string());
+  const CliRun t =
+      run("train-embedder --profiles " + personas.string() +
+          " --epochs 2 --batch 4 --hard-negatives 1" + http + " --out " + head.string());
   ASSERT_EQ(t.code, 0) << t.output;
   ASSERT_TRUE(fs::exists(head));
-  const CliRun h = run("retrieve --personas " + personas.string() +
-                       " --query \"a cat\" --k 2 --head " + head.string() + http + " --out " +
-                       hits.string());
+  const CliRun h =
+      run("retrieve --personas " + personas.string() + " --query \"a cat\" --k 2 --head " +
+          head.string() + http + " --out " + hits.string());
   ASSERT_EQ(h.code, 0) << h.output;
   text = slurp(hits);
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2) << text;
@@ -234,8 +241,8 @@ TEST(EmbedderServerCli, RetrieveTrainAndRetrieveWithAHeadOverHttp) {
   EXPECT_NE(ms.output.find("token vectors"), std::string::npos) << ms.output;
   // A head trained on GloVe vectors does not fit 64-d model embeddings: a clear error.
   const CliRun wrong = run("retrieve --personas " + personas.string() + " --query x --head " +
-                           std::string(POPALIGN_DATA_DIR) + "/embedding/glove_sif_head.bin" +
-                           http + " --out " + hits.string());
+                           std::string(POPALIGN_DATA_DIR) + "/embedding/glove_sif_head.bin" + http +
+                           " --out " + hits.string());
   EXPECT_EQ(wrong.code, 2);
   EXPECT_NE(wrong.output.find("'--head'"), std::string::npos) << wrong.output;
   EXPECT_NE(wrong.output.find("dimension 100"), std::string::npos) << wrong.output;

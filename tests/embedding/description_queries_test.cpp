@@ -104,24 +104,24 @@ TEST(DescriptionQueries, EveryCandidateIsCheckedAndTheReasonNamed) {
   o.per_persona = 3;
   o.max_words = 8;
   const std::string answer = json_answer({
-      "Someone who works in healthcare.",    // accepted (final period dropped)
-      "i am a NURSE",                        // copies a fact (same tokens)
-      "someone who works in healthcare",     // duplicate
-      "nurse",                               // too short
+      "Someone who works in healthcare.",                       // accepted (final period dropped)
+      "i am a NURSE",                                           // copies a fact (same tokens)
+      "someone who works in healthcare",                        // duplicate
+      "nurse",                                                  // too short
       "someone who works long shifts in a busy city hospital",  // too long (> 8 words)
-      "Once upon a time. There was a cat",   // several sentences
-      "#### 1234 #### ++",                   // not prose
-      "  ",                                  // empty
-      "\"a parent of young children\"",      // accepted (quotes stripped)
-      "someone in their 30s",                // accepted: digits are allowed below 20%
-      "someone who likes hiking trails",     // beyond per_persona
+      "Once upon a time. There was a cat",                      // several sentences
+      "#### 1234 #### ++",                                      // not prose
+      "  ",                                                     // empty
+      "\"a parent of young children\"",                         // accepted (quotes stripped)
+      "someone in their 30s",             // accepted: digits are allowed below 20%
+      "someone who likes hiking trails",  // beyond per_persona
   });
   const ParsedDescriptions p = parse_descriptions("Here you go: " + answer, kPersonas[0], o);
   EXPECT_TRUE(p.json);
   EXPECT_FALSE(p.truncated);
-  EXPECT_EQ(p.accepted, (std::vector<std::string>{"Someone who works in healthcare",
-                                                  "a parent of young children",
-                                                  "someone in their 30s"}));
+  EXPECT_EQ(p.accepted,
+            (std::vector<std::string>{"Someone who works in healthcare",
+                                      "a parent of young children", "someone in their 30s"}));
   std::vector<std::string> reasons;
   for (const auto& r : p.rejected) reasons.push_back(r.reason);
   EXPECT_EQ(reasons, (std::vector<std::string>{"copies a fact", "duplicate", "too short",
@@ -137,10 +137,9 @@ TEST(DescriptionQueries, PlainListsAreReadLineByLine) {
       "\xE2\x80\xA2 someone who loves mountains\n(5) _a busy professional_\n",
       kPersonas[0], o);
   EXPECT_FALSE(p.json);
-  EXPECT_EQ(p.accepted,
-            (std::vector<std::string>{"someone who works in healthcare",
-                                      "a parent of young children", "a hiker",
-                                      "someone who loves mountains", "a busy professional"}));
+  EXPECT_EQ(p.accepted, (std::vector<std::string>{
+                            "someone who works in healthcare", "a parent of young children",
+                            "a hiker", "someone who loves mountains", "a busy professional"}));
   // JSON inside a Markdown code fence, as chat models often answer.
   const ParsedDescriptions fenced = parse_descriptions(
       "```json\n{\"descriptions\": [\"a dog owner\", \"a tea drinker\"]}\n```", kPersonas[0], o);

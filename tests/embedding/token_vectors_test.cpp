@@ -177,9 +177,8 @@ TEST(TokenVectors, SifTokensBehindAnAdapterGiveTheSameBytes) {
       fixture::persona("a", {"the nurse", "garden"}), fixture::persona("b", {"garden flowers"}),
       fixture::persona("c", {"the job", "flowers"}), fixture::persona("d", {"nurse job"})};
   const std::vector<std::string> queries = {"healthcare job", "the garden", "zzz"};
-  for (const auto& o :
-       {scoring(ProfileScoring::max_sim), scoring(ProfileScoring::max_sim_profile),
-        scoring(ProfileScoring::fused), scoring(ProfileScoring::fused, 2, 0.5)}) {
+  for (const auto& o : {scoring(ProfileScoring::max_sim), scoring(ProfileScoring::max_sim_profile),
+                        scoring(ProfileScoring::fused), scoring(ProfileScoring::fused, 2, 0.5)}) {
     const RowMatrix<float> a = PersonaRetriever(sif, ps, o).score_all(queries);
     const RowMatrix<float> b = PersonaRetriever(adapted, ps, o).score_all(queries);
     ASSERT_EQ(a.rows(), b.rows());

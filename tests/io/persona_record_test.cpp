@@ -69,7 +69,8 @@ TEST(PersonaRecord, CustomFieldNames) {
   PersonaReadOptions o;
   o.id_field = "uid";
   o.text_field = "bio";
-  const PersonaFile pf = parse_personas("{\"uid\":\"u1\",\"bio\":\"Hi.\",\"persona\":\"kept\"}\n", o);
+  const PersonaFile pf =
+      parse_personas("{\"uid\":\"u1\",\"bio\":\"Hi.\",\"persona\":\"kept\"}\n", o);
   ASSERT_EQ(pf.personas.size(), 1u);
   EXPECT_EQ(pf.personas[0].id, "u1");
   EXPECT_EQ(pf.personas[0].text, "Hi.");
@@ -160,9 +161,10 @@ TEST(PersonaRecord, WriteThenReadRoundTrips) {
   ps[1].text = "Short.";
   ps[1].facts = {"Short."};
   write_personas(dir / "p.jsonl", ps);
-  EXPECT_EQ(read_text(dir / "p.jsonl"),
-            "{\"id\":\"p1\",\"persona\":\"He writes \\\"code\\\".\\nHe runs.\",\"author\":\"blog-3\"}\n"
-            "{\"id\":\"p2\",\"persona\":\"Short.\"}\n");
+  EXPECT_EQ(
+      read_text(dir / "p.jsonl"),
+      "{\"id\":\"p1\",\"persona\":\"He writes \\\"code\\\".\\nHe runs.\",\"author\":\"blog-3\"}\n"
+      "{\"id\":\"p2\",\"persona\":\"Short.\"}\n");
   const PersonaFile back = read_personas(dir / "p.jsonl");
   ASSERT_EQ(back.personas.size(), 2u);
   EXPECT_EQ(back.personas[0].text, ps[0].text);

@@ -464,8 +464,7 @@ TYPED_TEST(SinkhornTest, StatusMaxIterationsAndCancellation) {
     EXPECT_FALSE(stages.empty());
     o.tol = 1e-14;  // cannot converge before the first checkpoint
     o.execution.progress = [](std::string_view stage, double) { return stage == "sinkhorn"; };
-    EXPECT_THROW(sinkhorn_points<T>(x, y, Vector<double>(), Vector<double>(), 1.0, o),
-                 Cancelled);
+    EXPECT_THROW(sinkhorn_points<T>(x, y, Vector<double>(), Vector<double>(), 1.0, o), Cancelled);
     o.eps_scaling = true;
     o.execution.progress = [](std::string_view stage, double) {
       return stage == "sinkhorn eps-scaling";
@@ -478,8 +477,7 @@ TYPED_TEST(SinkhornTest, StatusMaxIterationsAndCancellation) {
     }
     o.execution.progress = nullptr;
     o.execution.cancel.cancel();
-    EXPECT_THROW(sinkhorn_points<T>(x, y, Vector<double>(), Vector<double>(), 1.0, o),
-                 Cancelled);
+    EXPECT_THROW(sinkhorn_points<T>(x, y, Vector<double>(), Vector<double>(), 1.0, o), Cancelled);
   }
 }
 

@@ -29,13 +29,15 @@ ReportInput make_sample_input() {
   for (Index i = 0; i < 400; ++i)
     for (Index k = 0; k < 4; ++k) in.pool(i, k) = rng.normal(k == 2 ? 0.7 : 0.0, 0.6);
   for (Index i = 0; i < 600; ++i)
-    for (Index k = 0; k < 4; ++k) in.reference(i, k) = rng.normal(0.0, 1.0) + (k == 1 ? 0.3 * in.reference(i, 0) : 0.0);
+    for (Index k = 0; k < 4; ++k)
+      in.reference(i, k) = rng.normal(0.0, 1.0) + (k == 1 ? 0.3 * in.reference(i, 0) : 0.0);
   align::AlignOptions o;
   o.n = 100;
   o.seed = 1;
   const align::AlignResult r = align::align<double>(in.pool, in.reference, o);
   in.selection.resize(static_cast<Index>(r.indices.size()), 4);
-  for (std::size_t k = 0; k < r.indices.size(); ++k) in.selection.row(static_cast<Index>(k)) = in.pool.row(r.indices[k]);
+  for (std::size_t k = 0; k < r.indices.size(); ++k)
+    in.selection.row(static_cast<Index>(k)) = in.pool.row(r.indices[k]);
   in.importance_weights = r.importance_weights;
   in.diagnostics = r.diagnostics;
   in.parameters = {{"pool file", "pool <test>.csv"}};
@@ -111,8 +113,9 @@ TEST(HtmlReport, RendersInHeadlessChromium) {
       std::string("timeout 120 ") + chromium +
       " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
       "--disable-background-networking --disable-component-update --disable-sync "
-      "--disable-dev-shm-usage --user-data-dir='" + (dir / "profile").string() + "' --dump-dom 'file://" +
-      html.string() + "' > '" + dom.string() + "' 2> '" + (dir / "err.txt").string() + "'";
+      "--disable-dev-shm-usage --user-data-dir='" +
+      (dir / "profile").string() + "' --dump-dom 'file://" + html.string() + "' > '" +
+      dom.string() + "' 2> '" + (dir / "err.txt").string() + "'";
   const int rc = std::system(cmd.c_str());
   ASSERT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0) << "chromium failed: " << rc;
   std::ifstream in(dom);

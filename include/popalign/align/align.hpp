@@ -81,10 +81,14 @@ enum class Method {
 
 constexpr std::string_view to_string(Method m) noexcept {
   switch (m) {
-    case Method::resample: return "resample";
-    case Method::importance: return "is";
-    case Method::ot: return "ot";
-    case Method::random: return "random";
+    case Method::resample:
+      return "resample";
+    case Method::importance:
+      return "is";
+    case Method::ot:
+      return "ot";
+    case Method::random:
+      return "random";
   }
   return "unknown";
 }
@@ -107,9 +111,12 @@ enum class Output {
 
 constexpr std::string_view to_string(Output o) noexcept {
   switch (o) {
-    case Output::distinct: return "distinct";
-    case Output::multiset: return "multiset";
-    case Output::weights: return "weights";
+    case Output::distinct:
+      return "distinct";
+    case Output::multiset:
+      return "multiset";
+    case Output::weights:
+      return "weights";
   }
   return "unknown";
 }
@@ -126,39 +133,39 @@ enum class Rounding {
 
 /// Options of align(), by stage; validate() throws InvalidArgument naming the bad field.
 struct AlignOptions {
-  Index n = 0;                       ///< N, personas to select (> 0; for weights: the mass level)
+  Index n = 0;  ///< N, personas to select (> 0; for weights: the mass level)
   Method method = Method::resample;
   Output output = Output::distinct;
   std::uint64_t seed = 0;
 
   // Stage 2: density ratio.
-  double bandwidth_factor = 0.0;     ///< KDE factor f (kernel sd = f * data sd); 0 = Scott
+  double bandwidth_factor = 0.0;  ///< KDE factor f (kernel sd = f * data sd); 0 = Scott
   sampling::Truncation truncation = sampling::Truncation::psis;
-  Index kde_max_points = 10000;      ///< each KDE is built on a seeded subsample of at most this
+  Index kde_max_points = 10000;  ///< each KDE is built on a seeded subsample of at most this
 
   // Stage 3: candidates.
-  double candidate_factor = 6.0;     ///< K = min(n, ceil(candidate_factor * N)), >= 1
-  Index max_candidates = 20000;      ///< and K <= max(N, max_candidates) (speed; 0 = no limit)
+  double candidate_factor = 6.0;  ///< K = min(n, ceil(candidate_factor * N)), >= 1
+  Index max_candidates = 20000;   ///< and K <= max(N, max_candidates) (speed; 0 = no limit)
 
   // Stage 4: transport.
-  double reg = 0.01;                 ///< eps relative to the mean cost (eps = reg * mean C)
-  Index ot_max_reference = 5000;     ///< reference people used by the transport (seeded subsample)
+  double reg = 0.01;              ///< eps relative to the mean cost (eps = reg * mean C)
+  Index ot_max_reference = 5000;  ///< reference people used by the transport (seeded subsample)
   std::size_t ot_kernel_memory = std::size_t{1} << 30;  ///< bytes for Sinkhorn's stored kernel
-  Index max_iter = 1000;             ///< Sinkhorn iterations at the target eps
-  double ot_tolerance = 1e-3;        ///< L1 marginal error relative to N
-  Index max_count = 0;               ///< multiset: most copies of one persona (0 = N)
-  bool weighted_prior = false;       ///< resample: entropic prior a = importance weights
+  Index max_iter = 1000;                                ///< Sinkhorn iterations at the target eps
+  double ot_tolerance = 1e-3;                           ///< L1 marginal error relative to N
+  Index max_count = 0;          ///< multiset: most copies of one persona (0 = N)
+  bool weighted_prior = false;  ///< resample: entropic prior a = importance weights
   /// resample: rake the transport shares to the reference's per-trait histograms (stage 4b).
   bool calibrate = true;
-  Index calibration_bins = 24;       ///< reference-quantile bins per trait
-  Index calibration_sweeps = 50;     ///< raking sweeps over the traits
+  Index calibration_bins = 24;    ///< reference-quantile bins per trait
+  Index calibration_sweeps = 50;  ///< raking sweeps over the traits
   Rounding rounding = Rounding::ordered;
 
   // Warnings and diagnostics.
-  double ess_warn_fraction = 0.1;    ///< warn when ESS < this * N
-  double coverage_ratio = 0.05;      ///< reference point uncovered if p_pool < this * p_ref there
+  double ess_warn_fraction = 0.1;  ///< warn when ESS < this * N
+  double coverage_ratio = 0.05;    ///< reference point uncovered if p_pool < this * p_ref there
   double coverage_warn_fraction = 0.05;  ///< warn when more reference mass than this is uncovered
-  bool compute_metrics = true;       ///< fill the before/after metrics of Diagnostics
+  bool compute_metrics = true;           ///< fill the before/after metrics of Diagnostics
   Index sliced_projections = 64;
 
   Execution execution{};
@@ -188,7 +195,6 @@ struct AlignOptions {
   }
 };
 
-
 /// Seconds spent in one stage.
 struct StageTime {
   std::string name;
@@ -207,9 +213,9 @@ struct Diagnostics {
   Output output = Output::distinct;
   std::uint64_t seed = 0;
   Index pool_size = 0, reference_size = 0, dimension = 0;
-  Index requested = 0;        ///< N
-  Index selected = 0;         ///< distinct personas returned (rows with weight > 0)
-  Index candidates = 0;       ///< personas entering the transport (resample / ot)
+  Index requested = 0;   ///< N
+  Index selected = 0;    ///< distinct personas returned (rows with weight > 0)
+  Index candidates = 0;  ///< personas entering the transport (resample / ot)
 
   // Density ratio (resample / is).
   bool has_weights = false;
@@ -224,14 +230,14 @@ struct Diagnostics {
   bool has_transport = false;
   ot::Status ot_status = ot::Status::max_iterations;
   Index ot_iterations = 0, ot_total_iterations = 0;
-  double ot_error = std::numeric_limits<double>::quiet_NaN();  ///< relative L1 marginal error
-  double eps = std::numeric_limits<double>::quiet_NaN();       ///< in cost units
+  double ot_error = std::numeric_limits<double>::quiet_NaN();        ///< relative L1 marginal error
+  double eps = std::numeric_limits<double>::quiet_NaN();             ///< in cost units
   double transport_cost = std::numeric_limits<double>::quiet_NaN();  ///< <P, C> / N
-  Index saturated = 0;        ///< candidates with s_i >= 0.999 (all of their capacity used)
+  Index saturated = 0;  ///< candidates with s_i >= 0.999 (all of their capacity used)
   /// Largest relative mismatch of a calibration bin after raking (NaN: no calibration).
   double calibration_error = std::numeric_limits<double>::quiet_NaN();
 
-  Comparison before, after;   ///< pool vs reference, selection vs reference
+  Comparison before, after;  ///< pool vs reference, selection vs reference
   std::vector<StageTime> stages;
   double seconds = 0;
   std::vector<std::string> warnings;
@@ -242,9 +248,9 @@ struct Diagnostics {
 
   /// One line: method, sizes, transport status, mean W1 before -> after, warning count.
   std::string brief() const {
-    std::string s = fmt::format("{} ({}), seed {}: {} of {} personas, reference {}, d = {}",
-                                to_string(method), to_string(output), seed, selected, pool_size,
-                                reference_size, dimension);
+    std::string s =
+        fmt::format("{} ({}), seed {}: {} of {} personas, reference {}, d = {}", to_string(method),
+                    to_string(output), seed, selected, pool_size, reference_size, dimension);
     if (has_transport)
       s += fmt::format("; transport {} after {} iterations", ot::to_string(ot_status),
                        ot_iterations);
@@ -256,35 +262,39 @@ struct Diagnostics {
 
   /// Multi-line human-readable summary.
   std::string summary(const std::vector<std::string>& traits = {}) const {
-    std::string s = fmt::format("method {} ({}), seed {}: {} of {} pool personas, reference {}, d = {}\n",
-                                to_string(method), to_string(output), seed, selected, pool_size,
-                                reference_size, dimension);
+    std::string s = fmt::format(
+        "method {} ({}), seed {}: {} of {} pool personas, reference {}, d = {}\n",
+        to_string(method), to_string(output), seed, selected, pool_size, reference_size, dimension);
     if (has_weights)
-      s += fmt::format("importance weights: ESS {:.1f} (raw {:.1f}), PSIS k {:.2f}, uncovered "
-                       "reference {:.1f}%\n",
-                       ess, raw_ess, k_hat, 100 * uncovered_reference);
+      s += fmt::format(
+          "importance weights: ESS {:.1f} (raw {:.1f}), PSIS k {:.2f}, uncovered "
+          "reference {:.1f}%\n",
+          ess, raw_ess, k_hat, 100 * uncovered_reference);
     if (has_transport)
-      s += fmt::format("transport: {} after {} iterations ({} total), eps {:.4g}, marginal error "
-                       "{:.2g}, {} candidates, {} saturated\n",
-                       ot::to_string(ot_status), ot_iterations, ot_total_iterations, eps, ot_error,
-                       candidates, saturated);
+      s += fmt::format(
+          "transport: {} after {} iterations ({} total), eps {:.4g}, marginal error "
+          "{:.2g}, {} candidates, {} saturated\n",
+          ot::to_string(ot_status), ot_iterations, ot_total_iterations, eps, ot_error, candidates,
+          saturated);
     if (before.w1.size() > 0) {
-      s += fmt::format("mean W1: {:.4f} -> {:.4f}; sliced W2: {:.4f} -> {:.4f}; correlation "
-                       "distance: {:.4f} -> {:.4f}\n",
-                       before.mean_w1, after.mean_w1, before.sliced_wasserstein,
-                       after.sliced_wasserstein, before.correlation.normalized,
-                       after.correlation.normalized);
+      s += fmt::format(
+          "mean W1: {:.4f} -> {:.4f}; sliced W2: {:.4f} -> {:.4f}; correlation "
+          "distance: {:.4f} -> {:.4f}\n",
+          before.mean_w1, after.mean_w1, before.sliced_wasserstein, after.sliced_wasserstein,
+          before.correlation.normalized, after.correlation.normalized);
       for (Index k = 0; k < before.w1.size(); ++k) {
         const std::string name = k < static_cast<Index>(traits.size())
                                      ? traits[static_cast<std::size_t>(k)]
                                      : "trait " + std::to_string(k + 1);
-        s += fmt::format("  {:<18} W1 {:.4f} -> {:.4f}  mean gap {:+.4f} -> {:+.4f}  sd gap "
-                         "{:+.4f} -> {:+.4f}\n",
-                         name, before.w1[k], after.w1[k], before.mean_gap[k], after.mean_gap[k],
-                         before.sd_gap[k], after.sd_gap[k]);
+        s += fmt::format(
+            "  {:<18} W1 {:.4f} -> {:.4f}  mean gap {:+.4f} -> {:+.4f}  sd gap "
+            "{:+.4f} -> {:+.4f}\n",
+            name, before.w1[k], after.w1[k], before.mean_gap[k], after.mean_gap[k],
+            before.sd_gap[k], after.sd_gap[k]);
       }
     }
-    for (const auto& st : stages) s += fmt::format("  stage {:<14} {:.3f} s\n", st.name, st.seconds);
+    for (const auto& st : stages)
+      s += fmt::format("  stage {:<14} {:.3f} s\n", st.name, st.seconds);
     for (const auto& w : warnings) s += "warning: " + w + "\n";
     return s;
   }

@@ -82,7 +82,8 @@ Comparison compare(const RowMatrix<T>& x, const Vector<double>& w, const RowMatr
   c.sliced_wasserstein = metrics::sliced_wasserstein<T>(zx, zref, w, none, so);
   constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
   c.correlation = {kNaN, kNaN};
-  if (x.cols() > 1 && x.rows() > 2) c.correlation = metrics::correlation_distance<T>(x, ref, w, none);
+  if (x.cols() > 1 && x.rows() > 2)
+    c.correlation = metrics::correlation_distance<T>(x, ref, w, none);
   return c;
 }
 
@@ -105,8 +106,8 @@ inline std::vector<Index> round_distinct(const Vector<double>& pi, const Vector<
   std::stable_sort(order.begin(), order.end(), [&](Index a, Index b) { return key[a] < key[b]; });
   Vector<double> sorted(pi.size());
   for (Index j = 0; j < pi.size(); ++j) sorted[j] = pi[order[static_cast<std::size_t>(j)]];
-  const std::vector<Index> picked =
-      sampling::sample_fixed_size<double>(sorted, rng, sampling::FixedSizeOptions{.randomize_order = false});
+  const std::vector<Index> picked = sampling::sample_fixed_size<double>(
+      sorted, rng, sampling::FixedSizeOptions{.randomize_order = false});
   std::vector<Index> out;
   out.reserve(picked.size());
   for (Index j : picked) out.push_back(order[static_cast<std::size_t>(j)]);
@@ -120,7 +121,8 @@ inline std::vector<Index> round_distinct(const Vector<double>& pi, const Vector<
 template <Real T>
 Vector<double> morton_keys(const RowMatrix<T>& z) {
   const Index n = z.rows(), d = z.cols();
-  const int bits = static_cast<int>(std::max<Index>(1, std::min<Index>(10, 62 / std::max<Index>(d, 1))));
+  const int bits =
+      static_cast<int>(std::max<Index>(1, std::min<Index>(10, 62 / std::max<Index>(d, 1))));
   const double levels = static_cast<double>((1u << bits) - 1);
   Vector<double> key(n);
   for (Index i = 0; i < n; ++i) {
@@ -166,7 +168,8 @@ double rake_to_marginals(Vector<double>& s, const RowMatrix<T>& zc, const RowMat
     for (double v : r) t[static_cast<std::size_t>(bin(v))] += N / static_cast<double>(m);
     std::vector<int>& bo = bin_of[static_cast<std::size_t>(k)];
     bo.resize(static_cast<std::size_t>(K));
-    for (Index i = 0; i < K; ++i) bo[static_cast<std::size_t>(i)] = bin(static_cast<double>(zc(i, k)));
+    for (Index i = 0; i < K; ++i)
+      bo[static_cast<std::size_t>(i)] = bin(static_cast<double>(zc(i, k)));
   }
   double worst = 0;
   for (Index sweep = 0; sweep < sweeps; ++sweep) {
@@ -175,7 +178,8 @@ double rake_to_marginals(Vector<double>& s, const RowMatrix<T>& zc, const RowMat
       const std::vector<int>& bo = bin_of[static_cast<std::size_t>(k)];
       const std::vector<double>& t = target[static_cast<std::size_t>(k)];
       std::vector<double> mass(t.size(), 0.0);
-      for (Index i = 0; i < K; ++i) mass[static_cast<std::size_t>(bo[static_cast<std::size_t>(i)])] += s[i];
+      for (Index i = 0; i < K; ++i)
+        mass[static_cast<std::size_t>(bo[static_cast<std::size_t>(i)])] += s[i];
       std::vector<double> f(t.size(), 1.0);
       for (std::size_t b = 0; b < t.size(); ++b) {
         if (mass[b] > 0) f[b] = t[b] / mass[b];
@@ -187,7 +191,6 @@ double rake_to_marginals(Vector<double>& s, const RowMatrix<T>& zc, const RowMat
   }
   return worst;
 }
-
 
 /// Wall-clock seconds per stage, appended to Diagnostics::stages.
 class StageClock {
@@ -236,16 +239,16 @@ Standardised<T> standardise(MatrixView<T> pool, MatrixView<T> reference) {
   const Index m = reference.rows(), d = pool.cols();
   const RowMatrix<double> refd = reference.template cast<double>();
   const Eigen::RowVectorXd mu = refd.colwise().mean();
-  Eigen::RowVectorXd sd = ((refd.rowwise() - mu).array().square().colwise().sum() /
-                           static_cast<double>(m)).sqrt();
+  Eigen::RowVectorXd sd =
+      ((refd.rowwise() - mu).array().square().colwise().sum() / static_cast<double>(m)).sqrt();
   for (Index k = 0; k < d; ++k)
     check_argument(sd[k] > 0, "reference",
                    fmt::format("trait column {} is constant (zero standard deviation)", k + 1));
   Standardised<T> z;
-  z.pool = ((pool.template cast<double>().rowwise() - mu).array().rowwise() /
-            sd.array()).matrix().template cast<T>();
-  z.reference = ((refd.rowwise() - mu).array().rowwise() / sd.array())
-                    .matrix().template cast<T>();
+  z.pool = ((pool.template cast<double>().rowwise() - mu).array().rowwise() / sd.array())
+               .matrix()
+               .template cast<T>();
+  z.reference = ((refd.rowwise() - mu).array().rowwise() / sd.array()).matrix().template cast<T>();
   return z;
 }
 
@@ -380,9 +383,8 @@ inline std::vector<Index> select_candidates(const Vector<double>& iw, Index n,
 /// warning; non-finite potentials throw NumericalError; cancellation throws Cancelled.
 template <Real T>
 Vector<double> transport_shares(const RowMatrix<T>& zc, const std::vector<Index>& cand,
-                                const RowMatrix<T>& zr, const Vector<double>& iw,
-                                Index cap_count, const AlignOptions& options, const Rng& root,
-                                Diagnostics& dg) {
+                                const RowMatrix<T>& zr, const Vector<double>& iw, Index cap_count,
+                                const AlignOptions& options, const Rng& root, Diagnostics& dg) {
   const Index K = zc.rows(), m = zr.rows();
   const Index N = options.n;
   Rng rr = root.split(4);
@@ -392,8 +394,8 @@ Vector<double> transport_shares(const RowMatrix<T>& zc, const std::vector<Index>
   // Mean cost in closed form: |mu_c - mu_r|^2 + tr Sigma_c + tr Sigma_r.
   const Eigen::RowVectorXd mc = zc.template cast<double>().colwise().mean();
   const Eigen::RowVectorXd mrr = zrs.template cast<double>().colwise().mean();
-  const double tc = (zc.template cast<double>().rowwise() - mc).array().square().sum() /
-                    static_cast<double>(K);
+  const double tc =
+      (zc.template cast<double>().rowwise() - mc).array().square().sum() / static_cast<double>(K);
   const double tr = (zrs.template cast<double>().rowwise() - mrr).array().square().sum() /
                     static_cast<double>(mr);
   const double mean_cost = (mc - mrr).squaredNorm() + tc + tr;

@@ -79,7 +79,8 @@ struct TraitTable {
 
 namespace detail {
 template <class T>
-struct is_supported_scalar : std::bool_constant<std::is_same_v<T, float> || std::is_same_v<T, double>> {};
+struct is_supported_scalar
+    : std::bool_constant<std::is_same_v<T, float> || std::is_same_v<T, double>> {};
 }  // namespace detail
 
 /// Scalars the numeric templates are instantiated and tested for.

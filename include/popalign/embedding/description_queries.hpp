@@ -48,15 +48,15 @@
 namespace popalign::embedding {
 
 struct DescriptionQueryOptions {
-  int per_persona = 3;            ///< descriptions asked (and kept at most) per persona, 1..10
-  std::string model;              ///< empty = the backend's default model
-  double temperature = 0.7;       ///< [0, 2]
-  int max_tokens = 256;           ///< per answer, >= 16
-  std::uint64_t seed = 0;         ///< request seed of the first attempt; attempt a uses seed + a
-  int max_attempts = 2;           ///< asks per persona while no description is accepted, >= 1
-  bool json_schema = true;        ///< send the JSON Schema (structured output)
-  int max_words = 24;             ///< longer candidates are rejected, >= 2
-  int max_characters = 120;       ///< schema limit per description, >= 16
+  int per_persona = 3;       ///< descriptions asked (and kept at most) per persona, 1..10
+  std::string model;         ///< empty = the backend's default model
+  double temperature = 0.7;  ///< [0, 2]
+  int max_tokens = 256;      ///< per answer, >= 16
+  std::uint64_t seed = 0;    ///< request seed of the first attempt; attempt a uses seed + a
+  int max_attempts = 2;      ///< asks per persona while no description is accepted, >= 1
+  bool json_schema = true;   ///< send the JSON Schema (structured output)
+  int max_words = 24;        ///< longer candidates are rejected, >= 2
+  int max_characters = 120;  ///< schema limit per description, >= 16
   /// Chunking, progress ("descriptions", fraction of calls done) and cancellation of each
   /// round of calls. Cancelled calls end the run with status "cancelled".
   llm::BatchOptions batch;
@@ -91,13 +91,13 @@ ParsedDescriptions parse_descriptions(std::string_view answer, const io::Persona
                                       const DescriptionQueryOptions& options);
 
 struct DescriptionQueryReport {
-  std::string status = "ok";  ///< "ok" or "cancelled"
-  std::size_t personas = 0;   ///< personas given
-  std::size_t calls = 0;      ///< requests sent to the backend (every attempt)
-  std::size_t cached_calls = 0;           ///< of which answered from a cache
-  std::size_t failed_calls = 0;           ///< Outcome failures (persona skipped)
-  std::size_t accepted = 0;               ///< descriptions kept = pairs made
-  std::size_t rejected = 0;               ///< candidates rejected by the checks
+  std::string status = "ok";               ///< "ok" or "cancelled"
+  std::size_t personas = 0;                ///< personas given
+  std::size_t calls = 0;                   ///< requests sent to the backend (every attempt)
+  std::size_t cached_calls = 0;            ///< of which answered from a cache
+  std::size_t failed_calls = 0;            ///< Outcome failures (persona skipped)
+  std::size_t accepted = 0;                ///< descriptions kept = pairs made
+  std::size_t rejected = 0;                ///< candidates rejected by the checks
   std::size_t personas_without_pairs = 0;  ///< no description accepted (after every attempt)
   /// The first problems, e.g. "persona spc00012 (attempt 1): rejected 'Once. upon' (several
   /// sentences)" or "persona spc00013: call failed (server, HTTP 500): ..."; at most 20.

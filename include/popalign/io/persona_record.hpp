@@ -77,13 +77,14 @@ struct PersonaReadOptions {
 /// Personas read from a file, in file order.
 struct PersonaFile {
   std::vector<PersonaRecord> personas;
-  std::size_t malformed = 0;     ///< lines skipped (OnBadLine::skip), a truncated tail included
-  bool truncated_tail = false;   ///< an unterminated, unparseable last line was ignored
+  std::size_t malformed = 0;    ///< lines skipped (OnBadLine::skip), a truncated tail included
+  bool truncated_tail = false;  ///< an unterminated, unparseable last line was ignored
 };
 
 /// Reads a persona file (see the file comment). IoError when the file cannot be read;
 /// ParseError(file, line) for a bad line under OnBadLine::fail.
-PersonaFile read_personas(const std::filesystem::path& path, const PersonaReadOptions& options = {});
+PersonaFile read_personas(const std::filesystem::path& path,
+                          const PersonaReadOptions& options = {});
 
 /// Parses persona JSONL already in memory (`source` names it in errors).
 PersonaFile parse_personas(std::string_view text, const PersonaReadOptions& options = {},

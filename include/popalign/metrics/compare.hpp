@@ -48,7 +48,7 @@ struct Comparison {
   std::vector<std::string> traits;          ///< may be empty (align)
   Vector<double> w1, ks, mean_gap, sd_gap;  ///< one entry per trait (ks: empty if skipped)
   double mean_w1 = std::numeric_limits<double>::quiet_NaN();  ///< mean of w1
-  CorrelationDistance correlation;  ///< NaN when skipped (one trait)
+  CorrelationDistance correlation;                            ///< NaN when skipped (one trait)
   double sliced_wasserstein = std::numeric_limits<double>::quiet_NaN();  ///< NaN if skipped
   double mmd2 = std::numeric_limits<double>::quiet_NaN();                ///< biased; NaN if skipped
   double mmd_bandwidth = std::numeric_limits<double>::quiet_NaN();
@@ -96,9 +96,8 @@ inline std::string to_string(const Comparison& c) {
     s += fmt::format("{:<{}}  {:>9.4f}  {:>9.4f}  {:>+9.4f}  {:>+9.4f}\n", c.traits[k], width,
                      c.w1[i], c.ks[i], c.mean_gap[i], c.sd_gap[i]);
   }
-  s +=
-      fmt::format("{:<{}}  {:>9.4f}  {:>9.4f}  {:>9.4f}  {:>9.4f}\n", "mean|.|", width, c.mean_w1,
-                  c.ks.size() ? c.ks.mean() : 0.0, c.mean_abs_mean_gap(), c.mean_abs_sd_gap());
+  s += fmt::format("{:<{}}  {:>9.4f}  {:>9.4f}  {:>9.4f}  {:>9.4f}\n", "mean|.|", width, c.mean_w1,
+                   c.ks.size() ? c.ks.mean() : 0.0, c.mean_abs_mean_gap(), c.mean_abs_sd_gap());
   s += fmt::format("correlation distance: {:.4f} (Frobenius), {:.4f} (RMS off-diagonal)\n",
                    c.correlation.frobenius, c.correlation.normalized);
   s += fmt::format("sliced Wasserstein-2: {:.4f}\n", c.sliced_wasserstein);

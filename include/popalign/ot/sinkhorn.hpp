@@ -106,7 +106,7 @@ struct SinkhornOptions {
   std::size_t kernel_memory_budget = std::size_t{512} << 20;  ///< bytes for a stored kernel
   double absorb_threshold = 30.0;  ///< stored path: absorb when |f - fbar| > this * eps
   bool overrelaxation = true;      ///< adaptive over-relaxation at the target reg
-  bool newton = true;       ///< balanced + stored kernel: Sinkhorn-Newton when Sinkhorn is slow
+  bool newton = true;  ///< balanced + stored kernel: Sinkhorn-Newton when Sinkhorn is slow
   /// Sinkhorn iterations at the target reg before Newton may start (when the measured rate is
   /// slower than 0.9 per iteration, or unconditionally after 5 times as many)
   Index newton_after = 20;

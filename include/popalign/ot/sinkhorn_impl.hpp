@@ -347,8 +347,10 @@ bool newton_step(StoredKernel<T>& K, const G& geom, const Side& A, const Side& B
     const Vector<double>& rk = rows_side ? r : c;
     const Vector<double>& cl = rows_side ? c : r;
     const Index k = P.rows(), l = P.cols();
-    const Vector<double> rhs_k = rows_side ? Vector<double>(rhs.head(n)) : Vector<double>(rhs.tail(m));
-    const Vector<double> rhs_l = rows_side ? Vector<double>(rhs.tail(m)) : Vector<double>(rhs.head(n));
+    const Vector<double> rhs_k =
+        rows_side ? Vector<double>(rhs.head(n)) : Vector<double>(rhs.tail(m));
+    const Vector<double> rhs_l =
+        rows_side ? Vector<double>(rhs.tail(m)) : Vector<double>(rhs.head(n));
     Vector<double> cinv(l);
     for (Index j = 0; j < l; ++j) cinv[j] = cl[j] > 0 ? 1.0 / cl[j] : 0.0;
     const Vector<double> sq = cinv.cwiseSqrt();
@@ -383,25 +385,25 @@ bool newton_step(StoredKernel<T>& K, const G& geom, const Side& A, const Side& B
     }
     ++cg_iterations;
   } else {
-  // Preconditioned CG with forcing term eta = min(0.1, sqrt(err)).
-  const double eta = std::min(0.1, std::sqrt(err));
-  Vector<double> res = rhs, z = minv.cwiseProduct(res), p = z, hp;
-  double rz = res.dot(z);
-  const double rhs_norm = rhs.norm();
-  for (Index it = 0; it < 300 && res.norm() > eta * rhs_norm; ++it) {
-    hess(p, hp);
-    ++cg_iterations;
-    const double php = p.dot(hp);
-    if (!(php > 0)) break;
-    const double alpha = rz / php;
-    x += alpha * p;
-    res -= alpha * hp;
-    project(res);
-    z = minv.cwiseProduct(res);
-    const double rz_new = res.dot(z);
-    p = z + (rz_new / rz) * p;
-    rz = rz_new;
-  }
+    // Preconditioned CG with forcing term eta = min(0.1, sqrt(err)).
+    const double eta = std::min(0.1, std::sqrt(err));
+    Vector<double> res = rhs, z = minv.cwiseProduct(res), p = z, hp;
+    double rz = res.dot(z);
+    const double rhs_norm = rhs.norm();
+    for (Index it = 0; it < 300 && res.norm() > eta * rhs_norm; ++it) {
+      hess(p, hp);
+      ++cg_iterations;
+      const double php = p.dot(hp);
+      if (!(php > 0)) break;
+      const double alpha = rz / php;
+      x += alpha * p;
+      res -= alpha * hp;
+      project(res);
+      z = minv.cwiseProduct(res);
+      const double rz_new = res.dot(z);
+      p = z + (rz_new / rz) * p;
+      rz = rz_new;
+    }
   }
   // Backtracking on the L1 marginal error.
   Vector<double> f_try, g_try, r_try, c_try;
@@ -790,8 +792,8 @@ SinkhornResult sinkhorn(VectorView<double> a, VectorView<double> b, MatrixView<T
 
 template <Real T>
 SinkhornResult sinkhorn_points(MatrixView<T> x, MatrixView<T> y, VectorView<double> a,
-                               VectorView<double> b, double scale,
-                               const SinkhornOptions& options, const Potentials& warm) {
+                               VectorView<double> b, double scale, const SinkhornOptions& options,
+                               const Potentials& warm) {
   return detail::solve(PointCloud<T>(x, y, scale), a, b, nullptr, options, warm);
 }
 

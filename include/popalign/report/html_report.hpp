@@ -39,17 +39,17 @@ struct MetricsRow {
 
 struct ReportInput {
   std::string title = "popalign alignment report";
-  std::vector<std::string> traits;      ///< d names
-  RowMatrix<double> pool;               ///< n x d, original units
-  RowMatrix<double> selection;          ///< rows of the aligned set (k x d)
-  Vector<double> selection_weights;     ///< k weights (counts or weights); empty = uniform
-  RowMatrix<double> reference;          ///< m x d
-  Vector<double> importance_weights;    ///< n weights (sum 1), optional
-  std::optional<align::Diagnostics> diagnostics;  ///< from align(); optional
+  std::vector<std::string> traits;    ///< d names
+  RowMatrix<double> pool;             ///< n x d, original units
+  RowMatrix<double> selection;        ///< rows of the aligned set (k x d)
+  Vector<double> selection_weights;   ///< k weights (counts or weights); empty = uniform
+  RowMatrix<double> reference;        ///< m x d
+  Vector<double> importance_weights;  ///< n weights (sum 1), optional
+  std::optional<align::Diagnostics> diagnostics;                ///< from align(); optional
   std::vector<std::pair<std::string, std::string>> parameters;  ///< shown as given
-  std::vector<MetricsRow> comparison;   ///< extra table (optional)
+  std::vector<MetricsRow> comparison;                           ///< extra table (optional)
   std::string comparison_caption;
-  std::vector<std::string> notes;       ///< paragraphs shown under the summary
+  std::vector<std::string> notes;  ///< paragraphs shown under the summary
 
   /// Throws InvalidArgument naming the inconsistent member.
   void validate() const;
