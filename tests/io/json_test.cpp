@@ -65,6 +65,20 @@ TEST(JsonValue, KindErrors) {
   EXPECT_THROW((void)JsonValue(1).as_object(), Error);
 }
 
+TEST(JsonValue, OverflowingNumberIsAParseError) {
+  // Found by fuzz/fuzz_json: nlohmann reports it as out_of_range, which escaped parse_json.
+  try {
+    parse_json("[1, -114e308]", "f.json", 3);
+    FAIL();
+  } catch (const ParseError& e) {
+    EXPECT_EQ(e.line(), 3u);
+    EXPECT_THAT(e.what(), HasSubstr("f.json:3: malformed JSON: number overflow parsing '-114e308'"));
+  }
+  EXPECT_THROW(parse_json("1e400"), ParseError);
+  // Negative control: the largest double still parses.
+  EXPECT_EQ(parse_json("-1.7976931348623157e308").as_number(), -1.7976931348623157e308);
+}
+
 TEST(JsonValue, NestingDepthIsBounded) {
   // Over the limit: refused with file/line and the position in the text, objects and arrays alike.
   const std::string arrays = std::string(kMaxJsonDepth + 1, '[') + std::string(kMaxJsonDepth + 1, ']');
