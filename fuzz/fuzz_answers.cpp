@@ -17,7 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   scale.min = (flags & 1) ? 0 : 1;
   scale.max = scale.min + ((flags & 2) ? 6 : 4);
   if (flags & 4)
-    for (int v = scale.min; v <= scale.max; ++v) scale.labels.push_back("option " + std::to_string(v));
+    for (int v = scale.min; v <= scale.max; ++v)
+      scale.labels.push_back("option " + std::to_string(v));
   administer::ParseOptions o;
   o.reversed = (flags & 8) != 0;
   o.builtin_synonyms = (flags & 16) == 0;

@@ -5,7 +5,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace popalign;
-  fuzz::expect_popalign_errors(
-      [&] { (void)psychometrics::parse_instrument(fuzz::as_text(data, size), "fuzz.json", "fuzz"); });
+  fuzz::expect_popalign_errors([&] {
+    (void)psychometrics::parse_instrument(fuzz::as_text(data, size), "fuzz.json", "fuzz");
+  });
   return 0;
 }

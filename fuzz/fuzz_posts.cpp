@@ -10,10 +10,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0) return 0;
   const std::uint8_t flags = data[0];
   const auto text = fuzz::as_text(data + 1, size - 1);
-  constexpr persona::PostFormat formats[] = {persona::PostFormat::automatic,
-                                             persona::PostFormat::jsonl,
-                                             persona::PostFormat::blog_csv,
-                                             persona::PostFormat::blog_xml};
+  constexpr persona::PostFormat formats[] = {
+      persona::PostFormat::automatic, persona::PostFormat::jsonl, persona::PostFormat::blog_csv,
+      persona::PostFormat::blog_xml};
   const auto format = formats[flags & 3];
   persona::PostReadOptions o;
   o.format = format;

@@ -7,9 +7,9 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <sstream>
 #include <string_view>
 #include <vector>
-#include <sstream>
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xarray.hpp>
 #include <xtensor/xnpy.hpp>
@@ -68,7 +68,8 @@ struct NpyHeader {
 };
 
 NpyHeader parse_header(std::string_view h, const std::string& name) {
-  while (!h.empty() && (h.back() == ' ' || h.back() == '\n' || h.back() == '\0')) h.remove_suffix(1);
+  while (!h.empty() && (h.back() == ' ' || h.back() == '\n' || h.back() == '\0'))
+    h.remove_suffix(1);
   h = trim_spaces(h);
   if (h.size() < 2 || h.front() != '{' || h.back() != '}') bad(name, "the header is not a dict");
   NpyHeader out;
@@ -126,7 +127,9 @@ RowMatrix<T> read_npy(const std::filesystem::path& path) {
   static constexpr std::string_view magic = "\x93NUMPY";
   if (file.size() < magic.size() + 4 || std::string_view(file).substr(0, magic.size()) != magic)
     bad(name, "no \\x93NUMPY magic");
-  const auto byte = [&](std::size_t i) { return static_cast<std::size_t>(static_cast<unsigned char>(file[i])); };
+  const auto byte = [&](std::size_t i) {
+    return static_cast<std::size_t>(static_cast<unsigned char>(file[i]));
+  };
   const std::size_t major = byte(6);
   std::size_t header_len = 0, offset = 0;
   if (major == 1) {
@@ -143,9 +146,11 @@ RowMatrix<T> read_npy(const std::filesystem::path& path) {
   const NpyHeader h = parse_header(std::string_view(file).substr(offset, header_len), name);
   offset += header_len;
   if (h.dtype != "<f8" && h.dtype != "<f4")
-    throw IoError(name, fmt::format("unsupported dtype '{}' (popalign reads '<f4' and '<f8')", h.dtype));
+    throw IoError(name,
+                  fmt::format("unsupported dtype '{}' (popalign reads '<f4' and '<f8')", h.dtype));
   if (h.shape.size() > 2)
-    throw IoError(name, fmt::format("expected a 1-D or 2-D array, found {} dimensions", h.shape.size()));
+    throw IoError(name,
+                  fmt::format("expected a 1-D or 2-D array, found {} dimensions", h.shape.size()));
   const std::size_t item = h.dtype == "<f8" ? 8 : 4;
   std::size_t count = 1;
   for (const auto d : h.shape) {
@@ -156,7 +161,8 @@ RowMatrix<T> read_npy(const std::filesystem::path& path) {
   }
   const std::size_t n_bytes = count * item;
   if (file.size() - offset < n_bytes)
-    throw IoError(name, fmt::format("truncated .npy file: the header promises {} data bytes", n_bytes));
+    throw IoError(name,
+                  fmt::format("truncated .npy file: the header promises {} data bytes", n_bytes));
   const char* data = file.data() + offset;
   return item == 8 ? copy_out<double, T>(data, h) : copy_out<float, T>(data, h);
 }

@@ -72,7 +72,8 @@ TEST(JsonValue, OverflowingNumberIsAParseError) {
     FAIL();
   } catch (const ParseError& e) {
     EXPECT_EQ(e.line(), 3u);
-    EXPECT_THAT(e.what(), HasSubstr("f.json:3: malformed JSON: number overflow parsing '-114e308'"));
+    EXPECT_THAT(e.what(),
+                HasSubstr("f.json:3: malformed JSON: number overflow parsing '-114e308'"));
   }
   EXPECT_THROW(parse_json("1e400"), ParseError);
   // Negative control: the largest double still parses.
@@ -81,7 +82,8 @@ TEST(JsonValue, OverflowingNumberIsAParseError) {
 
 TEST(JsonValue, NestingDepthIsBounded) {
   // Over the limit: refused with file/line and the position in the text, objects and arrays alike.
-  const std::string arrays = std::string(kMaxJsonDepth + 1, '[') + std::string(kMaxJsonDepth + 1, ']');
+  const std::string arrays =
+      std::string(kMaxJsonDepth + 1, '[') + std::string(kMaxJsonDepth + 1, ']');
   try {
     parse_json(arrays, "f.json", 7);
     FAIL();
@@ -97,7 +99,8 @@ TEST(JsonValue, NestingDepthIsBounded) {
   // Unbalanced 100k '[' (the crash of issue 16) is the depth error, not a stack overflow.
   EXPECT_THROW(parse_json(std::string(100000, '[')), ParseError);
   // Brackets inside strings (with escaped quotes) do not count.
-  const std::string in_string = "[\"" + std::string(1000, '[') + "\\\"" + std::string(1000, '{') + "\"]";
+  const std::string in_string =
+      "[\"" + std::string(1000, '[') + "\\\"" + std::string(1000, '{') + "\"]";
   EXPECT_EQ(parse_json(in_string).as_array()[0].as_string().size(), 2001u);
   // Negative control: exactly kMaxJsonDepth levels parse and round-trip.
   const std::string at_limit = std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']');

@@ -119,10 +119,14 @@ TEST(Npy, HostileHeadersAreErrors) {
     return "no error";
   };
   EXPECT_THAT(message(npy("", "")), HasSubstr("h.npy: not a valid .npy file"));
-  EXPECT_THAT(message(npy("{'descr': '<f8', 'fortran_order': False, 'shape': (1152921504606846976,), }\n", "")),
-              HasSubstr("truncated .npy file"));
-  EXPECT_THAT(message(npy("{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }\n", "")),
-              HasSubstr("'shape' too large"));
+  EXPECT_THAT(
+      message(
+          npy("{'descr': '<f8', 'fortran_order': False, 'shape': (1152921504606846976,), }\n", "")),
+      HasSubstr("truncated .npy file"));
+  EXPECT_THAT(
+      message(npy("{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }\n",
+                  "")),
+      HasSubstr("'shape' too large"));
   EXPECT_THAT(message(npy("{'descr': '<f8', 'fortran_order': maybe, 'shape': (1,), }\n", "")),
               HasSubstr("fortran_order"));
   EXPECT_THAT(message(npy("{'descr': '<f8', 'fortran_order': False, 'shape': (x,), }\n", "")),
