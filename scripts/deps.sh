@@ -12,7 +12,7 @@ build_pkgs=(g++ cmake ninja-build pkg-config libeigen3-dev libfmt-dev nlohmann-j
 test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev nodejs npm chromium
   python3-numpy python3-scipy python3-sklearn python3-pot libopenblas0-pthread
   python3-dev pybind11-dev python3-pybind11 python3-pytest python3-pandas python3-setuptools python3-venv
-  clang-format-14 clang-tidy-14)
+  clang-format-14 clang-tidy-14 clang-14 libclang-rt-14-dev libomp-14-dev)
 
 pkgs=("${build_pkgs[@]}")
 if [[ "${1:-}" != "--build" ]]; then pkgs+=("${test_pkgs[@]}"); fi

@@ -65,6 +65,50 @@ TEST(JsonValue, KindErrors) {
   EXPECT_THROW((void)JsonValue(1).as_object(), Error);
 }
 
+TEST(JsonValue, OverflowingNumberIsAParseError) {
+  // Found by fuzz/fuzz_json: nlohmann reports it as out_of_range, which escaped parse_json.
+  try {
+    parse_json("[1, -114e308]", "f.json", 3);
+    FAIL();
+  } catch (const ParseError& e) {
+    EXPECT_EQ(e.line(), 3u);
+    EXPECT_THAT(e.what(),
+                HasSubstr("f.json:3: malformed JSON: number overflow parsing '-114e308'"));
+  }
+  EXPECT_THROW(parse_json("1e400"), ParseError);
+  // Negative control: the largest double still parses.
+  EXPECT_EQ(parse_json("-1.7976931348623157e308").as_number(), -1.7976931348623157e308);
+}
+
+TEST(JsonValue, NestingDepthIsBounded) {
+  // Over the limit: refused with file/line and the position in the text, objects and arrays alike.
+  const std::string arrays =
+      std::string(kMaxJsonDepth + 1, '[') + std::string(kMaxJsonDepth + 1, ']');
+  try {
+    parse_json(arrays, "f.json", 7);
+    FAIL();
+  } catch (const ParseError& e) {
+    EXPECT_EQ(e.line(), 7u);
+    EXPECT_THAT(e.what(), HasSubstr("f.json:7: malformed JSON: nesting deeper than 512 (line 1, "
+                                    "column 513 of the text)"));
+  }
+  std::string objects;
+  for (std::size_t i = 0; i <= kMaxJsonDepth; ++i) objects += "{\"k\":";
+  objects += "1" + std::string(kMaxJsonDepth + 1, '}');
+  EXPECT_THROW(parse_json(objects), ParseError);
+  // Unbalanced 100k '[' (the crash of issue 16) is the depth error, not a stack overflow.
+  EXPECT_THROW(parse_json(std::string(100000, '[')), ParseError);
+  // Brackets inside strings (with escaped quotes) do not count.
+  const std::string in_string =
+      "[\"" + std::string(1000, '[') + "\\\"" + std::string(1000, '{') + "\"]";
+  EXPECT_EQ(parse_json(in_string).as_array()[0].as_string().size(), 2001u);
+  // Negative control: exactly kMaxJsonDepth levels parse and round-trip.
+  const std::string at_limit = std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']');
+  EXPECT_EQ(parse_json(at_limit).dump(), at_limit);
+  EXPECT_NO_THROW(check_json_depth(at_limit));
+  EXPECT_THROW(check_json_depth(at_limit, "s", 1, kMaxJsonDepth - 1), ParseError);
+}
+
 TEST(JsonValue, ParseErrorNamesSourceAndLine) {
   try {
     parse_json("{\"a\": }", "f.jsonl", 12);

@@ -81,6 +81,36 @@ TEST(Jsonl, SkipModeCollectsMalformedLines) {
   EXPECT_EQ(parse_jsonl("[1]\n2\n", o).records.size(), 2u);
 }
 
+TEST(Jsonl, DeepNestingIsAnErrorNotACrash) {
+  // 100k '[' once overflowed the stack (rc 139) in the JsonValue conversion and destructor.
+  TempDir dir;
+  const std::string deep(100000, '[');
+  write_text(dir / "d.jsonl", "{\"a\":1}\n" + deep + "\n");
+  try {
+    read_jsonl(dir / "d.jsonl");
+    FAIL();
+  } catch (const ParseError& e) {
+    EXPECT_EQ(e.line(), 2u);
+    EXPECT_THAT(e.what(), HasSubstr("d.jsonl:2: malformed JSON: nesting deeper than 512"));
+  }
+  // The same through parse_jsonl, balanced this time, in skip mode: one malformed line.
+  JsonlReadOptions o;
+  o.on_malformed = OnMalformed::skip;
+  o.require_object = false;
+  const auto r = parse_jsonl(deep + std::string(100000, ']') + "\n[1]\n", o, "s.jsonl");
+  ASSERT_EQ(r.malformed.size(), 1u);
+  EXPECT_EQ(r.malformed[0].line, 1u);
+  EXPECT_THAT(r.malformed[0].message, HasSubstr("nesting deeper than 512"));
+  ASSERT_EQ(r.records.size(), 1u);
+  EXPECT_EQ(r.records[0].line, 2u);
+  // Negative control: exactly the limit parses, with every level intact.
+  const std::string at_limit =
+      "{\"x\":" + std::string(kMaxJsonDepth - 1, '[') + std::string(kMaxJsonDepth - 1, ']') + "}";
+  const auto ok = parse_jsonl(at_limit + "\n", JsonlReadOptions{}, "ok.jsonl");
+  ASSERT_EQ(ok.records.size(), 1u);
+  EXPECT_EQ(ok.records[0].value.dump(), at_limit);
+}
+
 TEST(Jsonl, UnterminatedBadLastLineIsATruncatedTail) {
   const auto r = parse_jsonl("{\"a\":1}\n{\"a\":2}\n{\"a\":", {}, "t.jsonl");
   EXPECT_EQ(r.records.size(), 2u);

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <fstream>
 
 #include <popalign/core/random.hpp>
@@ -102,6 +104,53 @@ TEST(Npy, ErrorsNameTheFile) {
   }
   write_file_atomically(dir / "g.npy", "not an npy file at all");
   EXPECT_THROW(read_npy<float>(dir / "g.npy"), IoError);
+}
+
+TEST(Npy, HostileHeadersAreErrors) {
+  // Found by fuzz/fuzz_npy: an empty header was undefined behaviour in xtensor's reader; a shape
+  // claiming 2^60 elements must be refused from the file size, before allocating.
+  TempDir dir;
+  const auto npy = [](const std::string& header, const std::string& data) {
+    std::string h = header;
+    std::string out = std::string("\x93NUMPY\x01\x00", 8);
+    out += static_cast<char>(h.size() & 0xff);
+    out += static_cast<char>(h.size() >> 8);
+    return out + h + data;
+  };
+  const auto message = [&](const std::string& bytes) -> std::string {
+    write_file_atomically(dir / "h.npy", bytes);
+    try {
+      read_npy<double>(dir / "h.npy");
+    } catch (const IoError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_THAT(message(npy("", "")), HasSubstr("h.npy: not a valid .npy file"));
+  EXPECT_THAT(
+      message(
+          npy("{'descr': '<f8', 'fortran_order': False, 'shape': (1152921504606846976,), }\n", "")),
+      HasSubstr("truncated .npy file"));
+  EXPECT_THAT(
+      message(npy("{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }\n",
+                  "")),
+      HasSubstr("'shape' too large"));
+  EXPECT_THAT(message(npy("{'descr': '<f8', 'fortran_order': maybe, 'shape': (1,), }\n", "")),
+              HasSubstr("fortran_order"));
+  EXPECT_THAT(message(npy("{'descr': '<f8', 'fortran_order': False, 'shape': (x,), }\n", "")),
+              HasSubstr("bad dimension 'x'"));
+  EXPECT_THAT(message(std::string("\x93NUMPY\x01\x00\xff\xff", 10)), HasSubstr("truncated header"));
+  // Negative control: keys in any order, Fortran order, 2 x 2 doubles.
+  std::string data(32, '\0');
+  const double v[4] = {1, 3, 2, 4};  // column-major [[1, 2], [3, 4]]
+  std::memcpy(data.data(), v, sizeof v);
+  write_file_atomically(dir / "ok.npy",
+                        npy("{'shape': (2, 2), 'fortran_order': True, 'descr': '<f8'}\n", data));
+  const auto m = read_npy<double>(dir / "ok.npy");
+  ASSERT_EQ(m.rows(), 2);
+  ASSERT_EQ(m.cols(), 2);
+  EXPECT_EQ(m(0, 1), 2.0);
+  EXPECT_EQ(m(1, 0), 3.0);
 }
 
 }  // namespace

@@ -85,8 +85,22 @@ class JsonValue {
   std::variant<std::monostate, bool, double, std::string, Array, Object> v_;
 };
 
+/// The deepest nesting of arrays and objects that parse_json accepts (a top-level array is depth
+/// 1). Deeper texts are refused before parsing: converting, copying, comparing, dumping and
+/// destroying a JsonValue recurse once per level, and hostile input (100k `[`) would otherwise
+/// overflow the stack.
+inline constexpr std::size_t kMaxJsonDepth = 512;
+
+/// Scans `text` without recursion (strings and their escapes skipped, nothing else validated)
+/// and throws ParseError(source, line, "JSON nesting deeper than 512 (line L, column C of the
+/// text)") when arrays/objects nest deeper than `max_depth`. parse_json calls it; code that
+/// parses untrusted JSON by other means calls it first.
+void check_json_depth(std::string_view text, const std::string& source = "<string>",
+                      std::size_t line = 0, std::size_t max_depth = kMaxJsonDepth);
+
 /// Parses one JSON text. Throws ParseError(source, line, ...) with the parser's explanation;
-/// `line` is the line number to report (e.g. the line of a JSONL file).
+/// `line` is the line number to report (e.g. the line of a JSONL file). Nesting deeper than
+/// kMaxJsonDepth is a ParseError too (see check_json_depth).
 JsonValue parse_json(std::string_view text, const std::string& source = "<string>",
                      std::size_t line = 0);
 
