@@ -27,6 +27,7 @@
 #include <vector>
 
 #include <popalign/embedding.hpp>
+#include <popalign/io/persona_record.hpp>
 
 namespace emb = popalign::embedding;
 using popalign::Index;
@@ -85,8 +86,9 @@ class HashingEmbedder final : public emb::Embedder {
 
 int main() {
   const std::string data = POPALIGN_DATA_DIR;
-  const std::vector<emb::PersonaText> personas =
-      emb::read_personas(data + "/personas/synthetic_persona_chat_valid_test.jsonl");
+  std::vector<popalign::io::PersonaRecord> personas =
+      popalign::io::read_personas(data + "/personas/synthetic_persona_chat_valid_test.jsonl")
+          .personas;
 
   auto embedder = std::make_shared<emb::CachingEmbedder>(std::make_shared<HashingEmbedder>());
   const emb::PersonaRetriever retriever(embedder, personas,
@@ -100,9 +102,9 @@ int main() {
     fmt::print("{}\n", queries[q]);
     for (const auto& h : hits[q]) {
       const auto& p = retriever.personas()[static_cast<std::size_t>(h.index)];
-      fmt::print("  {:.3f}  {}  {}\n", h.score, p.id, p.text());
+      fmt::print("  {:.3f}  {}  {}\n", h.score, p.id, p.facts_text());
       // Every hit must contain the query's rare word (an exact-word embedder finds it).
-      if (p.text().find(must_contain[q]) == std::string::npos) status = 1;
+      if (p.facts_text().find(must_contain[q]) == std::string::npos) status = 1;
     }
   }
   fmt::print("{} personas embedded by {} (dimension {})\n", retriever.personas().size(),
