@@ -9,6 +9,7 @@
 // - Blog XML: a scan for the literal tags <Blog>, <date>, </date>, <post>, </post> (the files are
 //   not well-formed XML, so no XML parser would read them); entities decoded by hand.
 // Then the max_authors cut and one sort by (author_before, time_before) of indices.
+#include "utf8.hpp"
 #include <popalign/persona/post_readers.hpp>
 
 #include <algorithm>
@@ -247,23 +248,7 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
-void append_code_point(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
+using detail::append_code_point;
 
 // Windows-1252 bytes 0x80..0x9F; the five undefined ones are the Latin-1 C1 code points.
 constexpr std::array<std::uint16_t, 32> kCp1252High{

@@ -12,6 +12,7 @@
 //      each run of equal keys gives candidate pairs (later, earlier), merged and sorted;
 //   5. in input order: a post is compared (exact Jaccard) with its earlier candidates that are
 //      KEPT, earliest first; the first at or above the threshold makes it a near duplicate.
+#include "utf8.hpp"
 #include <popalign/persona/prefilter.hpp>
 
 #include <algorithm>
@@ -48,23 +49,7 @@ bool is_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c
 bool is_alnum(unsigned char c) { return is_alpha(c) || (c >= '0' && c <= '9'); }
 unsigned char lower(unsigned char c) { return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c; }
 
-void append_code_point(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
+using detail::append_code_point;
 
 // HTML entities: the XML five, &nbsp; (a space), the typographic ones blogs use, and numeric
 // references. Unknown names are kept as written.
