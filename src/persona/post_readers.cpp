@@ -9,8 +9,8 @@
 // - Blog XML: a scan for the literal tags <Blog>, <date>, </date>, <post>, </post> (the files are
 //   not well-formed XML, so no XML parser would read them); entities decoded by hand.
 // Then the max_authors cut and one sort by (author_before, time_before) of indices.
-#include "utf8.hpp"
 #include <popalign/persona/post_readers.hpp>
+#include "utf8.hpp"
 
 #include <algorithm>
 #include <array>

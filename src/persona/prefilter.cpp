@@ -12,8 +12,8 @@
 //      each run of equal keys gives candidate pairs (later, earlier), merged and sorted;
 //   5. in input order: a post is compared (exact Jaccard) with its earlier candidates that are
 //      KEPT, earliest first; the first at or above the threshold makes it a near duplicate.
-#include "utf8.hpp"
 #include <popalign/persona/prefilter.hpp>
+#include "utf8.hpp"
 
 #include <algorithm>
 #include <array>
