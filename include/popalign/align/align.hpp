@@ -203,7 +203,9 @@ struct StageTime {
 
 /// Distances between a sample and the reference: the metrics layer's record. align fills w1,
 /// mean_gap, sd_gap, mean_w1 (traits' own units), sliced_wasserstein (sliced W2 on the
-/// standardised traits) and correlation (NaN for one trait); ks, mmd2 stay empty / NaN.
+/// standardised traits), correlation (NaN for one trait) and population (the five population
+/// metrics on the standardised traits: mean W1, Fréchet, sliced W2, unbiased MMD^2, correlation
+/// MAE); ks, mmd2 stay empty / NaN.
 using Comparison = metrics::Comparison;
 
 /// What happened in align(): sizes, the importance and transport diagnostics, before / after
@@ -282,6 +284,13 @@ struct Diagnostics {
           "distance: {:.4f} -> {:.4f}\n",
           before.mean_w1, after.mean_w1, before.sliced_wasserstein, after.sliced_wasserstein,
           before.correlation.normalized, after.correlation.normalized);
+      const metrics::PopulationMetrics &pb = before.population, &pa = after.population;
+      s += fmt::format(
+          "population metrics (reference-standardised), pool -> selection: mean W1 {:.4f} -> "
+          "{:.4f}; Fréchet {:.4f} -> {:.4f}; sliced W2 {:.4f} -> {:.4f}; MMD^2 (unbiased) "
+          "{:.5f} -> {:.5f}; correlation MAE {:.4f} -> {:.4f}\n",
+          pb.mean_w1, pa.mean_w1, pb.frechet, pa.frechet, pb.sliced_wasserstein,
+          pa.sliced_wasserstein, pb.mmd2, pa.mmd2, pb.correlation_mae, pa.correlation_mae);
       for (Index k = 0; k < before.w1.size(); ++k) {
         const std::string name = k < static_cast<Index>(traits.size())
                                      ? traits[static_cast<std::size_t>(k)]

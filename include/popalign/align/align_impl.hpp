@@ -25,6 +25,7 @@
 #include <popalign/core/types.hpp>
 #include <popalign/density/kde.hpp>
 #include <popalign/metrics/correlation.hpp>
+#include <popalign/metrics/population.hpp>
 #include <popalign/metrics/sliced.hpp>
 #include <popalign/metrics/univariate.hpp>
 #include <popalign/ot/geometry.hpp>
@@ -66,10 +67,15 @@ RowMatrix<T> take_rows(const RowMatrix<T>& m, const std::vector<Index>& rows) {
 
 /// Distances of a weighted sample (rows of x with weights w, empty = uniform) to the reference:
 /// per-trait W1 and mean / sd gaps on the traits' own units, sliced W2 on the standardised traits
-/// (zx, zref), the correlation distance (NaN for one trait or fewer than 3 rows); no KS or MMD.
+/// (zx, zref), the correlation distance (NaN for one trait or fewer than 3 rows); no KS or
+/// raw-unit MMD. `population` holds the five population metrics on the standardised traits
+/// (metrics::population_metrics: standardised by the reference's mean and sd, as zx and zref
+/// are); its sliced W2 is the one above, and its MMD^2 (unbiased, median heuristic) runs on at
+/// most kMmdPoints rows per side (seeded subsample).
 template <Real T>
 Comparison compare(const RowMatrix<T>& x, const Vector<double>& w, const RowMatrix<T>& ref,
                    const RowMatrix<T>& zx, const RowMatrix<T>& zref, const AlignOptions& opt) {
+  constexpr Index kMmdPoints = 2000;
   Comparison c;
   const Vector<double> none;
   c.w1 = metrics::column_wasserstein1<T>(x, ref, w, none);
@@ -84,6 +90,14 @@ Comparison compare(const RowMatrix<T>& x, const Vector<double>& w, const RowMatr
   c.correlation = {kNaN, kNaN, kNaN};
   if (x.cols() > 1 && x.rows() > 2)
     c.correlation = metrics::correlation_distance<T>(x, ref, w, none);
+  metrics::PopulationOptions po;
+  po.compute_sliced = false;  // the same directions as above: reuse the value
+  po.mmd_max_points = kMmdPoints;
+  po.subsample_seed = hash_string("popalign.align.mmd");
+  po.mmd.seed = hash_string("popalign.align.mmd.median");
+  po.mmd.execution = opt.execution;
+  c.population = metrics::population_metrics<T>(x, ref, w, none, po);
+  c.population.sliced_wasserstein = c.sliced_wasserstein;
   return c;
 }
 
