@@ -22,7 +22,17 @@ std::vector<std::string> split(const std::string& s) {
   return out;
 }
 
-std::string ok_body(const std::string& endpoint, const std::string& request_body) {
+std::uint64_t fnv1a(const std::string& s) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+std::string ok_body(const std::string& endpoint, const std::string& request_body,
+                    bool likert = false) {
   using nlohmann::json;
   const json req = json::parse(request_body, nullptr, false);
   if (endpoint == "models")
@@ -55,7 +65,11 @@ std::string ok_body(const std::string& endpoint, const std::string& request_body
       last = req["messages"].back().value("content", std::string());
   }
   const std::string model = req.is_discarded() ? "fault-model" : req.value("model", "fault-model");
-  const std::string text = "echo: " + last;
+  std::string text = "echo: " + last;
+  if (likert) {
+    const std::string seed = !req.is_discarded() && req.contains("seed") ? req["seed"].dump() : "";
+    text = std::to_string(1 + fnv1a(last + "|" + seed) % 5);
+  }
   const json usage = {{"prompt_tokens", 1 + static_cast<int>(last.size() / 4)},
                       {"completion_tokens", 3},
                       {"total_tokens", 4 + static_cast<int>(last.size() / 4)}};
@@ -81,12 +95,14 @@ struct FaultServer::Impl {
   mutable std::mutex mutex;
   std::map<std::string, std::size_t> hits;
   std::map<std::string, std::size_t> flaky_seen;  // (mode + body) -> failures served
+  std::map<std::string, bool> switches;           // switch/<name>: on unless set off
+  std::mutex stop_mutex;
 };
 
-FaultServer::FaultServer(int threads) : impl_(std::make_unique<Impl>()) {
+FaultServer::FaultServer(int threads, int port) : impl_(std::make_unique<Impl>()) {
   auto& srv = impl_->server;
   srv.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-  srv.set_keep_alive_max_count(1000);
+  srv.set_keep_alive_max_count(1'000'000);
   srv.set_tcp_nodelay(true);  // no Nagle + delayed-ACK stall between headers and body
   auto handler = [this](const httplib::Request& req, httplib::Response& res) {
     ++total_;
@@ -106,7 +122,29 @@ FaultServer::FaultServer(int threads) : impl_(std::make_unique<Impl>()) {
       std::lock_guard lock(impl_->mutex);
       ++impl_->hits[mode_path];
     }
-    const auto mode = split(mode_path);
+    auto mode = split(mode_path);
+    if (mode.size() >= 3 && mode[0] == "switch") {
+      bool on = true;
+      {
+        std::lock_guard lock(impl_->mutex);
+        auto it = impl_->switches.find(mode[1]);
+        on = it == impl_->switches.end() || it->second;
+      }
+      if (!on) {
+        res.status = 503;
+        res.set_content(R"({"error":{"message":"switched off","type":"fault"}})",
+                        "application/json");
+        return;
+      }
+      mode.erase(mode.begin(), mode.begin() + 2);
+    }
+    struct StopAfter {  // stop_after(n): stop once the n-th request has been answered
+      FaultServer* self;
+      ~StopAfter() {
+        const std::size_t n = self->stop_after_.load();
+        if (n && self->total_.load() >= n) self->impl_->server.stop();
+      }
+    } stop_after{this};
     const std::string m = mode.empty() ? "ok" : mode[0];
     auto error = [&](int code, const std::string& msg) {
       res.status = code;
@@ -115,6 +153,8 @@ FaultServer::FaultServer(int threads) : impl_(std::make_unique<Impl>()) {
     };
     if (m == "ok") {
       res.set_content(ok_body(endpoint, req.body), "application/json");
+    } else if (m == "likert") {
+      res.set_content(ok_body(endpoint, req.body, true), "application/json");
     } else if (m == "slow" && mode.size() == 2) {
       std::this_thread::sleep_for(std::chrono::milliseconds(std::stoi(mode[1])));
       res.set_content(ok_body(endpoint, req.body), "application/json");
@@ -169,15 +209,33 @@ FaultServer::FaultServer(int threads) : impl_(std::make_unique<Impl>()) {
   const char* pattern = R"(/(.*)/v1/(chat/completions|completions|embeddings|models))";
   srv.Post(pattern, handler);
   srv.Get(pattern, handler);
-  port_ = srv.bind_to_any_port("127.0.0.1");
+  if (port == 0) {
+    port_ = srv.bind_to_any_port("127.0.0.1");
+  } else {
+    port_ = srv.bind_to_port("127.0.0.1", port) ? port : -1;
+  }
   if (port_ <= 0) throw std::runtime_error("fault server: cannot bind 127.0.0.1");
   thread_ = std::thread([this] { impl_->server.listen_after_bind(); });
   while (!impl_->server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
-FaultServer::~FaultServer() {
+FaultServer::~FaultServer() { stop(); }
+
+void FaultServer::stop() {
   impl_->server.stop();
+  wait_stopped();
+}
+
+void FaultServer::wait_stopped() {
+  std::lock_guard lock(impl_->stop_mutex);
   if (thread_.joinable()) thread_.join();
+}
+
+void FaultServer::stop_after(std::size_t n) { stop_after_ = n; }
+
+void FaultServer::set_switch(const std::string& name, bool on) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->switches[name] = on;
 }
 
 std::string FaultServer::url(const std::string& mode) const {

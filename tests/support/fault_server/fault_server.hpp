@@ -19,6 +19,14 @@
 //   malformed              200 with a body that is not JSON
 //   truncated              200 with a valid answer cut in half (Content-Length matches)
 //   wrong_shape            200 with JSON lacking "choices"
+//   likert                 like ok, but the text is one digit 1..5 chosen by a hash of the last
+//                          message and the seed (the same on every server: a fleet's answers
+//                          equal one server's)
+//   switch/<name>/<inner>  answers like the mode <inner> (e.g. switch/a/ok) while the switch
+//                          <name> is on (the default), 503 on every endpoint (models too) while
+//                          it is off: a server that goes down and comes back (set_switch)
+// stop() closes the listening socket and every connection (a server that dies: connections are
+// refused from then on); stop_after(n) does so once n requests have been answered.
 // hits() counts requests per mode string ("flaky/2/503", ...), total() all requests.
 #include <atomic>
 #include <map>
@@ -31,8 +39,8 @@ namespace popalign::test {
 
 class FaultServer {
  public:
-  /// Starts listening on 127.0.0.1 at a free port with `threads` worker threads.
-  explicit FaultServer(int threads = 32);
+  /// Starts listening on 127.0.0.1 with `threads` worker threads, at `port` (0 = a free port).
+  explicit FaultServer(int threads = 32, int port = 0);
   ~FaultServer();
   FaultServer(const FaultServer&) = delete;
   FaultServer& operator=(const FaultServer&) = delete;
@@ -47,6 +55,15 @@ class FaultServer {
   std::size_t peak_in_flight() const noexcept { return peak_.load(); }
   void reset_counts();
 
+  /// Turns the switch `name` of the switch/<name>/<inner> mode on or off.
+  void set_switch(const std::string& name, bool on);
+  /// Stops the server now (idempotent; the destructor calls it).
+  void stop();
+  /// Stops the server (from its own thread) right after it answered its n-th request.
+  void stop_after(std::size_t n);
+  /// Blocks until the server has stopped (after stop() or stop_after()).
+  void wait_stopped();
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
@@ -54,6 +71,7 @@ class FaultServer {
   std::atomic<std::size_t> total_{0};
   std::atomic<std::size_t> in_flight_{0};
   std::atomic<std::size_t> peak_{0};
+  std::atomic<std::size_t> stop_after_{0};
   std::thread thread_;
 };
 
