@@ -3,7 +3,9 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
@@ -97,6 +99,110 @@ struct FaultServer::Impl {
   std::map<std::string, std::size_t> flaky_seen;  // (mode + body) -> failures served
   std::map<std::string, bool> switches;           // switch/<name>: on unless set off
   std::mutex stop_mutex;
+  // The Batch API emulation.
+  struct Batch {
+    std::string id, mode, input_file_id, endpoint, window, status = "validating";
+    std::string output_file_id, error_file_id;
+    std::size_t polls = 0, total = 0, completed = 0, failed = 0;
+  };
+  std::map<std::string, std::string> files;  // id -> content
+  std::map<std::string, Batch> batches;
+  std::vector<std::string> batch_order;  // creation order
+  std::set<std::string> failed_once;     // batch_errors: custom_ids failed already
+  std::size_t next_file = 0, next_batch = 0;
+  std::size_t polls_to_finish = 2;
+  std::size_t max_batch_requests = 0;
+
+  nlohmann::json batch_json(const Batch& b) const {
+    nlohmann::json j = {
+        {"id", b.id},
+        {"object", "batch"},
+        {"endpoint", b.endpoint},
+        {"input_file_id", b.input_file_id},
+        {"completion_window", b.window},
+        {"status", b.status},
+        {"created_at", 1},
+        {"request_counts", {{"total", b.total}, {"completed", b.completed}, {"failed", b.failed}}}};
+    j["output_file_id"] =
+        b.output_file_id.empty() ? nlohmann::json() : nlohmann::json(b.output_file_id);
+    j["error_file_id"] =
+        b.error_file_id.empty() ? nlohmann::json() : nlohmann::json(b.error_file_id);
+    return j;
+  }
+
+  /// Runs a batch to its end (under mutex): writes its output and error files.
+  void finish(Batch& b) {
+    const auto mode = split(b.mode);
+    const std::string m = mode.empty() ? "ok" : mode[0];
+    if (m == "batch_fail") {
+      b.status = "failed";
+      return;
+    }
+    const std::size_t k = mode.size() > 1 ? std::stoul(mode[1]) : 0;
+    std::string out, err;
+    std::size_t index = 0;
+    std::istringstream in(files[b.input_file_id]);
+    std::string text;
+    while (std::getline(in, text)) {
+      if (text.empty()) continue;
+      ++index;
+      const nlohmann::json line = nlohmann::json::parse(text, nullptr, false);
+      if (line.is_discarded()) continue;
+      const std::string cid = line.value("custom_id", std::string());
+      std::string endpoint = line.value("url", std::string("/v1/chat/completions"));
+      if (endpoint.rfind("/v1/", 0) == 0) endpoint = endpoint.substr(4);
+      const std::string rid = "req_" + b.id + "_" + std::to_string(index);
+      if (m == "batch_expire" && index > k) {
+        err += nlohmann::json{{"id", rid},
+                              {"custom_id", cid},
+                              {"response", nullptr},
+                              {"error",
+                               {{"code", "batch_expired"},
+                                {"message", "not executed before the completion window ended"}}}}
+                   .dump() +
+               "\n";
+        ++b.failed;
+        continue;
+      }
+      if (m == "batch_errors" && k && index % k == 0 && failed_once.insert(cid).second) {
+        err +=
+            nlohmann::json{
+                {"id", rid},
+                {"custom_id", cid},
+                {"response",
+                 {{"status_code", 500},
+                  {"request_id", rid},
+                  {"body", {{"error", {{"message", "injected"}, {"type", "server_error"}}}}}}},
+                {"error", nullptr}}
+                .dump() +
+            "\n";
+        ++b.failed;
+        continue;
+      }
+      const std::string body = line.contains("body") ? line["body"].dump() : std::string("{}");
+      out +=
+          nlohmann::json{
+              {"id", rid},
+              {"custom_id", cid},
+              {"response",
+               {{"status_code", 200},
+                {"request_id", rid},
+                {"body", nlohmann::json::parse(ok_body(endpoint, body, m == "likert"))}}},
+              {"error", nullptr}}
+              .dump() +
+          "\n";
+      ++b.completed;
+    }
+    b.status = m == "batch_expire" ? "expired" : "completed";
+    if (!out.empty()) {
+      b.output_file_id = "file-out-" + b.id;
+      files[b.output_file_id] = out;
+    }
+    if (!err.empty()) {
+      b.error_file_id = "file-err-" + b.id;
+      files[b.error_file_id] = err;
+    }
+  }
 };
 
 FaultServer::FaultServer(int threads, int port) : impl_(std::make_unique<Impl>()) {
@@ -206,6 +312,88 @@ FaultServer::FaultServer(int threads, int port) : impl_(std::make_unique<Impl>()
       error(400, "unknown fault mode '" + mode_path + "'");
     }
   };
+  // The Batch API: files and batches.
+  auto json_reply = [](httplib::Response& res, int status, const nlohmann::json& j) {
+    res.status = status;
+    res.set_content(j.dump(), "application/json");
+  };
+  srv.Post(
+      R"(/(.*)/v1/files)", [this, json_reply](const httplib::Request& req, httplib::Response& res) {
+        if (!req.has_file("file") || req.get_file_value("purpose").content != "batch")
+          return json_reply(res, 400, {{"error", {{"message", "need file and purpose=batch"}}}});
+        const auto& f = req.get_file_value("file");
+        std::lock_guard lock(impl_->mutex);
+        const std::string id = "file-" + std::to_string(++impl_->next_file);
+        impl_->files[id] = f.content;
+        ++files_uploaded_;
+        json_reply(res, 200,
+                   {{"id", id},
+                    {"object", "file"},
+                    {"bytes", f.content.size()},
+                    {"purpose", "batch"},
+                    {"filename", f.filename}});
+      });
+  srv.Get(R"(/(.*)/v1/files/([^/]+)/content)",
+          [this](const httplib::Request& req, httplib::Response& res) {
+            std::lock_guard lock(impl_->mutex);
+            auto it = impl_->files.find(req.matches[2]);
+            if (it == impl_->files.end()) {
+              res.status = 404;
+              return;
+            }
+            res.set_content(it->second, "application/jsonl");
+          });
+  srv.Post(R"(/(.*)/v1/batches)", [this, json_reply](const httplib::Request& req,
+                                                     httplib::Response& res) {
+    const nlohmann::json j = nlohmann::json::parse(req.body, nullptr, false);
+    if (j.is_discarded() || !j.contains("input_file_id"))
+      return json_reply(res, 400, {{"error", {{"message", "need input_file_id"}}}});
+    std::lock_guard lock(impl_->mutex);
+    const std::string file = j["input_file_id"].get<std::string>();
+    auto it = impl_->files.find(file);
+    if (it == impl_->files.end())
+      return json_reply(res, 404, {{"error", {{"message", "no such file"}}}});
+    const auto lines =
+        static_cast<std::size_t>(std::count(it->second.begin(), it->second.end(), '\n'));
+    if (impl_->max_batch_requests && lines > impl_->max_batch_requests)
+      return json_reply(res, 400, {{"error", {{"message", "too many requests in one batch"}}}});
+    Impl::Batch b;
+    b.id = "batch_" + std::to_string(++impl_->next_batch);
+    b.mode = req.matches[1];
+    b.input_file_id = file;
+    b.endpoint = j.value("endpoint", std::string());
+    b.window = j.value("completion_window", std::string());
+    b.total = lines;
+    impl_->batches[b.id] = b;
+    impl_->batch_order.push_back(b.id);
+    ++batches_created_;
+    json_reply(res, 200, impl_->batch_json(b));
+  });
+  srv.Get(R"(/(.*)/v1/batches)",
+          [this, json_reply](const httplib::Request&, httplib::Response& res) {
+            std::lock_guard lock(impl_->mutex);
+            nlohmann::json data = nlohmann::json::array();
+            for (auto it = impl_->batch_order.rbegin(); it != impl_->batch_order.rend(); ++it)
+              data.push_back(impl_->batch_json(impl_->batches[*it]));
+            json_reply(res, 200, {{"object", "list"}, {"data", data}, {"has_more", false}});
+          });
+  srv.Get(R"(/(.*)/v1/batches/([^/]+))",
+          [this, json_reply](const httplib::Request& req, httplib::Response& res) {
+            std::lock_guard lock(impl_->mutex);
+            auto it = impl_->batches.find(req.matches[2]);
+            if (it == impl_->batches.end())
+              return json_reply(res, 404, {{"error", {{"message", "no such batch"}}}});
+            Impl::Batch& b = it->second;
+            if (b.status == "validating" || b.status == "in_progress") {
+              ++b.polls;
+              if (b.polls >= impl_->polls_to_finish)
+                impl_->finish(b);
+              else
+                b.status = "in_progress";
+            }
+            json_reply(res, 200, impl_->batch_json(b));
+          });
+
   const char* pattern = R"(/(.*)/v1/(chat/completions|completions|embeddings|models))";
   srv.Post(pattern, handler);
   srv.Get(pattern, handler);
@@ -232,6 +420,13 @@ void FaultServer::wait_stopped() {
 }
 
 void FaultServer::stop_after(std::size_t n) { stop_after_ = n; }
+
+void FaultServer::set_batch_behaviour(std::size_t polls_to_finish,
+                                      std::size_t max_requests_per_batch) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->polls_to_finish = polls_to_finish;
+  impl_->max_batch_requests = max_requests_per_batch;
+}
 
 void FaultServer::set_switch(const std::string& name, bool on) {
   std::lock_guard lock(impl_->mutex);
