@@ -1,11 +1,17 @@
 // `popalign administer`: administer a questionnaire to personas through an OpenAI-compatible
 // server, with a persistent cache, resume and a dry run. See docs/administer.md.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <fmt/core.h>
 
@@ -13,6 +19,7 @@
 #include <popalign/administer/prompts.hpp>
 #include <popalign/core/error.hpp>
 #include <popalign/io/persona_record.hpp>
+#include <popalign/llm/fleet.hpp>
 #include <popalign/llm/usage_meter.hpp>
 #include <popalign/psychometrics/instrument.hpp>
 
@@ -28,12 +35,15 @@ namespace llm = popalign::llm;
 struct Opts {
   std::string personas;
   std::string instrument;
-  std::string base_url;
+  std::vector<std::string> base_url;
+  std::string endpoints;
+  double progress_every = -1;  // seconds; < 0 = 2 on a terminal, off otherwise
   std::string model;
   std::string mode = "generate";
   std::string prompt_template;
   std::size_t concurrency = 8;
   std::string cache;
+  std::size_t cache_commit_rows = 1;
   std::uint64_t seed = 0;
   std::string api_key_env = "OPENAI_API_KEY";
   int max_retries = 2;
@@ -81,6 +91,92 @@ void print_estimate(const Opts& o, const adm::AdministerEstimate& est, std::size
                est.example.user);
   }
 }
+
+/// Prints progress every `every` seconds on its own thread: personas done, requests per
+/// second and ETA overall, and for a fleet each endpoint's rate, share, slots in use, state and
+/// ETA for its share of the remaining work.
+class ProgressPrinter {
+ public:
+  ProgressPrinter(double every, const std::atomic<double>& fraction, const llm::UsageMeter& meter,
+                  const llm::FleetBackend* fleet)
+      : every_(every), fraction_(fraction), meter_(meter), fleet_(fleet) {
+    if (every_ > 0) thread_ = std::thread([this] { loop(); });
+  }
+  ~ProgressPrinter() { stop(); }
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopped_) return;
+      stopped_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void loop() {
+    using clock = std::chrono::steady_clock;
+    auto t0 = clock::now();
+    const double f0 = fraction_.load();
+    std::uint64_t last_requests = 0;
+    std::vector<std::uint64_t> last_sent;
+    auto last_t = t0;
+    std::unique_lock lock(mutex_);
+    while (!cv_.wait_for(lock, std::chrono::duration<double>(every_), [&] { return stopped_; })) {
+      const auto now = clock::now();
+      const double dt = std::chrono::duration<double>(now - last_t).count();
+      const double elapsed = std::chrono::duration<double>(now - t0).count();
+      last_t = now;
+      const double f = fraction_.load();
+      const std::uint64_t requests = meter_.report().total.requests;
+      const double rate = dt > 0 ? static_cast<double>(requests - last_requests) / dt : 0.0;
+      last_requests = requests;
+      // ETA from the personas' fraction done since the start of this run.
+      const double eta = f > f0 && elapsed > 0 ? (1.0 - f) * elapsed / (f - f0) : -1.0;
+      std::string line = fmt::format(
+          "popalign administer: {:5.1f}% of personas, {} requests, "
+          "{:.0f} req/s, ETA {}",
+          100.0 * f, requests, rate, format_eta(eta));
+      if (fleet_) {
+        const auto stats = fleet_->stats();
+        last_sent.resize(stats.size(), 0);
+        std::uint64_t total_sent = 0;
+        for (const auto& s : stats) total_sent += s.sent;
+        for (std::size_t i = 0; i < stats.size(); ++i) {
+          const auto& s = stats[i];
+          const double r = dt > 0 ? static_cast<double>(s.sent - last_sent[i]) / dt : 0.0;
+          last_sent[i] = s.sent;
+          const double share =
+              total_sent ? static_cast<double>(s.sent) / static_cast<double>(total_sent) : 0.0;
+          // This endpoint's share of the remaining requests at its current rate.
+          const double remaining =
+              f > f0 ? static_cast<double>(requests) * (1.0 - f) / (f - f0) : -1.0;
+          const double ep_eta = remaining >= 0 && r > 0 ? remaining * share / r : -1.0;
+          line += fmt::format(
+              "\n  {}: {:.0f} req/s, {:.0f}% of requests, {}/{} in flight, "
+              "{} failed, {}, ETA {}",
+              s.url, r, 100.0 * share, s.in_flight, s.max_in_flight, s.failed,
+              s.healthy ? "up" : "taken out", format_eta(ep_eta));
+        }
+      }
+      std::cerr << line << "\n" << std::flush;
+    }
+  }
+  static std::string format_eta(double s) {
+    if (s < 0) return "?";
+    const auto t = static_cast<long long>(s + 0.5);
+    return fmt::format("{}:{:02}:{:02}", t / 3600, (t / 60) % 60, t % 60);
+  }
+
+  double every_;
+  const std::atomic<double>& fraction_;
+  const llm::UsageMeter& meter_;
+  const llm::FleetBackend* fleet_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stopped_ = false;
+  std::thread thread_;
+};
 
 int run(const Opts& o) {
   adm::AdministerOptions options;
@@ -139,17 +235,25 @@ int run(const Opts& o) {
     return 0;
   }
 
-  if (o.base_url.empty()) throw popalign::InvalidArgument("--base-url", "is required");
+  if (o.base_url.empty() && o.endpoints.empty())
+    throw popalign::InvalidArgument("--base-url", "is required (or --endpoints FILE)");
   popalign::cli::LlmHttpFlags flags;
-  flags.base_url = o.base_url;
+  if (o.base_url.size() == 1) flags.base_url = o.base_url.front();
+  flags.base_urls = o.base_url;
+  flags.endpoints_file = o.endpoints;
   flags.model = o.model;
   flags.api_key_env = o.api_key_env;
   flags.cache = o.cache;
+  flags.cache_commit_rows = o.cache_commit_rows;
   flags.timeout_seconds = o.timeout;
   flags.concurrency = o.concurrency;
   flags.attempts = o.http_attempts;
   flags.seed = o.seed;
-  const std::shared_ptr<llm::LlmBackend> backend = popalign::cli::make_llm_backend(flags, cancel);
+  const popalign::cli::LlmStack stack = popalign::cli::make_llm_stack(flags, cancel);
+  const std::shared_ptr<llm::LlmBackend> backend = stack.backend;
+  // A fleet takes as many requests at once as its endpoints' capacities add up to.
+  if (stack.fleet)
+    options.parallel_chunks = static_cast<int>(std::min<std::size_t>(stack.in_flight, 4096));
   llm::MeterOptions meter_options;
   if (o.prompt_price || o.completion_price)
     meter_options.default_price =
@@ -157,12 +261,13 @@ int run(const Opts& o) {
   auto meter = std::make_shared<llm::UsageMeter>(backend, meter_options);
 
   const bool tty = popalign::cli::stderr_is_terminal();
-  if (tty) {
-    options.execution.progress = [](std::string_view, double f) {
-      std::cerr << fmt::format("\rpopalign administer: {:5.1f}%", 100.0 * f) << std::flush;
-      return false;
-    };
-  }
+  const double every = o.progress_every >= 0 ? o.progress_every : (tty ? 2.0 : 0.0);
+  std::atomic<double> fraction{0.0};
+  options.execution.progress = [&fraction](std::string_view, double f) {
+    fraction = f;
+    return false;
+  };
+  ProgressPrinter printer(every, fraction, *meter, stack.fleet.get());
 
   // SIGINT / SIGTERM: stop cleanly (finished personas are written; rerun to resume).
   adm::AdministerFileReport report;
@@ -170,17 +275,27 @@ int run(const Opts& o) {
     const popalign::cli::CancelOnSignal on_signal(cancel);
     report = adm::administer_file(*meter, instrument, options, fo);
   } catch (...) {
-    if (tty) std::cerr << "\n";
+    printer.stop();
     std::cerr << "popalign administer: usage so far: " << meter->report().summary() << "\n";
+    if (stack.fleet)
+      std::cerr << "popalign administer: by endpoint:\n"
+                << llm::fleet_summary(stack.fleet->stats(), o.prompt_price.value_or(0),
+                                      o.completion_price.value_or(0));
     throw;
   }
-  if (tty) std::cerr << "\n";
+  printer.stop();
   std::cerr << fmt::format(
       "popalign administer: {} personas ({} skipped lines), {} already done, {} written to {}; "
       "{} calls ({} from cache), {} missing answers\n",
       report.personas, report.malformed, report.already_done, report.written, o.out, report.calls,
       report.cached_calls, report.missing_answers);
   std::cerr << "popalign administer: usage: " << meter->report().summary() << "\n";
+  if (stack.fleet)
+    std::cerr << "popalign administer: by endpoint (" << stack.retry->retries()
+              << " requests retried after a backoff, " << stack.fleet->reroutes()
+              << " re-sent to another endpoint):\n"
+              << llm::fleet_summary(stack.fleet->stats(), o.prompt_price.value_or(0),
+                                    o.completion_price.value_or(0));
   return 0;
 }
 
@@ -195,7 +310,16 @@ popalign::cli::CommandRegistrar registrar{
                      "Instrument JSON file, or a shipped name (ipip50, mini_ipip, neo120, ...)")
           ->required();
       sub.add_option("--base-url", o->base_url,
-                     "OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1");
+                     "OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1; repeat it for a "
+                     "fleet (each server takes up to --concurrency requests)")
+          ->take_all()
+          ->allow_extra_args(false);
+      sub.add_option("--endpoints", o->endpoints,
+                     "Endpoints file of a fleet (JSON or CSV: url, model, api_key_env, "
+                     "max_in_flight, weight), see docs/llm.md");
+      sub.add_option("--progress-every", o->progress_every,
+                     "Seconds between progress lines (rate and ETA, per endpoint for a fleet); "
+                     "0 = off (default: 2 on a terminal, off otherwise)");
       sub.add_option("--model", o->model, "Model name sent with every request")->required();
       sub.add_option("--mode", o->mode, "generate | logprobs | batch")
           ->check(CLI::IsMember({"generate", "logprobs", "batch"}));
@@ -206,6 +330,11 @@ popalign::cli::CommandRegistrar registrar{
           ->check(CLI::Range(std::size_t{1}, std::size_t{1024}));
       sub.add_option("--cache", o->cache,
                      "SQLite cache of answers: a rerun or resume pays nothing for finished calls");
+      sub.add_option("--cache-commit-rows", o->cache_commit_rows,
+                     "Answers per cache transaction (default 1: each stored on arrival, so a "
+                     "killed run repeats no finished call; more: fewer commits, a kill -9 loses "
+                     "up to that many or 1 s of answers)")
+          ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
       sub.add_option("--seed", o->seed, "Seed for item order and request seeds");
       sub.add_option("--api-key-env", o->api_key_env,
                      "Environment variable holding the API key (never logged or cached)");

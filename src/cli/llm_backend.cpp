@@ -18,28 +18,78 @@ extern "C" void popalign_cli_cancel_on_signal(int) {
   if (g_signal_token) g_signal_token->cancel();
 }
 
-std::shared_ptr<llm::LlmBackend> make_llm_backend(const LlmHttpFlags& flags,
-                                                  const CancellationToken& cancel) {
+bool is_fleet(const LlmHttpFlags& flags) {
+  return flags.base_urls.size() > 1 || !flags.endpoints_file.empty();
+}
+
+LlmStack make_llm_stack(const LlmHttpFlags& flags, const CancellationToken& cancel) {
   llm::OpenAiOptions http;
-  http.base_url = flags.base_url;
+  http.base_url = flags.base_urls.size() == 1 ? flags.base_urls.front() : flags.base_url;
   http.model = flags.model;
   http.api_key_env = flags.api_key_env;
   http.max_in_flight = flags.concurrency;
   http.total_timeout =
       std::chrono::milliseconds(static_cast<long long>(flags.timeout_seconds * 1000));
   http.cancel = cancel;
-  std::shared_ptr<llm::LlmBackend> backend = std::make_shared<llm::OpenAiBackend>(http);
+  LlmStack stack;
+  std::shared_ptr<llm::LlmBackend> backend;
+  if (is_fleet(flags)) {
+    llm::FleetOptions fo;
+    fo.model = flags.model;
+    fo.http = http;
+    fo.cancel = cancel;
+    llm::FleetEndpoint defaults;
+    defaults.api_key_env = flags.api_key_env;
+    defaults.max_in_flight = flags.concurrency;
+    for (const std::string& url : flags.base_urls) {
+      llm::FleetEndpoint e = defaults;
+      e.url = url;
+      try {
+        e.validate();
+      } catch (const InvalidArgument& ex) {
+        throw InvalidArgument("--base-url", ex.what());
+      }
+      fo.endpoints.push_back(std::move(e));
+    }
+    if (!flags.endpoints_file.empty())
+      for (auto& e : llm::read_endpoints_file(flags.endpoints_file, defaults))
+        fo.endpoints.push_back(std::move(e));
+    for (std::size_t i = 0; i < fo.endpoints.size(); ++i)
+      for (std::size_t k = 0; k < i; ++k)
+        if (fo.endpoints[i].url == fo.endpoints[k].url &&
+            fo.endpoints[i].api_key_env == fo.endpoints[k].api_key_env)
+          throw InvalidArgument("--base-url",
+                                fo.endpoints[i].url + " is given twice (--base-url / --endpoints)");
+    stack.fleet = std::make_shared<llm::FleetBackend>(std::move(fo));
+    stack.in_flight = stack.fleet->capacity();
+    backend = stack.fleet;
+  } else {
+    backend = std::make_shared<llm::OpenAiBackend>(http);
+    stack.in_flight = flags.concurrency;
+  }
   llm::RetryOptions retry;
   retry.max_attempts = flags.attempts;
   retry.seed = flags.seed;
   retry.cancel = cancel;
-  backend = std::make_shared<llm::RetryBackend>(backend, retry);
+  stack.retry = std::make_shared<llm::RetryBackend>(backend, retry);
+  backend = stack.retry;
   if (!flags.cache.empty()) {
     llm::CacheOptions cache;
     cache.path = flags.cache;
+    // 1 (the default): every answer is committed when it arrives, so a killed run repeats no
+    // completed call. More: one transaction per that many answers or per second (a kill -9
+    // loses at most those, which the rerun asks again).
+    cache.commit_rows = flags.cache_commit_rows;
+    cache.commit_interval = std::chrono::seconds(1);
     backend = std::make_shared<llm::CachedBackend>(backend, cache);
   }
-  return backend;
+  stack.backend = backend;
+  return stack;
+}
+
+std::shared_ptr<llm::LlmBackend> make_llm_backend(const LlmHttpFlags& flags,
+                                                  const CancellationToken& cancel) {
+  return make_llm_stack(flags, cancel).backend;
 }
 
 CancelOnSignal::CancelOnSignal(CancellationToken& token) {

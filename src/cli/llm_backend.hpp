@@ -1,15 +1,24 @@
 #pragma once
-// What the LLM-calling commands (administer, make-pairs / train-embedder --descriptions) share:
+// What the LLM-calling commands (administer, mine, train-embedder --descriptions) share:
 // the HTTP stack OpenAiBackend -> RetryBackend -> CachedBackend (when a cache file is given),
 // and SIGINT / SIGTERM turned into a cancellation while the calls run (finished answers are in
 // the cache and the output files; a rerun resumes).
+//
+// A fleet: with several base URLs (--base-url repeated) or an endpoints file (--endpoints), the
+// innermost backend is an llm::FleetBackend over one OpenAiBackend per endpoint (least-loaded
+// routing, endpoints taken out and probed back in, failover); RetryBackend and the cache wrap
+// it unchanged, and the cache key is the role's --model whatever endpoint answered.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
 
+#include <vector>
+
 #include <popalign/core/execution.hpp>
 #include <popalign/llm/backend.hpp>
+#include <popalign/llm/fleet.hpp>
+#include <popalign/llm/retry.hpp>
 
 namespace popalign::cli {
 
@@ -22,11 +31,34 @@ struct LlmHttpFlags {
   std::size_t concurrency = 4;   ///< transfers in flight
   int attempts = 5;              ///< HTTP attempts per call (RetryBackend)
   std::uint64_t seed = 0;        ///< RetryBackend's jitter stream
+  /// Several servers for the role: used instead of base_url when it has 2 or more entries (one
+  /// entry is the same as base_url). Each endpoint takes up to `concurrency` requests.
+  std::vector<std::string> base_urls;
+  /// Endpoints file (JSON or CSV, see llm::read_endpoints_file); its entries come after
+  /// base_urls. Missing fields default to --model, --api-key-env and --concurrency.
+  std::string endpoints_file;
+  /// Cache answers per SQLite transaction (llm::CacheOptions::commit_rows); 1 = each on arrival.
+  std::size_t cache_commit_rows = 1;
 };
 
-/// The backend stack; `cancel` stops transfers in flight and retry waits.
+/// The stack and the parts a command reports on.
+struct LlmStack {
+  std::shared_ptr<llm::LlmBackend> backend;  ///< outermost (cache, or retry)
+  std::shared_ptr<llm::FleetBackend> fleet;  ///< the fleet, when there are several endpoints
+  std::shared_ptr<llm::RetryBackend> retry;
+  std::size_t in_flight = 1;  ///< requests the stack takes at once (a fleet: its capacity)
+};
+
+/// The backend stack; `cancel` stops transfers in flight and retry waits. Throws
+/// InvalidArgument naming --base-url / --endpoints, ParseError naming the endpoints file's line.
+LlmStack make_llm_stack(const LlmHttpFlags& flags, const CancellationToken& cancel);
+
+/// make_llm_stack(flags, cancel).backend
 std::shared_ptr<llm::LlmBackend> make_llm_backend(const LlmHttpFlags& flags,
                                                   const CancellationToken& cancel);
+
+/// True when the flags name more than one endpoint or an endpoints file.
+bool is_fleet(const LlmHttpFlags& flags);
 
 /// While alive, SIGINT and SIGTERM cancel `token` (one at a time per process).
 class CancelOnSignal {

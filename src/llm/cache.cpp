@@ -3,7 +3,9 @@
 
 #include <chrono>
 #include <mutex>
+#include <tuple>
 #include <unordered_map>
+#include <vector>
 
 #include <popalign/llm/cache.hpp>
 
@@ -14,6 +16,8 @@ namespace popalign::llm {
 void CacheOptions::validate() const {
   check_argument(!path.empty(), "path", "the cache needs a database file path");
   check_argument(busy_timeout.count() >= 0, "busy_timeout", "must be >= 0 ms");
+  check_argument(commit_rows >= 1, "commit_rows", "must be >= 1");
+  check_argument(commit_interval.count() >= 0, "commit_interval", "must be >= 0 seconds");
 }
 
 struct CachedBackend::Impl {
@@ -24,6 +28,10 @@ struct CachedBackend::Impl {
   sqlite3_stmt* insert = nullptr;
   sqlite3_stmt* count = nullptr;
   CacheStats stats;
+  // Answers not committed yet (commit_rows > 1), in arrival order, and their index by key.
+  std::vector<std::tuple<std::string, std::string, std::string>> pending;
+  std::unordered_map<std::string, Response> pending_by_key;
+  std::chrono::steady_clock::time_point first_pending{};
 
   [[noreturn]] void fail(const std::string& what) const {
     throw IoError(options.path, what + ": " + (db ? sqlite3_errmsg(db) : "cannot open"));
@@ -79,9 +87,23 @@ struct CachedBackend::Impl {
     if (db) sqlite3_close(db);
     db = nullptr;
   }
-  ~Impl() { close(); }
+  ~Impl() {
+    try {
+      commit_pending();
+    } catch (...) {  // a destructor must not throw; the answers are asked again next time
+    }
+    close();
+  }
 
   std::optional<Response> get(const std::string& key) {
+    if (!pending_by_key.empty()) {
+      auto it = pending_by_key.find(key);
+      if (it != pending_by_key.end()) {
+        Response r = it->second;
+        r.from_cache = true;
+        return r;
+      }
+    }
     sqlite3_reset(select);
     sqlite3_bind_text(select, 1, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
     const int rc = sqlite3_step(select);
@@ -100,7 +122,33 @@ struct CachedBackend::Impl {
     }
   }
 
-  void put(const std::vector<std::tuple<std::string, std::string, std::string>>& rows) {
+  /// Queues rows (with their responses, for lookups until committed) and commits when
+  /// commit_rows are pending or the oldest is older than commit_interval.
+  void put(std::vector<std::tuple<std::string, std::string, std::string>>&& rows,
+           std::vector<Response>&& responses) {
+    const auto now = std::chrono::steady_clock::now();
+    if (options.commit_rows <= 1) {
+      commit(rows);
+      return;
+    }
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (pending.empty()) first_pending = now;
+      if (!pending_by_key.emplace(std::get<0>(rows[i]), std::move(responses[i])).second) continue;
+      pending.push_back(std::move(rows[i]));
+    }
+    if (pending.size() >= options.commit_rows ||
+        (!pending.empty() && now - first_pending >= options.commit_interval))
+      commit_pending();
+  }
+
+  void commit_pending() {
+    if (pending.empty()) return;
+    commit(pending);
+    pending.clear();
+    pending_by_key.clear();
+  }
+
+  void commit(const std::vector<std::tuple<std::string, std::string, std::string>>& rows) {
     if (rows.empty()) return;
     exec("BEGIN IMMEDIATE");
     try {
@@ -164,8 +212,14 @@ std::optional<Response> CachedBackend::lookup(const Request& request) {
   return impl_->get(k);
 }
 
+void CachedBackend::flush() {
+  std::lock_guard lock(impl_->mutex);
+  impl_->commit_pending();
+}
+
 std::uint64_t CachedBackend::size() {
   std::lock_guard lock(impl_->mutex);
+  impl_->commit_pending();
   sqlite3_reset(impl_->count);
   if (sqlite3_step(impl_->count) != SQLITE_ROW) impl_->fail("SQLite count");
   const auto n = static_cast<std::uint64_t>(sqlite3_column_int64(impl_->count, 0));
@@ -220,15 +274,18 @@ std::vector<Outcome> CachedBackend::complete(std::span<const Request> batch) {
                          " outcomes for " + std::to_string(to_send.size()) + " requests");
     if (impl_->options.write) {
       std::vector<std::tuple<std::string, std::string, std::string>> rows;
+      std::vector<Response> responses;
+      const bool keep = impl_->options.commit_rows > 1;
       for (std::size_t m = 0; m < out.size(); ++m) {
         if (!out[m].ok()) continue;  // never store a failure
         const std::size_t i = miss_first[m];
         Response stored = out[m].value();
         stored.from_cache = false;
         rows.emplace_back(keys[i], std::move(canonical[i]), response_to_json(stored));
+        if (keep) responses.push_back(std::move(stored));
       }
       std::lock_guard lock(impl_->mutex);
-      impl_->put(rows);
+      impl_->put(std::move(rows), std::move(responses));
     }
     for (std::size_t i = 0; i < n; ++i)
       if (!slots[i]) slots[i].emplace(out[miss_of[i]]);

@@ -480,6 +480,22 @@ std::vector<Outcome> OpenAiBackend::complete(std::span<const Request> batch) {
   return out;
 }
 
+std::string OpenAiBackend::request_body(const Request& request) const {
+  request.validate();
+  return impl_->request_body(request);
+}
+
+std::string OpenAiBackend::request_path(const Request& request) {
+  return request.prompt.empty() ? "/chat/completions" : "/completions";
+}
+
+Outcome OpenAiBackend::parse_response_body(std::string_view body, const Request& request) const {
+  HttpResult h;
+  h.status = 200;
+  h.body = std::string(body);
+  return impl_->parse_completion(h, request.prompt.empty());
+}
+
 std::vector<ModelInfo> OpenAiBackend::list_models() {
   const auto results = impl_->run({HttpCall{false, impl_->root + "/models", {}}});
   const HttpResult& h = results.front();

@@ -72,6 +72,45 @@ TEST_F(CacheTest, NeverStoresAFailure) {
   EXPECT_EQ(cache.size(), 1u);
 }
 
+TEST_F(CacheTest, BatchedCommits) {
+  auto inner = std::make_shared<TestDoubleBackend>();
+  CacheOptions o = options();
+  o.commit_rows = 3;
+  o.commit_interval = std::chrono::hours(1);
+  auto cache = std::make_unique<CachedBackend>(inner, o);
+  CachedBackend other(inner, options());  // a second connection sees only committed rows
+  ASSERT_TRUE(complete_one(*cache, chat("a", 1)).ok());
+  ASSERT_TRUE(complete_one(*cache, chat("b", 1)).ok());
+  // Pending: served to this object's lookups, not yet in the file.
+  const Outcome again = complete_one(*cache, chat("a", 1));
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again.value().from_cache);
+  EXPECT_EQ(inner->calls(), 2u);
+  EXPECT_FALSE(other.lookup(chat("a", 1)).has_value());
+  // The third new answer commits all three in one transaction.
+  ASSERT_TRUE(complete_one(*cache, chat("c", 1)).ok());
+  EXPECT_TRUE(other.lookup(chat("a", 1)).has_value());
+  EXPECT_TRUE(other.lookup(chat("c", 1)).has_value());
+  EXPECT_EQ(cache->stats().stores, 3u);
+  // flush() and the destructor commit what is pending; the stored response equals the answer.
+  const Outcome d = complete_one(*cache, chat("d", 1));
+  EXPECT_FALSE(other.lookup(chat("d", 1)).has_value());
+  cache->flush();
+  ASSERT_TRUE(other.lookup(chat("d", 1)).has_value());
+  EXPECT_EQ(other.lookup(chat("d", 1))->text, d.value().text);
+  ASSERT_TRUE(complete_one(*cache, chat("e", 1)).ok());
+  cache.reset();
+  EXPECT_TRUE(other.lookup(chat("e", 1)).has_value());
+  EXPECT_EQ(other.size(), 5u);
+  // The interval: a pending answer older than commit_interval is committed at the next call.
+  o.commit_interval = std::chrono::duration<double>(0);
+  CachedBackend quick(inner, o);
+  ASSERT_TRUE(complete_one(quick, chat("f", 1)).ok());
+  EXPECT_TRUE(other.lookup(chat("f", 1)).has_value());
+  o.commit_rows = 0;
+  EXPECT_THROW(CachedBackend(inner, o), InvalidArgument);
+}
+
 TEST_F(CacheTest, MixedBatchAndDuplicates) {
   auto inner = std::make_shared<TestDoubleBackend>();
   CachedBackend cache(inner, options());

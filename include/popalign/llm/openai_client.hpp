@@ -34,6 +34,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -97,6 +98,14 @@ class OpenAiBackend final : public LlmBackend {
   /// policy). An empty `texts` gives a 0x0 matrix without a call. Rows have the server's
   /// dimension; a server answering with ragged dimensions is an invalid_response.
   RowMatrix<float> embeddings(const std::vector<std::string>& texts, const std::string& model = "");
+
+  /// The JSON body complete() posts for `request` (validated; its model filled from options),
+  /// and the path it goes to: "/chat/completions" or "/completions" (the Batch API's "url").
+  std::string request_body(const Request& request) const;
+  static std::string request_path(const Request& request);
+  /// Reads a 2xx response body of that path as complete() does (the same Outcome, failures
+  /// included), for answers that arrive another way (the Batch API's output file).
+  Outcome parse_response_body(std::string_view body, const Request& request) const;
 
   const OpenAiOptions& options() const noexcept;
   /// The resolved API root, e.g. "http://127.0.0.1:18457/v1".

@@ -3,7 +3,9 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
@@ -22,7 +24,17 @@ std::vector<std::string> split(const std::string& s) {
   return out;
 }
 
-std::string ok_body(const std::string& endpoint, const std::string& request_body) {
+std::uint64_t fnv1a(const std::string& s) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+std::string ok_body(const std::string& endpoint, const std::string& request_body,
+                    bool likert = false) {
   using nlohmann::json;
   const json req = json::parse(request_body, nullptr, false);
   if (endpoint == "models")
@@ -55,7 +67,11 @@ std::string ok_body(const std::string& endpoint, const std::string& request_body
       last = req["messages"].back().value("content", std::string());
   }
   const std::string model = req.is_discarded() ? "fault-model" : req.value("model", "fault-model");
-  const std::string text = "echo: " + last;
+  std::string text = "echo: " + last;
+  if (likert) {
+    const std::string seed = !req.is_discarded() && req.contains("seed") ? req["seed"].dump() : "";
+    text = std::to_string(1 + fnv1a(last + "|" + seed) % 5);
+  }
   const json usage = {{"prompt_tokens", 1 + static_cast<int>(last.size() / 4)},
                       {"completion_tokens", 3},
                       {"total_tokens", 4 + static_cast<int>(last.size() / 4)}};
@@ -81,12 +97,118 @@ struct FaultServer::Impl {
   mutable std::mutex mutex;
   std::map<std::string, std::size_t> hits;
   std::map<std::string, std::size_t> flaky_seen;  // (mode + body) -> failures served
+  std::map<std::string, bool> switches;           // switch/<name>: on unless set off
+  std::mutex stop_mutex;
+  // The Batch API emulation.
+  struct Batch {
+    std::string id, mode, input_file_id, endpoint, window, status = "validating";
+    std::string output_file_id, error_file_id;
+    std::size_t polls = 0, total = 0, completed = 0, failed = 0;
+  };
+  std::map<std::string, std::string> files;  // id -> content
+  std::map<std::string, Batch> batches;
+  std::vector<std::string> batch_order;  // creation order
+  std::set<std::string> failed_once;     // batch_errors: custom_ids failed already
+  std::size_t next_file = 0, next_batch = 0;
+  std::size_t polls_to_finish = 2;
+  std::size_t max_batch_requests = 0;
+
+  nlohmann::json batch_json(const Batch& b) const {
+    nlohmann::json j = {
+        {"id", b.id},
+        {"object", "batch"},
+        {"endpoint", b.endpoint},
+        {"input_file_id", b.input_file_id},
+        {"completion_window", b.window},
+        {"status", b.status},
+        {"created_at", 1},
+        {"request_counts", {{"total", b.total}, {"completed", b.completed}, {"failed", b.failed}}}};
+    j["output_file_id"] =
+        b.output_file_id.empty() ? nlohmann::json() : nlohmann::json(b.output_file_id);
+    j["error_file_id"] =
+        b.error_file_id.empty() ? nlohmann::json() : nlohmann::json(b.error_file_id);
+    return j;
+  }
+
+  /// Runs a batch to its end (under mutex): writes its output and error files.
+  void finish(Batch& b) {
+    const auto mode = split(b.mode);
+    const std::string m = mode.empty() ? "ok" : mode[0];
+    if (m == "batch_fail") {
+      b.status = "failed";
+      return;
+    }
+    const std::size_t k = mode.size() > 1 ? std::stoul(mode[1]) : 0;
+    std::string out, err;
+    std::size_t index = 0;
+    std::istringstream in(files[b.input_file_id]);
+    std::string text;
+    while (std::getline(in, text)) {
+      if (text.empty()) continue;
+      ++index;
+      const nlohmann::json line = nlohmann::json::parse(text, nullptr, false);
+      if (line.is_discarded()) continue;
+      const std::string cid = line.value("custom_id", std::string());
+      std::string endpoint = line.value("url", std::string("/v1/chat/completions"));
+      if (endpoint.rfind("/v1/", 0) == 0) endpoint = endpoint.substr(4);
+      const std::string rid = "req_" + b.id + "_" + std::to_string(index);
+      if (m == "batch_expire" && index > k) {
+        err += nlohmann::json{{"id", rid},
+                              {"custom_id", cid},
+                              {"response", nullptr},
+                              {"error",
+                               {{"code", "batch_expired"},
+                                {"message", "not executed before the completion window ended"}}}}
+                   .dump() +
+               "\n";
+        ++b.failed;
+        continue;
+      }
+      if (m == "batch_errors" && k && index % k == 0 && failed_once.insert(cid).second) {
+        err +=
+            nlohmann::json{
+                {"id", rid},
+                {"custom_id", cid},
+                {"response",
+                 {{"status_code", 500},
+                  {"request_id", rid},
+                  {"body", {{"error", {{"message", "injected"}, {"type", "server_error"}}}}}}},
+                {"error", nullptr}}
+                .dump() +
+            "\n";
+        ++b.failed;
+        continue;
+      }
+      const std::string body = line.contains("body") ? line["body"].dump() : std::string("{}");
+      out +=
+          nlohmann::json{
+              {"id", rid},
+              {"custom_id", cid},
+              {"response",
+               {{"status_code", 200},
+                {"request_id", rid},
+                {"body", nlohmann::json::parse(ok_body(endpoint, body, m == "likert"))}}},
+              {"error", nullptr}}
+              .dump() +
+          "\n";
+      ++b.completed;
+    }
+    b.status = m == "batch_expire" ? "expired" : "completed";
+    if (!out.empty()) {
+      b.output_file_id = "file-out-" + b.id;
+      files[b.output_file_id] = out;
+    }
+    if (!err.empty()) {
+      b.error_file_id = "file-err-" + b.id;
+      files[b.error_file_id] = err;
+    }
+  }
 };
 
-FaultServer::FaultServer(int threads) : impl_(std::make_unique<Impl>()) {
+FaultServer::FaultServer(int threads, int port) : impl_(std::make_unique<Impl>()) {
   auto& srv = impl_->server;
   srv.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-  srv.set_keep_alive_max_count(1000);
+  srv.set_keep_alive_max_count(1'000'000);
   srv.set_tcp_nodelay(true);  // no Nagle + delayed-ACK stall between headers and body
   auto handler = [this](const httplib::Request& req, httplib::Response& res) {
     ++total_;
@@ -106,7 +228,29 @@ FaultServer::FaultServer(int threads) : impl_(std::make_unique<Impl>()) {
       std::lock_guard lock(impl_->mutex);
       ++impl_->hits[mode_path];
     }
-    const auto mode = split(mode_path);
+    auto mode = split(mode_path);
+    if (mode.size() >= 3 && mode[0] == "switch") {
+      bool on = true;
+      {
+        std::lock_guard lock(impl_->mutex);
+        auto it = impl_->switches.find(mode[1]);
+        on = it == impl_->switches.end() || it->second;
+      }
+      if (!on) {
+        res.status = 503;
+        res.set_content(R"({"error":{"message":"switched off","type":"fault"}})",
+                        "application/json");
+        return;
+      }
+      mode.erase(mode.begin(), mode.begin() + 2);
+    }
+    struct StopAfter {  // stop_after(n): stop once the n-th request has been answered
+      FaultServer* self;
+      ~StopAfter() {
+        const std::size_t n = self->stop_after_.load();
+        if (n && self->total_.load() >= n) self->impl_->server.stop();
+      }
+    } stop_after{this};
     const std::string m = mode.empty() ? "ok" : mode[0];
     auto error = [&](int code, const std::string& msg) {
       res.status = code;
@@ -115,6 +259,8 @@ FaultServer::FaultServer(int threads) : impl_(std::make_unique<Impl>()) {
     };
     if (m == "ok") {
       res.set_content(ok_body(endpoint, req.body), "application/json");
+    } else if (m == "likert") {
+      res.set_content(ok_body(endpoint, req.body, true), "application/json");
     } else if (m == "slow" && mode.size() == 2) {
       std::this_thread::sleep_for(std::chrono::milliseconds(std::stoi(mode[1])));
       res.set_content(ok_body(endpoint, req.body), "application/json");
@@ -166,18 +312,125 @@ FaultServer::FaultServer(int threads) : impl_(std::make_unique<Impl>()) {
       error(400, "unknown fault mode '" + mode_path + "'");
     }
   };
+  // The Batch API: files and batches.
+  auto json_reply = [](httplib::Response& res, int status, const nlohmann::json& j) {
+    res.status = status;
+    res.set_content(j.dump(), "application/json");
+  };
+  srv.Post(
+      R"(/(.*)/v1/files)", [this, json_reply](const httplib::Request& req, httplib::Response& res) {
+        if (!req.has_file("file") || req.get_file_value("purpose").content != "batch")
+          return json_reply(res, 400, {{"error", {{"message", "need file and purpose=batch"}}}});
+        const auto& f = req.get_file_value("file");
+        std::lock_guard lock(impl_->mutex);
+        const std::string id = "file-" + std::to_string(++impl_->next_file);
+        impl_->files[id] = f.content;
+        ++files_uploaded_;
+        json_reply(res, 200,
+                   {{"id", id},
+                    {"object", "file"},
+                    {"bytes", f.content.size()},
+                    {"purpose", "batch"},
+                    {"filename", f.filename}});
+      });
+  srv.Get(R"(/(.*)/v1/files/([^/]+)/content)",
+          [this](const httplib::Request& req, httplib::Response& res) {
+            std::lock_guard lock(impl_->mutex);
+            auto it = impl_->files.find(req.matches[2]);
+            if (it == impl_->files.end()) {
+              res.status = 404;
+              return;
+            }
+            res.set_content(it->second, "application/jsonl");
+          });
+  srv.Post(R"(/(.*)/v1/batches)", [this, json_reply](const httplib::Request& req,
+                                                     httplib::Response& res) {
+    const nlohmann::json j = nlohmann::json::parse(req.body, nullptr, false);
+    if (j.is_discarded() || !j.contains("input_file_id"))
+      return json_reply(res, 400, {{"error", {{"message", "need input_file_id"}}}});
+    std::lock_guard lock(impl_->mutex);
+    const std::string file = j["input_file_id"].get<std::string>();
+    auto it = impl_->files.find(file);
+    if (it == impl_->files.end())
+      return json_reply(res, 404, {{"error", {{"message", "no such file"}}}});
+    const auto lines =
+        static_cast<std::size_t>(std::count(it->second.begin(), it->second.end(), '\n'));
+    if (impl_->max_batch_requests && lines > impl_->max_batch_requests)
+      return json_reply(res, 400, {{"error", {{"message", "too many requests in one batch"}}}});
+    Impl::Batch b;
+    b.id = "batch_" + std::to_string(++impl_->next_batch);
+    b.mode = req.matches[1];
+    b.input_file_id = file;
+    b.endpoint = j.value("endpoint", std::string());
+    b.window = j.value("completion_window", std::string());
+    b.total = lines;
+    impl_->batches[b.id] = b;
+    impl_->batch_order.push_back(b.id);
+    ++batches_created_;
+    json_reply(res, 200, impl_->batch_json(b));
+  });
+  srv.Get(R"(/(.*)/v1/batches)",
+          [this, json_reply](const httplib::Request&, httplib::Response& res) {
+            std::lock_guard lock(impl_->mutex);
+            nlohmann::json data = nlohmann::json::array();
+            for (auto it = impl_->batch_order.rbegin(); it != impl_->batch_order.rend(); ++it)
+              data.push_back(impl_->batch_json(impl_->batches[*it]));
+            json_reply(res, 200, {{"object", "list"}, {"data", data}, {"has_more", false}});
+          });
+  srv.Get(R"(/(.*)/v1/batches/([^/]+))",
+          [this, json_reply](const httplib::Request& req, httplib::Response& res) {
+            std::lock_guard lock(impl_->mutex);
+            auto it = impl_->batches.find(req.matches[2]);
+            if (it == impl_->batches.end())
+              return json_reply(res, 404, {{"error", {{"message", "no such batch"}}}});
+            Impl::Batch& b = it->second;
+            if (b.status == "validating" || b.status == "in_progress") {
+              ++b.polls;
+              if (b.polls >= impl_->polls_to_finish)
+                impl_->finish(b);
+              else
+                b.status = "in_progress";
+            }
+            json_reply(res, 200, impl_->batch_json(b));
+          });
+
   const char* pattern = R"(/(.*)/v1/(chat/completions|completions|embeddings|models))";
   srv.Post(pattern, handler);
   srv.Get(pattern, handler);
-  port_ = srv.bind_to_any_port("127.0.0.1");
+  if (port == 0) {
+    port_ = srv.bind_to_any_port("127.0.0.1");
+  } else {
+    port_ = srv.bind_to_port("127.0.0.1", port) ? port : -1;
+  }
   if (port_ <= 0) throw std::runtime_error("fault server: cannot bind 127.0.0.1");
   thread_ = std::thread([this] { impl_->server.listen_after_bind(); });
   while (!impl_->server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
-FaultServer::~FaultServer() {
+FaultServer::~FaultServer() { stop(); }
+
+void FaultServer::stop() {
   impl_->server.stop();
+  wait_stopped();
+}
+
+void FaultServer::wait_stopped() {
+  std::lock_guard lock(impl_->stop_mutex);
   if (thread_.joinable()) thread_.join();
+}
+
+void FaultServer::stop_after(std::size_t n) { stop_after_ = n; }
+
+void FaultServer::set_batch_behaviour(std::size_t polls_to_finish,
+                                      std::size_t max_requests_per_batch) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->polls_to_finish = polls_to_finish;
+  impl_->max_batch_requests = max_requests_per_batch;
+}
+
+void FaultServer::set_switch(const std::string& name, bool on) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->switches[name] = on;
 }
 
 std::string FaultServer::url(const std::string& mode) const {
