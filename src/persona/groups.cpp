@@ -508,7 +508,6 @@ io::JsonValue group_report_json(const GroupResult& r) {
   auto calls = [](const StepCalls& c) {
     io::JsonValue o = io::JsonValue::object();
     o.set("calls", static_cast<double>(c.calls));
-    o.set("cached", static_cast<double>(c.cached_calls));
     o.set("failed", static_cast<double>(c.failed_calls));
     o.set("reasks", static_cast<double>(c.reasks));
     return o;
@@ -518,7 +517,6 @@ io::JsonValue group_report_json(const GroupResult& r) {
   c.set("judge", calls(r.judge_calls));
   io::JsonValue ad = io::JsonValue::object();
   ad.set("calls", static_cast<double>(r.administer_calls));
-  ad.set("cached", static_cast<double>(r.administer_cached_calls));
   c.set("administer", std::move(ad));
   j.set("calls", std::move(c));
   j.set("traits", strings_json(r.traits));
