@@ -480,6 +480,15 @@ io::JsonValue comparison_json(const metrics::Comparison& c,
   j.set("correlation_rms", number_or_null(c.correlation.normalized));
   j.set("sliced_wasserstein", number_or_null(c.sliced_wasserstein));
   j.set("mmd2", number_or_null(c.mmd2));
+  j.set("correlation_mae", number_or_null(c.correlation.mae));
+  io::JsonValue p = io::JsonValue::object();
+  p.set("mean_w1", number_or_null(c.population.mean_w1));
+  p.set("frechet", number_or_null(c.population.frechet));
+  p.set("sliced_wasserstein", number_or_null(c.population.sliced_wasserstein));
+  p.set("mmd2", number_or_null(c.population.mmd2));
+  p.set("mmd2_biased", number_or_null(c.population.mmd2_biased));
+  p.set("correlation_mae", number_or_null(c.population.correlation_mae));
+  j.set("population", std::move(p));
   return j;
 }
 

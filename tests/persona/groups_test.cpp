@@ -413,7 +413,9 @@ TEST(BuildGroup, DeterministicAndResumableThroughTheCache) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   std::shared_ptr<pa::llm::LlmBackend> inner = g.model;
-  pa::llm::CachedBackend cached(inner, {.path = (dir / "cache.sqlite").string()});
+  pa::llm::CacheOptions cache_options;
+  cache_options.path = (dir / "cache.sqlite").string();
+  pa::llm::CachedBackend cached(inner, cache_options);
   for (const char* stage : {"judge", "administer"}) {
     auto o = g.options();
     pa::CancellationToken token;
