@@ -480,6 +480,15 @@ io::JsonValue comparison_json(const metrics::Comparison& c,
   j.set("correlation_rms", number_or_null(c.correlation.normalized));
   j.set("sliced_wasserstein", number_or_null(c.sliced_wasserstein));
   j.set("mmd2", number_or_null(c.mmd2));
+  j.set("correlation_mae", number_or_null(c.correlation.mae));
+  io::JsonValue p = io::JsonValue::object();
+  p.set("mean_w1", number_or_null(c.population.mean_w1));
+  p.set("frechet", number_or_null(c.population.frechet));
+  p.set("sliced_wasserstein", number_or_null(c.population.sliced_wasserstein));
+  p.set("mmd2", number_or_null(c.population.mmd2));
+  p.set("mmd2_biased", number_or_null(c.population.mmd2_biased));
+  p.set("correlation_mae", number_or_null(c.population.correlation_mae));
+  j.set("population", std::move(p));
   return j;
 }
 
@@ -508,7 +517,6 @@ io::JsonValue group_report_json(const GroupResult& r) {
   auto calls = [](const StepCalls& c) {
     io::JsonValue o = io::JsonValue::object();
     o.set("calls", static_cast<double>(c.calls));
-    o.set("cached", static_cast<double>(c.cached_calls));
     o.set("failed", static_cast<double>(c.failed_calls));
     o.set("reasks", static_cast<double>(c.reasks));
     return o;
@@ -518,7 +526,6 @@ io::JsonValue group_report_json(const GroupResult& r) {
   c.set("judge", calls(r.judge_calls));
   io::JsonValue ad = io::JsonValue::object();
   ad.set("calls", static_cast<double>(r.administer_calls));
-  ad.set("cached", static_cast<double>(r.administer_cached_calls));
   c.set("administer", std::move(ad));
   j.set("calls", std::move(c));
   j.set("traits", strings_json(r.traits));

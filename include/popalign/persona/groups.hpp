@@ -253,8 +253,9 @@ TraitTable<double> persona_traits(std::span<const io::PersonaRecord> personas,
                                   const std::vector<std::string>& traits = {},
                                   const std::string& source = "personas");
 
-/// The JSON report of a result: spec, counts, drops, per-persona revision records, alignment
-/// brief and warnings, and the three comparisons. Deterministic (no timings).
+/// The JSON report of a result: spec, counts, drops, calls (without cache hits), per-persona
+/// revision records, alignment brief and warnings, and the three comparisons. Deterministic: no
+/// timings and no cache statistics, so a resumed run writes the same bytes.
 io::JsonValue group_report_json(const GroupResult& result);
 
 }  // namespace popalign::persona
