@@ -22,6 +22,13 @@ TYPED_TEST(CorrelationTest, MatchesNumpyWeightedCorrelation) {
   const double tol = sizeof(T) == 4 ? 1e-6 : 1e-12;
   EXPECT_NEAR(d.frobenius, ref.scalar("multi.corr_frobenius"), tol);
   EXPECT_NEAR(d.normalized, d.frobenius / std::sqrt(6.0), 1e-15);
+  // MAE over the 3 pairs, from the two matrices directly.
+  const Eigen::MatrixXd ra = weighted_correlation<T>(x, ref.vector("multi.wx"));
+  const Eigen::MatrixXd rb = weighted_correlation<T>(y, ref.vector("multi.wy"));
+  const double mae = (std::abs(ra(0, 1) - rb(0, 1)) + std::abs(ra(0, 2) - rb(0, 2)) +
+                      std::abs(ra(1, 2) - rb(1, 2))) /
+                     3.0;
+  EXPECT_NEAR(d.mae, mae, 1e-15);
 }
 
 TYPED_TEST(CorrelationTest, KnownAnswersAndDegenerateColumns) {
@@ -33,6 +40,7 @@ TYPED_TEST(CorrelationTest, KnownAnswersAndDegenerateColumns) {
   const CorrelationDistance d = correlation_distance<T>(a, b);
   EXPECT_NEAR(d.frobenius, std::sqrt(8.0), 1e-6);
   EXPECT_NEAR(d.normalized, 2.0, 1e-6);
+  EXPECT_NEAR(d.mae, 2.0, 1e-6);
   EXPECT_EQ(correlation_distance<T>(a, a).frobenius, 0.0);
   RowMatrix<T> c = a;
   c.col(1).setConstant(T(5));  // constant column: correlation 0 by convention, no NaN

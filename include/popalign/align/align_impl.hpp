@@ -81,7 +81,7 @@ Comparison compare(const RowMatrix<T>& x, const Vector<double>& w, const RowMatr
   so.seed = hash_string("popalign.align.sliced");
   c.sliced_wasserstein = metrics::sliced_wasserstein<T>(zx, zref, w, none, so);
   constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-  c.correlation = {kNaN, kNaN};
+  c.correlation = {kNaN, kNaN, kNaN};
   if (x.cols() > 1 && x.rows() > 2)
     c.correlation = metrics::correlation_distance<T>(x, ref, w, none);
   return c;

@@ -6,7 +6,10 @@
 //
 // correlation_distance returns the Frobenius norm of R_a - R_b and, because it grows with d,
 // also the normalised value ||R_a - R_b||_F / sqrt(d (d - 1)): the root mean square of the
-// off-diagonal differences (the diagonals are both 1), comparable across dimensions, in [0, 2].
+// off-diagonal differences (the diagonals are both 1), comparable across dimensions, in [0, 2],
+// and the mean absolute error over the d (d - 1) / 2 off-diagonal pairs,
+//   MAE = 2 / (d (d - 1)) sum_{i < j} |R_a,ij - R_b,ij|,   in [0, 2]
+// (the "correlation-matrix MAE" of the population-alignment literature; 0 for one trait).
 // A constant column has no correlation: its off-diagonal entries are set to 0 (documented, so
 // that a degenerate trait does not turn the whole distance into NaN).
 #include <algorithm>
@@ -43,6 +46,7 @@ Eigen::MatrixXd weighted_correlation(
 struct CorrelationDistance {
   double frobenius = 0.0;   ///< ||R_a - R_b||_F
   double normalized = 0.0;  ///< ||R_a - R_b||_F / sqrt(d (d-1)): RMS off-diagonal difference
+  double mae = 0.0;         ///< mean |R_a,ij - R_b,ij| over the pairs i < j
 };
 
 template <Real T>
@@ -57,6 +61,10 @@ CorrelationDistance correlation_distance(
   out.frobenius = diff.norm();
   const double d = static_cast<double>(a.cols());
   out.normalized = a.cols() > 1 ? out.frobenius / std::sqrt(d * (d - 1.0)) : 0.0;
+  double abs_sum = 0.0;
+  for (Index j = 0; j < a.cols(); ++j)
+    for (Index k = j + 1; k < a.cols(); ++k) abs_sum += std::abs(diff(j, k));
+  out.mae = a.cols() > 1 ? abs_sum / (d * (d - 1.0) / 2.0) : 0.0;
   return out;
 }
 
