@@ -34,6 +34,7 @@ if(POPALIGN_BUILD_COMPILED)
   popalign_require(SQLite3 libsqlite3-dev)
   popalign_require(CLI11 libcli11-dev)
   popalign_require(hnswlib libhnswlib-dev)
+  popalign_require(tomlplusplus libtomlplusplus-dev)  # pipeline.toml (popalign::pipeline)
   find_package(Threads REQUIRED)
 endif()
 

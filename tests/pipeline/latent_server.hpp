@@ -1,0 +1,258 @@
+#pragma once
+// TEST DOUBLE: a loopback OpenAI-compatible server (cpp-httplib, real HTTP on 127.0.0.1) that
+// plays every model of a pipeline run, for `popalign run` end-to-end and resume tests:
+//  - post quality: {"quality":"high","harmful":false} ("[ad]" in the post: low);
+//  - persona writer: a persona naming the posts' "I love X" hobbies and carrying the author's
+//    latent traits, copied from the posts' marker "latent: +0.50 -1.20 ..." (one number per
+//    instrument trait, in the instrument's trait order);
+//  - critique: 10/9/9/9/9 (kept);
+//  - questionnaire items: answered by administer::GradedResponseRespondent (a graded-response
+//    model respondent) with the latent traits found in the persona text of the system message,
+//    so scores follow the latent traits;
+//  - group revision (template group-revise-v1): the revised persona carries the marker moved
+//    toward the middle (theta -> (1 - revision_shift) theta + 0.1), so revisions move the latent
+//    traits and the re-administered group pool differs from the retrieved one; the revision
+//    judge (group-judge-v1) passes every revision.
+// It counts requests and, per request body, the answers it sent (what a paid server would
+// bill), so a test can check that a resumed run repeats no paid call. Optional delay per answer.
+// Eigen before httplib.h: <resolv.h> (pulled in by httplib) defines the macro `_res`.
+#include <Eigen/Dense>
+// clang-format off
+#include <netinet/in.h>
+// clang-format on
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <popalign/administer/respondent.hpp>
+#include <popalign/psychometrics/instrument.hpp>
+
+namespace popalign::test {
+
+/// "latent: +0.50 -1.20 +0.30 -0.10 +0.90"
+inline std::string latent_marker(const std::vector<double>& theta) {
+  std::string s = "latent:";
+  char buf[32];
+  for (double t : theta) {
+    std::snprintf(buf, sizeof buf, " %+.2f", t);
+    s += buf;
+  }
+  return s;
+}
+
+/// The first marker in `text` and its numbers (empty when none).
+inline std::pair<std::string, std::vector<double>> find_latent(const std::string& text) {
+  static const std::regex re(R"(latent:( [+-][0-9]+\.[0-9]+)+)");
+  std::smatch m;
+  if (!std::regex_search(text, m, re)) return {};
+  std::vector<double> v;
+  const std::string s = m.str();
+  static const std::regex num(R"([+-][0-9]+\.[0-9]+)");
+  for (auto it = std::sregex_iterator(s.begin(), s.end(), num); it != std::sregex_iterator(); ++it)
+    v.push_back(std::stod(it->str()));
+  return {s, v};
+}
+
+class LatentServerDouble {
+ public:
+  LatentServerDouble(const psychometrics::Instrument& instrument, int delay_ms = 0,
+                     double revision_shift = 0.3)
+      : instrument_(instrument),
+        respondent_(instrument, administer::GradedResponseRespondent::random_items(instrument, 7),
+                    administer::GradedResponseOptions{.seed = 11, .style = administer::AnswerStyle::digit}),
+        delay_ms_(delay_ms),
+        shift_(revision_shift) {
+    server_.new_task_queue = [] { return new httplib::ThreadPool(16); };
+    server_.set_keep_alive_max_count(100000);
+    server_.set_tcp_nodelay(true);
+    server_.Get("/v1/models", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(R"({"object":"list","data":[{"id":"latent-double","object":"model"}]})",
+                      "application/json");
+    });
+    server_.Post("/v1/chat/completions",
+                 [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    if (port_ <= 0) throw std::runtime_error("latent server double: cannot bind 127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ~LatentServerDouble() {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  LatentServerDouble(const LatentServerDouble&) = delete;
+  LatentServerDouble& operator=(const LatentServerDouble&) = delete;
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
+  std::size_t requests() const { return requests_.load(); }
+  /// Answers sent, by kind ("quality", "writer", "critique", "item", "revise",
+  /// "revision-judge").
+  std::size_t answered(const std::string& kind) const {
+    std::lock_guard lock(mutex_);
+    auto it = by_kind_.find(kind);
+    return it == by_kind_.end() ? 0 : it->second;
+  }
+  std::size_t answered_total() const {
+    std::lock_guard lock(mutex_);
+    std::size_t n = 0;
+    for (const auto& [k, v] : by_kind_) n += v;
+    return n;
+  }
+  /// Extra answers to request bodies answered before.
+  std::size_t repeated_answers() const {
+    std::lock_guard lock(mutex_);
+    std::size_t n = 0;
+    for (const auto& [body, k] : answered_) n += k - 1;
+    return n;
+  }
+  void reset() {
+    std::lock_guard lock(mutex_);
+    answered_.clear();
+    by_kind_.clear();
+    requests_ = 0;
+  }
+
+ private:
+  static bool has(const std::string& s, const char* m) { return s.find(m) != std::string::npos; }
+
+  std::string kind_of(const std::string& system, const std::string& user) const {
+    const std::string all = system + "\n" + user;
+    if (has(all, "Rate the post's quality")) return "quality";
+    if (has(all, "narrative persona")) return "writer";
+    if (has(all, "Score the persona")) return "critique";
+    if (has(all, "strict reviewer of persona edits")) return "revision-judge";
+    if (has(all, "Rewrite the persona lightly")) return "revise";
+    for (const auto& it : instrument_.items)
+      if (has(user, it.text.c_str())) return "item";
+    return "other";
+  }
+
+  std::string answer(const llm::Request& r, const std::string& kind, const std::string& system,
+                     const std::string& user, int* status) {
+    *status = 200;
+    if (kind == "quality")
+      return has(user, "[ad]") ? R"({"quality": "low", "harmful": false})"
+                               : R"({"quality": "high", "harmful": false})";
+    if (kind == "writer") {
+      const auto [marker, theta] = find_latent(user);
+      std::string hobbies;
+      static const std::regex love(R"(I love ([a-z]+))");
+      int n = 0;
+      for (auto it = std::sregex_iterator(user.begin(), user.end(), love);
+           it != std::sregex_iterator() && n < 3; ++it, ++n)
+        hobbies += (n ? ", " : " ") + (*it)[1].str();
+      if (marker.empty()) return R"({"status": "cannot", "persona": ""})";
+      const std::string p = "This blogger loves" + hobbies + " and writes about daily life. " +
+                            "Their profile reads " + marker + ".";
+      return nlohmann::json{{"status", "ok"}, {"persona", p}}.dump();
+    }
+    if (kind == "critique")
+      return R"({"hallucination": 10, "coverage": 9, "conciseness": 9, "relevance": 9, "overall": 9, "explanation": "Faithful."})";
+    if (kind == "revision-judge")
+      return R"({"verdict": "pass", "reasons": []})";
+    if (kind == "revise") {
+      auto [marker, theta] = find_latent(user);
+      if (marker.empty()) std::tie(marker, theta) = find_latent(system);
+      if (marker.empty()) return R"({"persona": "", "changes": []})";
+      for (double& t : theta) t = std::clamp((1 - shift_) * t + 0.1, -3.0, 3.0);
+      const std::string p = "This person, revised for the group, keeps their interests. Their "
+                            "profile reads " + latent_marker(theta) + ".";
+      return nlohmann::json{{"revised", p}, {"changes", {"moved toward the group"}}}.dump();
+    }
+    if (kind == "item") {
+      const auto [marker, theta] = find_latent(system);
+      if (marker.empty() || theta.size() != instrument_.traits.size()) {
+        *status = 400;
+        return R"({"error":{"message":"no latent marker in the persona"}})";
+      }
+      std::lock_guard lock(respondent_mutex_);
+      if (!known_.count(marker)) {
+        respondent_.add_persona(marker, marker, theta);
+        known_.insert({marker, true});
+      }
+      const std::vector<llm::Outcome> out = respondent_.complete(std::span(&r, 1));
+      if (!out[0].ok()) {
+        *status = 400;
+        return R"({"error":{"message":"respondent failed"}})";
+      }
+      return out[0].value().text;
+    }
+    *status = 400;
+    return R"({"error":{"message":"unknown prompt"}})";
+  }
+
+  void handle(const httplib::Request& req, httplib::Response& res) {
+    ++requests_;
+    const nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.contains("messages")) {
+      res.status = 400;
+      res.set_content(R"({"error":{"message":"bad body"}})", "application/json");
+      return;
+    }
+    llm::Request r;
+    std::string system, user;
+    for (const auto& m : body["messages"]) {
+      r.messages.push_back({m.value("role", ""), m.value("content", "")});
+      if (r.messages.back().role == "system") system = r.messages.back().content;
+    }
+    if (!r.messages.empty()) user = r.messages.back().content;
+    if (body.contains("seed")) r.seed = body["seed"].get<std::uint64_t>();
+    if (body.contains("max_tokens")) r.max_tokens = body["max_tokens"].get<int>();
+    if (body.contains("temperature")) r.temperature = body["temperature"].get<double>();
+    if (delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
+    const std::string kind = kind_of(system, user);
+    int status = 200;
+    const std::string text = answer(r, kind, system, user, &status);
+    if (status != 200) {
+      res.status = status;
+      res.set_content(text, "application/json");
+      return;
+    }
+    const nlohmann::json answer = {
+        {"id", "chatcmpl-latent-double"},
+        {"object", "chat.completion"},
+        {"model", body.value("model", "latent-double")},
+        {"choices",
+         {{{"index", 0},
+           {"message", {{"role", "assistant"}, {"content", text}}},
+           {"finish_reason", "stop"}}}},
+        {"usage",
+         {{"prompt_tokens", req.body.size() / 4},
+          {"completion_tokens", text.size() / 4},
+          {"total_tokens", req.body.size() / 4 + text.size() / 4}}}};
+    {
+      std::lock_guard lock(mutex_);
+      ++answered_[req.body];
+      ++by_kind_[kind];
+    }
+    res.set_content(answer.dump(), "application/json");
+  }
+
+  psychometrics::Instrument instrument_;
+  administer::GradedResponseRespondent respondent_;
+  std::mutex respondent_mutex_;
+  std::map<std::string, bool> known_;
+  httplib::Server server_;
+  int delay_ms_ = 0;
+  double shift_ = 0.8;
+  int port_ = 0;
+  std::thread thread_;
+  std::atomic<std::size_t> requests_{0};
+  mutable std::mutex mutex_;
+  std::map<std::string, std::size_t> answered_;
+  std::map<std::string, std::size_t> by_kind_;
+};
+
+}  // namespace popalign::test
