@@ -19,6 +19,8 @@
 #include <popalign/administer/prompts.hpp>
 #include <popalign/core/error.hpp>
 #include <popalign/io/persona_record.hpp>
+#include <popalign/llm/batch_api.hpp>
+#include <popalign/llm/cache.hpp>
 #include <popalign/llm/fleet.hpp>
 #include <popalign/llm/usage_meter.hpp>
 #include <popalign/psychometrics/instrument.hpp>
@@ -62,7 +64,13 @@ struct Opts {
   std::optional<double> prompt_price;
   std::optional<double> completion_price;
   double timeout = 120.0;
-  std::size_t personas_per_round = 16;
+  std::optional<std::size_t> personas_per_round;  // default 16, 1000 with --batch-api
+  bool batch_api = false;
+  std::string batch_state;
+  std::size_t batch_max_requests = 50'000;
+  std::size_t batch_max_bytes = 200u << 20;
+  double batch_poll = 5.0;
+  std::string batch_retry = "batch";
   bool fsync = false;
 };
 
@@ -190,11 +198,15 @@ int run(const Opts& o) {
   options.temperature = o.temperature;
   options.max_tokens = o.max_tokens;
   options.top_logprobs = o.top_logprobs;
-  options.personas_per_round = o.personas_per_round;
+  options.personas_per_round = o.personas_per_round.value_or(o.batch_api ? 1000 : 16);
   // One request per complete() call on `concurrency` threads: every answer goes into the cache
   // the moment it arrives, so a kill loses at most the calls still in flight.
   options.chunk_size = 1;
   options.parallel_chunks = static_cast<int>(o.concurrency);
+  if (o.batch_api) {  // a round's requests go out as provider batches at once
+    options.chunk_size = 0;
+    options.parallel_chunks = 1;
+  }
   popalign::CancellationToken cancel;
   options.execution.cancel = cancel;
   popalign::cli::validate_as_flags([&] { options.validate(); },
@@ -249,8 +261,48 @@ int run(const Opts& o) {
   flags.concurrency = o.concurrency;
   flags.attempts = o.http_attempts;
   flags.seed = o.seed;
-  const popalign::cli::LlmStack stack = popalign::cli::make_llm_stack(flags, cancel);
-  const std::shared_ptr<llm::LlmBackend> backend = stack.backend;
+  popalign::cli::LlmStack stack;
+  std::shared_ptr<llm::LlmBackend> backend;
+  std::shared_ptr<llm::BatchApiBackend> batch_api;
+  if (o.batch_api) {
+    // cache -> Batch API; requests a batch did not answer go online (retry -> HTTP / fleet)
+    // with --batch-retry online, else into a new batch.
+    popalign::cli::LlmHttpFlags online_flags = flags;
+    online_flags.cache.clear();
+    stack = popalign::cli::make_llm_stack(online_flags, cancel);
+    llm::BatchApiOptions bo;
+    bo.http.base_url = o.base_url.empty() ? std::string() : o.base_url.front();
+    if (bo.http.base_url.empty())
+      throw popalign::InvalidArgument("--base-url", "--batch-api needs --base-url (the provider)");
+    bo.http.model = o.model;
+    bo.http.api_key_env = o.api_key_env;
+    bo.http.total_timeout =
+        std::chrono::milliseconds(static_cast<long long>(std::max(o.timeout, 60.0) * 1000));
+    bo.state_file = o.batch_state.empty() ? o.out + ".batches.json" : o.batch_state;
+    bo.max_requests_per_batch = o.batch_max_requests;
+    bo.max_bytes_per_batch = o.batch_max_bytes;
+    bo.poll_initial = std::chrono::duration<double>(o.batch_poll);
+    bo.poll_max = std::chrono::duration<double>(std::max(60.0, o.batch_poll));
+    if (o.batch_retry == "online") bo.online = stack.backend;
+    bo.cancel = cancel;
+    bo.log = [](const std::string& m) { std::cerr << "popalign administer: " << m << "\n"; };
+    popalign::cli::validate_as_flags([&] { bo.validate(); },
+                                     {{"max_requests_per_batch", "--batch-max-requests"},
+                                      {"max_bytes_per_batch", "--batch-max-bytes"},
+                                      {"poll_initial", "--batch-poll-seconds"}});
+    batch_api = std::make_shared<llm::BatchApiBackend>(bo);
+    backend = batch_api;
+    if (!o.cache.empty()) {
+      llm::CacheOptions cache;
+      cache.path = o.cache;
+      cache.commit_rows = o.cache_commit_rows;
+      backend = std::make_shared<llm::CachedBackend>(backend, cache);
+    }
+    stack.fleet.reset();  // progress and summary describe the batches, not the fallback
+  } else {
+    stack = popalign::cli::make_llm_stack(flags, cancel);
+    backend = stack.backend;
+  }
   // A fleet takes as many requests at once as its endpoints' capacities add up to.
   if (stack.fleet)
     options.parallel_chunks = static_cast<int>(std::min<std::size_t>(stack.in_flight, 4096));
@@ -290,6 +342,15 @@ int run(const Opts& o) {
       report.personas, report.malformed, report.already_done, report.written, o.out, report.calls,
       report.cached_calls, report.missing_answers);
   std::cerr << "popalign administer: usage: " << meter->report().summary() << "\n";
+  if (batch_api) {
+    const llm::BatchApiStats b = batch_api->stats();
+    std::cerr << fmt::format(
+        "popalign administer: Batch API: {} batches created ({} resumed from the state file, {} "
+        "failed or expired), {} requests answered by batches, {} error lines, {} retried "
+        "online, {} in a new batch\n",
+        b.batches_created, b.batches_resumed, b.batches_failed, b.answered, b.errors,
+        b.retried_online, b.retried_in_batch);
+  }
   if (stack.fleet)
     std::cerr << "popalign administer: by endpoint (" << stack.retry->retries()
               << " requests retried after a backoff, " << stack.fleet->reroutes()
@@ -373,6 +434,23 @@ popalign::cli::CommandRegistrar registrar{
                      "Personas administered together (and written at once)")
           ->check(CLI::Range(std::size_t{1}, std::size_t{100000}));
       sub.add_flag("--fsync", o->fsync, "fsync the output after every line");
+      sub.add_flag("--batch-api", o->batch_api,
+                   "Send the calls through the provider's Batch API (files + batches; half "
+                   "price, answers within 24 h); resumable from --batch-state");
+      sub.add_option("--batch-state", o->batch_state,
+                     "Batch API state file (batch ids of this run; default OUT.batches.json)");
+      sub.add_option("--batch-max-requests", o->batch_max_requests,
+                     "Requests per batch at most (the provider's limit)")
+          ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
+      sub.add_option("--batch-max-bytes", o->batch_max_bytes,
+                     "Input file bytes per batch at most (the provider's limit)");
+      sub.add_option("--batch-poll-seconds", o->batch_poll,
+                     "First wait between polls of a batch (then x1.5, at most 60 s)")
+          ->check(CLI::NonNegativeNumber);
+      sub.add_option("--batch-retry", o->batch_retry,
+                     "Requests a batch did not answer (failed, expired, error lines): batch (a "
+                     "new batch) or online")
+          ->check(CLI::IsMember({"batch", "online"}));
       return popalign::cli::Action([o] { return run(*o); });
     }};
 

@@ -29,6 +29,7 @@ struct Opts {
   std::string posts;
   std::string format = "auto";
   std::string base_url;
+  std::string endpoints;  // a fleet (llm::read_endpoints_file)
   std::string model;
   std::string judge_model;
   std::size_t concurrency = 8;
@@ -157,8 +158,8 @@ int run(const Opts& o) {
   };
   popalign::cli::validate_as_flags([&] { ro.validate(); });
   pe::MiningOptions options = mining_options(o);
-  if (!o.dry_run && o.base_url.empty())
-    throw popalign::InvalidArgument("--base-url", "is required");
+  if (!o.dry_run && o.base_url.empty() && o.endpoints.empty())
+    throw popalign::InvalidArgument("--base-url", "is required (or --endpoints FILE)");
 
   const pe::PostCorpus corpus = pe::read_posts(o.posts, ro);
   if (problems_logged > 20)
@@ -176,6 +177,10 @@ int run(const Opts& o) {
   options.cancel = cancel;
   popalign::cli::LlmHttpFlags flags;
   flags.base_url = o.base_url;
+  if (!o.endpoints.empty()) {  // a fleet: --base-url (if given) and the file's endpoints
+    if (!o.base_url.empty()) flags.base_urls = {o.base_url};
+    flags.endpoints_file = o.endpoints;
+  }
   flags.model = o.model;
   flags.api_key_env = o.api_key_env;
   flags.cache = o.cache;
@@ -253,6 +258,8 @@ popalign::cli::CommandRegistrar registrar{
           ->check(CLI::IsMember({"auto", "automatic", "jsonl", "blog-csv", "blog-xml"}));
       sub.add_option("--base-url", o->base_url,
                      "OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1");
+      sub.add_option("--endpoints", o->endpoints,
+                     "Endpoints file of a fleet (JSON or CSV, see docs/llm.md)");
       sub.add_option("--model", o->model, "Model writing quality tags and personas")->required();
       sub.add_option("--judge-model", o->judge_model, "Model of the critique (default: --model)");
       sub.add_option("--concurrency", o->concurrency, "Requests in flight")
