@@ -133,6 +133,8 @@ int run(const Opts& o) {
       if (!columns) columns = std::make_unique<popalign::io::Table>(popalign::io::read_table(file));
     }
   const psy::RegionMap regions = psy::RegionMap::load_default();
+  // The pool's traits, checked here so that an error names the persona file and line.
+  (void)ps::persona_traits(pool, ref_scores.scores.traits, o.personas);
 
   // Embedder: GloVe SIF fitted on the pool (retrieve's default), optionally with a head.
   const std::string wv = o.word_vectors.empty() ? emb::default_word_vectors_path() : o.word_vectors;
