@@ -11,7 +11,7 @@ build_pkgs=(g++ cmake ninja-build pkg-config libeigen3-dev libfmt-dev nlohmann-j
   libcurl4-openssl-dev libsqlite3-dev libcli11-dev libnanoflann-dev libhnswlib-dev
   libtomlplusplus-dev)
 test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev nodejs npm chromium
-  python3-numpy python3-scipy python3-sklearn python3-pot libopenblas0-pthread
+  python3-numpy python3-scipy python3-sklearn python3-pot python3-threadpoolctl libopenblas0-pthread
   python3-dev pybind11-dev python3-pybind11 python3-pytest python3-pandas python3-setuptools python3-venv
   clang-format-14 clang-tidy-14 clang-14 libclang-rt-14-dev libomp-14-dev)
 

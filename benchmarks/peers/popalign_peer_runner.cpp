@@ -3,6 +3,10 @@
 // object with the timings (seconds, wall clock) and diagnostics. Modes:
 //   sinkhorn  --x X.f64 --y Y.f64 --n N --m M --d D --scale S --reg R --tol T [--max-iter K]
 //             [--precision f32|f64] [--storage auto|online|stored] [--eps-scaling 0|1]
+//             [--relax-window W] [--stored-cost 0|1] [--eps-factor F] [--eps-iters I]
+//             [--kernel-f32 0|1] [--float-reductions 0|1]   (f64 only: float stored kernel /
+//             float arithmetic in the online reductions on the double coordinates)
+//             [--dump-potentials P.f64]   (f then g of the last solve, raw float64)
 //   lse       --x X.f64 --y Y.f64 --n N --m M --d D --c C [--precision f32|f64]
 // Common: --threads t (0 = all cores), --repeats r.
 #include <sys/resource.h>
@@ -96,19 +100,31 @@ int run_sinkhorn(const std::map<std::string, std::string>& a) {
   if (a.count("eps-iters")) opt.eps_scaling_iterations = std::stol(get(a, "eps-iters"));
   if (a.count("eps-start")) opt.eps_start = std::stod(get(a, "eps-start"));
   if (a.count("eps-factor")) opt.eps_scaling_factor = std::stod(get(a, "eps-factor"));
+  if (a.count("relax-window")) opt.overrelaxation_window = std::stol(get(a, "relax-window"));
+  if (a.count("stored-cost")) opt.stored_kernel_cost = get(a, "stored-cost") == "1";
   const std::string storage = get(a, "storage", "auto");
   opt.storage = storage == "online"   ? popalign::ot::KernelStorage::online
                 : storage == "stored" ? popalign::ot::KernelStorage::stored
                                       : popalign::ot::KernelStorage::automatic;
   if (a.count("budget-mib")) opt.kernel_memory_budget = std::stoull(get(a, "budget-mib")) << 20;
   const int repeats = std::stoi(get(a, "repeats", "3"));
-  const popalign::ot::PointCloud<T> geom(x, y, std::stod(get(a, "scale")));
+  if (get(a, "kernel-f32", "0") == "1") opt.kernel_precision = popalign::ot::KernelPrecision::f32;
+  popalign::ot::PointCloud<T> geom(x, y, std::stod(get(a, "scale")));
+  geom.float_reductions = get(a, "float-reductions", "0") == "1";
   std::vector<double> times;
   popalign::ot::SinkhornResult r;
   for (int rep = 0; rep < repeats; ++rep) {
     const auto t0 = std::chrono::steady_clock::now();
     r = popalign::ot::sinkhorn(geom, Vector<double>(), Vector<double>(), opt);
     times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  if (a.count("dump-potentials")) {
+    std::ofstream out(get(a, "dump-potentials"), std::ios::binary);
+    out.write(reinterpret_cast<const char*>(r.f.data()),
+              static_cast<std::streamsize>(r.f.size() * sizeof(double)));
+    out.write(reinterpret_cast<const char*>(r.g.data()),
+              static_cast<std::streamsize>(r.g.size() * sizeof(double)));
+    if (!out) throw std::runtime_error("cannot write " + get(a, "dump-potentials"));
   }
   double best = times[0];
   for (double t : times) best = std::min(best, t);

@@ -5,6 +5,7 @@
 #include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numbers>
 #include <vector>
@@ -531,6 +532,123 @@ TYPED_TEST(SinkhornTest, BadArgumentsThrowNamingTheArgument) {
       "cap");
   Potentials warm{Vector<double>::Zero(3), Vector<double>::Zero(4)};
   expect_arg([&] { sinkhorn(geom, a, b, opt, warm); }, "f");
+}
+
+// The row-blocked pass over a stored kernel (blocks of up to kRowBlock rows sharing the loads of
+// the column weights and the accumulator) is bit-identical to the row-by-row kernels, for every
+// block size and row lengths that are not multiples of the SIMD width.
+TEST(StoredKernelPass, RowBlocksAreBitIdenticalToRowByRow) {
+  Rng rng(12);
+  for (Index m : {1, 7, 8, 13, 64, 203}) {
+    RowMatrix<float> k(detail::kRowBlock, m);
+    Vector<double> w(m), acc0(m), alpha(detail::kRowBlock);
+    for (Index i = 0; i < k.size(); ++i) k.data()[i] = static_cast<float>(rng.uniform() * 3);
+    for (Index j = 0; j < m; ++j) w[j] = rng.uniform();
+    for (Index j = 0; j < m; ++j) acc0[j] = rng.uniform();
+    for (Index q = 0; q < alpha.size(); ++q) alpha[q] = q == 2 ? 0.0 : rng.uniform();
+    for (Index r = 1; r <= detail::kRowBlock; ++r) {
+      double sums[detail::kRowBlock];
+      detail::dot_rows(k.data(), r, m, w.data(), sums);
+      Vector<double> acc = acc0, ref = acc0;
+      detail::axpy_rows(alpha.data(), k.data(), r, m, acc.data());
+      for (Index q = 0; q < r; ++q) {
+        EXPECT_EQ(sums[q], detail::dot_kernel(k.data() + q * m, w.data(), m)) << m << " " << r;
+        if (alpha[q] != 0) detail::axpy_kernel(alpha[q], k.data() + q * m, ref.data(), m);
+      }
+      EXPECT_EQ(0, std::memcmp(acc.data(), ref.data(), sizeof(double) * static_cast<size_t>(m)))
+          << m << " " << r;
+    }
+  }
+}
+
+// The float kernel build: exp((fb + gbar_j - c_j) / eps) rounded to float, 0 below the cutoff;
+// the vectorised exp against std::exp (negative control: a wrong entry is detected).
+TEST(StoredKernelPass, FloatKernelRowMatchesStdExp) {
+  const Index m = 1001;
+  Vector<double> c(m), gbar(m);
+  for (Index j = 0; j < m; ++j) {
+    c[j] = 0.9 * static_cast<double>(j);  // exponents from +5 down to about -900
+    gbar[j] = 0.01 * static_cast<double>(j % 7);
+  }
+  const double fb = 5.0, eps = 1.0, cutoff = -87.0;
+  std::vector<float> out(static_cast<size_t>(m));
+  detail::kernel_row(c.data(), fb, gbar.data(), eps, cutoff, m, out.data());
+  Index mismatches = 0;
+  for (Index j = 0; j < m; ++j) {
+    const double e = (fb + gbar[j] - c[j]) / eps;
+    const float expected = e < cutoff ? 0.0f : static_cast<float>(std::exp(e));
+    if (out[static_cast<size_t>(j)] != expected) ++mismatches;
+  }
+  EXPECT_EQ(mismatches, 0);
+  out[3] *= 1.0000001f;
+  EXPECT_NE(out[3], static_cast<float>(std::exp((fb + gbar[3] - c[3]) / eps)));
+}
+
+// A double geometry with a float stored kernel and float eps-scaling reductions solves the
+// double problem: the plan matches POT's (sinkhorn_log, stopThr 1e-14) to the rounding of K,
+// closer than the float geometry can (its coordinates are rounded), and the cost through the
+// stored kernel matches POT's and the geometry's transport_cost.
+TEST(SinkhornFloatKernel, DoubleGeometryMatchesPot) {
+  for (const char* name : {"balanced_reg05", "balanced_reg01"}) {
+    const auto ref = load_case(name);
+    const RowMatrix<double> x = matrix<double>(ref["x"]), y = matrix<double>(ref["y"]);
+    const RowMatrix<double> Pref = matrix<double>(ref["plan"]);
+    const Vector<double> a = vector(ref["a"]), b = vector(ref["b"]);
+    PointCloud<double> geom(x, y, ref["scale"].get<double>());
+    geom.float_reductions = true;
+    SinkhornOptions opt;
+    opt.reg = ref["reg"].get<double>();
+    opt.tol = 1e-12;
+    opt.storage = KernelStorage::stored;
+    opt.kernel_precision = KernelPrecision::f32;
+    opt.stored_kernel_cost = true;
+    const auto r = sinkhorn(geom, a, b, opt);
+    ASSERT_TRUE(r.converged()) << name << ": " << to_string(r);
+    EXPECT_TRUE(r.stored_kernel);
+    const double err = (dense_plan(geom, r) - Pref).cwiseAbs().maxCoeff();
+    // Simulated in float64 (K rounded to float, solved, plan from the exact kernel): 2.2e-8 and
+    // 4.2e-8 of the largest entry; the float geometry: 1.6e-7 and 9.2e-7.
+    EXPECT_LE(err, 8e-8 * Pref.maxCoeff()) << name;
+    EXPECT_NEAR(r.cost, ref["cost"].get<double>(), 1e-8 * ref["cost"].get<double>()) << name;
+    SinkhornOptions geometry_cost = opt;
+    geometry_cost.stored_kernel_cost = false;
+    const auto rg = sinkhorn(geom, a, b, geometry_cost);
+    EXPECT_EQ(
+        0, std::memcmp(r.f.data(), rg.f.data(), sizeof(double) * static_cast<size_t>(r.f.size())));
+    EXPECT_NEAR(r.cost, rg.cost, 1e-8 * rg.cost) << name;
+    // Negative control: the float geometry (rounded coordinates) misses the same bound.
+    const RowMatrix<float> xf = x.cast<float>(), yf = y.cast<float>();
+    const PointCloud<float> geomf(xf, yf, ref["scale"].get<double>());
+    SinkhornOptions optf = opt;
+    optf.tol = 1e-10;
+    const auto rf = sinkhorn(geomf, a, b, optf);
+    ASSERT_TRUE(rf.converged()) << name << ": " << to_string(rf);
+    EXPECT_GT((dense_plan(geom, rf) - Pref).cwiseAbs().maxCoeff(), 8e-8 * Pref.maxCoeff()) << name;
+  }
+}
+
+// Over-relaxation that starts earlier (window 5: after 10 iterations instead of 20) reaches the
+// same solution; the window is validated.
+TEST(SinkhornOverrelaxation, ShorterWindowSameSolution) {
+  const auto ref = load_case("balanced_reg01");
+  const RowMatrix<double> x = matrix<double>(ref["x"]), y = matrix<double>(ref["y"]);
+  const RowMatrix<double> Pref = matrix<double>(ref["plan"]);
+  const Vector<double> a = vector(ref["a"]), b = vector(ref["b"]);
+  const PointCloud<double> geom(x, y, ref["scale"].get<double>());
+  SinkhornOptions opt;
+  opt.reg = ref["reg"].get<double>();
+  opt.tol = 1e-13;
+  opt.overrelaxation_window = 5;
+  const auto r = sinkhorn(geom, a, b, opt);
+  ASSERT_TRUE(r.converged()) << to_string(r);
+  EXPECT_LE((dense_plan(geom, r) - Pref).cwiseAbs().maxCoeff(), 1e-12);
+  opt.overrelaxation_window = 1;
+  try {
+    sinkhorn(geom, a, b, opt);
+    ADD_FAILURE() << "no throw";
+  } catch (const InvalidArgument& e) {
+    EXPECT_EQ(e.argument(), "overrelaxation_window");
+  }
 }
 
 }  // namespace

@@ -202,16 +202,21 @@ class PointCloud {
   const MatrixView<T>& y() const noexcept { return y_; }
 
   kernels::LseOptions lse_options{};
+  /// T = double only: the online reductions (row_lse / col_lse) use float arithmetic on the
+  /// double coordinates (kernels::gaussian_lse_mixed<float>, ~2.5x faster, exponent error
+  /// ~1e-7 relative). Meant for the eps-scaling stages before a stored kernel
+  /// (SinkhornOptions::kernel_precision = f32), whose iterations and cost stay exact in double.
+  bool float_reductions = false;
 
   void row_lse(const Vector<double>& h, double eps, Vector<double>& out,
                const Execution& ex) const {
     out.resize(rows());
-    kernels::gaussian_lse<T>(x_, y_, h, scale_ / eps, out, with(ex));
+    lse(x_, y_, h, scale_ / eps, out, ex);
   }
   void col_lse(const Vector<double>& h, double eps, Vector<double>& out,
                const Execution& ex) const {
     out.resize(cols());
-    kernels::gaussian_lse<T>(y_, x_, h, scale_ / eps, out, with(ex));
+    lse(y_, x_, h, scale_ / eps, out, ex);
   }
 
   /// C_i,: in double (exact differences, no cancellation; vectorised along j).
@@ -264,6 +269,17 @@ class PointCloud {
   }
 
  private:
+  void lse(const MatrixView<T>& a, const MatrixView<T>& b, const Vector<double>& h, double c,
+           Vector<double>& out, const Execution& ex) const {
+    if constexpr (std::is_same_v<T, double>) {
+      if (float_reductions) {
+        kernels::gaussian_lse_mixed<float>(a, b, h, c, out, with(ex));
+        return;
+      }
+    }
+    kernels::gaussian_lse<T>(a, b, h, c, out, with(ex));
+  }
+
   kernels::LseOptions with(const Execution& ex) const {
     kernels::LseOptions o = lse_options;
     o.execution = ex;

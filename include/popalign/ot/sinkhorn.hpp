@@ -89,6 +89,10 @@ constexpr std::string_view to_string(Status s) noexcept {
 /// How the Gibbs kernel is evaluated at the target reg.
 enum class KernelStorage { automatic, online, stored };
 
+/// Scalar of a stored kernel: the geometry's, or float for a double geometry (costs, potentials
+/// and sums stay in double; only K is rounded to float, 6e-8 relative, in half the memory).
+enum class KernelPrecision { geometry, f32 };
+
 /// Options of every Sinkhorn entry point (POT's names where POT has the option).
 /// validate() throws InvalidArgument naming the bad field.
 struct SinkhornOptions {
@@ -104,8 +108,13 @@ struct SinkhornOptions {
   double eps_start = 0.0;            ///< 0 = the geometry's bound of max C
   KernelStorage storage = KernelStorage::automatic;
   std::size_t kernel_memory_budget = std::size_t{512} << 20;  ///< bytes for a stored kernel
+  /// Stored kernel in float for a double geometry (see KernelPrecision; docs/ot.md)
+  KernelPrecision kernel_precision = KernelPrecision::geometry;
   double absorb_threshold = 30.0;  ///< stored path: absorb when |f - fbar| > this * eps
   bool overrelaxation = true;      ///< adaptive over-relaxation at the target reg
+  /// Iterations over which the error ratio rho is measured; over-relaxation starts after twice
+  /// as many iterations at the target reg (docs/ot.md)
+  Index overrelaxation_window = 10;
   bool newton = true;  ///< balanced + stored kernel: Sinkhorn-Newton when Sinkhorn is slow
   /// Sinkhorn iterations at the target reg before Newton may start (when the measured rate is
   /// slower than 0.9 per iteration, or unconditionally after 5 times as many)
@@ -117,7 +126,12 @@ struct SinkhornOptions {
   Index newton_direct_max = 2048;
   double max_overrelaxation = 1.95;  ///< upper bound of the relaxation factor, in [1, 2)
   bool compute_cost = true;          ///< compute <P, C> (one extra O(nm) pass)
-  double mass_tolerance = 1e-6;      ///< balanced: allowed relative |sum a - sum b|
+  /// Stored-kernel runs: <P, C> in one pass over the stored kernel with the costs from the
+  /// geometry in double (false: the geometry's transport_cost, d + 2 kernel reductions for
+  /// point clouds). Off by default so that existing outputs keep their bytes (the value moves in
+  /// the ~9th digit: the stored kernel's rounding, 6e-8 per entry in f32)
+  bool stored_kernel_cost = false;
+  double mass_tolerance = 1e-6;  ///< balanced: allowed relative |sum a - sum b|
   Execution execution{};
 
   void validate() const {
@@ -140,6 +154,7 @@ struct SinkhornOptions {
     check_argument(newton_direct_max >= 0, "newton_direct_max", "must be >= 0");
     check_argument(max_overrelaxation >= 1 && max_overrelaxation < 2, "max_overrelaxation",
                    "must be in [1, 2)");
+    check_argument(overrelaxation_window >= 2, "overrelaxation_window", "must be >= 2");
     execution.validate();
   }
 };

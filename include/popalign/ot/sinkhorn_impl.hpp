@@ -33,6 +33,10 @@
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #endif
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+#include <cstdint>
 
 namespace popalign::ot {
 
@@ -129,6 +133,154 @@ inline void axpy_kernel(double alpha, const double* k, double* acc, Index m) {
   Eigen::Map<Eigen::VectorXd>(acc, m) += alpha * Eigen::Map<const Eigen::VectorXd>(k, m);
 }
 
+/// Rows of the stored kernel are processed in blocks of up to kRowBlock rows that share every
+/// load of the column weights (dot) and of the column accumulator (axpy): the pass reads w and
+/// acc (doubles, in L2) once per block instead of once per row. Each row's arithmetic, and the
+/// order in which rows are added into acc, are those of dot_kernel / axpy_kernel row by row, so
+/// the results are bit-identical to the row-by-row pass.
+inline constexpr Index kRowBlock = 8;
+
+#if defined(__AVX2__) && defined(__FMA__)
+template <int R>
+inline void dot_rows_fixed(const float* k, Index m, const double* w, double* out) {
+  __m256d s0[R], s1[R];
+  for (int q = 0; q < R; ++q) s0[q] = s1[q] = _mm256_setzero_pd();
+  Index j = 0;
+  for (; j + 8 <= m; j += 8) {
+    const __m256d w0 = _mm256_loadu_pd(w + j), w1 = _mm256_loadu_pd(w + j + 4);
+    for (int q = 0; q < R; ++q) {
+      const __m256 kv = _mm256_loadu_ps(k + q * m + j);
+      s0[q] = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(kv)), w0, s0[q]);
+      s1[q] = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(kv, 1)), w1, s1[q]);
+    }
+  }
+  for (int q = 0; q < R; ++q) {
+    alignas(32) double t[4];
+    _mm256_store_pd(t, _mm256_add_pd(s0[q], s1[q]));
+    double s = (t[0] + t[1]) + (t[2] + t[3]);
+    const float* kq = k + q * m;
+    for (Index jj = j; jj < m; ++jj) s += static_cast<double>(kq[jj]) * w[jj];
+    out[q] = s;
+  }
+}
+template <int R>
+inline void axpy_rows_fixed(const double* alpha, const float* k, Index m, double* acc) {
+  __m256d al[R];
+  for (int q = 0; q < R; ++q) al[q] = _mm256_set1_pd(alpha[q]);
+  Index j = 0;
+  for (; j + 8 <= m; j += 8) {
+    __m256d a0 = _mm256_loadu_pd(acc + j), a1 = _mm256_loadu_pd(acc + j + 4);
+    for (int q = 0; q < R; ++q) {
+      const __m256 kv = _mm256_loadu_ps(k + q * m + j);
+      a0 = _mm256_fmadd_pd(al[q], _mm256_cvtps_pd(_mm256_castps256_ps128(kv)), a0);
+      a1 = _mm256_fmadd_pd(al[q], _mm256_cvtps_pd(_mm256_extractf128_ps(kv, 1)), a1);
+    }
+    _mm256_storeu_pd(acc + j, a0);
+    _mm256_storeu_pd(acc + j + 4, a1);
+  }
+  for (int q = 0; q < R; ++q)
+    for (Index jj = j; jj < m; ++jj) acc[jj] += alpha[q] * static_cast<double>(k[q * m + jj]);
+}
+/// out[q] = dot_kernel(k + q m, w, m) for q < r (r <= kRowBlock rows, row-major, stride m).
+inline void dot_rows(const float* k, Index r, Index m, const double* w, double* out) {
+  switch (r) {
+    case 8:
+      return dot_rows_fixed<8>(k, m, w, out);
+    case 4:
+      return dot_rows_fixed<4>(k, m, w, out);
+    default:
+      for (Index q = 0; q < r; ++q) out[q] = dot_kernel(k + q * m, w, m);
+  }
+}
+/// acc += alpha[q] * row q, for q = 0, 1, ... in order (bit-identical to axpy_kernel per row).
+inline void axpy_rows(const double* alpha, const float* k, Index r, Index m, double* acc) {
+  switch (r) {
+    case 8:
+      return axpy_rows_fixed<8>(alpha, k, m, acc);
+    case 4:
+      return axpy_rows_fixed<4>(alpha, k, m, acc);
+    default:
+      for (Index q = 0; q < r; ++q)
+        if (alpha[q] != 0) axpy_kernel(alpha[q], k + q * m, acc, m);
+  }
+}
+#else
+inline void dot_rows(const float* k, Index r, Index m, const double* w, double* out) {
+  for (Index q = 0; q < r; ++q) out[q] = dot_kernel(k + q * m, w, m);
+}
+inline void axpy_rows(const double* alpha, const float* k, Index r, Index m, double* acc) {
+  for (Index q = 0; q < r; ++q)
+    if (alpha[q] != 0) axpy_kernel(alpha[q], k + q * m, acc, m);
+}
+#endif
+inline void dot_rows(const double* k, Index r, Index m, const double* w, double* out) {
+  for (Index q = 0; q < r; ++q) out[q] = dot_kernel(k + q * m, w, m);
+}
+inline void axpy_rows(const double* alpha, const double* k, Index r, Index m, double* acc) {
+  for (Index q = 0; q < r; ++q)
+    if (alpha[q] != 0) axpy_kernel(alpha[q], k + q * m, acc, m);
+}
+
+#if defined(__AVX2__) && defined(__FMA__)
+/// exp of 4 doubles in [-708, 709] (larger arguments are clamped to 709): round-to-nearest range
+/// reduction x = k ln 2 + r (ln 2 in two parts), Taylor polynomial of degree 11 on |r| <= 0.35
+/// (relative error < 1e-14, measured 8.8e-15 against glibc), times 2^k from the exponent bits.
+/// Used to build a float stored kernel, whose rounding to float (6e-8) dominates.
+inline __m256d exp_pd(__m256d x) {
+  x = _mm256_min_pd(x, _mm256_set1_pd(709.0));
+  x = _mm256_max_pd(x, _mm256_set1_pd(-708.0));
+  const __m256d k = _mm256_round_pd(_mm256_mul_pd(x, _mm256_set1_pd(1.4426950408889634)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256d r = _mm256_fnmadd_pd(k, _mm256_set1_pd(6.93147180369123816490e-01), x);
+  r = _mm256_fnmadd_pd(k, _mm256_set1_pd(1.90821492927058770002e-10), r);
+  __m256d p = _mm256_set1_pd(1.0 / 39916800.0);
+  for (const double c : {1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0,
+                         1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0})
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(c));
+  const __m256i e = _mm256_slli_epi64(
+      _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(k)), _mm256_set1_epi64x(1023)), 52);
+  return _mm256_mul_pd(p, _mm256_castsi256_pd(e));
+}
+#endif
+
+/// K row i of a float stored kernel: exp((fb + gbar_j - c_j) / eps) rounded to float, entries
+/// whose exponent is below cutoff stored as 0. The exponent is formed in double as in the
+/// generic path; only the exp differs (see exp_pd).
+inline void kernel_row(const double* c, double fb, const double* gbar, double eps, double cutoff,
+                       Index m, float* out) {
+  Index j = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+  const __m256d vf = _mm256_set1_pd(fb), ve = _mm256_set1_pd(eps), vc = _mm256_set1_pd(cutoff);
+  for (; j + 4 <= m; j += 4) {
+    const __m256d e = _mm256_div_pd(
+        _mm256_sub_pd(_mm256_add_pd(vf, _mm256_loadu_pd(gbar + j)), _mm256_loadu_pd(c + j)), ve);
+    const __m256d v =
+        _mm256_blendv_pd(exp_pd(e), _mm256_setzero_pd(), _mm256_cmp_pd(e, vc, _CMP_LT_OQ));
+    _mm_storeu_ps(out + j, _mm256_cvtpd_ps(v));
+  }
+#endif
+  for (; j < m; ++j) {
+    const double e = (fb + gbar[j] - c[j]) / eps;
+    out[j] = e < cutoff ? 0.0f : static_cast<float>(std::exp(e));
+  }
+}
+
+/// Asks Linux for transparent huge pages on a large buffer that is about to be written for
+/// the first time: first-touch page faults of a 400 MB kernel cost about 1.2 CPU-s in 4 KiB
+/// pages on this project's VMs and half that in 2 MiB pages (docs/ot.md). A hint only.
+inline void advise_huge_pages(void* data, std::size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  if (bytes < (std::size_t{16} << 20)) return;
+  const auto page = std::uintptr_t{4096};
+  const auto begin = (reinterpret_cast<std::uintptr_t>(data) + page - 1) & ~(page - 1);
+  const auto end = (reinterpret_cast<std::uintptr_t>(data) + bytes) & ~(page - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+#else
+  (void)data;
+  (void)bytes;
+#endif
+}
+
 /// The stored-kernel path: K_ij = exp((fbar_i + gbar_j - C_ij)/eps) in T.
 template <Real T>
 class StoredKernel {
@@ -140,7 +292,10 @@ class StoredKernel {
              const Execution& ex) {
     n_ = geom.rows();
     m_ = geom.cols();
-    K_.resize(n_, m_);
+    if (K_.rows() != n_ || K_.cols() != m_) {
+      K_.resize(n_, m_);
+      advise_huge_pages(K_.data(), static_cast<std::size_t>(K_.size()) * sizeof(T));
+    }
     fbar_ = f;
     gbar_ = g;
     eps_ = eps;
@@ -150,8 +305,12 @@ class StoredKernel {
         geom.cost_row(i, c.data());
         // Entries below exp(cutoff) (relative to the O(1) entries of a balanced kernel) are
         // stored as exact zeros: no subnormal numbers in the hot loops.
-        c = (fbar_[i] + gbar_.array() - c) / eps;
-        K_.row(i) = (c < kCutoff).select(0.0, c.exp()).template cast<T>().transpose();
+        if constexpr (std::is_same_v<T, float>) {
+          kernel_row(c.data(), fbar_[i], gbar_.data(), eps, kCutoff, m_, K_.data() + i * m_);
+        } else {
+          c = (fbar_[i] + gbar_.array() - c) / eps;
+          K_.row(i) = (c < kCutoff).select(0.0, c.exp()).template cast<T>().transpose();
+        }
       }
     });
   }
@@ -173,11 +332,38 @@ class StoredKernel {
              Vector<double>& cols, const Execution& ex) {
     rows.resize(n_);
     cols.resize(m_);
-    for_each_row(ex, [&](Index, Index i, const T* krow, double* acc) {
-      rows[i] = dot_kernel(krow, wc.data(), m_);
-      if (wr[i] != 0) axpy_kernel(wr[i], krow, acc, m_);
+    for_each_block(ex, [&](Index, Index i0, Index r, const T* k, double* acc) {
+      dot_rows(k, r, m_, wc.data(), rows.data() + i0);
+      axpy_rows(wr.data() + i0, k, r, m_, acc);
     });
     for (Index j = 0; j < m_; ++j) cols[j] = column_sum(j);
+  }
+
+  /// <P, C> = sum_ij wr_i K_ij wc_j C_ij with C_ij from geom.cost_row (double), in one pass
+  /// over K: O(n m d) arithmetic and one read of K instead of the geometry's d + 2 kernel
+  /// reductions. Rows in the fixed groups of iterate(), partial sums added in group order.
+  template <class G>
+  double transport_cost(const G& geom, const Vector<double>& wc, const Vector<double>& wr,
+                        const Execution& ex) const {
+    const Index groups = row_groups();
+    const Index per = (n_ + groups - 1) / groups;
+    std::vector<double> parts(static_cast<std::size_t>(groups), 0.0);
+    parallel_for(groups, ex.resolved_threads(), 1, [&](Index gb, Index ge) {
+      Eigen::ArrayXd c(m_);
+      for (Index grp = gb; grp < ge; ++grp) {
+        double sum = 0;
+        for (Index i = grp * per; i < std::min(n_, (grp + 1) * per); ++i) {
+          if (wr[i] == 0) continue;
+          geom.cost_row(i, c.data());
+          c *= Eigen::Map<const Eigen::ArrayXd>(wc.data(), m_);
+          sum += wr[i] * dot_kernel(K_.data() + i * m_, c.data(), m_);
+        }
+        parts[static_cast<std::size_t>(grp)] = sum;
+      }
+    });
+    double total = 0;
+    for (double v : parts) total += v;
+    return total;
   }
 
   /// One fused iteration: f half-step (rule of side A), then g half-step (side B) from the
@@ -194,23 +380,29 @@ class StoredKernel {
       w[j] = B.w[j] > 0 ? B.w[j] * std::exp((g[j] - gbar_[j]) / eps) : 0.0;
     std::vector<double> err_parts(static_cast<std::size_t>(row_groups()), 0.0);
     std::atomic<bool> failed{false};
-    for_each_row(ex, [&](Index grp, Index i, const T* krow, double* acc) {
-      const double s = dot_kernel(krow, w.data(), m_);
-      if (!(s > 0) || !std::isfinite(s)) {
-        failed.store(true, std::memory_order_relaxed);
-        return;
+    for_each_block(ex, [&](Index grp, Index i0, Index r, const T* k, double* acc) {
+      double sums[kRowBlock], alpha[kRowBlock];
+      dot_rows(k, r, m_, w.data(), sums);
+      for (Index q = 0; q < r; ++q) {
+        const Index i = i0 + q;
+        const double s = sums[q];
+        alpha[q] = 0;  // rows that add nothing to the column sums
+        if (!(s > 0) || !std::isfinite(s)) {
+          failed.store(true, std::memory_order_relaxed);
+          continue;
+        }
+        const double bal = fbar_[i] - eps * std::log(s);
+        const double nw = apply_rule(A, i, bal, eps);
+        if (A.w[i] > 0) {
+          err_parts[static_cast<std::size_t>(grp)] +=
+              A.w[i] * std::abs(std::exp((f[i] - bal) / eps) - std::exp((nw - bal) / eps));
+          f[i] = relax(A, f[i], nw, omega);
+          alpha[q] = A.w[i] * std::exp((f[i] - fbar_[i]) / eps);
+        } else {
+          f[i] = nw;
+        }
       }
-      const double bal = fbar_[i] - eps * std::log(s);
-      const double nw = apply_rule(A, i, bal, eps);
-      if (A.w[i] > 0) {
-        err_parts[static_cast<std::size_t>(grp)] +=
-            A.w[i] * std::abs(std::exp((f[i] - bal) / eps) - std::exp((nw - bal) / eps));
-        f[i] = relax(A, f[i], nw, omega);
-        const double alpha = A.w[i] * std::exp((f[i] - fbar_[i]) / eps);
-        axpy_kernel(alpha, krow, acc, m_);
-      } else {
-        f[i] = nw;
-      }
+      axpy_rows(alpha, k, r, m_, acc);
     });
     if (failed.load()) return {kNaN, kNaN};
     double err_a = 0;
@@ -230,10 +422,11 @@ class StoredKernel {
   /// accumulator, so the results do not depend on the number of threads.
   Index row_groups() const noexcept { return std::min<Index>(n_, 32); }
 
-  /// One pass over K: row(group, i, K row i, the group's column accumulator) for every row, the
-  /// rows of a group in order; the accumulators start at zero.
-  template <class RowFn>
-  void for_each_row(const Execution& ex, RowFn&& row) {
+  /// One pass over K: block(group, i0, r, K row i0, the group's column accumulator) for every
+  /// block of r <= kRowBlock consecutive rows i0 .. i0 + r - 1 of a group, in order; the
+  /// accumulators start at zero.
+  template <class BlockFn>
+  void for_each_block(const Execution& ex, BlockFn&& block) {
     const Index groups = row_groups();
     const Index per = (n_ + groups - 1) / groups;
     acc_.resize(static_cast<std::size_t>(groups * m_));
@@ -244,12 +437,15 @@ class StoredKernel {
         double* acc = acc_.data() + grp * m_;
         std::fill(acc, acc + m_, 0.0);
         const Index i1 = std::min(n_, (grp + 1) * per);
-        for (Index i = grp * per; i < i1; ++i) row(grp, i, K_.data() + i * m_, acc);
+        for (Index i = grp * per; i < i1; i += kRowBlock) {
+          const Index r = std::min(kRowBlock, i1 - i);
+          block(grp, i, r, K_.data() + i * m_, acc);
+        }
       }
     });
   }
 
-  /// Column j of K^T (row weights) after for_each_row: the group accumulators summed in order.
+  /// Column j of K^T (row weights) after for_each_block: the group accumulators summed in order.
   double column_sum(Index j) const {
     double cs = 0;
     for (Index grp = 0; grp < row_groups(); ++grp)
@@ -452,12 +648,23 @@ struct Solver {
   double omega = 1.0;  // over-relaxation factor (adapted at the target reg)
   bool stored = false, built = false;
   StoredKernel<T> K;
+  StoredKernel<float> Kf;     // options.kernel_precision = f32 with a double geometry
+  bool float_kernel = false;  // Kf is the stored kernel
+
+  /// fn(the stored kernel in use): K, or Kf for a float kernel of a double geometry.
+  template <class Fn>
+  decltype(auto) with_kernel(Fn&& fn) {
+    if constexpr (!std::is_same_v<T, float>)
+      if (float_kernel) return fn(Kf);
+    return fn(K);
+  }
   std::vector<double> history;  // error per target-reg iteration (over-relaxation)
   double last_rho = 0;
   Index newton_next = 0;  // earliest iteration for the next Newton phase
   Index newton_backoff = 0;
   bool relax_disabled = false;
   double best_error = std::numeric_limits<double>::infinity();
+  double stored_cost = std::numeric_limits<double>::quiet_NaN();  // <P, C> through K (finish)
 
   Solver(const G& geometry, VectorView<double> a_in, VectorView<double> b_in,
          const Vector<double>* cap, const SinkhornOptions& options)
@@ -541,7 +748,9 @@ struct Solver {
     }
     bal_f.resize(n);
     bal_g.resize(m);
-    const double bytes = static_cast<double>(n) * static_cast<double>(m) * sizeof(T);
+    float_kernel = !std::is_same_v<T, float> && opt.kernel_precision == KernelPrecision::f32;
+    const double bytes = static_cast<double>(n) * static_cast<double>(m) *
+                         static_cast<double>(float_kernel ? sizeof(float) : sizeof(T));
     stored = opt.storage == KernelStorage::stored ||
              (opt.storage == KernelStorage::automatic &&
               bytes <= static_cast<double>(opt.kernel_memory_budget));
@@ -579,21 +788,25 @@ struct Solver {
   /// One iteration at the target reg: through the stored kernel once it is built (absorbing or
   /// redoing an underflowed step in the log domain), else online. Returns {err_a, err_b}.
   std::pair<double, double> target_iteration() {
+    return with_kernel([&](auto& kernel) { return target_iteration(kernel); });
+  }
+  template <class Kernel>
+  std::pair<double, double> target_iteration(Kernel& kern) {
     double ea = 0, eb = 0;
-    if (stored && built && K.needs_absorb(f, g, opt.absorb_threshold)) {
+    if (stored && built && kern.needs_absorb(f, g, opt.absorb_threshold)) {
       ++res.absorptions;
-      K.build(geom, f, g, eps_target, ex);
+      kern.build(geom, f, g, eps_target, ex);
     }
     if (stored && built) {
       f_backup = f;
       g_backup = g;
-      std::tie(ea, eb) = K.iterate(A, B, f, g, bal_g, ex, omega);
+      std::tie(ea, eb) = kern.iterate(A, B, f, g, bal_g, ex, omega);
       if (std::isnan(ea)) {
         // Underflowed kernel row/column: restore, take a log-domain step, rebuild.
         f = f_backup;
         g = g_backup;
         std::tie(ea, eb) = online_iteration(eps_target);
-        K.build(geom, f, g, eps_target, ex);
+        kern.build(geom, f, g, eps_target, ex);
         ++res.absorptions;
       }
     } else if (stored) {
@@ -601,7 +814,7 @@ struct Solver {
       // potentials (every row and column then has entries of order one).
       std::tie(ea, eb) = online_iteration(eps_target);
       if (all_finite(f) && all_finite(g)) {
-        K.build(geom, f, g, eps_target, ex);
+        kern.build(geom, f, g, eps_target, ex);
         built = true;
       }
     } else {
@@ -621,8 +834,11 @@ struct Solver {
   /// Newton steps from the total error err until converged or a step fails; true if converged.
   bool newton_phase(double err) {
     while (res.newton_steps < opt.max_newton_steps) {
-      if (!newton_step(K, geom, A, B, f, g, err, opt.absorb_threshold, ex, res.cg_iterations,
-                       res.absorptions, opt.newton_direct_max)) {
+      const bool ok = with_kernel([&](auto& kernel) {
+        return newton_step(kernel, geom, A, B, f, g, err, opt.absorb_threshold, ex,
+                           res.cg_iterations, res.absorptions, opt.newton_direct_max);
+      });
+      if (!ok) {
         // Not (yet) in Newton's basin, or at the conditioning floor: back to Sinkhorn,
         // and try again after twice as many iterations as last time.
         newton_backoff *= 2;
@@ -643,7 +859,7 @@ struct Solver {
   void adapt_overrelaxation(double e) {
     history.push_back(e);
     const auto k = history.size();
-    constexpr std::size_t kWindow = 10;
+    const auto kWindow = static_cast<std::size_t>(opt.overrelaxation_window);
     if (k >= 2 * kWindow && history[k - 1 - kWindow] > 0)
       last_rho = std::pow(e / history[k - 1 - kWindow], 1.0 / kWindow);
     if (opt.overrelaxation && omega == 1.0 && !relax_disabled && k >= 2 * kWindow &&
@@ -695,19 +911,28 @@ struct Solver {
   /// when it was used (the same arithmetic that decided convergence), else the geometry; then
   /// the marginal errors, the objective and the cost.
   void finish() {
+    with_kernel([&](auto& kernel) { finish_masses(kernel); });
+    finish_results();
+  }
+
+  /// The balanced potentials bal_f, bal_g at the final f, g (and <P, C> through a stored K).
+  template <class Kernel>
+  void finish_masses(Kernel& kern) {
     if (stored && built) {
-      if (K.needs_absorb(f, g, opt.absorb_threshold)) {
-        K.build(geom, f, g, eps_target, ex);
+      if (kern.needs_absorb(f, g, opt.absorb_threshold)) {
+        kern.build(geom, f, g, eps_target, ex);
         ++res.absorptions;
       }
       Vector<double> wc(m), wr(n), rows, cols;
       for (Index j = 0; j < m; ++j)
-        wc[j] = B.w[j] > 0 ? B.w[j] * std::exp((g[j] - K.gbar()[j]) / eps_target) : 0.0;
+        wc[j] = B.w[j] > 0 ? B.w[j] * std::exp((g[j] - kern.gbar()[j]) / eps_target) : 0.0;
       for (Index i = 0; i < n; ++i)
-        wr[i] = A.w[i] > 0 ? A.w[i] * std::exp((f[i] - K.fbar()[i]) / eps_target) : 0.0;
-      K.apply(wc, wr, rows, cols, ex);
-      bal_f = K.fbar().array() - eps_target * rows.array().log();
-      bal_g = K.gbar().array() - eps_target * cols.array().log();
+        wr[i] = A.w[i] > 0 ? A.w[i] * std::exp((f[i] - kern.fbar()[i]) / eps_target) : 0.0;
+      kern.apply(wc, wr, rows, cols, ex);
+      bal_f = kern.fbar().array() - eps_target * rows.array().log();
+      bal_g = kern.gbar().array() - eps_target * cols.array().log();
+      if (opt.compute_cost && opt.stored_kernel_cost)
+        stored_cost = kern.transport_cost(geom, wc, wr, ex);
     } else {
       h = B.logw + g / eps_target;
       geom.row_lse(h, eps_target, lse, ex);
@@ -716,6 +941,10 @@ struct Solver {
       geom.col_lse(h, eps_target, lse, ex);
       bal_g = -eps_target * lse;
     }
+  }
+
+  /// Masses, marginal errors, objective and cost from f, g, bal_f, bal_g.
+  void finish_results() {
     res.row_mass.resize(n);
     res.col_mass.resize(m);
     for (Index i = 0; i < n; ++i)
@@ -742,7 +971,9 @@ struct Solver {
     if (A.rule == Rule::soft) obj += A.rho * kl(res.row_mass, A.w);
     if (B.rule == Rule::soft) obj += B.rho * kl(res.col_mass, B.w);
     res.objective = obj;
-    if (opt.compute_cost)
+    if (opt.compute_cost && !std::isnan(stored_cost))
+      res.cost = stored_cost;
+    else if (opt.compute_cost)
       res.cost = geom.transport_cost(Vector<double>(A.logw + f / eps_target),
                                      Vector<double>(B.logw + g / eps_target), eps_target, ex);
   }
