@@ -22,6 +22,7 @@ using namespace popalign;
 
 struct AlignArgs {
   std::string pool, reference, traits, out, report, method = "resample", id_column = "id";
+  std::string calibration = "marginal", cost_weights;
   long long n = 0;
   std::uint64_t seed = 0;
   bool with_replacement = false, weights_only = false, quiet = false;
@@ -64,7 +65,12 @@ int run_align(const AlignArgs& a) {
   const auto method = align::parse_method(a.method);
   if (!method)
     throw InvalidArgument("--method",
-                          "must be resample, is, ot or random (got '" + a.method + "')");
+                          "must be resample, is, ot, random or paper (got '" + a.method + "')");
+  const bool calibrate = a.calibration != "none";
+  const auto calibration = align::parse_calibration(calibrate ? a.calibration : "marginal");
+  if (!calibration)
+    throw InvalidArgument("--calibration", "must be pairwise, marginal, sliced or none (got '" +
+                                               a.calibration + "')");
   check_argument(a.n > 0, "--n", "must be > 0");
   check_argument(!(a.with_replacement && a.weights_only), "--weights-only",
                  "cannot be combined with --with-replacement");
@@ -89,7 +95,22 @@ int run_align(const AlignArgs& a) {
   io::NumericTableOptions ro;
   const io::NumericTable ref = io::to_numeric_table(ref_t, traits, ro);
   const Index n_pool = pool.values.rows();
-  if (!a.with_replacement && !a.weights_only)
+  Vector<double> cost_weights;
+  if (!a.cost_weights.empty()) {
+    const std::vector<std::string> ws = split_list(a.cost_weights);
+    check_argument(ws.size() == traits.size(), "--cost-weights",
+                   fmt::format("has {} values for {} trait columns", ws.size(), traits.size()));
+    cost_weights.resize(static_cast<Index>(ws.size()));
+    for (std::size_t k = 0; k < ws.size(); ++k) {
+      const auto v = io::parse_number(ws[k]);
+      check_argument(v.has_value() && *v >= 0, "--cost-weights",
+                     fmt::format("value {} ('{}') is not a number >= 0", k + 1, ws[k]));
+      cost_weights[static_cast<Index>(k)] = *v;
+    }
+  }
+  // The published method draws with replacement: its output always has a count column.
+  const bool with_replacement = a.with_replacement || *method == align::Method::paper;
+  if (!with_replacement && !a.weights_only)
     check_argument(a.n <= n_pool, "--n",
                    fmt::format("asks for {} distinct personas but {} has only {} rows (use "
                                "--with-replacement to draw with replacement)",
@@ -99,10 +120,13 @@ int run_align(const AlignArgs& a) {
   opt.n = static_cast<Index>(a.n);
   opt.method = *method;
   opt.seed = a.seed;
-  opt.output = a.weights_only       ? align::Output::weights
-               : a.with_replacement ? align::Output::multiset
-                                    : align::Output::distinct;
+  opt.output = a.weights_only     ? align::Output::weights
+               : with_replacement ? align::Output::multiset
+                                  : align::Output::distinct;
   opt.reg = a.reg;
+  opt.calibrate = calibrate;
+  opt.calibration = *calibration;
+  opt.cost_weights = cost_weights;
   opt.candidate_factor = a.candidates;
   opt.execution.threads = a.threads;
   if (cli::stderr_is_terminal() && !a.quiet) {
@@ -112,7 +136,8 @@ int run_align(const AlignArgs& a) {
       return false;
     };
   }
-  cli::validate_as_flags([&] { opt.validate(); }, {{"candidate_factor", "--candidates"}});
+  cli::validate_as_flags([&] { opt.validate(); }, {{"candidate_factor", "--candidates"},
+                                                   {"cost_weights", "--cost-weights"}});
   const align::AlignResult r = align::align<double>(pool.values, ref.values, opt);
   if (cli::stderr_is_terminal() && !a.quiet) fmt::print(stderr, "\r\033[K");
 
@@ -157,6 +182,8 @@ int run_align(const AlignArgs& a) {
                      {"traits", tl},
                      {"reg (relative to the mean cost)", fmt::format("{:g}", opt.reg)},
                      {"candidate factor", fmt::format("{:g}", opt.candidate_factor)},
+                     {"method", std::string(align::to_string(opt.method))},
+                     {"calibration", calibrate ? a.calibration : std::string("none")},
                      {"output file", a.out}};
     report::write_html(a.report, in);
   }
@@ -186,10 +213,22 @@ popalign::cli::CommandRegistrar registrar{
           ->required();
       sub.add_option("--traits", a->traits,
                      "Comma-separated trait columns (default: the numeric columns both files "
-                     "share, except the id column)");
+                     "share, except the id column). Item space: list the item-answer columns "
+                     "(e.g. the 50 IPIP-50 items) instead of the trait scores");
       sub.add_option("--n", a->n, "Number of personas to select")->required();
       sub.add_option("--seed", a->seed, "Random seed (same inputs + seed = same output bytes)");
-      sub.add_option("--method", a->method, "resample (default), is, ot or random");
+      sub.add_option("--method", a->method,
+                     "resample (default), is, ot, random, or paper (the published Stage 2: KDE "
+                     "bandwidth 0.20, top 70% by weight, entropic OT eps 0.08 x median cost, 250 "
+                     "iterations, N draws with replacement: duplicates possible, so the output "
+                     "has a count column)");
+      sub.add_option("--calibration", a->calibration,
+                     "resample's calibration of the transport shares: marginal (default: per "
+                     "trait), pairwise (every trait and every pair's sum and difference: better "
+                     "correlations where the pool allows), sliced or none");
+      sub.add_option("--cost-weights", a->cost_weights,
+                     "Comma-separated weight per trait column in the transport cost (default: "
+                     "all 1), e.g. 1/(items of the trait) per item for item-space alignment");
       sub.add_flag("--with-replacement", a->with_replacement,
                    "Draw a multiset of N with counts (column 'count') instead of N distinct");
       sub.add_flag("--weights-only", a->weights_only,

@@ -153,6 +153,10 @@ Big5Split load_big5_split(const std::filesystem::path& data_dir, std::uint64_t s
       extra_cols.push_back(ipip.items[static_cast<std::size_t>(other[j])].id);
     }
   }
+  if (extra == Big5Extra::items) {
+    extra_m = ps::keyed_item_matrix(ipip, ref.responses);
+    for (const auto& item : ipip.items) extra_cols.push_back(item.id);
+  }
   // Rows with a NaN anywhere are dropped (clean_reference keeps complete rows only, so none).
   std::vector<Index> keep;
   for (Index i = 0; i < n; ++i)

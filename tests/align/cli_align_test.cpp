@@ -181,5 +181,45 @@ TEST(CliDemo, QuickRunPrintsTheTableAndWritesTheReport) {
   EXPECT_FALSE(std::filesystem::exists(dir / "out3" / "report.html"));
 }
 
+TEST(CliAlign, PaperCalibrationAndCostWeights) {
+  const auto dir = temp_dir("cli_joint");
+  write_inputs(dir);
+  const std::string base = "align --pool '" + (dir / "pool.csv").string() + "' --reference '" +
+                           (dir / "ref.tsv").string() + "' --n 100 --seed 2 --quiet --out '" +
+                           (dir / "o.csv").string() + "'";
+  // paper: N draws with replacement, so the output has a count column summing to N.
+  auto rp = run_popalign(base + " --method paper", dir);
+  ASSERT_EQ(rp.exit_code, 0) << rp.err;
+  std::istringstream in(read_text(dir / "o.csv"));
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "id,count,a,b,c");
+  int total = 0;
+  while (std::getline(in, line)) total += std::stoi(line.substr(line.find(',') + 1));
+  EXPECT_EQ(total, 100);
+  // Every calibration and explicit cost weights run; the output differs between calibrations.
+  std::set<std::string> outs;
+  for (const char* c : {"pairwise", "marginal", "sliced", "none"}) {
+    auto r = run_popalign(base + " --calibration " + c, dir);
+    ASSERT_EQ(r.exit_code, 0) << c << ": " << r.err;
+    outs.insert(read_text(dir / "o.csv"));
+  }
+  EXPECT_GE(outs.size(), 3u);
+  auto rw = run_popalign(base + " --cost-weights 1,1,0.5", dir);
+  ASSERT_EQ(rw.exit_code, 0) << rw.err;
+  // Bad values name the flag.
+  auto bad = run_popalign(base + " --calibration joint", dir);
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("--calibration"), std::string::npos) << bad.err;
+  bad = run_popalign(base + " --cost-weights 1,2", dir);
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("--cost-weights"), std::string::npos) << bad.err;
+  bad = run_popalign(base + " --cost-weights 1,x,1", dir);
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("--cost-weights"), std::string::npos) << bad.err;
+  bad = run_popalign(base + " --method nearest", dir);
+  EXPECT_NE(bad.err.find("paper"), std::string::npos) << bad.err;
+}
+
 }  // namespace
 }  // namespace popalign

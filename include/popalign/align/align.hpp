@@ -16,8 +16,10 @@
 //                    subsample of at most ot_max_reference), cap_i = 1 (distinct) and
 //                    eps = reg * mean(C). s = P 1 is each candidate's share of the reference
 //                    mass: s_i in [0, 1], sum s = N.
-//   4b. calibration  (resample) the shares are raked to the reference's per-trait histograms
-//                    (iterative proportional fitting on quantile bins, capped at 1)
+//   4b. calibration  (resample) the shares are raked to the reference's 1-D histograms
+//                    (iterative proportional fitting on quantile bins, capped at 1): per trait
+//                    (default), or also along every pair's sum and difference (pairwise), or
+//                    along seeded random directions (sliced)
 //   5. rounding      N distinct personas with P(i selected) = s_i exactly (systematic sampling
 //                    with unequal probabilities along a Z-order curve of the traits,
 //                    sampling::sample_fixed_size), so the selection keeps the shares in
@@ -77,6 +79,10 @@ enum class Method {
   importance,  ///< importance sampling only ("is")
   ot,          ///< capacity-constrained OT on the whole pool only
   random,      ///< uniform random selection (baseline)
+  /// The published Stage 2 as written (AlignOptions::paper): KDE density ratio with a fixed
+  /// bandwidth, keep the top share by weight, balanced entropic OT in batches, then N draws in
+  /// proportion to the plan's row sums WITH replacement (duplicates possible, as published).
+  paper,
 };
 
 constexpr std::string_view to_string(Method m) noexcept {
@@ -89,16 +95,19 @@ constexpr std::string_view to_string(Method m) noexcept {
       return "ot";
     case Method::random:
       return "random";
+    case Method::paper:
+      return "paper";
   }
   return "unknown";
 }
 
-/// "resample", "is" (or "importance"), "ot", "random"; std::nullopt otherwise.
+/// "resample", "is" (or "importance"), "ot", "random", "paper"; std::nullopt otherwise.
 inline std::optional<Method> parse_method(std::string_view s) noexcept {
   if (s == "resample") return Method::resample;
   if (s == "is" || s == "importance") return Method::importance;
   if (s == "ot") return Method::ot;
   if (s == "random") return Method::random;
+  if (s == "paper") return Method::paper;
   return std::nullopt;
 }
 
@@ -131,6 +140,61 @@ enum class Rounding {
   ordered,
 };
 
+/// What the calibration stage (4b) rakes the transport shares to.
+enum class Calibration {
+  /// The reference's 1-D histograms of every trait and of every pair's sum and difference,
+  /// (z_k + z_l) / sqrt(2) and (z_k - z_l) / sqrt(2): the marginals and the pairwise
+  /// co-variation (the spread of z_k - z_l fixes corr(k, l)). Best correlations where the pool
+  /// can supply them, at a cost in W1 on compressed pools (docs/validity.md).
+  pairwise,
+  /// The reference's per-trait histograms only (the survey statistician's raking to known
+  /// margins): matches the marginals but leaves the joint structure of the plan to drift.
+  /// Default (it won the dev split on W1 and ties pairwise on the failed targets).
+  marginal,
+  /// The per-trait histograms plus `calibration_projections` seeded random directions (a
+  /// sliced calibration).
+  sliced,
+};
+
+constexpr std::string_view to_string(Calibration c) noexcept {
+  switch (c) {
+    case Calibration::pairwise:
+      return "pairwise";
+    case Calibration::marginal:
+      return "marginal";
+    case Calibration::sliced:
+      return "sliced";
+  }
+  return "unknown";
+}
+
+/// "pairwise", "marginal", "sliced"; std::nullopt otherwise.
+inline std::optional<Calibration> parse_calibration(std::string_view s) noexcept {
+  if (s == "pairwise") return Calibration::pairwise;
+  if (s == "marginal") return Calibration::marginal;
+  if (s == "sliced") return Calibration::sliced;
+  return std::nullopt;
+}
+
+/// Method::paper: the published Stage 2's constants (defaults = as published).
+struct PaperOptions {
+  double bandwidth = 0.20;     ///< Gaussian KDE kernel sd, relative to each column's sd
+  double keep_fraction = 0.70;  ///< keep the top share of the pool by density-ratio weight
+  double eps_median = 0.08;    ///< eps = eps_median * median cost of the batch
+  Index iterations = 250;      ///< Sinkhorn iterations (balanced, no eps-scaling)
+  Index batch = 10000;         ///< candidates per transport batch
+
+  void validate() const {
+    check_argument(bandwidth > 0 && std::isfinite(bandwidth), "paper.bandwidth", "must be > 0");
+    check_argument(keep_fraction > 0 && keep_fraction <= 1, "paper.keep_fraction",
+                   "must be in (0, 1]");
+    check_argument(eps_median > 0 && std::isfinite(eps_median), "paper.eps_median",
+                   "must be > 0");
+    check_argument(iterations >= 1, "paper.iterations", "must be >= 1");
+    check_argument(batch >= 1, "paper.batch", "must be >= 1");
+  }
+};
+
 /// Options of align(), by stage; validate() throws InvalidArgument naming the bad field.
 struct AlignOptions {
   Index n = 0;  ///< N, personas to select (> 0; for weights: the mass level)
@@ -157,9 +221,19 @@ struct AlignOptions {
   bool weighted_prior = false;  ///< resample: entropic prior a = importance weights
   /// resample: rake the transport shares to the reference's per-trait histograms (stage 4b).
   bool calibrate = true;
-  Index calibration_bins = 24;    ///< reference-quantile bins per trait
-  Index calibration_sweeps = 50;  ///< raking sweeps over the traits
+  Calibration calibration = Calibration::marginal;  ///< what stage 4b rakes to
+  Index calibration_bins = 24;          ///< reference-quantile bins per trait (and projection)
+  Index calibration_sweeps = 50;        ///< raking sweeps over the traits (and projections)
+  Index calibration_projections = 32;   ///< sliced: random directions besides the traits
+  /// Pairwise calibration needs d + d (d - 1) projections; above this many traits it falls back
+  /// to sliced (with calibration_projections directions) and says so in a warning.
+  Index calibration_max_pairwise_dim = 16;
   Rounding rounding = Rounding::ordered;
+  /// Per-column weights of the transport cost C_ij = sum_k w_k (z_ik - y_jk)^2 (resample, ot,
+  /// paper); empty = all 1. E.g. item-space alignment: 1 / (items of the item's trait), so
+  /// every trait weighs the same whatever its length.
+  Vector<double> cost_weights{};
+  PaperOptions paper{};  ///< Method::paper's constants
 
   // Warnings and diagnostics.
   double ess_warn_fraction = 0.1;  ///< warn when ESS < this * N
@@ -186,11 +260,19 @@ struct AlignOptions {
     check_argument(max_count >= 0, "max_count", "must be >= 0 (0 = N)");
     check_argument(calibration_bins >= 2, "calibration_bins", "must be >= 2");
     check_argument(calibration_sweeps >= 1, "calibration_sweeps", "must be >= 1");
+    check_argument(calibration_projections >= 1, "calibration_projections", "must be >= 1");
+    check_argument(calibration_max_pairwise_dim >= 1, "calibration_max_pairwise_dim",
+                   "must be >= 1");
     check_argument(ess_warn_fraction >= 0, "ess_warn_fraction", "must be >= 0");
     check_argument(coverage_ratio > 0 && coverage_ratio < 1, "coverage_ratio", "must be in (0, 1)");
     check_argument(coverage_warn_fraction >= 0 && coverage_warn_fraction <= 1,
                    "coverage_warn_fraction", "must be in [0, 1]");
     check_argument(sliced_projections >= 1, "sliced_projections", "must be >= 1");
+    check_argument(cost_weights.size() == 0 ||
+                       (cost_weights.allFinite() && cost_weights.minCoeff() >= 0 &&
+                        cost_weights.sum() > 0),
+                   "cost_weights", "must be finite, >= 0 and not all 0 (or empty)");
+    paper.validate();
     execution.validate();
   }
 };

@@ -101,6 +101,18 @@ Comparison compare(const RowMatrix<T>& x, const Vector<double>& w, const RowMatr
   return c;
 }
 
+/// Columns of z scaled by sqrt(w_k), so that squared distances become sum_k w_k (.)^2; z itself
+/// when w is empty.
+template <Real T>
+RowMatrix<T> weighted_columns(const RowMatrix<T>& z, const Vector<double>& w) {
+  if (w.size() == 0) return z;
+  check_argument(w.size() == z.cols(), "cost_weights",
+                 fmt::format("has {} entries but the data has {} columns", w.size(), z.cols()));
+  RowMatrix<T> out = z;
+  for (Index k = 0; k < z.cols(); ++k) out.col(k) *= static_cast<T>(std::sqrt(w[k]));
+  return out;
+}
+
 /// Integer counts from expected counts e (sum N): systematic resampling, so each unit gets
 /// floor(e_i) or ceil(e_i) copies.
 inline std::vector<Index> round_counts(const Vector<double>& e, Index N, Rng& rng) {
@@ -204,6 +216,64 @@ double rake_to_marginals(Vector<double>& s, const RowMatrix<T>& zc, const RowMat
     }
   }
   return worst;
+}
+
+/// Stage 4b's directions (d x P, unit columns): the d trait axes, then for
+/// Calibration::pairwise the sum and difference directions (e_k +- e_l) / sqrt(2) of every pair
+/// k < l, or for Calibration::sliced `calibration_projections` seeded random directions (also
+/// the fallback when d > calibration_max_pairwise_dim, with a warning). Matching the 1-D
+/// distribution of z_k - z_l on top of the two marginals fixes var(z_k - z_l) = 2 - 2 corr(k, l),
+/// so pairwise raking holds every correlation (and more: the whole pairwise spread) to the
+/// reference's, where per-trait raking leaves it free.
+inline Eigen::MatrixXd calibration_directions(Index d, const AlignOptions& options,
+                                              Diagnostics& dg) {
+  Calibration kind = options.calibration;
+  if (kind == Calibration::pairwise && d > options.calibration_max_pairwise_dim) {
+    kind = Calibration::sliced;
+    dg.warnings.push_back(fmt::format(
+        "pairwise calibration on {} traits would need {} projections: using {} random "
+        "directions instead (calibration_max_pairwise_dim = {})",
+        d, d * d, options.calibration_projections, options.calibration_max_pairwise_dim));
+  }
+  Index extra = 0;
+  if (kind == Calibration::pairwise) extra = d * (d - 1);
+  if (kind == Calibration::sliced) extra = options.calibration_projections;
+  Eigen::MatrixXd dirs = Eigen::MatrixXd::Zero(d, d + extra);
+  for (Index k = 0; k < d; ++k) dirs(k, k) = 1.0;
+  Index col = d;
+  if (kind == Calibration::pairwise) {
+    const double h = 1.0 / std::sqrt(2.0);
+    for (Index k = 0; k < d; ++k)
+      for (Index l = k + 1; l < d; ++l) {
+        dirs(k, col) = h;
+        dirs(l, col) = h;
+        dirs(k, col + 1) = h;
+        dirs(l, col + 1) = -h;
+        col += 2;
+      }
+  } else if (kind == Calibration::sliced) {
+    const RowMatrix<double> r = metrics::random_directions(
+        options.calibration_projections, d,
+        options.seed ^ hash_string("popalign.align.calibration"));
+    dirs.rightCols(extra) = r.transpose();
+  }
+  return dirs;
+}
+
+/// Stage 4b: the shares raked to the reference's 1-D histograms along calibration_directions()
+/// (rake_to_marginals on the projected candidates and reference). Returns the largest relative
+/// bin mismatch.
+template <Real T>
+double calibrate_shares(Vector<double>& s, const RowMatrix<T>& zc, const RowMatrix<T>& zr,
+                        double cap, const AlignOptions& options, Diagnostics& dg) {
+  const Eigen::MatrixXd dirs = calibration_directions(zc.cols(), options, dg);
+  if (dirs.cols() == zc.cols())
+    return rake_to_marginals<T>(s, zc, zr, cap, options.calibration_bins,
+                                options.calibration_sweeps);
+  const RowMatrix<T> pc = (zc.template cast<double>() * dirs).template cast<T>();
+  const RowMatrix<T> pr = (zr.template cast<double>() * dirs).template cast<T>();
+  return rake_to_marginals<T>(s, pc, pr, cap, options.calibration_bins,
+                              options.calibration_sweeps);
 }
 
 /// Wall-clock seconds per stage, appended to Diagnostics::stages.
@@ -405,13 +475,14 @@ Vector<double> transport_shares(const RowMatrix<T>& zc, const std::vector<Index>
   const std::vector<Index> rsub = subsample_rows(m, options.ot_max_reference, rr);
   const RowMatrix<T> zrs = take_rows<T>(zr, rsub);
   const Index mr = zrs.rows();
-  // Mean cost in closed form: |mu_c - mu_r|^2 + tr Sigma_c + tr Sigma_r.
-  const Eigen::RowVectorXd mc = zc.template cast<double>().colwise().mean();
-  const Eigen::RowVectorXd mrr = zrs.template cast<double>().colwise().mean();
-  const double tc =
-      (zc.template cast<double>().rowwise() - mc).array().square().sum() / static_cast<double>(K);
-  const double tr = (zrs.template cast<double>().rowwise() - mrr).array().square().sum() /
-                    static_cast<double>(mr);
+  // Mean cost in closed form: |mu_c - mu_r|^2 + tr Sigma_c + tr Sigma_r (weighted columns).
+  const RowMatrix<double> zcd = weighted_columns<T>(zc, options.cost_weights).template cast<double>();
+  const RowMatrix<double> zrd =
+      weighted_columns<T>(zrs, options.cost_weights).template cast<double>();
+  const Eigen::RowVectorXd mc = zcd.colwise().mean();
+  const Eigen::RowVectorXd mrr = zrd.colwise().mean();
+  const double tc = (zcd.rowwise() - mc).array().square().sum() / static_cast<double>(K);
+  const double tr = (zrd.rowwise() - mrr).array().square().sum() / static_cast<double>(mr);
   const double mean_cost = (mc - mrr).squaredNorm() + tc + tr;
   dg.eps = options.reg * std::max(mean_cost, 1e-12);
   Vector<double> a;
@@ -440,7 +511,9 @@ Vector<double> transport_shares(const RowMatrix<T>& zc, const std::vector<Index>
   // iterations after 16 of schedule, against 92 after 8 with one).
   so.eps_scaling_iterations = 2;
   so.execution = options.execution;
-  const ot::PointCloud<T> geom(zc, zrs, 1.0);
+  const RowMatrix<T> zcw = weighted_columns<T>(zc, options.cost_weights);
+  const RowMatrix<T> zrw = weighted_columns<T>(zrs, options.cost_weights);
+  const ot::PointCloud<T> geom(zcw, zrw, 1.0);
   const ot::SinkhornResult sr = ot::capacity_constrained_sinkhorn(geom, a, b, cap, so);
   dg.has_transport = true;
   dg.ot_status = sr.status;
@@ -518,14 +591,135 @@ void select_by_transport(const Standardised<T>& z, const Vector<double>& iw,
   if (options.method == Method::resample && options.calibrate) {
     s *= static_cast<double>(N) / s.sum();
     dg.calibration_error =
-        rake_to_marginals<T>(s, zc, z.reference, static_cast<double>(cap_count),
-                             options.calibration_bins, options.calibration_sweeps);
+        calibrate_shares<T>(s, zc, z.reference, static_cast<double>(cap_count), options, dg);
     clock.end("calibration");
   }
   for (Index i = 0; i < K; ++i)
     if (s[i] >= 0.999 * static_cast<double>(cap_count)) ++dg.saturated;
 
   round_shares(s, cand, key, N, options.output, rsel, sel);
+  clock.end("rounding");
+}
+
+/// Median of C_ij = ||x_i - y_j||^2 over all pairs when there are at most 2^22, else over 2^22
+/// pairs drawn with `rng` (the published eps rule needs only its scale).
+template <Real T>
+double median_cost(const RowMatrix<T>& x, const RowMatrix<T>& y, Rng& rng) {
+  const Index n = x.rows(), m = y.rows();
+  constexpr Index kMaxPairs = Index{1} << 22;
+  std::vector<double> c;
+  auto cost = [&](Index i, Index j) {
+    return (x.row(i).template cast<double>() - y.row(j).template cast<double>()).squaredNorm();
+  };
+  if (n * m <= kMaxPairs) {
+    c.reserve(static_cast<std::size_t>(n * m));
+    for (Index i = 0; i < n; ++i)
+      for (Index j = 0; j < m; ++j) c.push_back(cost(i, j));
+  } else {
+    c.reserve(static_cast<std::size_t>(kMaxPairs));
+    for (Index t = 0; t < kMaxPairs; ++t)
+      c.push_back(cost(static_cast<Index>(rng.uniform_int(static_cast<std::uint64_t>(n))),
+                       static_cast<Index>(rng.uniform_int(static_cast<std::uint64_t>(m)))));
+  }
+  auto mid = c.begin() + static_cast<std::ptrdiff_t>(c.size() / 2);
+  std::nth_element(c.begin(), mid, c.end());
+  return *mid;
+}
+
+/// Method::paper after its density ratio (iw, computed with the paper's bandwidth and no
+/// stabilisation): keep the top keep_fraction of the pool by weight (ties: lower row first),
+/// split them in batches of `batch` (pool order), solve a balanced entropic OT of each batch
+/// (uniform weights) against the reference subsample (stream 4, as the other methods) with the
+/// item-weighted squared distance, eps = eps_median * the batch's median cost, at most
+/// `iterations` plain Sinkhorn iterations (no eps-scaling, no acceleration); each batch's row
+/// sums, scaled by the batch's share of the candidates, give r (sum 1). Then N draws with
+/// replacement with P = r (multinomial, stream 2): duplicates possible, as published; the
+/// weights output returns r.
+template <Real T>
+void select_paper(const Standardised<T>& z, const Vector<double>& iw, const AlignOptions& options,
+                  const Rng& root, Rng& rsel, Selection& sel, Diagnostics& dg,
+                  StageClock& clock) {
+  const Index n = z.pool.rows(), N = options.n;
+  const PaperOptions& po = options.paper;
+  std::vector<Index> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), Index{0});
+  std::stable_sort(order.begin(), order.end(), [&](Index a, Index b) { return iw[a] > iw[b]; });
+  const Index K = std::max<Index>(
+      1, static_cast<Index>(std::ceil(po.keep_fraction * static_cast<double>(n) - 1e-9)));
+  std::vector<Index> cand(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(K));
+  std::sort(cand.begin(), cand.end());
+  dg.candidates = K;
+  clock.end("candidates");
+
+  Rng rr = root.split(4);
+  const std::vector<Index> rsub = subsample_rows(z.reference.rows(), options.ot_max_reference, rr);
+  const RowMatrix<T> zrs = weighted_columns<T>(take_rows<T>(z.reference, rsub), options.cost_weights);
+  const Index mr = zrs.rows();
+  const RowMatrix<T> zcw = weighted_columns<T>(take_rows<T>(z.pool, cand), options.cost_weights);
+  Rng rm = root.split(6);
+  Vector<double> r = Vector<double>::Zero(K);
+  dg.has_transport = true;
+  dg.ot_status = ot::Status::converged;
+  double cost = 0, eps_sum = 0, err = 0;
+  Index batches = 0;
+  for (Index start = 0; start < K; start += po.batch) {
+    options.execution.checkpoint("transport", static_cast<double>(start) / static_cast<double>(K));
+    const Index kb = std::min(po.batch, K - start);
+    const RowMatrix<T> xb = zcw.middleRows(start, kb);
+    const double eps = po.eps_median * std::max(median_cost<T>(xb, zrs, rm), 1e-12);
+    ot::SinkhornOptions so;
+    so.reg = eps;
+    so.max_iter = po.iterations;
+    so.tol = 0.0;
+    so.rtol = options.ot_tolerance;
+    so.eps_scaling = false;
+    so.overrelaxation = false;
+    so.newton = false;
+    so.compute_cost = true;
+    so.kernel_memory_budget = options.ot_kernel_memory;
+    so.execution = options.execution;
+    const ot::PointCloud<T> geom(xb, zrs, 1.0);
+    const Vector<double> a = Vector<double>::Constant(kb, 1.0 / static_cast<double>(kb));
+    const Vector<double> b = Vector<double>::Constant(mr, 1.0 / static_cast<double>(mr));
+    const ot::SinkhornResult sr = ot::sinkhorn(geom, a, b, so);
+    if (sr.status == ot::Status::numerical_error)
+      throw NumericalError("align (paper): the transport produced non-finite potentials (eps " +
+                           fmt::format("{:g}", eps) + ")");
+    if (sr.status != ot::Status::converged) dg.ot_status = sr.status;
+    const double share = static_cast<double>(kb) / static_cast<double>(K);
+    r.segment(start, kb) = sr.row_mass.cwiseMax(0.0) * share;
+    cost += sr.cost * share;
+    eps_sum += eps;
+    err = std::max(err, std::max(sr.error_a, sr.error_b));
+    dg.ot_iterations = std::max(dg.ot_iterations, sr.iterations);
+    dg.ot_total_iterations += sr.total_iterations;
+    ++batches;
+  }
+  dg.eps = eps_sum / static_cast<double>(batches);
+  dg.ot_error = err;
+  dg.transport_cost = cost;
+  if (dg.ot_status != ot::Status::converged)
+    dg.warnings.push_back(fmt::format(
+        "paper: the transport stopped after {} Sinkhorn iterations (as published) with a "
+        "relative marginal error of {:.2g}",
+        po.iterations, err));
+  r /= r.sum();
+  clock.end("transport");
+  auto row = [&](Index i) { return cand[static_cast<std::size_t>(i)]; };
+  if (options.output == Output::weights) {
+    for (Index i = 0; i < K; ++i) sel.weights[row(i)] = r[i];
+  } else {
+    const std::vector<Index> draws = sampling::multinomial_resample<double>(r, N, rsel);
+    for (Index i = 0; i < K; ++i) sel.inclusion[row(i)] = r[i] * static_cast<double>(N);
+    for (Index i : draws) ++sel.counts[static_cast<std::size_t>(row(i))];
+    Index dup = 0;
+    for (Index i = 0; i < K; ++i) dup += sel.counts[static_cast<std::size_t>(row(i))] > 1;
+    if (dup > 0)
+      dg.warnings.push_back(fmt::format(
+          "paper: the {} personas are drawn with replacement as published; {} of them appear "
+          "more than once",
+          N, dup));
+  }
   clock.end("rounding");
 }
 
@@ -600,9 +794,15 @@ AlignResult align(MatrixView<T> pool, MatrixView<T> reference, const AlignOption
   clock.end("standardise");
 
   Vector<double> iw;  // importance weights, sum 1
-  if (options.method == Method::resample || options.method == Method::importance) {
+  if (options.method == Method::resample || options.method == Method::importance ||
+      options.method == Method::paper) {
     ex.checkpoint("density ratio", 0.0);
-    iw = detail::density_ratio_weights<T>(z, options, root, dg);
+    AlignOptions ko = options;
+    if (options.method == Method::paper) {  // as published: fixed bandwidth, raw ratios
+      ko.bandwidth_factor = options.paper.bandwidth;
+      ko.truncation = sampling::Truncation::none;
+    }
+    iw = detail::density_ratio_weights<T>(z, ko, root, dg);
     res.importance_weights = iw;
     clock.end("density ratio");
   }
@@ -621,6 +821,9 @@ AlignResult align(MatrixView<T> pool, MatrixView<T> reference, const AlignOption
     case Method::resample:
     case Method::ot:
       detail::select_by_transport<T>(z, iw, options, root, rsel, sel, dg, clock);
+      break;
+    case Method::paper:
+      detail::select_paper<T>(z, iw, options, root, rsel, sel, dg, clock);
       break;
   }
   detail::store_selection(sel, options.n, options.output, res);

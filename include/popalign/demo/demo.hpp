@@ -69,7 +69,11 @@ struct Big5Split {
 };
 
 /// What to attach as extra columns.
-enum class Big5Extra { none, mini_ipip_and_items };
+enum class Big5Extra {
+  none,
+  mini_ipip_and_items,  ///< Mini-IPIP domain scores, then the 30 IPIP-50 items not in it
+  items,                ///< the keyed answers of all 50 IPIP-50 items (item-space alignment)
+};
 
 /// Loads data/big5 (data_dir: the folder holding big5/ and instruments/), cleans, scores and
 /// splits it with `seed`. With mini_ipip_and_items, the extra columns are the Mini-IPIP domain
