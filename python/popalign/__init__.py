@@ -16,11 +16,13 @@ from ._align import AlignComparison, AlignResult, Diagnostics, align
 from ._density import Kde, kde
 from ._ot import SinkhornResult, sinkhorn, sinkhorn_points
 from . import metrics
-from .metrics import (compare, correlation_distance, energy_distance, mmd, sinkhorn_divergence,
-                      sliced_wasserstein, w1, wasserstein_1d)
+from .metrics import (PopulationMetrics, compare, correlation_distance, correlation_mae,
+                      energy_distance, frechet, mmd, mmd2, population_metrics,
+                      sinkhorn_divergence, sliced_wasserstein, w1, wasserstein_1d)
 from ._psychometrics import Instrument, ScoreResult, available_instruments, load_instrument, score
 from ._personas import PersonaRecord, fields_of, personas_from, read_personas, write_personas
 from ._administer import AdministerResult, LlmCallable, administer
+from ._mine import MineResult, mine
 from ._retrieve import EmbedderCallable, retrieve
 from ._export import (FORMATS as EXPORT_FORMATS, export, export_concordia, export_oasis_reddit,
                       export_oasis_twitter, export_tinytroupe, mbti_from_big_five, render_export)
@@ -36,10 +38,12 @@ __all__ = [
     "align", "AlignResult", "Diagnostics", "AlignComparison", "sinkhorn", "sinkhorn_points",
     "SinkhornResult", "Kde", "kde", "metrics", "compare", "w1", "wasserstein_1d",
     "sliced_wasserstein", "mmd", "energy_distance", "correlation_distance", "sinkhorn_divergence",
+    "frechet", "mmd2", "correlation_mae", "population_metrics", "PopulationMetrics",
     # questionnaires
     "Instrument", "load_instrument", "available_instruments", "score", "ScoreResult",
     # LLM
-    "administer", "AdministerResult", "LlmCallable", "retrieve", "EmbedderCallable",
+    "administer", "AdministerResult", "LlmCallable", "retrieve", "EmbedderCallable", "mine",
+    "MineResult",
     # personas
     "PersonaRecord", "read_personas", "write_personas", "personas_from", "fields_of",
     # exporters

@@ -38,6 +38,20 @@ class _ReadableRepr:
 
 
 @dataclass(frozen=True, repr=False)
+class PopulationMetrics(_ReadableRepr):
+    """The five population metrics (popalign::metrics::population_metrics), in
+    reference-standardised units: both samples standardised by the reference's weighted mean and
+    sd. NaN marks a skipped or undefined metric."""
+    mean_w1: float             #: mean per-trait Wasserstein-1
+    frechet: float             #: Fréchet distance of the Gaussian fits (squared W2, as FID)
+    sliced_wasserstein: float  #: sliced W2 over seeded directions
+    mmd2: float                #: unbiased Gaussian MMD^2 (U-statistic; may be slightly < 0)
+    correlation_mae: float     #: mean |r_a - r_b| over trait pairs
+    mmd2_biased: float = field(repr=False, default=float("nan"))   #: V-statistic
+    mmd_bandwidth: float = field(repr=False, default=float("nan"))  #: median-heuristic sigma
+
+
+@dataclass(frozen=True, repr=False)
 class AlignComparison(_ReadableRepr):
     """Distances of a sample (the pool, or the selection) to the reference."""
     w1: np.ndarray                 #: per-trait Wasserstein-1
@@ -46,6 +60,15 @@ class AlignComparison(_ReadableRepr):
     mean_w1: float
     sliced_w2: float               #: sliced Wasserstein-2 on the standardised traits
     correlation_distance: float    #: RMS off-diagonal correlation difference
+    correlation_mae: float = float("nan")  #: mean |r_a - r_b| over trait pairs
+    population: Optional[PopulationMetrics] = None  #: the five metrics, standardised
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AlignComparison":
+        d = dict(d)
+        if isinstance(d.get("population"), dict):
+            d["population"] = PopulationMetrics(**d["population"])
+        return cls(**d)
 
 
 @dataclass(frozen=True, repr=False)
@@ -92,8 +115,8 @@ class Diagnostics(_ReadableRepr):
     @classmethod
     def _from_core(cls, d: dict) -> "Diagnostics":
         d = dict(d)
-        d["before"] = AlignComparison(**d["before"])
-        d["after"] = AlignComparison(**d["after"])
+        d["before"] = AlignComparison.from_dict(d["before"])
+        d["after"] = AlignComparison.from_dict(d["after"])
         d["summary_text"] = d.pop("summary")
         d["stages"] = [tuple(s) for s in d["stages"]]
         return cls(**d)

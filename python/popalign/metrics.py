@@ -1,7 +1,9 @@
 """Distances between two weighted samples (rows x traits), as in popalign::metrics.
 
 Every function takes ``a``, ``b`` and optional ``a_weights`` / ``b_weights`` (None = uniform).
-Fréchet distance is not in the library yet; it is added by a later issue.
+The five population metrics (mean per-trait W1, Fréchet distance of Gaussian fits, sliced W2,
+unbiased MMD^2, correlation MAE) are in ``population_metrics`` / ``compare(...).population``, in
+reference-standardised units (both samples standardised by b's weighted mean and sd).
 """
 from __future__ import annotations
 
@@ -11,10 +13,11 @@ from typing import Any, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _core
-from ._align import _ReadableRepr
+from ._align import PopulationMetrics, _ReadableRepr
 from ._frames import trait_matrix
 
 __all__ = ["wasserstein_1d", "ks_1d", "w1", "ks", "mean_gap", "sd_gap", "correlation_distance",
+           "correlation_mae", "frechet", "mmd2", "population_metrics", "PopulationMetrics",
            "sliced_wasserstein", "random_directions", "mmd", "MmdResult", "energy_distance",
            "sinkhorn_divergence", "SinkhornDivergence", "compare", "Comparison"]
 
@@ -70,8 +73,50 @@ def correlation_distance(a: Any, b: Any, a_weights: Any = None, b_weights: Any =
     """||R_a - R_b||_F of the weighted correlation matrices; normalized=True divides by
     sqrt(d (d - 1)) (the RMS off-diagonal difference, in [0, 2])."""
     x, y, _ = _pair(a, b)
-    frob, norm = _core.correlation_distance(x, y, a_weights, b_weights, copy)
+    frob, norm, _ = _core.correlation_distance(x, y, a_weights, b_weights, copy)
     return norm if normalized else frob
+
+
+def correlation_mae(a: Any, b: Any, a_weights: Any = None, b_weights: Any = None, *,
+                    copy: bool = True) -> float:
+    """Mean |r_a,ij - r_b,ij| over the trait pairs i < j of the weighted correlation matrices
+    (0 for one trait)."""
+    x, y, _ = _pair(a, b)
+    return _core.correlation_distance(x, y, a_weights, b_weights, copy)[2]
+
+
+def frechet(a: Any, b: Any, a_weights: Any = None, b_weights: Any = None, *,
+            copy: bool = True) -> float:
+    """Fréchet distance of the weighted Gaussian fits, ||mu_a - mu_b||^2 + tr(S_a + S_b -
+    2 (S_a^1/2 S_b S_a^1/2)^1/2) (squared, as FID), in the samples' own units; symmetric square
+    root by an eigensolver, stable for singular covariances. For reference-standardised units use
+    population_metrics(a, b).frechet."""
+    x, y, _ = _pair(a, b)
+    return _core.frechet_distance(x, y, a_weights, b_weights, copy)
+
+
+def mmd2(a: Any, b: Any, a_weights: Any = None, b_weights: Any = None, *,
+         unbiased: bool = True, bandwidth: float = 0.0, median_sample: int = 1000, seed: int = 0,
+         threads: int = 0, copy: bool = True) -> float:
+    """Gaussian-kernel MMD^2 in the samples' own units; ``unbiased=True`` (default) is the
+    U-statistic (diagonal removed; can be slightly negative), False the biased V-statistic.
+    bandwidth 0 = median heuristic. Weighted: see docs/metrics.md."""
+    r = mmd(a, b, a_weights, b_weights, bandwidth=bandwidth, median_sample=median_sample,
+            seed=seed, threads=threads, copy=copy)
+    return r.mmd2_unbiased if unbiased else r.mmd2_biased
+
+
+def population_metrics(a: Any, b: Any, a_weights: Any = None, b_weights: Any = None, *,
+                       sliced: bool = True, mmd: bool = True, n_projections: int = 128,
+                       seed: int = 0, mmd_max_points: int = 4000, bandwidth: float = 0.0,
+                       threads: int = 0, copy: bool = True) -> PopulationMetrics:
+    """The five population metrics of ``a`` against the reference ``b`` after standardising both
+    by b's weighted mean and sd: mean W1, Fréchet, sliced W2, unbiased MMD^2 (median heuristic
+    unless ``bandwidth``; seeded subsample above ``mmd_max_points`` rows), correlation MAE."""
+    x, y, _ = _pair(a, b)
+    return PopulationMetrics(**_core.population_metrics(
+        x, y, a_weights, b_weights, sliced, mmd, n_projections, seed, mmd_max_points, bandwidth,
+        threads, copy))
 
 
 def sliced_wasserstein(a: Any, b: Any, a_weights: Any = None, b_weights: Any = None, *,
@@ -144,6 +189,8 @@ class Comparison(_ReadableRepr):
     correlation_distance: float
     sliced_wasserstein: float
     mmd2: float
+    population: Optional[PopulationMetrics] = None  #: the five metrics, reference-standardised
+    correlation_mae: float = float("nan")
     correlation_frobenius: float = field(repr=False, default=float("nan"))
     mmd_bandwidth: float = field(repr=False, default=float("nan"))
     table: str = field(repr=False, default="")
@@ -166,8 +213,12 @@ def compare(a: Any, b: Any, a_weights: Any = None, b_weights: Any = None, *,
             traits: Optional[Sequence[str]] = None, sliced: bool = True, mmd: bool = True,
             n_projections: int = 128, seed: int = 0, threads: int = 0,
             copy: bool = True) -> Comparison:
-    """W1, KS, mean and sd gaps per trait; correlation distance, sliced W2 and MMD^2 jointly."""
+    """W1, KS, mean and sd gaps per trait; correlation distance, sliced W2 and biased MMD^2
+    jointly (traits' own units); ``.population`` holds the five population metrics in
+    reference-standardised units (unbiased MMD^2, Fréchet, correlation MAE, ...)."""
     x, y, names = _pair(a, b)
     names = list(traits) if traits is not None else (names or [])
-    return Comparison(**_core.compare(x, y, a_weights, b_weights, names, sliced, mmd,
-                                      n_projections, seed, threads, copy))
+    d = _core.compare(x, y, a_weights, b_weights, names, sliced, mmd, n_projections, seed,
+                      threads, copy)
+    d["population"] = PopulationMetrics(**d["population"])
+    return Comparison(**d)

@@ -6,7 +6,8 @@
 //    "usage"?}, or None / an Exception instance for a failed call. It is called with the GIL
 //    taken from the computation's worker thread. If it raises, the run is cancelled and the
 //    exception is re-raised to the caller once administer() has stopped.
-// The administering API bound here is popalign::administer (include/popalign/administer/).
+// The administering API bound here is popalign::administer (include/popalign/administer/); the
+// same backends drive persona mining (popalign::persona::mine_personas, `mine`).
 #include <chrono>
 #include <exception>
 #include <memory>
@@ -14,11 +15,14 @@
 
 #include <popalign/administer/administer.hpp>
 #include <popalign/administer/prompts.hpp>
+#include <popalign/embedding/word_vectors.hpp>
 #include <popalign/io/persona_record.hpp>
 #include <popalign/llm/backend.hpp>
 #include <popalign/llm/cache.hpp>
 #include <popalign/llm/openai_client.hpp>
 #include <popalign/llm/retry.hpp>
+#include <popalign/persona/mining.hpp>
+#include <popalign/persona/post_readers.hpp>
 
 #include "common.hpp"
 
@@ -161,6 +165,47 @@ class CallableBackend final : public llm::LlmBackend {
   std::exception_ptr error_;
 };
 
+/// The LLM backend of a Python call: a base URL (HTTP client -> retries) or a callable
+/// (`callable` is then set, to rethrow its exception); a cache file in front when given.
+std::shared_ptr<llm::LlmBackend> make_backend(py::object backend, const std::string& model,
+                                              const std::string& api_key_env,
+                                              std::size_t concurrency, double timeout, int attempts,
+                                              std::uint64_t seed, const std::string& cache,
+                                              const CancellationToken& token,
+                                              std::shared_ptr<CallableBackend>& callable) {
+  std::shared_ptr<llm::LlmBackend> b;
+  if (py::isinstance<py::str>(backend)) {
+    llm::OpenAiOptions http;
+    http.base_url = backend.cast<std::string>();
+    http.model = model;
+    http.api_key_env = api_key_env;
+    http.max_in_flight = concurrency;
+    http.total_timeout = std::chrono::milliseconds(static_cast<long long>(timeout * 1000));
+    http.cancel = token;
+    b = std::make_shared<llm::OpenAiBackend>(http);
+    llm::RetryOptions retry;
+    retry.max_attempts = attempts;
+    retry.seed = seed;
+    retry.cancel = token;
+    b = std::make_shared<llm::RetryBackend>(b, retry);
+  } else {
+    py::object fn = backend;
+    if (!PyCallable_Check(fn.ptr()) && py::hasattr(fn, "complete")) fn = fn.attr("complete");
+    if (!PyCallable_Check(fn.ptr()))
+      throw InvalidArgument("backend",
+                            "must be a base URL (str) or a callable taking a list "
+                            "of request dicts");
+    callable = std::make_shared<CallableBackend>(fn, model, token);
+    b = callable;
+  }
+  if (!cache.empty()) {
+    llm::CacheOptions c;
+    c.path = cache;
+    b = std::make_shared<llm::CachedBackend>(b, c);
+  }
+  return b;
+}
+
 py::dict persona_responses_dict(const administer::PersonaResponses& p) {
   py::dict d;
   d["persona_id"] = p.persona_id;
@@ -221,37 +266,10 @@ void bind_administer(py::module_& m) {
         o.validate();
         const CancellationToken token = o.execution.cancel;
 
-        std::shared_ptr<llm::LlmBackend> b;
         std::shared_ptr<CallableBackend> callable;
-        if (py::isinstance<py::str>(backend)) {
-          llm::OpenAiOptions http;
-          http.base_url = backend.cast<std::string>();
-          http.model = model;
-          http.api_key_env = api_key_env;
-          http.max_in_flight = concurrency;
-          http.total_timeout = std::chrono::milliseconds(static_cast<long long>(timeout * 1000));
-          http.cancel = token;
-          b = std::make_shared<llm::OpenAiBackend>(http);
-          llm::RetryOptions retry;
-          retry.max_attempts = attempts;
-          retry.seed = seed;
-          retry.cancel = token;
-          b = std::make_shared<llm::RetryBackend>(b, retry);
-        } else {
-          py::object fn = backend;
-          if (!PyCallable_Check(fn.ptr()) && py::hasattr(fn, "complete")) fn = fn.attr("complete");
-          if (!PyCallable_Check(fn.ptr()))
-            throw InvalidArgument("backend",
-                                  "must be a base URL (str) or a callable taking a list "
-                                  "of request dicts");
-          callable = std::make_shared<CallableBackend>(fn, model, token);
-          b = callable;
-        }
-        if (!cache.empty()) {
-          llm::CacheOptions c;
-          c.path = cache;
-          b = std::make_shared<llm::CachedBackend>(b, c);
-        }
+        const std::shared_ptr<llm::LlmBackend> b =
+            make_backend(backend, model, api_key_env, concurrency, timeout, attempts, seed, cache,
+                         token, callable);
         std::vector<administer::PersonaResponses> res;
         try {
           res = run_cancellable(
@@ -280,6 +298,87 @@ void bind_administer(py::module_& m) {
       py::arg("chunk_size"), py::arg("parallel_chunks"), py::arg("prompt"), py::arg("cache"),
       py::arg("api_key_env"), py::arg("concurrency"), py::arg("timeout"), py::arg("attempts"),
       py::arg("threads"), py::arg("progress"));
+
+  m.def(
+      "mine",
+      [](const std::string& posts, py::object backend, py::object embedder,
+         const std::string& model, std::uint64_t seed, std::size_t max_authors,
+         const std::string& format, const std::string& work_dir, std::size_t round_size,
+         const std::string& cache, const std::string& api_key_env, std::size_t concurrency,
+         double timeout, int attempts, py::object progress) {
+        persona::PostReadOptions ro;
+        ro.format = persona::post_format_from_string(format);
+        ro.max_authors = max_authors;
+        ro.validate();
+        persona::MiningOptions o;
+        o.quality.seed = o.writer.seed = o.critique.seed = seed;
+        if (!model.empty()) o.quality.model = o.writer.model = o.critique.model = model;
+        o.work_dir = work_dir;
+        o.round_size = round_size;
+        o.deduplicate = !embedder.is_none();
+        CancellationToken token;
+        o.cancel = token;
+        if (!progress.is_none()) {
+          // Released with the GIL taken, wherever the last copy of the callback goes.
+          std::shared_ptr<py::object> fn(new py::object(std::move(progress)), [](py::object* p) {
+            py::gil_scoped_acquire gil;
+            delete p;
+          });
+          o.progress = [fn](std::string_view step, std::size_t done, std::size_t total) {
+            py::gil_scoped_acquire gil;
+            const py::object stop = (*fn)(std::string(step), done, total);
+            return !stop.is_none() && stop.cast<bool>();
+          };
+        }
+        o.validate();
+        if (!embedder.is_none() &&
+            !(py::isinstance<py::str>(embedder) && embedder.cast<std::string>() == "glove"))
+          throw InvalidArgument("embedder",
+                                "must be 'glove' (the shipped GloVe vectors with SIF "
+                                "weighting) or None (no deduplication)");
+        std::shared_ptr<CallableBackend> callable;
+        const std::shared_ptr<llm::LlmBackend> b =
+            make_backend(backend, model, api_key_env, concurrency, timeout, attempts, seed, cache,
+                         token, callable);
+        persona::MiningResult res;
+        try {
+          res = run_cancellable(token, [&] {
+            const persona::PostCorpus corpus = persona::read_posts(posts, ro);
+            std::shared_ptr<const embedding::Embedder> e;
+            if (o.deduplicate)
+              e = embedding::make_sif_embedder(embedding::default_word_vectors_path(), "", {});
+            return persona::mine_personas(*b, e.get(), corpus, o);
+          });
+        } catch (...) {
+          if (callable) callable->rethrow_error();
+          throw;
+        }
+        if (callable) callable->rethrow_error();
+        py::dict d;
+        d["status"] = res.status;
+        d["personas"] = res.personas;
+        d["funnel_json"] = res.funnel.to_json().dump();
+        d["funnel_table"] = res.funnel.table();
+        py::list calls;
+        for (const auto& c : res.calls) {
+          py::dict e;
+          e["step"] = c.step;
+          e["units"] = c.units;
+          e["resumed"] = c.resumed;
+          e["calls"] = c.calls.calls;
+          e["cached_calls"] = c.calls.cached_calls;
+          e["failed_calls"] = c.calls.failed_calls;
+          e["reasks"] = c.calls.reasks;
+          calls.append(e);
+        }
+        d["calls"] = calls;
+        d["messages"] = res.messages;
+        return d;
+      },
+      py::arg("posts"), py::arg("backend"), py::arg("embedder"), py::arg("model"), py::arg("seed"),
+      py::arg("max_authors"), py::arg("format"), py::arg("work_dir"), py::arg("round_size"),
+      py::arg("cache"), py::arg("api_key_env"), py::arg("concurrency"), py::arg("timeout"),
+      py::arg("attempts"), py::arg("progress"));
 }
 
 }  // namespace popalign::python

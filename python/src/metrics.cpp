@@ -1,9 +1,10 @@
 // Bindings of popalign::metrics: distances between two weighted samples (float64).
-// Fréchet distance is not in the library yet (a later issue adds it); it is not bound.
 #include <popalign/metrics/compare.hpp>
 #include <popalign/metrics/correlation.hpp>
 #include <popalign/metrics/energy.hpp>
+#include <popalign/metrics/frechet.hpp>
 #include <popalign/metrics/mmd.hpp>
+#include <popalign/metrics/population.hpp>
 #include <popalign/metrics/sinkhorn_divergence.hpp>
 #include <popalign/metrics/sliced.hpp>
 #include <popalign/metrics/univariate.hpp>
@@ -24,6 +25,18 @@ struct Samples {
         wa(wa_, "a_weights", copy),
         wb(wb_, "b_weights", copy) {}
 };
+
+py::dict population_dict(const metrics::PopulationMetrics& p) {
+  py::dict d;
+  d["mean_w1"] = p.mean_w1;
+  d["frechet"] = p.frechet;
+  d["sliced_wasserstein"] = p.sliced_wasserstein;
+  d["mmd2"] = p.mmd2;
+  d["mmd2_biased"] = p.mmd2_biased;
+  d["mmd_bandwidth"] = p.mmd_bandwidth;
+  d["correlation_mae"] = p.correlation_mae;
+  return d;
+}
 
 #define POPALIGN_SAMPLE_ARGS \
   py::arg("a"), py::arg("b"), py::arg("a_weights") = py::none(), py::arg("b_weights") = py::none()
@@ -76,9 +89,45 @@ void bind_metrics(py::module_& m) {
         const auto c = without_gil([&] {
           return metrics::correlation_distance<double>(s.a.view, s.b.view, s.wa.ref(), s.wb.ref());
         });
-        return py::make_tuple(c.frobenius, c.normalized);
+        return py::make_tuple(c.frobenius, c.normalized, c.mae);
       },
       POPALIGN_SAMPLE_ARGS, py::arg("copy") = true);
+
+  m.def(
+      "frechet_distance",
+      [](py::handle a, py::handle b, py::handle wa, py::handle wb, bool copy) {
+        Samples s(a, b, wa, wb, copy);
+        return without_gil([&] {
+          return metrics::frechet_distance<double>(s.a.view, s.b.view, s.wa.ref(), s.wb.ref());
+        });
+      },
+      POPALIGN_SAMPLE_ARGS, py::arg("copy") = true);
+
+  m.def(
+      "population_metrics",
+      [](py::handle a, py::handle b, py::handle wa, py::handle wb, bool sliced, bool mmd,
+         Index n_projections, std::uint64_t seed, Index mmd_max_points, double bandwidth,
+         int threads, bool copy) {
+        Samples s(a, b, wa, wb, copy);
+        metrics::PopulationOptions o;
+        o.compute_sliced = sliced;
+        o.compute_mmd = mmd;
+        o.sliced.n_projections = n_projections;
+        o.sliced.seed = seed;
+        o.mmd.seed = seed;
+        o.subsample_seed = seed;
+        o.mmd_max_points = mmd_max_points;
+        o.mmd.bandwidth = bandwidth;
+        o.sliced.execution = make_execution(threads, py::none());
+        o.mmd.execution = o.sliced.execution;
+        const auto p = run_cancellable(o.sliced.execution.cancel, [&] {
+          return metrics::population_metrics<double>(s.a.view, s.b.view, s.wa.ref(), s.wb.ref(), o);
+        });
+        return population_dict(p);
+      },
+      POPALIGN_SAMPLE_ARGS, py::arg("sliced") = true, py::arg("mmd") = true,
+      py::arg("n_projections") = 128, py::arg("seed") = 0, py::arg("mmd_max_points") = 4000,
+      py::arg("bandwidth") = 0.0, py::arg("threads") = 0, py::arg("copy") = true);
 
   m.def(
       "sliced_wasserstein",
@@ -200,6 +249,8 @@ void bind_metrics(py::module_& m) {
         d["sd_gap"] = to_numpy(std::move(c.sd_gap));
         d["correlation_frobenius"] = c.correlation.frobenius;
         d["correlation_distance"] = c.correlation.normalized;
+        d["correlation_mae"] = c.correlation.mae;
+        d["population"] = population_dict(c.population);
         d["sliced_wasserstein"] = c.sliced_wasserstein;
         d["mmd2"] = c.mmd2;
         d["mmd_bandwidth"] = c.mmd_bandwidth;

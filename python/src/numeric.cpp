@@ -24,6 +24,16 @@ py::dict comparison_dict(align::Comparison&& c) {
   d["mean_w1"] = c.mean_w1;
   d["sliced_w2"] = c.sliced_wasserstein;
   d["correlation_distance"] = c.correlation.normalized;
+  d["correlation_mae"] = c.correlation.mae;
+  py::dict p;  // the five population metrics, reference-standardised (metrics/population.hpp)
+  p["mean_w1"] = c.population.mean_w1;
+  p["frechet"] = c.population.frechet;
+  p["sliced_wasserstein"] = c.population.sliced_wasserstein;
+  p["mmd2"] = c.population.mmd2;
+  p["mmd2_biased"] = c.population.mmd2_biased;
+  p["mmd_bandwidth"] = c.population.mmd_bandwidth;
+  p["correlation_mae"] = c.population.correlation_mae;
+  d["population"] = p;
   return d;
 }
 

@@ -247,6 +247,19 @@ std::string DemoResult::table() const {
   };
   s += row("pool", pool_vs_test, std::numeric_limits<double>::quiet_NaN());
   for (const auto& m : methods) s += row(to_string(m.method), m.vs_test, reduction(m.method));
+  // The five population metrics (metrics/population.hpp), on traits standardised by the test
+  // part's mean and sd.
+  s += "Population metrics to the held-out test part (traits standardised by its mean and sd; "
+       "lower is better)\n";
+  s += fmt::format("{:<10} {:>8} {:>8} {:>9} {:>10} {:>8}\n", "set", "mean W1", "Frechet",
+                   "sliced W2", "MMD^2", "corr MAE");
+  auto population_row = [](std::string_view name, const Comparison& c) {
+    const metrics::PopulationMetrics& p = c.population;
+    return fmt::format("{:<10} {:>8.4f} {:>8.4f} {:>9.4f} {:>10.6f} {:>8.4f}\n", name, p.mean_w1,
+                       p.frechet, p.sliced_wasserstein, p.mmd2, p.correlation_mae);
+  };
+  s += population_row("pool", pool_vs_test);
+  for (const auto& m : methods) s += population_row(to_string(m.method), m.vs_test);
   return s;
 }
 

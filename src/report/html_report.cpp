@@ -5,10 +5,13 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include <popalign/core/random.hpp>
 #include <popalign/io/csv.hpp>
 #include <popalign/metrics/correlation.hpp>
+#include <popalign/metrics/population.hpp>
 #include <popalign/report/html_report.hpp>
 
 namespace popalign::report {
@@ -164,7 +167,8 @@ std::string heat_color(double r) {
 }
 
 std::string correlation_chart(const std::string& name, const Eigen::MatrixXd& R,
-                              const std::vector<std::string>& traits) {
+                              const std::vector<std::string>& traits,
+                              const std::string& subtitle = "") {
   const Index d = R.rows();
   const int cell = d <= 6 ? 40 : std::max(14, 240 / static_cast<int>(d));
   const int ml = 40, mt = 40;
@@ -174,6 +178,8 @@ std::string correlation_chart(const std::string& name, const Eigen::MatrixXd& R,
       "viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"Correlation matrix of the {}\">\n",
       esc(name), W, H, W, H, esc(name));
   s += fmt::format("<text x=\"{}\" y=\"14\" class=\"ct\">{}</text>\n", ml, esc(name));
+  if (!subtitle.empty())
+    s += fmt::format("<text x=\"{}\" y=\"26\" class=\"tk\">{}</text>\n", ml, esc(subtitle));
   for (Index k = 0; k < d; ++k) {
     const std::string t = k < static_cast<Index>(traits.size())
                               ? traits[static_cast<std::size_t>(k)]
@@ -258,7 +264,8 @@ std::string comparison_table(const std::vector<MetricsRow>& rows,
   s += "<th>mean W1</th>";
   for (const auto& t : traits) s += "<th>mean gap " + esc(t) + "</th>";
   for (const auto& t : traits) s += "<th>sd gap " + esc(t) + "</th>";
-  s += "<th>sliced W2</th><th>corr. distance</th><th></th></tr></thead>\n<tbody>\n";
+  s += "<th>sliced W2</th><th>corr. distance</th><th>Fr&eacute;chet</th><th>MMD&sup2;</th>"
+       "<th>corr. MAE</th><th></th></tr></thead>\n<tbody>\n";
   for (const auto& r : rows) {
     const auto& c = r.comparison;
     s += "<tr><td>" + esc(r.name) + "</td>";
@@ -267,7 +274,9 @@ std::string comparison_table(const std::vector<MetricsRow>& rows,
     for (Index k = 0; k < c.mean_gap.size(); ++k) s += "<td>" + signed_num(c.mean_gap[k]) + "</td>";
     for (Index k = 0; k < c.sd_gap.size(); ++k) s += "<td>" + signed_num(c.sd_gap[k]) + "</td>";
     s += "<td>" + num(c.sliced_wasserstein) + "</td><td>" + num(c.correlation.normalized) +
-         "</td><td>" + esc(r.note) + "</td></tr>\n";
+         "</td><td>" + num(c.population.frechet) + "</td><td>" + num(c.population.mmd2, 5) +
+         "</td><td>" + num(c.population.correlation_mae) + "</td><td>" + esc(r.note) +
+         "</td></tr>\n";
   }
   s += "</tbody></table>\n";
   return s;
@@ -285,6 +294,51 @@ align::Comparison compare(const RowMatrix<double>& x, const Vector<double>& w,
   const RowMatrix<double> zr = ((ref.rowwise() - mu).array().rowwise() / sd.array()).matrix();
   align::AlignOptions o;
   return align::detail::compare<double>(x, w, ref, zx, zr, o);
+}
+
+/// The five population metrics (metrics::PopulationMetrics), one row per set.
+struct PopulationRow {
+  std::string name;
+  metrics::PopulationMetrics p;
+  std::string note;
+};
+
+std::string population_table(const std::vector<PopulationRow>& rows) {
+  std::string s =
+      "<table class=\"population\">\n<thead><tr><th>set</th><th>mean W1</th>"
+      "<th>Fr&eacute;chet</th><th>sliced W2</th><th>MMD&sup2; (unbiased)</th>"
+      "<th>corr. MAE</th><th></th></tr></thead>\n<tbody>\n";
+  for (const auto& r : rows)
+    s += "<tr><td>" + esc(r.name) + "</td><td>" + num(r.p.mean_w1) + "</td><td>" +
+         num(r.p.frechet) + "</td><td>" + num(r.p.sliced_wasserstein) + "</td><td>" +
+         num(r.p.mmd2, 5) + "</td><td>" + num(r.p.correlation_mae) + "</td><td>" + esc(r.note) +
+         "</td></tr>\n";
+  s += "</tbody></table>\n";
+  return s;
+}
+
+/// The reference split in two seeded random halves, compared with each other: the sampling
+/// noise of the five metrics at half the reference's size (what "0" looks like with finite data).
+metrics::PopulationMetrics reference_noise_floor(const RowMatrix<double>& ref) {
+  std::vector<Index> idx(static_cast<std::size_t>(ref.rows()));
+  for (Index i = 0; i < ref.rows(); ++i) idx[static_cast<std::size_t>(i)] = i;
+  Rng rng(hash_string("popalign.report.reference_halves"));
+  rng.shuffle(idx);
+  const Index h = ref.rows() / 2;
+  RowMatrix<double> a(h, ref.cols()), b(ref.rows() - h, ref.cols());
+  for (Index i = 0; i < ref.rows(); ++i) {
+    if (i < h)
+      a.row(i) = ref.row(idx[static_cast<std::size_t>(i)]);
+    else
+      b.row(i - h) = ref.row(idx[static_cast<std::size_t>(i)]);
+  }
+  metrics::PopulationOptions o;
+  o.mmd_max_points = 2000;
+  o.subsample_seed = hash_string("popalign.align.mmd");
+  o.mmd.seed = hash_string("popalign.align.mmd.median");
+  o.sliced.seed = hash_string("popalign.align.sliced");
+  o.sliced.n_projections = align::AlignOptions{}.sliced_projections;
+  return metrics::population_metrics<double>(a, b, Vector<double>(), Vector<double>(), o);
 }
 
 constexpr const char* kStyle = R"(<style>
@@ -376,6 +430,34 @@ std::string render_html(const ReportInput& in, const ReportOptions& opt) {
        "set minus reference; sliced W2 on traits standardised by the reference; correlation "
        "distance: RMS difference of the off-diagonal correlations.</p>\n";
   h += comparison_table(rows, in.traits);
+  {
+    h += "<h2>Population metrics</h2>\n";
+    h += "<p class=\"muted\">The five metrics of the population-alignment literature, in "
+         "reference-standardised units (both sets standardised by the reference's mean and sd): "
+         "mean per-trait Wasserstein-1, Fr&eacute;chet distance of Gaussian fits (squared W2, "
+         "as FID), sliced W2, unbiased Gaussian MMD&sup2; (median-heuristic bandwidth; can be "
+         "slightly negative) and the mean absolute difference of the trait correlations. "
+         "Reference row: two random halves of the reference against each other, the sampling "
+         "noise (a set cannot be expected to do better at that size).</p>\n";
+    std::vector<PopulationRow> pr;
+    pr.push_back({"pool", rows[0].comparison.population, ""});
+    pr.push_back({"selection", rows[1].comparison.population, ""});
+    const auto& pp = rows[0].comparison.population;
+    const auto& sp = rows[1].comparison.population;
+    int better = 0;
+    for (const auto& [x, y] :
+         {std::pair{sp.mean_w1, pp.mean_w1}, std::pair{sp.frechet, pp.frechet},
+          std::pair{sp.sliced_wasserstein, pp.sliced_wasserstein}, std::pair{sp.mmd2, pp.mmd2},
+          std::pair{sp.correlation_mae, pp.correlation_mae}})
+      better += x < y ? 1 : 0;
+    pr[1].note = fmt::format("better than the pool on {} of 5", better);
+    if (in.reference.rows() >= 4)
+      pr.push_back(
+          {"reference (half vs half)", reference_noise_floor(in.reference), "noise floor"});
+    else
+      pr.push_back({"reference", metrics::PopulationMetrics{}, "too few rows to split"});
+    h += population_table(pr);
+  }
   if (!in.comparison.empty()) {
     h += "<h2>Comparison</h2>\n";
     if (!in.comparison_caption.empty()) h += "<p>" + esc(in.comparison_caption) + "</p>\n";
@@ -408,11 +490,20 @@ std::string render_html(const ReportInput& in, const ReportOptions& opt) {
   if (d > 1) {
     h += "<h2>Correlation matrices</h2>\n<p class=\"muted\">Pearson correlations; blue negative, "
          "red positive.</p>\n<div class=\"grid\">\n";
-    h += correlation_chart("pool", metrics::weighted_correlation<double>(in.pool, pw), in.traits);
-    h += correlation_chart("selection", metrics::weighted_correlation<double>(in.selection, sw),
-                           in.traits);
-    h += correlation_chart("reference", metrics::weighted_correlation<double>(in.reference, rw),
-                           in.traits);
+    const Eigen::MatrixXd r_ref = metrics::weighted_correlation<double>(in.reference, rw);
+    const Eigen::MatrixXd r_sel = metrics::weighted_correlation<double>(in.selection, sw);
+    const Eigen::MatrixXd r_pool = metrics::weighted_correlation<double>(in.pool, pw);
+    auto mae = [&](const Eigen::MatrixXd& r) {
+      double acc = 0.0;
+      for (Index i = 0; i < d; ++i)
+        for (Index j = i + 1; j < d; ++j) acc += std::abs(r(i, j) - r_ref(i, j));
+      return acc / (static_cast<double>(d) * static_cast<double>(d - 1) / 2.0);
+    };
+    h += correlation_chart("reference", r_ref, in.traits);
+    h += correlation_chart("selection", r_sel, in.traits,
+                           fmt::format("MAE {:.3f} vs reference", mae(r_sel)));
+    h += correlation_chart("pool", r_pool, in.traits,
+                           fmt::format("MAE {:.3f} vs reference", mae(r_pool)));
     h += "</div>\n";
   }
 

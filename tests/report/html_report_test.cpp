@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include <popalign/align/align.hpp>
+#include <popalign/metrics/population.hpp>
 #include <popalign/report/html_report.hpp>
 
 namespace popalign::report {
@@ -71,6 +72,38 @@ TEST(HtmlReport, HasEveryChartAndTable) {
   EXPECT_EQ(h.find("http://"), std::string::npos);
   EXPECT_EQ(h.find("https://"), std::string::npos);
   EXPECT_EQ(h.find("src="), std::string::npos);
+}
+
+TEST(HtmlReport, ShowsTheFivePopulationMetricsForPoolSelectionAndReference) {
+  const ReportInput& in = sample_input();
+  const std::string h = render_html(in);
+  const auto table = h.find("<table class=\"population\">");
+  ASSERT_NE(table, std::string::npos);
+  const std::string t = h.substr(table, h.find("</table>", table) - table);
+  // The pool row equals metrics::population_metrics on the pool (same standardisation and
+  // estimator; the MMD's subsample seeds are align's, and 400 x 600 rows are not subsampled).
+  const metrics::PopulationMetrics p = metrics::population_metrics<double>(in.pool, in.reference);
+  EXPECT_NE(
+      t.find(fmt::format("<td>pool</td><td>{:.4f}</td><td>{:.4f}</td>", p.mean_w1, p.frechet)),
+      std::string::npos)
+      << t;
+  EXPECT_NE(t.find(fmt::format("<td>{:.4f}</td><td></td></tr>", p.correlation_mae)),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("<td>selection</td>"), std::string::npos);
+  EXPECT_NE(t.find("better than the pool on "), std::string::npos);
+  EXPECT_NE(t.find("<td>reference (half vs half)</td>"), std::string::npos);
+  EXPECT_EQ(count(t, "<tr>"), 4u);  // header + pool, selection, reference
+  // The comparison tables carry Fréchet, MMD^2 and correlation MAE too; the heat maps put the
+  // reference first and print each set's correlation MAE to it.
+  EXPECT_EQ(count(h, "<th>corr. MAE</th>"), 3u);
+  EXPECT_LT(h.find("data-set=\"reference\""), h.find("data-set=\"selection\""));
+  EXPECT_NE(h.find(fmt::format("MAE {:.3f} vs reference", p.correlation_mae)), std::string::npos);
+  // Negative control: a report whose selection is the reference itself has a selection MAE of 0.
+  ReportInput same = in;
+  same.selection = in.reference;
+  same.selection_weights.resize(0);
+  EXPECT_NE(render_html(same).find("MAE 0.000 vs reference"), std::string::npos);
 }
 
 TEST(HtmlReport, DeterministicBytesWithoutTimings) {
