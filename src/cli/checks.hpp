@@ -28,8 +28,9 @@ namespace popalign::cli {
 /// Physical memory in bytes (0 when unknown).
 inline std::uint64_t physical_memory() {
   const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page)
-                               : 0;
+  return pages > 0 && page > 0
+             ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page)
+             : 0;
 }
 
 /// Refuses `flag` when `bytes` (the caller's estimate of what `value` makes it allocate) exceed
@@ -37,10 +38,10 @@ inline std::uint64_t physical_memory() {
 inline void check_memory(const char* flag, long long value, double bytes, const std::string& hint) {
   const double memory = static_cast<double>(physical_memory());
   if (memory <= 0 || bytes <= memory / 2) return;
-  throw InvalidArgument(flag, fmt::format("{} needs about {:.3g} GB of memory and this machine has "
-                                          "{:.3g} GB{}",
-                                          value, bytes / 1e9, memory / 1e9,
-                                          hint.empty() ? "" : "; " + hint));
+  throw InvalidArgument(
+      flag, fmt::format("{} needs about {:.3g} GB of memory and this machine has "
+                        "{:.3g} GB{}",
+                        value, bytes / 1e9, memory / 1e9, hint.empty() ? "" : "; " + hint));
 }
 
 /// Splits a comma-separated list (items trimmed, empty items dropped); InvalidArgument naming
@@ -74,23 +75,23 @@ inline constexpr double kMaxTraitMagnitude = 1e150;
 ///   - with `need_full_rank`: two columns that are copies or exact linear functions of each
 ///     other, or columns that are linearly dependent as a whole.
 /// `what` names the role ("pool", "reference") in the messages.
-inline void check_trait_table(const io::NumericTable& t, const std::string& what,
-                              Index min_rows, bool need_full_rank) {
+inline void check_trait_table(const io::NumericTable& t, const std::string& what, Index min_rows,
+                              bool need_full_rank) {
   const Index n = t.values.rows(), d = t.values.cols();
   if (n < min_rows)
-    throw IoError(t.source, fmt::format("the {} has {} data row{} for {} trait{}; this needs at "
-                                        "least {} rows (more rows than traits)",
-                                        what, n, n == 1 ? "" : "s", d, d == 1 ? "" : "s",
-                                        min_rows));
+    throw IoError(t.source,
+                  fmt::format("the {} has {} data row{} for {} trait{}; this needs at "
+                              "least {} rows (more rows than traits)",
+                              what, n, n == 1 ? "" : "s", d, d == 1 ? "" : "s", min_rows));
   for (Index i = 0; i < n; ++i)
     for (Index j = 0; j < d; ++j)
       if (!(std::abs(t.values(i, j)) <= kMaxTraitMagnitude))
-        throw io::CsvError(t.source, t.lines[static_cast<std::size_t>(i)], 0, t.columns[j],
-                           fmt::format("column '{}': {} is too large for the arithmetic (trait "
-                                       "values must be below {:g} in magnitude; rescale the "
-                                       "column)",
-                                       t.columns[j], io::format_number(t.values(i, j)),
-                                       kMaxTraitMagnitude));
+        throw io::CsvError(
+            t.source, t.lines[static_cast<std::size_t>(i)], 0, t.columns[j],
+            fmt::format("column '{}': {} is too large for the arithmetic (trait "
+                        "values must be below {:g} in magnitude; rescale the "
+                        "column)",
+                        t.columns[j], io::format_number(t.values(i, j)), kMaxTraitMagnitude));
   if (n == 0) return;
   for (Index j = 0; j < d; ++j) {
     const auto col = t.values.col(j);

@@ -61,8 +61,7 @@ int run_align(const AlignArgs& a) {
   const io::Table pool_t = io::read_table(a.pool);
   const io::Table ref_t = io::read_table(a.reference);
   for (const io::Table* t : {&pool_t, &ref_t})
-    if (t->num_rows() == 0)
-      throw IoError(t->source, "has a header line but no data rows");
+    if (t->num_rows() == 0) throw IoError(t->source, "has a header line but no data rows");
   pool_t.require_column(a.id_column);
   std::vector<std::string> traits;
   if (!a.traits.empty()) {
@@ -124,10 +123,11 @@ int run_align(const AlignArgs& a) {
     // The density step's own check (near-singular data the checks above let through): its
     // advice names a library option, so say it in the CLI's terms.
     if (e.argument() != "data") throw;
-    throw NumericalError(fmt::format("the traits of {} are (nearly) linearly dependent, so their "
-                                     "weighted covariance is singular: leave a trait out of "
-                                     "--traits, or use --method ot or random",
-                                     a.pool));
+    throw NumericalError(
+        fmt::format("the traits of {} are (nearly) linearly dependent, so their "
+                    "weighted covariance is singular: leave a trait out of "
+                    "--traits, or use --method ot or random",
+                    a.pool));
   }
   if (cli::stderr_is_terminal() && !a.quiet) fmt::print(stderr, "\r\033[K");
 

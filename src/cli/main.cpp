@@ -31,11 +31,10 @@ namespace {
 
 /// Flags that name files a command reads, and files it writes (or reads and rewrites: caches).
 constexpr std::string_view kInputFlags[] = {
-    "--pool",  "--reference", "--personas", "--instrument", "--responses", "--selection",
+    "--pool",  "--reference", "--personas", "--instrument", "--responses",  "--selection",
     "--pairs", "--profiles",  "--posts",    "--head",       "--components", "--word-vectors"};
-constexpr std::string_view kOutputFlags[] = {"--out",        "--report",          "--funnel",
-                                             "--save-pairs", "--save-components", "--cache",
-                                             "--llm-cache"};
+constexpr std::string_view kOutputFlags[] = {
+    "--out", "--report", "--funnel", "--save-pairs", "--save-components", "--cache", "--llm-cache"};
 
 bool listed(std::string_view name, const auto& list) {
   return std::find(std::begin(list), std::end(list), name) != std::end(list);
@@ -48,8 +47,7 @@ void check_files(const CLI::App& sub) {
     const std::string name = o->get_name();
     const bool in = listed(name, kInputFlags), out = listed(name, kOutputFlags);
     if (!in && !out) continue;
-    for (const std::string& value : o->results())
-      (in ? inputs : outputs).push_back({name, value});
+    for (const std::string& value : o->results()) (in ? inputs : outputs).push_back({name, value});
   }
   popalign::io::check_distinct_files(inputs, outputs);
 }

@@ -43,9 +43,9 @@ void require_not_directory(const fs::path& path) {
 }
 
 struct OutputFile::Impl {
-  fs::path path;     // as given
-  fs::path target;   // symlinks followed
-  fs::path tmp;      // empty for a special file
+  fs::path path;    // as given
+  fs::path target;  // symlinks followed
+  fs::path tmp;     // empty for a special file
   int fd = -1;
   bool special = false;
   bool done = false;
@@ -182,7 +182,8 @@ void check_distinct_files(const std::vector<NamedPath>& inputs,
   for (const auto& out : outputs) {
     if (out.path.empty()) continue;
     if (path_kind(out.path) == PathKind::directory)
-      throw InvalidArgument(out.flag, fmt::format("'{}' is a directory; name a file", out.path.string()));
+      throw InvalidArgument(out.flag,
+                            fmt::format("'{}' is a directory; name a file", out.path.string()));
     const Identity id = identify(out.path);
     for (const auto& [in, in_id] : seen_inputs)
       if (same(id, in_id))

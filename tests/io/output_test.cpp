@@ -46,7 +46,7 @@ TEST(OutputFile, RegularFileIsReplacedAtCommitOnly) {
     OutputFile f(dir / "a.txt");
     f.write("new ");
     EXPECT_EQ(read_text(dir / "a.txt"), "old");  // not before commit
-    EXPECT_EQ(files_in(dir.path()), 2u);          // the temporary file beside it
+    EXPECT_EQ(files_in(dir.path()), 2u);         // the temporary file beside it
     f.write("bytes");
     f.commit();
   }
@@ -144,8 +144,8 @@ TEST(CheckDistinctFiles, RefusesAnOutputThatIsAnInput) {
   fs::create_hard_link(dir / "in.csv", dir / "hard.csv");
   fs::create_symlink("in.csv", dir / "soft.csv");
   const std::vector<NamedPath> in{{"--pool", dir / "in.csv"}};
-  for (const fs::path& out : {dir / "in.csv", dir / "hard.csv", dir / "soft.csv",
-                              dir.path() / "sub" / ".." / "in.csv"}) {
+  for (const fs::path& out :
+       {dir / "in.csv", dir / "hard.csv", dir / "soft.csv", dir.path() / "sub" / ".." / "in.csv"}) {
     fs::create_directories(dir / "sub");
     try {
       check_distinct_files(in, {{"--out", out}});
@@ -236,7 +236,7 @@ TEST(JsonDepth, HeaderOnlyScanMatchesTheBound) {
   EXPECT_EQ(json_depth_exceeded_at(ok), 0u);
   const std::string deep = "[" + ok + "]";
   EXPECT_EQ(json_depth_exceeded_at(deep), kMaxJsonDepth + 1);
-  EXPECT_EQ(json_depth_exceeded_at("\"[[[[\"", 2), 0u);  // inside a string
+  EXPECT_EQ(json_depth_exceeded_at("\"[[[[\"", 2), 0u);      // inside a string
   EXPECT_EQ(json_depth_exceeded_at("[\"\\\"\",[[", 2), 8u);  // an escaped quote
 }
 
