@@ -4,3 +4,4 @@
 #include <popalign/io/json.hpp>
 #include <popalign/io/jsonl.hpp>
 #include <popalign/io/npy.hpp>
+#include <popalign/io/output.hpp>

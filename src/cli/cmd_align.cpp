@@ -14,6 +14,7 @@
 #include <popalign/io/csv.hpp>
 #include <popalign/report/html_report.hpp>
 
+#include "cli/checks.hpp"
 #include "cli/command.hpp"
 
 namespace {
@@ -29,19 +30,8 @@ struct AlignArgs {
   double reg = align::AlignOptions{}.reg;
   double candidates = align::AlignOptions{}.candidate_factor;
   int threads = 0;
+  long long max_iter = align::AlignOptions{}.max_iter;
 };
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  std::istringstream in(s);
-  while (std::getline(in, cur, ',')) {
-    const auto b = cur.find_first_not_of(" \t");
-    const auto e = cur.find_last_not_of(" \t");
-    if (b != std::string::npos) out.push_back(cur.substr(b, e - b + 1));
-  }
-  return out;
-}
 
 /// Trait columns shared by both tables (pool order), except the id column, whose first data
 /// cell parses as a number in both files. Non-numeric or NaN cells further down are then
@@ -76,11 +66,12 @@ int run_align(const AlignArgs& a) {
                  "cannot be combined with --with-replacement");
   const io::Table pool_t = io::read_table(a.pool);
   const io::Table ref_t = io::read_table(a.reference);
+  for (const io::Table* t : {&pool_t, &ref_t})
+    if (t->num_rows() == 0) throw IoError(t->source, "has a header line but no data rows");
   pool_t.require_column(a.id_column);
   std::vector<std::string> traits;
   if (!a.traits.empty()) {
-    traits = split_list(a.traits);
-    check_argument(!traits.empty(), "--traits", "lists no column");
+    traits = cli::split_unique_list(a.traits, "--traits");
   } else {
     traits = shared_numeric_columns(pool_t, ref_t, a.id_column);
     if (traits.empty())
@@ -91,6 +82,7 @@ int run_align(const AlignArgs& a) {
   }
   io::NumericTableOptions po;
   po.id_column = a.id_column;
+  po.unique_ids = true;
   const io::NumericTable pool = io::to_numeric_table(pool_t, traits, po);
   io::NumericTableOptions ro;
   const io::NumericTable ref = io::to_numeric_table(ref_t, traits, ro);
@@ -115,6 +107,16 @@ int run_align(const AlignArgs& a) {
                    fmt::format("asks for {} distinct personas but {} has only {} rows (use "
                                "--with-replacement to draw with replacement)",
                                a.n, a.pool, n_pool));
+  if (a.with_replacement)  // the draws are materialised before they become counts
+    cli::check_memory("--n", a.n, 32.0 * static_cast<double>(a.n),
+                      "a multiset of a smaller --n has the same expected shares");
+  // The data faults behind a singular covariance, each named (file, column, line).
+  const bool kde = *method == align::Method::resample || *method == align::Method::importance;
+  const Index d = static_cast<Index>(traits.size());
+  if (*method != align::Method::random) {
+    cli::check_trait_table(pool, "pool", kde ? d + 1 : 2, kde);
+    cli::check_trait_table(ref, "reference", kde ? d + 1 : 2, kde);
+  }
 
   align::AlignOptions opt;
   opt.n = static_cast<Index>(a.n);
@@ -129,6 +131,7 @@ int run_align(const AlignArgs& a) {
   opt.cost_weights = cost_weights;
   opt.candidate_factor = a.candidates;
   opt.execution.threads = a.threads;
+  opt.max_iter = static_cast<Index>(a.max_iter);
   if (cli::stderr_is_terminal() && !a.quiet) {
     opt.execution.progress = [](std::string_view stage, double) {
       fmt::print(stderr, "\r\033[Kpopalign align: {} ...", stage);
@@ -138,7 +141,19 @@ int run_align(const AlignArgs& a) {
   }
   cli::validate_as_flags([&] { opt.validate(); }, {{"candidate_factor", "--candidates"},
                                                    {"cost_weights", "--cost-weights"}});
-  const align::AlignResult r = align::align<double>(pool.values, ref.values, opt);
+  align::AlignResult r;
+  try {
+    r = align::align<double>(pool.values, ref.values, opt);
+  } catch (const InvalidArgument& e) {
+    // The density step's own check (near-singular data the checks above let through): its
+    // advice names a library option, so say it in the CLI's terms.
+    if (e.argument() != "data") throw;
+    throw NumericalError(
+        fmt::format("the traits of {} are (nearly) linearly dependent, so their "
+                    "weighted covariance is singular: leave a trait out of "
+                    "--traits, or use --method ot or random",
+                    a.pool));
+  }
   if (cli::stderr_is_terminal() && !a.quiet) fmt::print(stderr, "\r\033[K");
 
   // Output CSV: id, count or weight, traits.
@@ -237,6 +252,8 @@ popalign::cli::CommandRegistrar registrar{
       sub.add_option("--report", a->report, "Also write a self-contained HTML report");
       sub.add_option("--id-column", a->id_column, "Id column of the pool (default: id)");
       sub.add_option("--reg", a->reg, "Entropic regularisation relative to the mean cost");
+      sub.add_option("--max-iter", a->max_iter,
+                     "Most Sinkhorn iterations at the target regularisation (resample, ot)");
       sub.add_option("--candidates", a->candidates,
                      "Candidate pool size for the transport, as a multiple of N (resample)");
       sub.add_option("--threads", a->threads, "Threads (0 = all cores)");

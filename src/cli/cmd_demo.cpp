@@ -12,6 +12,7 @@
 #include <popalign/io/data_dir.hpp>
 #include <popalign/report/html_report.hpp>
 
+#include "cli/checks.hpp"
 #include "cli/command.hpp"
 
 namespace {
@@ -48,6 +49,8 @@ int run_demo(const DemoArgs& a) {
     o.validate();
     o.align.execution.validate();
   });
+  // The pool is generated in memory (5 traits and their copies through the stages).
+  cli::check_memory("--pool-size", a.pool_size, 1000.0 * static_cast<double>(o.pool_size), "");
   const bool progress = cli::stderr_is_terminal();
   if (progress) fmt::print(stderr, "popalign demo: loading and scoring BIG5, aligning ...");
   const demo::DemoResult r = demo::run_demo(o);

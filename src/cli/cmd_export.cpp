@@ -25,7 +25,9 @@ int run(const ExportOpts& o) {
     throw popalign::InvalidArgument(
         "--format", "unknown format '" + o.format +
                         "' (one of tinytroupe, concordia, oasis-reddit, oasis-twitter)");
-  popalign::io::PersonaFile file = popalign::io::read_personas(o.personas);
+  popalign::io::PersonaReadOptions read_options;
+  read_options.log = [](const std::string& m) { popalign::cli::warn(m); };
+  popalign::io::PersonaFile file = popalign::io::read_personas(o.personas, read_options);
   std::vector<popalign::io::PersonaRecord> personas = std::move(file.personas);
   if (!o.selection.empty()) personas = ex::join_selection(personas, o.selection);
   ex::ReferenceLevels reference;

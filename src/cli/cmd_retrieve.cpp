@@ -31,6 +31,7 @@
 #include <popalign/embedding/retrieval.hpp>
 #include <popalign/embedding/word_vectors.hpp>
 #include <popalign/io/jsonl.hpp>
+#include <popalign/io/output.hpp>
 #include <popalign/io/persona_record.hpp>
 #if defined(POPALIGN_HAS_OPENAI_EMBEDDER)
 #include <popalign/embedding/openai_embedder.hpp>
@@ -95,9 +96,15 @@ int run(const Opts& o) {
   // is an error naming the file and line; an unterminated last line that does not parse (a
   // killed writer) is skipped and reported here.
   popalign::io::PersonaReadOptions read_options;
-  read_options.log = [](const std::string& m) { fmt::print(stderr, "retrieve: {}\n", m); };
+  read_options.log = [](const std::string& m) { popalign::cli::warn(m); };
   const auto personas = popalign::io::read_personas(o.personas, read_options).personas;
   if (personas.empty()) throw popalign::IoError(o.personas, "no personas in the file");
+  if (personas.size() < 3 && o.embedder == "glove" && o.components.empty())
+    popalign::cli::warn(fmt::format(
+        "{} has only {} persona{}: the SIF common component is fitted on them and removes most "
+        "of what they share with the query, so the scores may all be 0; give --components "
+        "fitted on a larger pool",
+        o.personas, personas.size(), personas.size() == 1 ? "" : "s"));
 
   std::shared_ptr<const emb::Embedder> embedder;
   if (o.embedder == "glove") {
@@ -142,9 +149,10 @@ int run(const Opts& o) {
   const emb::PersonaRetriever retriever(embedder, personas, ro);
   const auto hits = retriever.search(o.queries, o.k);
 
-  std::error_code ec;
-  std::filesystem::remove(o.out, ec);
-  popalign::io::JsonlWriter writer(o.out, popalign::io::JsonlWriteOptions{.append = false});
+  // One io::OutputFile: atomic for a regular file, written through a symlink, streamed to a
+  // FIFO or /dev/stdout.
+  popalign::io::OutputFile out(o.out);
+  std::size_t written = 0;
   for (std::size_t q = 0; q < hits.size(); ++q) {
     for (std::size_t r = 0; r < hits[q].size(); ++r) {
       const auto& p = personas[static_cast<std::size_t>(hits[q][r].index)];
@@ -154,12 +162,13 @@ int run(const Opts& o) {
       v.set("id", p.id);
       v.set("score", static_cast<double>(hits[q][r].score));
       v.set("persona", p.facts_text());
-      writer.write(v);
+      out.write(v.dump() + "\n");
+      ++written;
     }
   }
-  writer.close();
+  out.commit();
   fmt::print(stderr, "retrieve: {} personas, {} quer{}, {} hits -> {} ({})\n", personas.size(),
-             o.queries.size(), o.queries.size() == 1 ? "y" : "ies", writer.count(), o.out,
+             o.queries.size(), o.queries.size() == 1 ? "y" : "ies", written, o.out,
              embedder->name());
   return 0;
 }

@@ -42,8 +42,35 @@ struct CommandRegistrar {
   }
 };
 
+/// Exit codes, one per class of outcome (docs/cli.md). Warnings never change the code.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitFailure = 1,    ///< anything else (internal error, out of memory)
+  kExitUsage = 2,      ///< a bad command line: unknown/missing flag, bad value (names the flag)
+  kExitFile = 3,       ///< a file cannot be read, parsed or written (names file[:line])
+  kExitNumerical = 4,  ///< the data defeat the arithmetic (singular, non-finite, no convergence)
+  kExitBackend = 5,    ///< the model / embedding server failed
+  kExitCancelled = 130,
+};
+
 /// True when stderr is a terminal (progress output is off otherwise).
 bool stderr_is_terminal();
+
+/// Prints "popalign: warning: <message>" to stderr.
+void warn(const std::string& message);
+
+/// CLI11 check for seed-like options: a non-negative integer (CLI11 would wrap "-1" to
+/// 2^64 - 1 for an unsigned option). main() adds it to every option whose name has "seed".
+inline CLI::Validator non_negative_integer() {
+  return CLI::Validator(
+      [](std::string& s) -> std::string {
+        const auto b = s.find_first_not_of(" \t");
+        if (b != std::string::npos && s[b] == '-')
+          return "must be a non-negative integer (got " + s + ")";
+        return {};
+      },
+      "UINT");
+}
 
 /// The same error, naming a command-line flag instead of the library's field:
 /// InvalidArgument("epochs", "must be >= 1") -> InvalidArgument("--epochs", "must be >= 1").

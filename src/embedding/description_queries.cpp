@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <popalign/core/error.hpp>
 #include <popalign/embedding/word_vectors.hpp>
+#include <popalign/io/json.hpp>
 
 namespace popalign::embedding {
 
@@ -86,8 +87,11 @@ std::vector<std::string> candidates(std::string_view answer, bool& json, bool& t
     const std::size_t b = answer.find(open);
     const std::size_t e = answer.rfind(open == '{' ? '}' : ']');
     if (b == std::string_view::npos || e == std::string_view::npos || e < b) continue;
+    // Bounded nesting first: nlohmann's parser overflows the stack on 100k '['.
+    const std::string_view text = answer.substr(b, e - b + 1);
+    if (io::json_depth_exceeded_at(text) != 0) continue;
     const nlohmann::json j =
-        nlohmann::json::parse(answer.substr(b, e - b + 1), nullptr, /*allow_exceptions=*/false);
+        nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) continue;
     if (j.is_object()) {
       if (j.contains("descriptions") && take_array(j["descriptions"])) {

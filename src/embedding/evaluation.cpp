@@ -134,7 +134,7 @@ ClozeMetrics evaluate_inverse_cloze(std::shared_ptr<const Embedder> embedder,
 }
 
 std::vector<GroupSpec> read_groups(const std::string& path) {
-  io::JsonlReader reader(path);
+  io::JsonlReader reader(path, io::JsonlReadOptions{.truncated_tail_is_error = true});
   io::JsonlRecord rec;
   std::vector<GroupSpec> out;
   while (reader.next(rec)) {

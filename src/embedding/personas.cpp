@@ -7,6 +7,7 @@
 #include <popalign/embedding/retrieval.hpp>
 #include <popalign/embedding/word_vectors.hpp>
 #include <popalign/io/jsonl.hpp>
+#include <popalign/io/output.hpp>
 
 namespace popalign::embedding {
 
@@ -20,7 +21,7 @@ std::string trim(std::string_view s) {
 }  // namespace
 
 std::vector<TrainingPair> read_pairs(const std::string& path) {
-  io::JsonlReader reader(path);
+  io::JsonlReader reader(path, io::JsonlReadOptions{.truncated_tail_is_error = true});
   io::JsonlRecord rec;
   std::vector<TrainingPair> out;
   while (reader.next(rec)) {
@@ -33,16 +34,15 @@ std::vector<TrainingPair> read_pairs(const std::string& path) {
 }
 
 void write_pairs(const std::vector<TrainingPair>& pairs, const std::string& path) {
-  std::error_code ec;
-  std::filesystem::remove(path, ec);
-  io::JsonlWriter writer(path, io::JsonlWriteOptions{.append = false});
+  // io::OutputFile: atomic for a regular file, through symlinks, streamed to FIFOs and devices.
+  io::OutputFile out(path);
   for (const auto& p : pairs) {
     io::JsonValue v = io::JsonValue::object();
     v.set("query", p.query);
     v.set("positive", p.positive);
-    writer.write(v);
+    out.write(v.dump() + "\n");
   }
-  writer.close();
+  out.commit();
 }
 
 std::vector<TrainingPair> make_profile_pairs(const std::vector<io::PersonaRecord>& profiles) {

@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include <popalign/embedding/projection_head.hpp>
+#include <popalign/io/output.hpp>
 
 #include "serial_eigen.hpp"
 
@@ -144,10 +145,8 @@ void ProjectionHead::save(const std::string& path) const {
     w.mat(w2_);
   }
   w.u64(fnv1a(w.bytes, w.bytes.size()));
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw IoError(path, "cannot open for writing");
-  out.write(w.bytes.data(), static_cast<std::streamsize>(w.bytes.size()));
-  if (!out) throw IoError(path, "write failed");
+  // Atomic for a regular file; through symlinks; streamed to FIFOs and devices.
+  io::write_file_atomically(path, std::string_view(w.bytes.data(), w.bytes.size()));
 }
 
 ProjectionHead ProjectionHead::load(const std::string& path) {

@@ -2,12 +2,14 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 
 #include <fmt/core.h>
 
 #include <popalign/core/execution.hpp>
 #include <popalign/embedding/word_vectors.hpp>
 #include <popalign/io/data_dir.hpp>
+#include <popalign/io/output.hpp>
 
 namespace popalign::embedding {
 
@@ -55,7 +57,7 @@ RowMatrix<float> SifEmbedder::embed_weighted_average(const std::vector<std::stri
   const auto n = static_cast<Index>(texts.size());
   RowMatrix<float> out = RowMatrix<float>::Zero(n, d);
   const int threads =
-      n < 256 ? 1 : (options_.threads > 0 ? options_.threads : Execution{}.resolved_threads());
+      n < 256 ? 1 : Execution{.threads = options_.threads}.resolved_threads();  // capped at the cores
   parallel_for(n, threads, 64, [&](Index b, Index e) {
     Eigen::VectorXd acc(d);
     for (Index i = b; i < e; ++i) {
@@ -138,7 +140,7 @@ void SifEmbedder::set_common_components(RowMatrix<float> components) {
 
 namespace {
 constexpr char kMagic[8] = {'P', 'A', 'S', 'I', 'F', 'P', 'C', '1'};
-void put_u64(std::ofstream& out, std::uint64_t v) {
+void put_u64(std::ostream& out, std::uint64_t v) {
   unsigned char b[8];
   for (int i = 0; i < 8; ++i) b[i] = static_cast<unsigned char>(v >> (8 * i));
   out.write(reinterpret_cast<const char*>(b), 8);
@@ -153,8 +155,7 @@ std::uint64_t get_u64(std::ifstream& in) {
 }  // namespace
 
 void SifEmbedder::save_common_components(const std::string& path) const {
-  std::ofstream out(path, std::ios::binary);
-  if (!out) throw IoError(path, "cannot open for writing");
+  std::ostringstream out(std::ios::binary);
   out.write(kMagic, 8);
   put_u64(out, 1);  // version
   put_u64(out, static_cast<std::uint64_t>(components_.rows()));
@@ -169,7 +170,8 @@ void SifEmbedder::save_common_components(const std::string& path) const {
                             static_cast<unsigned char>(u >> 24)};
       out.write(reinterpret_cast<const char*>(b), 4);
     }
-  if (!out) throw IoError(path, "write failed");
+  // Atomic for a regular file; through symlinks; streamed to FIFOs and devices.
+  io::write_file_atomically(path, std::move(out).str());
 }
 
 void SifEmbedder::load_common_components(const std::string& path) {

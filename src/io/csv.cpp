@@ -3,12 +3,14 @@
 
 #include <algorithm>
 #include <charconv>
+#include <exception>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <sstream>
 #include <system_error>
+#include <unordered_map>
 
 #include <popalign/io/csv.hpp>
 
@@ -45,34 +47,13 @@ std::size_t Table::require_column(std::string_view name) const {
 }
 
 std::string read_file(const std::filesystem::path& path) {
+  require_not_directory(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(path.string(), "cannot open file for reading");
   std::ostringstream ss;
   ss << in.rdbuf();
   if (in.bad()) throw IoError(path.string(), "read error");
   return std::move(ss).str();
-}
-
-void write_file_atomically(const std::filesystem::path& path, std::string_view content) {
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) throw IoError(path.string(), "cannot open file for writing");
-    const bool ok = std::fwrite(content.data(), 1, content.size(), f) == content.size();
-    const bool closed = std::fclose(f) == 0;
-    if (!ok || !closed) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw IoError(path.string(), "write error (disk full?)");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw IoError(path.string(), "cannot rename the temporary file into place");
-  }
 }
 
 char sniff_delimiter(std::string_view line) {
@@ -177,7 +158,8 @@ void parse_records(std::string_view text, char delim, char quote, bool trim,
           while (pos < n && is_space(text[pos], delim)) ++pos;
         if (pos < n && text[pos] != delim && text[pos] != '\n' && text[pos] != '\r')
           throw CsvError(source, line, col_of(pos), col_name(),
-                         fmt::format("unexpected character '{}' after a closing quote", text[pos]));
+                         fmt::format("unexpected character '{}' after a closing quote",
+                                     printable(text.substr(pos, 1))));
       } else {
         std::size_t e = pos;
         while (e < n && text[e] != delim && text[e] != '\n' && text[e] != '\r') {
@@ -232,12 +214,16 @@ void for_each_row_in(std::string_view text, const CsvOptions& options, const std
           expected = fields.size();
           if (options.header) {
             columns = fields;
-            for (std::size_t j = 0; j < columns.size(); ++j)
-              for (std::size_t k = 0; k < j; ++k)
-                if (columns[j] == columns[k])
-                  throw CsvError(source, line, 0, columns[j],
-                                 fmt::format("duplicate column name '{}' (columns {} and {})",
-                                             columns[j], k + 1, j + 1));
+            // Linear in the number of columns (a hash of the names seen so far).
+            std::unordered_map<std::string_view, std::size_t> seen;
+            seen.reserve(columns.size());
+            for (std::size_t j = 0; j < columns.size(); ++j) {
+              const auto [it, fresh] = seen.emplace(columns[j], j);
+              if (!fresh)
+                throw CsvError(source, line, 0, columns[j],
+                               fmt::format("duplicate column name '{}' (columns {} and {})",
+                                           printable(columns[j]), it->second + 1, j + 1));
+            }
             on_header(columns, delimiter);
             return;
           }
@@ -368,6 +354,14 @@ class NumericBuilder {
   }
 
   void add(const std::vector<std::string>& row, std::size_t line) {
+    if (options_.unique_ids && id_col_) {
+      const auto [it, fresh] = first_line_.emplace(row[*id_col_], line);
+      if (!fresh)
+        throw CsvError(out_.source, line, 0, header_[*id_col_],
+                       fmt::format("duplicate id '{}' in column '{}' (first on line {}); ids "
+                                   "must be unique so that results map back to rows",
+                                   printable(row[*id_col_]), header_[*id_col_], it->second));
+    }
     out_.ids.push_back(id_col_ ? row[*id_col_] : std::to_string(out_.ids.size() + 1));
     out_.lines.push_back(line);
     for (std::size_t k = 0; k < cols_.size(); ++k) {
@@ -388,12 +382,12 @@ class NumericBuilder {
         what = "empty cell";
       else if (is_missing_token(cell) || lower == "nan" || lower == "na" || lower == "null" ||
                lower == "-nan")
-        what = fmt::format("missing value '{}' (NaN is not allowed here)", cell);
+        what = fmt::format("missing value '{}' (NaN is not allowed here)", printable(cell));
       else if (lower == "inf" || lower == "-inf" || lower == "+inf" || lower == "infinity" ||
                lower == "-infinity")
-        what = fmt::format("infinite value '{}'", cell);
+        what = fmt::format("infinite value '{}'", printable(cell));
       else
-        what = fmt::format("'{}' is not a number", cell);
+        what = fmt::format("'{}' is not a number", printable(cell));
       throw CsvError(out_.source, line, 0, name, fmt::format("column '{}': {}", name, what));
     }
   }
@@ -414,6 +408,7 @@ class NumericBuilder {
   std::optional<std::size_t> id_col_;
   std::vector<std::size_t> cols_;
   std::vector<double> flat_;
+  std::unordered_map<std::string, std::size_t> first_line_;
 };
 
 }  // namespace
@@ -508,27 +503,27 @@ void append_row(std::string& out, const std::vector<std::string>& fields, char d
 struct CsvWriter::Impl {
   std::filesystem::path path;
   CsvWriteOptions options;
-  std::FILE* f = nullptr;
+  std::optional<OutputFile> file;
   std::string buffer;
+  int exceptions_at_open = 0;
 };
 
 CsvWriter::CsvWriter(const std::filesystem::path& path, CsvWriteOptions options)
-    : impl_(new Impl{path, std::move(options), nullptr, {}}) {
+    : impl_(new Impl{path, std::move(options), std::nullopt, {}, std::uncaught_exceptions()}) {
   try {
     impl_->options.validate();
+    impl_->file.emplace(path);
   } catch (...) {
     delete impl_;
     throw;
-  }
-  impl_->f = std::fopen(path.c_str(), "wb");
-  if (!impl_->f) {
-    delete impl_;
-    throw IoError(path.string(), "cannot open file for writing");
   }
 }
 
 CsvWriter::~CsvWriter() {
   try {
+    // Unwinding from an exception: the output is incomplete, keep the old file.
+    if (std::uncaught_exceptions() > impl_->exceptions_at_open && impl_->file)
+      impl_->file->discard();
     close();
   } catch (...) {
   }
@@ -536,11 +531,10 @@ CsvWriter::~CsvWriter() {
 }
 
 void CsvWriter::write_row(const std::vector<std::string>& fields) {
-  if (!impl_->f) throw IoError(impl_->path.string(), "writer is closed");
+  if (!impl_->file) throw IoError(impl_->path.string(), "writer is closed");
   impl_->buffer.clear();
   append_row(impl_->buffer, fields, impl_->options.delimiter);
-  if (std::fwrite(impl_->buffer.data(), 1, impl_->buffer.size(), impl_->f) != impl_->buffer.size())
-    throw IoError(impl_->path.string(), "write error");
+  impl_->file->write(impl_->buffer);
 }
 
 void CsvWriter::write_row(std::string_view id, const std::vector<double>& values) {
@@ -552,10 +546,14 @@ void CsvWriter::write_row(std::string_view id, const std::vector<double>& values
 }
 
 void CsvWriter::close() {
-  if (!impl_->f) return;
-  std::FILE* f = impl_->f;
-  impl_->f = nullptr;
-  if (std::fclose(f) != 0) throw IoError(impl_->path.string(), "write error on close");
+  if (!impl_->file) return;
+  try {
+    impl_->file->commit();
+  } catch (...) {
+    impl_->file.reset();
+    throw;
+  }
+  impl_->file.reset();
 }
 
 void write_table(const std::filesystem::path& path, const Table& table,

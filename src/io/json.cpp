@@ -226,45 +226,20 @@ JsonValue convert(const nlohmann::ordered_json& j) {
 
 void check_json_depth(std::string_view text, const std::string& source, std::size_t line,
                       std::size_t max_depth) {
-  // One pass, constant stack: count [ and { outside string literals. Unbalanced or otherwise
-  // malformed text is left to the parser, which explains it better.
-  std::size_t depth = 0, text_line = 1, column = 0;
-  bool in_string = false, escaped = false;
-  for (const char c : text) {
+  const std::size_t at = json_depth_exceeded_at(text, max_depth);
+  if (at == 0) return;
+  std::size_t text_line = 1, column = 0;
+  for (std::size_t i = 0; i < at; ++i) {
     ++column;
-    if (c == '\n') {
+    if (text[i] == '\n') {
       ++text_line;
       column = 0;
     }
-    if (in_string) {
-      if (escaped)
-        escaped = false;
-      else if (c == '\\')
-        escaped = true;
-      else if (c == '"')
-        in_string = false;
-      continue;
-    }
-    switch (c) {
-      case '"':
-        in_string = true;
-        break;
-      case '[':
-      case '{':
-        if (++depth > max_depth)
-          throw ParseError(source, line,
-                           fmt::format("malformed JSON: nesting deeper than {} (line {}, column {} "
-                                       "of the text)",
-                                       max_depth, text_line, column));
-        break;
-      case ']':
-      case '}':
-        if (depth > 0) --depth;
-        break;
-      default:
-        break;
-    }
   }
+  throw ParseError(source, line,
+                   fmt::format("malformed JSON: nesting deeper than {} (line {}, column {} of the "
+                               "text)",
+                               max_depth, text_line, column));
 }
 
 JsonValue parse_json(std::string_view text, const std::string& source, std::size_t line) {

@@ -110,6 +110,7 @@ JsonlReader::JsonlReader(const std::filesystem::path& path, JsonlReadOptions opt
   options.validate();
   impl_->path = path.string();
   impl_->options = options;
+  require_not_directory(path);
   impl_->in.open(path, std::ios::binary);
   if (!impl_->in) throw IoError(impl_->path, "cannot open file for reading");
 }
@@ -133,6 +134,10 @@ bool JsonlReader::next(JsonlRecord& out) {
     if (parse_line(text, s.line, s.path, s.options, out, bad)) return true;
     if (!terminated) {
       // The last line has no '\n' and does not parse: a writer was killed mid-line.
+      if (s.options.truncated_tail_is_error)
+        throw ParseError(s.path, bad.line,
+                         "the last line is incomplete (no newline and not valid JSON: the file "
+                         "was cut short): " + bad.message);
       s.truncated = true;
       s.done = true;
       break;
@@ -179,6 +184,10 @@ JsonlReadResult parse_jsonl(std::string_view text, const JsonlReadOptions& optio
       continue;
     }
     if (!terminated) {
+      if (options.truncated_tail_is_error)
+        throw ParseError(source, bad.line,
+                         "the last line is incomplete (no newline and not valid JSON: the text "
+                         "was cut short): " + bad.message);
       r.truncated_tail = true;
       break;
     }
@@ -191,6 +200,7 @@ JsonlReadResult parse_jsonl(std::string_view text, const JsonlReadOptions& optio
 std::size_t repair_jsonl_tail(const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return 0;
+  if (path_kind(path) != PathKind::regular) return 0;
   const auto size = std::filesystem::file_size(path, ec);
   if (ec) throw IoError(path.string(), "cannot stat file");
   if (size == 0) return 0;
@@ -257,10 +267,15 @@ JsonlWriter::JsonlWriter(const std::filesystem::path& path, JsonlWriteOptions op
   impl_->path = path;
   impl_->options = options;
   int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
-  if (options.append)
-    repair_jsonl_tail(path);
-  else
-    flags |= O_TRUNC;
+  const PathKind kind = path_kind(path);
+  if (kind == PathKind::directory) throw IoError(path.string(), "is a directory, not a file");
+  // A FIFO or device (e.g. /dev/stdout) is written as it is: no repair, no truncation.
+  if (kind != PathKind::special) {
+    if (options.append)
+      repair_jsonl_tail(path);
+    else
+      flags |= O_TRUNC;
+  }
   impl_->fd = ::open(path.c_str(), flags, 0644);
   if (impl_->fd < 0)
     throw IoError(path.string(),

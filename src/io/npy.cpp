@@ -170,6 +170,7 @@ RowMatrix<T> copy_out(const char* data, Index rows, Index cols, bool fortran_ord
 template <Real T>
 RowMatrix<T> read_npy(const std::filesystem::path& path) {
   const std::string name = path.string();
+  require_not_directory(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(name, "cannot open file for reading");
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

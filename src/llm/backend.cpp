@@ -17,7 +17,8 @@ Outcome complete_one(LlmBackend& backend, const Request& request) {
 }
 
 void BatchOptions::validate() const {
-  check_argument(parallel_chunks >= 1, "parallel_chunks", "must be >= 1");
+  check_argument(parallel_chunks >= 1 && parallel_chunks <= 1024, "parallel_chunks",
+                 "must be in [1, 1024] (one thread each)");
   execution.validate();
 }
 

@@ -138,7 +138,7 @@ Failure failure_from_http(const HttpResult& r) {
     f.kind = ErrorKind::other;
   f.retry_after = r.retry_after;
   // The server's own message, when it sent the usual {"error": {"message": ...}}.
-  const auto j = json::parse(r.body, nullptr, false);
+  const auto j = detail::parse_or_discard(r.body);
   std::string msg;
   if (!j.is_discarded() && j.is_object() && j.contains("error")) {
     const auto& e = j["error"];
@@ -341,7 +341,7 @@ struct OpenAiBackend::Impl {
     if (r.seed) j["seed"] = *r.seed;
     if (!r.stop.empty()) j["stop"] = r.stop;
     if (!r.json_schema.empty()) {
-      const auto schema = json::parse(r.json_schema);
+      const auto schema = detail::parse_bounded(r.json_schema);
       if (chat)
         j["response_format"] = {
             {"type", "json_schema"},
@@ -378,7 +378,7 @@ struct OpenAiBackend::Impl {
 
   Outcome parse_completion(const HttpResult& h, bool chat) const {
     if (h.curl != CURLE_OK || h.status < 200 || h.status >= 300) return failure_from_http(h);
-    const auto j = json::parse(h.body, nullptr, false);
+    const auto j = detail::parse_or_discard(h.body);
     if (j.is_discarded()) return invalid("the response is not valid JSON", h.body);
     try {
       const auto& choices = j.at("choices");
@@ -500,7 +500,7 @@ std::vector<ModelInfo> OpenAiBackend::list_models() {
   const auto results = impl_->run({HttpCall{false, impl_->root + "/models", {}}});
   const HttpResult& h = results.front();
   if (h.curl != CURLE_OK || h.status < 200 || h.status >= 300) throw LlmError(failure_from_http(h));
-  const auto j = json::parse(h.body, nullptr, false);
+  const auto j = detail::parse_or_discard(h.body);
   if (j.is_discarded() || !j.is_object() || !j.contains("data") || !j["data"].is_array())
     throw LlmError(invalid("GET /models: expected {\"data\": [...]}", h.body));
   std::vector<ModelInfo> out;
@@ -544,7 +544,7 @@ RowMatrix<float> OpenAiBackend::embeddings(const std::vector<std::string>& texts
       throw LlmError(Failure{ErrorKind::cancelled, 0, "cancelled", {}});
     if (h.curl != CURLE_OK || h.status < 200 || h.status >= 300)
       throw LlmError(failure_from_http(h));
-    const auto j = json::parse(h.body, nullptr, false);
+    const auto j = detail::parse_or_discard(h.body);
     if (j.is_discarded() || !j.is_object() || !j.contains("data") || !j["data"].is_array())
       throw LlmError(invalid("POST /embeddings: expected {\"data\": [...]}", h.body));
     const std::size_t b = c * chunk;

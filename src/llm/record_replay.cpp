@@ -71,7 +71,7 @@ ReplayBackend::ReplayBackend(ReplayOptions options) : options_(std::move(options
     if (bad_line != 0)  // a malformed line followed by more lines: real corruption
       throw ParseError(options_.path, bad_line, bad_message);
     try {
-      const auto j = nlohmann::json::parse(line);
+      const auto j = detail::parse_bounded(line);
       const std::string key = j.at("key").get<std::string>();
       if (j.contains("response")) {
         Response r = detail::response_from(j.at("response"));

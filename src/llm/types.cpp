@@ -28,7 +28,7 @@ void Request::validate() const {
   check_argument(top_logprobs >= 0 && top_logprobs <= 20, "top_logprobs", "must be in [0, 20]");
   check_argument(top_logprobs == 0 || logprobs, "top_logprobs", "needs logprobs = true");
   if (!json_schema.empty()) {
-    const auto parsed = nlohmann::json::parse(json_schema, nullptr, false);
+    const auto parsed = detail::parse_or_discard(json_schema);
     check_argument(!parsed.is_discarded() && parsed.is_object(), "json_schema",
                    "must be a JSON object (a JSON Schema)");
   }
@@ -116,7 +116,7 @@ ojson request_json(const Request& r) {
   if (!r.stop.empty()) j["stop"] = r.stop;
   if (!r.json_schema.empty()) {
     // Re-serialised so that whitespace and key order of the schema text do not change the key.
-    const auto schema = nlohmann::json::parse(r.json_schema, nullptr, false);
+    const auto schema = detail::parse_or_discard(r.json_schema);
     if (schema.is_discarded()) throw InvalidArgument("json_schema", "is not valid JSON");
     j["json_schema"] = schema.dump();  // nlohmann::json sorts object keys
   }
@@ -340,7 +340,7 @@ std::string canonical_request(const Request& r) {
   }
   if (!r.json_schema.empty()) {
     // Re-serialised so that whitespace and key order of the schema text do not change the key.
-    const auto schema = nlohmann::json::parse(r.json_schema, nullptr, false);
+    const auto schema = detail::parse_or_discard(r.json_schema);
     if (schema.is_discarded()) throw InvalidArgument("json_schema", "is not valid JSON");
     out += ",\"json_schema\":";
     append_json_string(out, schema.dump(), "json_schema");  // nlohmann::json sorts keys
@@ -361,7 +361,7 @@ std::string response_to_json(const Response& response) {
 
 Response response_from_json(std::string_view json) {
   try {
-    return detail::response_from(nlohmann::json::parse(json));
+    return detail::response_from(detail::parse_bounded(json));
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("malformed response JSON: ") + e.what());
   }
@@ -373,7 +373,7 @@ std::string failure_to_json(const Failure& failure) {
 
 Failure failure_from_json(std::string_view json) {
   try {
-    return detail::failure_from(nlohmann::json::parse(json));
+    return detail::failure_from(detail::parse_bounded(json));
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("malformed failure JSON: ") + e.what());
   }

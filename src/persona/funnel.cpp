@@ -5,6 +5,7 @@
 
 #include <fmt/core.h>
 #include <popalign/core/error.hpp>
+#include <popalign/io/output.hpp>
 
 namespace popalign::persona {
 
@@ -78,16 +79,8 @@ std::string Funnel::table() const {
 }
 
 void write_funnel(const std::filesystem::path& path, const Funnel& funnel) {
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw IoError(tmp.string(), "cannot write the funnel record");
-    f << funnel.to_json().dump() << '\n';
-    if (!f.flush()) throw IoError(tmp.string(), "write failed");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw IoError(path.string(), "cannot rename " + tmp.string() + ": " + ec.message());
+  // Atomic for a regular file; through symlinks; streamed to FIFOs and devices.
+  io::write_file_atomically(path, funnel.to_json().dump() + "\n");
 }
 
 }  // namespace popalign::persona

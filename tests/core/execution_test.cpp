@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <vector>
 
@@ -23,8 +24,14 @@ TEST(ParallelFor, CoversEveryIndexOnceForAnyThreadCount) {
 TEST(Execution, ThreadsResolveAndValidate) {
   Execution ex;
   EXPECT_GE(ex.resolved_threads(), 1);
+  const int cores = Execution{}.resolved_threads();  // 0 = all cores
   ex.threads = 3;
-  EXPECT_EQ(ex.resolved_threads(), 3);
+  EXPECT_EQ(ex.resolved_threads(), std::min(3, cores));
+  // Capped at the cores: OpenMP crashes when asked for 100000 threads (issue 16).
+  ex.threads = 100000;
+  EXPECT_EQ(ex.resolved_threads(), cores);
+  ex.threads = 1;
+  EXPECT_EQ(ex.resolved_threads(), 1);
   ex.threads = -1;
   EXPECT_THROW(ex.validate(), InvalidArgument);
 }

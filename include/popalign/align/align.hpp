@@ -213,6 +213,7 @@ struct AlignOptions {
 
   // Stage 4: transport.
   double reg = 0.01;              ///< eps relative to the mean cost (eps = reg * mean C)
+  static constexpr double kMinReg = 1e-6;  ///< smallest reg validate() accepts
   Index ot_max_reference = 5000;  ///< reference people used by the transport (seeded subsample)
   std::size_t ot_kernel_memory = std::size_t{1} << 30;  ///< bytes for Sinkhorn's stored kernel
   Index max_iter = 1000;                                ///< Sinkhorn iterations at the target eps
@@ -251,7 +252,10 @@ struct AlignOptions {
     check_argument(kde_max_points >= 10, "kde_max_points", "must be >= 10");
     check_argument(candidate_factor >= 1 && std::isfinite(candidate_factor), "candidate_factor",
                    "must be >= 1");
-    check_argument(reg > 0 && std::isfinite(reg), "reg", "must be finite and > 0");
+    // Below kMinReg the entropic transport needs ~1/reg iterations and exp(-C / eps)
+    // underflows: refused rather than run for minutes into a NaN.
+    check_argument(reg >= kMinReg && std::isfinite(reg), "reg",
+                   fmt::format("must be finite and >= {:g}", kMinReg));
     check_argument(ot_max_reference >= 1, "ot_max_reference", "must be >= 1");
     check_argument(max_candidates >= 0, "max_candidates", "must be >= 0 (0 = no limit)");
     check_argument(max_iter >= 1, "max_iter", "must be >= 1");

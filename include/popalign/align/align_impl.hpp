@@ -521,7 +521,9 @@ Vector<double> transport_shares(const RowMatrix<T>& zc, const std::vector<Index>
   dg.ot_total_iterations = sr.total_iterations;
   dg.ot_error = std::max(sr.error_a, sr.error_b) / static_cast<double>(N);
   dg.transport_cost = sr.cost / static_cast<double>(N);
-  if (sr.status == ot::Status::numerical_error)
+  // A NaN marginal error means non-finite potentials even when the solver only reports
+  // max_iterations: never return a selection computed from them.
+  if (sr.status == ot::Status::numerical_error || !std::isfinite(dg.ot_error))
     throw NumericalError("align: the transport produced non-finite potentials (eps " +
                          fmt::format("{:g}", dg.eps) + "); increase reg");
   if (sr.status != ot::Status::converged)

@@ -2,9 +2,12 @@
 // Thread-count control, progress reporting and cancellation.
 //
 // There is no global state: every long-running call takes an `Execution` (usually as a member
-// of its Options struct). threads == 0 means "all cores" (std::thread::hardware_concurrency).
+// of its Options struct). threads == 0 means "all cores" (std::thread::hardware_concurrency);
+// a larger count is capped at the number of cores (OpenMP fails or crashes when asked for, e.g.,
+// 100000 threads, and more threads than cores never helps these loops).
 // Parallel loops split work by index ranges whose results are written to disjoint outputs, and
 // every reduction is done in a fixed order, so results do not depend on the thread count.
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -45,11 +48,12 @@ struct Execution {
 
   void validate() const { check_argument(threads >= 0, "threads", "must be >= 0 (0 = all cores)"); }
 
-  /// Number of threads actually used.
+  /// Number of threads actually used: `threads`, capped at the number of cores (all of them
+  /// for 0).
   int resolved_threads() const noexcept {
-    if (threads > 0) return threads;
     const unsigned hc = std::thread::hardware_concurrency();
-    return hc == 0 ? 1 : static_cast<int>(hc);
+    const int cores = hc == 0 ? 1 : static_cast<int>(std::min<unsigned>(hc, 1u << 16));
+    return threads > 0 && threads < cores ? threads : cores;
   }
 
   /// Reports progress; returns true when the run should stop (callback said so or cancelled).

@@ -11,7 +11,9 @@
 //
 // Writer: numbers are printed in the shortest form that reads back to the same value
 // (fmt "{}"), so output bytes depend only on the values; fields are quoted only when needed.
-// Whole-file writers write to `<path>.tmp` and rename, so a reader never sees half a file.
+// Every writer goes through io::OutputFile (popalign/io/output.hpp): a regular file is written
+// to a temporary file beside it and renamed, so a reader never sees half a file; symlinks are
+// followed to their target; FIFOs and devices (/dev/stdout) are written directly.
 #include <cstddef>
 #include <filesystem>
 #include <functional>
@@ -22,6 +24,7 @@
 
 #include <popalign/core/error.hpp>
 #include <popalign/core/types.hpp>
+#include <popalign/io/output.hpp>
 
 namespace popalign::io {
 
@@ -121,6 +124,9 @@ struct NumericTableOptions {
   bool allow_missing = false;
   /// Default: kMissingTokens (the one list every popalign reader uses).
   std::vector<std::string> missing_tokens = default_missing_tokens();
+  /// A repeated id (in the id column) is a CsvError naming both lines. Off by default: some
+  /// tables (long-format answers) repeat ids on purpose.
+  bool unique_ids = false;
 
   void validate() const;
 };
@@ -173,7 +179,8 @@ std::string quote_field(std::string_view field, char delimiter = ',');
 /// Writes rows of strings, one call per row (streaming, for long outputs). Not thread-safe.
 class CsvWriter {
  public:
-  /// Opens (truncates) `path`. Throws IoError if it cannot.
+  /// Opens an io::OutputFile at `path` (the target is replaced only by close()). Throws IoError
+  /// if it cannot.
   explicit CsvWriter(const std::filesystem::path& path, CsvWriteOptions options = {});
   ~CsvWriter();
   CsvWriter(const CsvWriter&) = delete;
@@ -182,8 +189,9 @@ class CsvWriter {
   void write_row(const std::vector<std::string>& fields);
   /// Writes `id` then the numbers, formatted with format_number.
   void write_row(std::string_view id, const std::vector<double>& values);
-  /// Flushes and closes; throws IoError on a write error. Called by the destructor (which
-  /// swallows errors), so call it yourself to see them.
+  /// Flushes, closes and puts the file in place; throws IoError on a write error. Called by the
+  /// destructor (which swallows errors), so call it yourself to see them; a destructor run by an
+  /// exception discards the file instead (the target keeps its old content).
   void close();
 
  private:
@@ -202,9 +210,7 @@ void write_numeric_table(const std::filesystem::path& path, const std::vector<st
 void write_trait_table(const std::filesystem::path& path, const TraitTable<double>& table,
                        const CsvWriteOptions& options = {});
 
-/// Writes `content` to `path` through `<path>.tmp` + rename. Throws IoError.
-void write_file_atomically(const std::filesystem::path& path, std::string_view content);
-/// Reads a whole file into a string. Throws IoError naming the file.
+/// Reads a whole file into a string. Throws IoError naming the file (also for a directory).
 std::string read_file(const std::filesystem::path& path);
 
 }  // namespace popalign::io

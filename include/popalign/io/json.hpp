@@ -91,6 +91,35 @@ class JsonValue {
 /// overflow the stack.
 inline constexpr std::size_t kMaxJsonDepth = 512;
 
+/// The 1-based byte offset at which arrays/objects in `text` first nest deeper than
+/// `max_depth`, or 0 when they never do. One pass with constant stack: counts '[' and '{'
+/// outside string literals (escapes skipped; nothing else is validated, unbalanced text is left
+/// to the parser). Header-only, so that the layers that parse JSON with nlohmann::json (llm
+/// responses and caches, embedding answers) bound the nesting first without linking io.
+inline std::size_t json_depth_exceeded_at(std::string_view text,
+                                          std::size_t max_depth = kMaxJsonDepth) noexcept {
+  std::size_t depth = 0;
+  bool in_string = false, escaped = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return i + 1;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return 0;
+}
+
 /// Scans `text` without recursion (strings and their escapes skipped, nothing else validated)
 /// and throws ParseError(source, line, "JSON nesting deeper than 512 (line L, column C of the
 /// text)") when arrays/objects nest deeper than `max_depth`. parse_json calls it; code that

@@ -51,6 +51,9 @@ struct JsonlReadOptions {
   OnMalformed on_malformed = OnMalformed::fail;
   /// Every line must be a JSON object (else it is malformed).
   bool require_object = true;
+  /// A truncated last line (no '\n', not valid JSON) is a ParseError naming the line instead of
+  /// being skipped: for input files that no popalign run appends to (training pairs, groups).
+  bool truncated_tail_is_error = false;
   void validate() const {}
 };
 
