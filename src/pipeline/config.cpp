@@ -13,6 +13,7 @@
 
 #include <popalign/core/error.hpp>
 #include <popalign/io/data_dir.hpp>
+#include <popalign/persona/groups.hpp>
 
 #define TOML_EXCEPTIONS 1
 #include <toml++/toml.h>
@@ -304,6 +305,14 @@ void PipelineConfig::validate() const {
     check_argument(!g.query.empty(), p + "query", "is required (e.g. \"adults living in Europe\")");
     check_argument(!g.reference.empty(), p + "reference",
                    "is required (\"region:Europe\", \"country:US,CA\" or \"column=value\")");
+    try {
+      persona::ReferenceFilter::parse(g.reference).validate();
+    } catch (const InvalidArgument& e) {
+      std::string m = e.what();
+      const std::string prefix = "invalid argument '" + e.argument() + "': ";
+      if (m.rfind(prefix, 0) == 0) m.erase(0, prefix.size());
+      throw InvalidArgument(p + "reference", m);
+    }
     check_argument(g.n >= 1, p + "n", "must be >= 1");
     check_argument(g.depth == 0 || g.depth >= g.n, p + "depth", "must be 0 (3 x n) or >= n");
   }
@@ -395,28 +404,30 @@ missing_code = 0           # BIG5: 0 means "not answered"
 clean = true
 
 [align]
-n = 20                     # personas in the global set
+n = 24                     # personas in the global set
 method = "resample"
 
-# Target groups: retrieved from the aligned pool by their description, lightly revised, measured
-# again and aligned to their part of the reference.
+# Target groups: retrieved from the global set by their description (depth, default 3 x n,
+# personas), lightly revised by the generator, checked by the judge, measured again and aligned
+# to their part of the reference. reference: "region:<name>" (data/regions), "country:US,CA",
+# "column:<column>=<value>" (a column of the reference file) or a bare region name.
 [[groups]]
 name = "north_america"
 query = "adults living in North America"
 reference = "region:North America"
-n = 10
+n = 8
 
 [[groups]]
 name = "europe"
 query = "adults living in Europe"
 reference = "region:Europe"
-n = 10
+n = 8
 
 [[groups]]
 name = "east_asia"
 query = "adults living in East Asia"
 reference = "region:East Asia"
-n = 10
+n = 8
 )",
                      base_url, model);
 }

@@ -6,8 +6,11 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include <popalign/core/error.hpp>
 #include <popalign/io/csv.hpp>
+#include <popalign/metrics/population.hpp>
 
 namespace popalign::report {
 
@@ -83,6 +86,30 @@ align::Comparison compare(const RowMatrix<double>& x, const Vector<double>& w,
   return align::detail::compare<double>(x, wn, ref, zx, zr, o);
 }
 
+struct NamedSet {
+  std::string name;
+  const RowMatrix<double>* x;
+  Vector<double> w;  // empty = uniform
+};
+
+// The five population metrics of each set against `ref`, reference-standardised
+// (metrics/population.hpp; fixed seeds, so the bytes repeat).
+std::string population_table(const std::vector<NamedSet>& sets, const RowMatrix<double>& ref) {
+  std::string h =
+      "<table class=\"population\">\n<tr><th>set</th><th>mean W1</th><th>Fr&eacute;chet</th>"
+      "<th>sliced W2</th><th>MMD&sup2; (unbiased)</th><th>correlation MAE</th></tr>\n";
+  auto f = [](double v, int prec) {
+    return std::isnan(v) ? std::string("&ndash;") : fmt::format("{:.{}f}", v, prec);
+  };
+  for (const auto& s : sets) {
+    const metrics::PopulationMetrics p = metrics::population_metrics<double>(*s.x, ref, s.w);
+    h += "<tr><td>" + esc(s.name) + "</td><td>" + f(p.mean_w1, 4) + "</td><td>" + f(p.frechet, 4) +
+         "</td><td>" + f(p.sliced_wasserstein, 4) + "</td><td>" + f(p.mmd2, 6) + "</td><td>" +
+         f(p.correlation_mae, 4) + "</td></tr>\n";
+  }
+  return h + "</table>\n";
+}
+
 }  // namespace
 
 void RunReportInput::validate() const {
@@ -148,7 +175,13 @@ std::string render_run_html(const RunReportInput& in, const ReportOptions& opt) 
     h += "</table>\n</section>\n";
   }
 
-  h += "<section id=\"global\">\n" + section_body(in.global, opt) + "</section>\n";
+  h += "<section id=\"global\">\n<h2>Population metrics of the global set</h2>\n";
+  h += "<p class=\"muted\">The five population metrics against the reference, with both samples "
+       "standardised by the reference's mean and sd.</p>\n";
+  h += population_table({{"pool", &in.global.pool, Vector<double>()},
+                         {"global set", &in.global.selection, in.global.selection_weights}},
+                        in.global.reference);
+  h += section_body(in.global, opt) + "</section>\n";
   for (const auto& g : in.groups) {
     h += "<section id=\"group-" + esc(g.name) + "\">\n<h2>Group " + esc(g.name) + "</h2>\n";
     h += "<p>Description: &ldquo;" + esc(g.query) + "&rdquo; &middot; reference: " +
@@ -163,6 +196,11 @@ std::string render_run_html(const RunReportInput& in, const ReportOptions& opt) 
         rows.push_back({name, compare(x, Vector<double>(), a.reference), ""});
       h += "<h3>Distances to the group's reference</h3>\n";
       h += metrics_rows(rows, a.traits);
+      std::vector<NamedSet> sets{{"group set", &a.selection, a.selection_weights},
+                                 {"candidates", &a.pool, Vector<double>()}};
+      for (const auto& [name, x] : g.compared) sets.push_back({name, &x, Vector<double>()});
+      h += "<h3>Population metrics against the group's reference</h3>\n";
+      h += population_table(sets, a.reference);
     }
     h += section_body(g.alignment, opt);
     h += "</section>\n";

@@ -133,6 +133,11 @@ TEST(PipelineConfig, ErrorsNameFileLineAndKey) {
   std::string bad = t;
   bad.replace(bad.find("name = \"eu\""), 11, "name = \"e u\"");
   EXPECT_NE(error_of(bad).find("groups[0].name'"), std::string::npos);
+  // A group reference filter that does not parse (persona::ReferenceFilter).
+  std::string filt = t;
+  filt.replace(filt.find("\"region:Europe\""), 15, "\"column:\"");
+  EXPECT_NE(error_of(filt).find("cfg.toml:30: groups[0].reference'"), std::string::npos)
+      << error_of(filt);
   // A file that cannot be read.
   EXPECT_THROW(pl::load_config("/nonexistent/pipeline.toml"), popalign::IoError);
 }
