@@ -24,8 +24,8 @@
 #include <popalign/llm/openai_client.hpp>
 #include <popalign/llm/retry.hpp>
 #include <popalign/persona/funnel.hpp>
-#include <popalign/persona/mining.hpp>
 #include <popalign/persona/groups.hpp>
+#include <popalign/persona/mining.hpp>
 #include <popalign/persona/prompts.hpp>
 #include <popalign/psychometrics/reference.hpp>
 #include <popalign/psychometrics/regions.hpp>
@@ -124,7 +124,8 @@ const psychometrics::Instrument& Runner::instrument() {
 
 std::string Runner::instrument_hash() {
   const auto& ins = instrument();
-  std::string s = ins.id + "\n" + std::to_string(ins.scale.min) + ".." + std::to_string(ins.scale.max) + "\n";
+  std::string s =
+      ins.id + "\n" + std::to_string(ins.scale.min) + ".." + std::to_string(ins.scale.max) + "\n";
   for (const auto& it : ins.items)
     s += it.id + "\t" + it.trait + "\t" + std::to_string(it.key) + "\t" + it.text + "\n";
   return llm::sha256_hex(s);
@@ -216,7 +217,8 @@ bool Runner::tick(const std::string& stage, std::size_t done, std::size_t total)
   return options_.progress(p);
 }
 
-// ---- manifest bookkeeping ------------------------------------------------------------------------
+// ---- manifest bookkeeping
+// ------------------------------------------------------------------------
 
 bool Runner::is_done(const StageSpec& spec) const {
   if (!spec.inputs_ready) return false;
@@ -428,7 +430,8 @@ StageSpec Runner::spec_group(const GroupSettings& g) {
     else
       s.inputs_ready = false;
   }
-  if (g.reference.rfind("column:", 0) == 0) s.inputs["reference_columns"] = hash_path(reference_table_path());
+  if (g.reference.rfind("column:", 0) == 0)
+    s.inputs["reference_columns"] = hash_path(reference_table_path());
   return s;
 }
 
@@ -436,7 +439,8 @@ StageSpec Runner::spec_report() {
   StageSpec s;
   s.name = "report";
   ojson groups = ojson::array();
-  for (const auto& g : config_.groups) groups.push_back(ojson{{"name", g.name}, {"query", g.query}, {"reference", g.reference}});
+  for (const auto& g : config_.groups)
+    groups.push_back(ojson{{"name", g.name}, {"query", g.query}, {"reference", g.reference}});
   s.options = ojson{{"groups", groups}}.dump();
   for (const auto& e : manifest_.stages()) {
     if (e.name == "report") continue;
@@ -452,7 +456,9 @@ RunPlan Runner::plan() {
   RunPlan plan;
   const double eps = 1e-6;
   auto cost_of = [&](const Endpoint& e, std::int64_t p, std::int64_t q) {
-    return (static_cast<double>(p) * e.prompt_price + static_cast<double>(q) * e.completion_price) / 1e6 + 0 * eps;
+    return (static_cast<double>(p) * e.prompt_price + static_cast<double>(q) * e.completion_price) /
+               1e6 +
+           0 * eps;
   };
   std::size_t persona_bound = 0;
   bool personas_known = false;
@@ -474,7 +480,8 @@ RunPlan Runner::plan() {
     mo.critique.seed = config_.seed;
     mo.critique.max_attempts = config_.mining.max_attempts;
     mo.work_dir = at("mine/work");
-    const persona::MiningEstimate est = persona::estimate_mining(corpus(), mo, config_.generator.model);
+    const persona::MiningEstimate est =
+        persona::estimate_mining(corpus(), mo, config_.generator.model);
     for (const persona::StepEstimate& st : est.steps) {
       StagePlan p;
       p.name = "mine." + st.step;
@@ -548,8 +555,8 @@ RunPlan Runner::plan() {
     rv.calls = depth;
     rv.upper_bound = true;
     rv.prompt_tokens = static_cast<std::int64_t>(depth) *
-                       administer::estimate_tokens(placeholder_text(config_.mining.max_words) + g.query +
-                                                   std::string(900, 'x'));
+                       administer::estimate_tokens(placeholder_text(config_.mining.max_words) +
+                                                   g.query + std::string(900, 'x'));
     rv.completion_tokens = static_cast<std::int64_t>(depth) * go.revise_max_tokens;
     rv.cost = cost_of(config_.generator, rv.prompt_tokens, rv.completion_tokens);
     rv.done = done;
@@ -689,7 +696,8 @@ bool Runner::stage_administer() {
   const AdministerSettings& a = config_.administer;
   administer::AdministerOptions ao;
   ao.mode = administer::administer_mode_from_string(a.mode);
-  if (!a.prompt_template.empty()) ao.prompt = administer::resolve_prompt_template(a.prompt_template);
+  if (!a.prompt_template.empty())
+    ao.prompt = administer::resolve_prompt_template(a.prompt_template);
   ao.model = config_.respondent.model;
   ao.seed = config_.seed;
   ao.max_retries = a.max_retries;
@@ -713,8 +721,9 @@ bool Runner::stage_administer() {
   r.entry.counts["personas"] = static_cast<double>(rep.personas);
   r.entry.counts["missing_answers"] = static_cast<double>(rep.missing_answers);
   if (rep.personas == 0) throw Error(fo.personas.string() + ": no persona to administer");
-  finish(r, {"administer/answers.jsonl"},
-         fmt::format("{} personas x {} items ({})", rep.personas, instrument().num_items(), a.mode));
+  finish(
+      r, {"administer/answers.jsonl"},
+      fmt::format("{} personas x {} items ({})", rep.personas, instrument().num_items(), a.mode));
   return true;
 }
 
@@ -731,7 +740,8 @@ bool Runner::stage_score() {
   r.entry.counts["rows"] = static_cast<double>(sr.rows);
   r.entry.counts["scored"] = static_cast<double>(usable);
   if (usable < sr.rows)
-    log(fmt::format("score: {} of {} personas have a trait without a score (too many missing "
+    log(
+        fmt::format("score: {} of {} personas have a trait without a score (too many missing "
                     "answers) and are left out of the alignment",
                     sr.rows - usable, sr.rows));
   finish(r, {"score/traits.csv"},
@@ -764,15 +774,16 @@ bool Runner::stage_reference() {
   t.columns = {"id", "country"};
   for (const auto& c : sr.scores.traits) t.columns.push_back(c);
   for (Index i = 0; i < sr.scores.rows(); ++i) {
-    std::vector<std::string> row{sr.scores.ids[static_cast<std::size_t>(i)],
-                                 ref.country.empty() ? "" : ref.country[static_cast<std::size_t>(i)]};
-    for (Index k = 0; k < sr.scores.cols(); ++k) row.push_back(io::format_number(sr.scores.values(i, k)));
+    std::vector<std::string> row{
+        sr.scores.ids[static_cast<std::size_t>(i)],
+        ref.country.empty() ? "" : ref.country[static_cast<std::size_t>(i)]};
+    for (Index k = 0; k < sr.scores.cols(); ++k)
+      row.push_back(io::format_number(sr.scores.values(i, k)));
     t.rows.push_back(std::move(row));
   }
   io::write_table(at("reference/traits.csv"), t);
   r.entry.counts["people"] = static_cast<double>(sr.rows);
-  finish(r, {"reference/traits.csv"},
-         fmt::format("{} people{}", sr.rows, cleaning));
+  finish(r, {"reference/traits.csv"}, fmt::format("{} people{}", sr.rows, cleaning));
   return true;
 }
 
@@ -840,13 +851,16 @@ bool Runner::stage_align() {
     for (const auto& p : pf.personas) by_id[p.id] = &p;
     std::vector<io::PersonaRecord> out;
     for (Index i : res.indices) {
-      const std::string& id = pool_all.ids[static_cast<std::size_t>(prow[static_cast<std::size_t>(i)])];
+      const std::string& id =
+          pool_all.ids[static_cast<std::size_t>(prow[static_cast<std::size_t>(i)])];
       auto it = by_id.find(id);
-      if (it == by_id.end()) throw Error("align: persona '" + id + "' is not in " + personas_file().string());
+      if (it == by_id.end())
+        throw Error("align: persona '" + id + "' is not in " + personas_file().string());
       io::PersonaRecord rec = *it->second;
       // The persona's trait scores, as group construction and the exporters read them.
       io::JsonValue t = io::JsonValue::object();
-      for (std::size_t k = 0; k < traits.size(); ++k) t.set(traits[k], pool(i, static_cast<Index>(k)));
+      for (std::size_t k = 0; k < traits.size(); ++k)
+        t.set(traits[k], pool(i, static_cast<Index>(k)));
       if (!rec.fields.is_object()) rec.fields = io::JsonValue::object();
       rec.fields.set("traits", std::move(t));
       out.push_back(std::move(rec));
@@ -874,10 +888,12 @@ RowMatrix<double> Runner::group_reference(const GroupSettings& g, std::string* d
     filter = persona::ReferenceFilter::parse(g.reference);
     filter.validate();
   } catch (const InvalidArgument& e) {
-    throw InvalidArgument(config_.where(fmt::format("groups[{}].reference", &g - config_.groups.data())), e.what());
+    throw InvalidArgument(
+        config_.where(fmt::format("groups[{}].reference", &g - config_.groups.data())), e.what());
   }
   std::optional<io::Table> table;
-  if (filter.kind == persona::ReferenceFilter::Kind::column) table = io::read_table(reference_table_path());
+  if (filter.kind == persona::ReferenceFilter::Kind::column)
+    table = io::read_table(reference_table_path());
   const std::vector<Index> rows = persona::group_reference_rows(
       rd, filter, psychometrics::RegionMap::load_default(), table ? &*table : nullptr, "");
   std::vector<Index> keep;
@@ -885,8 +901,9 @@ RowMatrix<double> Runner::group_reference(const GroupSettings& g, std::string* d
     if (ref_all.values.row(i).allFinite()) keep.push_back(i);
   if (description)
     *description = fmt::format("{}, {} ({} people)",
-                               config_.reference.path == "big5" ? std::string("BIG5")
-                                                                : fs::path(config_.reference.path).filename().string(),
+                               config_.reference.path == "big5"
+                                   ? std::string("BIG5")
+                                   : fs::path(config_.reference.path).filename().string(),
                                filter.to_string(), keep.size());
   return take_rows(ref_all.values, keep);
 }
@@ -904,9 +921,10 @@ bool Runner::stage_group(const GroupSettings& g) {
   persona::GroupReference gref;
   const RowMatrix<double> ref = group_reference(g, &gref.description);
   if (ref.rows() < 2)
-    throw InvalidArgument(config_.where(fmt::format("groups[{}].reference", &g - config_.groups.data())),
-                          fmt::format("'{}' selects {} reference people (at least 2 are needed)",
-                                      g.reference, ref.rows()));
+    throw InvalidArgument(
+        config_.where(fmt::format("groups[{}].reference", &g - config_.groups.data())),
+        fmt::format("'{}' selects {} reference people (at least 2 are needed)", g.reference,
+                    ref.rows()));
   gref.traits.traits = traits;
   gref.traits.values = ref;
   for (Index i = 0; i < ref.rows(); ++i) gref.traits.ids.push_back(std::to_string(i + 1));
@@ -917,7 +935,8 @@ bool Runner::stage_group(const GroupSettings& g) {
   go.judge_model = config_.judge.model;
   const AdministerSettings& a = config_.administer;
   go.administer.mode = administer::administer_mode_from_string(a.mode);
-  if (!a.prompt_template.empty()) go.administer.prompt = administer::resolve_prompt_template(a.prompt_template);
+  if (!a.prompt_template.empty())
+    go.administer.prompt = administer::resolve_prompt_template(a.prompt_template);
   go.administer.model = config_.respondent.model;
   go.administer.max_retries = a.max_retries;
   go.administer.personas_per_round = a.personas_per_round;
@@ -929,11 +948,13 @@ bool Runner::stage_group(const GroupSettings& g) {
   go.align.execution.threads = 1;
   go.seed = config_.seed;
   go.batch.chunk_size = 1;
-  go.batch.parallel_chunks = static_cast<int>(std::max(config_.generator.concurrency, config_.judge.concurrency));
+  go.batch.parallel_chunks =
+      static_cast<int>(std::max(config_.generator.concurrency, config_.judge.concurrency));
   go.execution.cancel = options_.cancel;
   const std::string stage = "group " + g.name;
   go.execution.progress = [this, stage](std::string_view step, double f) {
-    return tick(stage + "." + std::string(step), static_cast<std::size_t>(std::lround(f * 1000)), 1000);
+    return tick(stage + "." + std::string(step), static_cast<std::size_t>(std::lround(f * 1000)),
+                1000);
   };
   persona::GroupBackends gb;
   auto reviser = backend("generator");
@@ -955,7 +976,8 @@ bool Runner::stage_group(const GroupSettings& g) {
   const std::string dir = "groups/" + g.name;
   io::write_personas(at("personas/" + g.name + ".jsonl"), res.personas);
   io::write_personas(at(dir + "/pool.jsonl"), res.pool);
-  io::write_file_atomically(at(dir + "/report.json"), persona::group_report_json(res).dump() + "\n");
+  io::write_file_atomically(at(dir + "/report.json"),
+                            persona::group_report_json(res).dump() + "\n");
   r.entry.counts["retrieved"] = static_cast<double>(res.revisions.size());
   r.entry.counts["kept"] = static_cast<double>(res.kept());
   r.entry.counts["selected"] = static_cast<double>(res.personas.size());
@@ -978,7 +1000,8 @@ bool Runner::stage_report() {
     if (e.name == "report") continue;
     // Deterministic summaries only (counts; no timings, no cache statistics).
     std::string s;
-    for (const auto& [k, v] : e.counts) s += (s.empty() ? "" : ", ") + k + " " + io::format_number(v);
+    for (const auto& [k, v] : e.counts)
+      s += (s.empty() ? "" : ", ") + k + " " + io::format_number(v);
     in.stages.emplace_back(e.name, s);
   }
   if (!config_.posts.empty()) {
@@ -1033,9 +1056,10 @@ bool Runner::stage_report() {
     sec.alignment.selection =
         persona::persona_traits(gs.personas, traits, "personas/" + g.name + ".jsonl").values;
     sec.alignment.reference = group_reference(g, &sec.reference);
-    sec.alignment.parameters = {{"N", std::to_string(g.n)},
-                                {"retrieval depth", std::to_string(g.depth > 0 ? g.depth : 3 * g.n)},
-                                {"reference", sec.reference}};
+    sec.alignment.parameters = {
+        {"N", std::to_string(g.n)},
+        {"retrieval depth", std::to_string(g.depth > 0 ? g.depth : 3 * g.n)},
+        {"reference", sec.reference}};
     sec.compared.emplace_back("global set", in.global.selection);
     {
       std::ifstream f(at(dir + "/report.json"));

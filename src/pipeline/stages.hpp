@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
+#include <popalign/core/types.hpp>
 #include <popalign/llm/usage_meter.hpp>
 #include <popalign/persona/post_readers.hpp>
 #include <popalign/pipeline/manifest.hpp>
 #include <popalign/pipeline/pipeline.hpp>
-#include <popalign/core/types.hpp>
 #include <popalign/psychometrics/instrument.hpp>
 
 namespace popalign::pipeline::detail {

@@ -106,12 +106,14 @@ TEST(PipelineConfig, ErrorsNameFileLineAndKey) {
   // Out of range.
   std::string range = t;
   range.replace(range.find("n = 5"), 5, "n = 0");
-  EXPECT_NE(error_of(range).find("cfg.toml:31: groups[0].n'"), std::string::npos) << error_of(range);
+  EXPECT_NE(error_of(range).find("cfg.toml:31: groups[0].n'"), std::string::npos)
+      << error_of(range);
   // A value that fails validation (not the parser): the line of the key.
   std::string mode = t;
   mode.replace(mode.find("\"logprobs\""), 10, "\"chat\"");
-  EXPECT_NE(error_of(mode).find("cfg.toml:20: instrument.mode': must be generate, logprobs or batch"),
-            std::string::npos)
+  EXPECT_NE(
+      error_of(mode).find("cfg.toml:20: instrument.mode': must be generate, logprobs or batch"),
+      std::string::npos)
       << error_of(mode);
   // Both inputs.
   EXPECT_NE(error_of(t + "[input2]\n").find("unknown key"), std::string::npos);
@@ -143,8 +145,8 @@ TEST(PipelineConfig, ErrorsNameFileLineAndKey) {
 }
 
 TEST(PipelineConfig, ExampleConfigIsValidAndUsesShippedData) {
-  const pl::PipelineConfig c = pl::parse_config(pl::example_config("http://h:1/v1", "m"),
-                                                "/tmp/x/pipeline.toml");
+  const pl::PipelineConfig c =
+      pl::parse_config(pl::example_config("http://h:1/v1", "m"), "/tmp/x/pipeline.toml");
   EXPECT_EQ(c.generator.base_url, "http://h:1/v1");
   EXPECT_EQ(c.respondent.model, "m");
   EXPECT_TRUE(fs::exists(c.posts)) << c.posts;
@@ -157,9 +159,7 @@ TEST(PipelineManifest, RoundTripAndKeys) {
   const fs::path dir = fs::temp_directory_path() / "popalign_pipeline_manifest";
   fs::remove_all(dir);
   fs::create_directories(dir);
-  {
-    std::ofstream(dir / "a.txt") << "hello";
-  }
+  { std::ofstream(dir / "a.txt") << "hello"; }
   pl::Manifest m = pl::Manifest::load(dir);
   EXPECT_TRUE(m.stages().empty());
   pl::StageEntry e;

@@ -56,7 +56,8 @@ TEST(PipelineServer, PersonaFileOverRealHttp) {
     for (int i = 0; i < 2 && std::getline(in, line); ++i) out << line << "\n";
   }
   std::ofstream(dir / "pipeline.toml")
-      << "run_dir = \"run\"\nseed = 1\n" << endpoint()
+      << "run_dir = \"run\"\nseed = 1\n"
+      << endpoint()
       << "[input]\npersonas = \"personas.jsonl\"\n[instrument]\nname = \"mini_ipip\"\nmode = "
          "\"logprobs\"\nmax_retries = 0\n[reference]\npath = \"big5\"\n[align]\nn = 1\n";
   const auto r = run_cli(POPALIGN_CLI_PATH, "run " + (dir / "pipeline.toml").string());
@@ -88,7 +89,8 @@ TEST(PipelineServer, MiningWithTheTinyModelStopsWithAClearError) {
   ASSERT_FALSE(url().empty()) << "run through ctest (fixture llm_server)";
   const fs::path dir = temp_dir("mine");
   std::ofstream(dir / "pipeline.toml")
-      << "run_dir = \"run\"\nseed = 1\n" << endpoint()
+      << "run_dir = \"run\"\nseed = 1\n"
+      << endpoint()
       << "[input]\nposts = \"data:posts/spc_posts.jsonl\"\nmax_authors = 1\n[mining]\n"
          "context_tokens = 2048\n[instrument]\nname = \"mini_ipip\"\n[align]\nn = 3\n";
   const auto r = run_cli(POPALIGN_CLI_PATH, "run " + (dir / "pipeline.toml").string());

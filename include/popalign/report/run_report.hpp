@@ -44,7 +44,7 @@ struct GroupSection {
   /// Other sets measured against the group's reference in the section's first table, e.g.
   /// {"global set", X}: rows with the alignment's traits.
   std::vector<std::pair<std::string, RowMatrix<double>>> compared;
-  std::vector<std::string> notes;     ///< e.g. a warning about a small reference
+  std::vector<std::string> notes;  ///< e.g. a warning about a small reference
 };
 
 struct RunReportInput {
