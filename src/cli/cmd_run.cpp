@@ -48,14 +48,16 @@ int run(const Opts& o) {
   ro.progress = [&](const pl::Progress& p) {
     if (tty) {
       const double f = p.total ? static_cast<double>(p.done) / static_cast<double>(p.total) : 0.0;
-      std::cerr << fmt::format("\r\033[K{:<16} [{}] {:>5.1f}%  all [{}] {:>5.1f}%  cost {:.4f} + ~{:.4f}",
-                               p.stage.substr(0, 16), bar(f, 20), 100 * f, bar(p.overall, 20),
-                               100 * p.overall, p.cost_so_far, p.cost_rest)
+      std::cerr << fmt::format(
+                       "\r\033[K{:<16} [{}] {:>5.1f}%  all [{}] {:>5.1f}%  cost {:.4f} + ~{:.4f}",
+                       p.stage.substr(0, 16), bar(f, 20), 100 * f, bar(p.overall, 20),
+                       100 * p.overall, p.cost_so_far, p.cost_rest)
                 << std::flush;
     } else if (!o.quiet && p.stage != last_stage) {
-      std::cerr << fmt::format("popalign run: {} ({:.0f}% of the run; cost so far {:.4f}, ~{:.4f} "
-                               "to go)\n",
-                               p.stage, 100 * p.overall, p.cost_so_far, p.cost_rest);
+      std::cerr << fmt::format(
+          "popalign run: {} ({:.0f}% of the run; cost so far {:.4f}, ~{:.4f} "
+          "to go)\n",
+          p.stage, 100 * p.overall, p.cost_so_far, p.cost_rest);
     }
     last_stage = p.stage;
     return false;
@@ -72,9 +74,9 @@ int run(const Opts& o) {
   }
   if (tty) std::cerr << "\r\033[K";
   for (const auto& s : res.stages)
-    std::cerr << fmt::format("popalign run: {:<12} {:<8} {:>8.2f} s {:>6} calls ({} cached) cost {:.4f}  {}\n",
-                             s.name, s.action, s.seconds, s.calls, s.cached_calls, s.cost,
-                             s.summary);
+    std::cerr << fmt::format(
+        "popalign run: {:<12} {:<8} {:>8.2f} s {:>6} calls ({} cached) cost {:.4f}  {}\n", s.name,
+        s.action, s.seconds, s.calls, s.cached_calls, s.cost, s.summary);
   if (res.status == "cancelled") {
     std::cerr << "popalign run: interrupted; run the same command again to resume (finished "
                  "calls are in the cache)\n";

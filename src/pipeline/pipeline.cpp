@@ -25,13 +25,13 @@ double RunPlan::cost() const {
 }
 
 std::string RunPlan::table() const {
-  std::string t = fmt::format("{:<22} {:<18} {:>10} {:>14} {:>16} {:>12}\n", "stage", "model",
+  std::string t = fmt::format("{:<30} {:<18} {:>10} {:>14} {:>16} {:>12}\n", "stage", "model",
                               "calls", "prompt tok.", "completion tok.", "cost");
   std::int64_t p = 0, q = 0;
   for (const auto& s : stages) {
     const std::string calls =
         s.done ? "done" : (s.upper_bound && s.calls ? "<= " : "") + std::to_string(s.calls);
-    t += fmt::format("{:<22} {:<18} {:>10} {:>14} {:>16} {:>12.6f}\n", s.name, s.model, calls,
+    t += fmt::format("{:<30} {:<18} {:>10} {:>14} {:>16} {:>12.6f}\n", s.name, s.model, calls,
                      s.done ? 0 : s.prompt_tokens, s.done ? 0 : s.completion_tokens,
                      s.done ? 0.0 : s.cost);
     if (!s.done) {
@@ -39,7 +39,7 @@ std::string RunPlan::table() const {
       q += s.completion_tokens;
     }
   }
-  t += fmt::format("{:<22} {:<18} {:>10} {:>14} {:>16} {:>12.6f}\n", "total", "", calls(), p, q,
+  t += fmt::format("{:<30} {:<18} {:>10} {:>14} {:>16} {:>12.6f}\n", "total", "", calls(), p, q,
                    cost());
   return t;
 }

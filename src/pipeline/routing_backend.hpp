@@ -3,8 +3,8 @@
 // (Request::model; an empty model goes to the fallback), so that one mining run can ask the
 // writer's endpoint and the judge's endpoint. Outcomes come back in request order.
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>

@@ -24,6 +24,7 @@
 #include <popalign/llm/openai_client.hpp>
 #include <popalign/llm/retry.hpp>
 #include <popalign/persona/funnel.hpp>
+#include <popalign/persona/groups.hpp>
 #include <popalign/persona/mining.hpp>
 #include <popalign/persona/prompts.hpp>
 #include <popalign/psychometrics/reference.hpp>
@@ -39,10 +40,6 @@ namespace fs = std::filesystem;
 using ojson = nlohmann::ordered_json;
 
 namespace {
-
-std::string rel(const fs::path& p, const fs::path& base) {
-  return p.lexically_relative(base).generic_string();
-}
 
 bool file_exists(const fs::path& p) {
   std::error_code ec;
@@ -115,6 +112,11 @@ fs::path Runner::personas_file() const {
   return config_.posts.empty() ? config_.personas : at("mine/personas.jsonl");
 }
 
+fs::path Runner::reference_table_path() const {
+  return config_.reference.path == "big5" ? io::data_dir() / "big5" / "data.csv"
+                                          : fs::path(config_.reference.path);
+}
+
 const psychometrics::Instrument& Runner::instrument() {
   if (!instrument_) instrument_ = psychometrics::resolve_instrument(config_.administer.instrument);
   return *instrument_;
@@ -122,7 +124,8 @@ const psychometrics::Instrument& Runner::instrument() {
 
 std::string Runner::instrument_hash() {
   const auto& ins = instrument();
-  std::string s = ins.id + "\n" + std::to_string(ins.scale.min) + ".." + std::to_string(ins.scale.max) + "\n";
+  std::string s =
+      ins.id + "\n" + std::to_string(ins.scale.min) + ".." + std::to_string(ins.scale.max) + "\n";
   for (const auto& it : ins.items)
     s += it.id + "\t" + it.trait + "\t" + std::to_string(it.key) + "\t" + it.text + "\n";
   return llm::sha256_hex(s);
@@ -214,7 +217,8 @@ bool Runner::tick(const std::string& stage, std::size_t done, std::size_t total)
   return options_.progress(p);
 }
 
-// ---- manifest bookkeeping ------------------------------------------------------------------------
+// ---- manifest bookkeeping
+// ------------------------------------------------------------------------
 
 bool Runner::is_done(const StageSpec& spec) const {
   if (!spec.inputs_ready) return false;
@@ -397,10 +401,47 @@ StageSpec Runner::spec_align() {
   return s;
 }
 
+StageSpec Runner::spec_group(const GroupSettings& g) {
+  const AdministerSettings& a = config_.administer;
+  StageSpec s;
+  s.name = "group " + g.name;
+  s.options = ojson{{"query", g.query},
+                    {"reference", g.reference},
+                    {"n", g.n},
+                    {"depth", g.depth},
+                    {"reviser", config_.generator.model},
+                    {"judge", config_.judge.model},
+                    {"respondent", config_.respondent.model},
+                    {"instrument", instrument().id},
+                    {"mode", a.mode},
+                    {"template", a.prompt_template},
+                    {"max_retries", a.max_retries},
+                    {"method", config_.align.method},
+                    {"reg", config_.align.reg},
+                    {"candidate_factor", config_.align.candidate_factor},
+                    {"seed", config_.seed}}
+                  .dump();
+  s.inputs["instrument"] = instrument_hash();
+  for (const auto& [role, file] :
+       {std::pair<std::string, std::string>{"pool", "personas/global.jsonl"},
+        {"reference", "reference/traits.csv"}}) {
+    if (file_exists(at(file)))
+      s.inputs[role] = hash_path(at(file));
+    else
+      s.inputs_ready = false;
+  }
+  if (g.reference.rfind("column:", 0) == 0)
+    s.inputs["reference_columns"] = hash_path(reference_table_path());
+  return s;
+}
+
 StageSpec Runner::spec_report() {
   StageSpec s;
   s.name = "report";
-  s.options = ojson{{"groups", config_.groups.size()}}.dump();
+  ojson groups = ojson::array();
+  for (const auto& g : config_.groups)
+    groups.push_back(ojson{{"name", g.name}, {"query", g.query}, {"reference", g.reference}});
+  s.options = ojson{{"groups", groups}}.dump();
   for (const auto& e : manifest_.stages()) {
     if (e.name == "report") continue;
     for (const auto& [path, hash] : e.outputs) s.inputs[path] = hash;
@@ -415,7 +456,9 @@ RunPlan Runner::plan() {
   RunPlan plan;
   const double eps = 1e-6;
   auto cost_of = [&](const Endpoint& e, std::int64_t p, std::int64_t q) {
-    return (static_cast<double>(p) * e.prompt_price + static_cast<double>(q) * e.completion_price) / 1e6 + 0 * eps;
+    return (static_cast<double>(p) * e.prompt_price + static_cast<double>(q) * e.completion_price) /
+               1e6 +
+           0 * eps;
   };
   std::size_t persona_bound = 0;
   bool personas_known = false;
@@ -437,7 +480,8 @@ RunPlan Runner::plan() {
     mo.critique.seed = config_.seed;
     mo.critique.max_attempts = config_.mining.max_attempts;
     mo.work_dir = at("mine/work");
-    const persona::MiningEstimate est = persona::estimate_mining(corpus(), mo, config_.generator.model);
+    const persona::MiningEstimate est =
+        persona::estimate_mining(corpus(), mo, config_.generator.model);
     for (const persona::StepEstimate& st : est.steps) {
       StagePlan p;
       p.name = "mine." + st.step;
@@ -495,6 +539,52 @@ RunPlan Runner::plan() {
     p.done = is_done(spec);
     plan.stages.push_back(p);
   }
+  for (const GroupSettings& g : config_.groups) {
+    const bool done = is_done(spec_group(g));
+    const std::size_t depth = static_cast<std::size_t>(g.depth > 0 ? g.depth : 3 * g.n);
+    std::vector<io::PersonaRecord> personas(depth);
+    for (std::size_t i = 0; i < depth; ++i) {
+      personas[i].id = "p" + std::to_string(i);
+      personas[i].text = placeholder_text(config_.mining.max_words);
+    }
+    persona::GroupOptions go;
+    // Revision: the persona and the group description in, at most revise_max_tokens out.
+    StagePlan rv;
+    rv.name = "group " + g.name + ".revise";
+    rv.model = config_.generator.model;
+    rv.calls = depth;
+    rv.upper_bound = true;
+    rv.prompt_tokens = static_cast<std::int64_t>(depth) *
+                       administer::estimate_tokens(placeholder_text(config_.mining.max_words) +
+                                                   g.query + std::string(900, 'x'));
+    rv.completion_tokens = static_cast<std::int64_t>(depth) * go.revise_max_tokens;
+    rv.cost = cost_of(config_.generator, rv.prompt_tokens, rv.completion_tokens);
+    rv.done = done;
+    StagePlan jd = rv;
+    jd.name = "group " + g.name + ".judge";
+    jd.model = config_.judge.model;
+    jd.prompt_tokens = 2 * rv.prompt_tokens;
+    jd.completion_tokens = static_cast<std::int64_t>(depth) * go.judge_max_tokens;
+    jd.cost = cost_of(config_.judge, jd.prompt_tokens, jd.completion_tokens);
+    administer::AdministerOptions ao;
+    ao.mode = administer::administer_mode_from_string(config_.administer.mode);
+    if (!config_.administer.prompt_template.empty())
+      ao.prompt = administer::resolve_prompt_template(config_.administer.prompt_template);
+    const administer::AdministerEstimate est =
+        administer::estimate_administration(instrument(), personas, ao);
+    StagePlan ad;
+    ad.name = "group " + g.name + ".administer";
+    ad.model = config_.respondent.model;
+    ad.calls = est.calls;
+    ad.upper_bound = true;
+    ad.prompt_tokens = est.prompt_tokens;
+    ad.completion_tokens = est.max_completion_tokens;
+    ad.cost = cost_of(config_.respondent, ad.prompt_tokens, ad.completion_tokens);
+    ad.done = done;
+    plan.stages.push_back(rv);
+    plan.stages.push_back(jd);
+    plan.stages.push_back(ad);
+  }
   {
     StagePlan p;
     p.name = "report";
@@ -530,8 +620,12 @@ RunResult Runner::run() {
   if (!stage_score()) return cancelled();
   if (!stage_reference()) return cancelled();
   if (!stage_align()) return cancelled();
+  for (const GroupSettings& g : config_.groups)
+    if (!stage_group(g)) return cancelled();
   if (!stage_report()) return cancelled();
-  result_.persona_files.insert(result_.persona_files.begin(), at("personas/global.jsonl"));
+  result_.persona_files.push_back(at("personas/global.jsonl"));
+  for (const GroupSettings& g : config_.groups)
+    result_.persona_files.push_back(at("personas/" + g.name + ".jsonl"));
   result_.cost = usage().cost;
   return result_;
 }
@@ -602,7 +696,8 @@ bool Runner::stage_administer() {
   const AdministerSettings& a = config_.administer;
   administer::AdministerOptions ao;
   ao.mode = administer::administer_mode_from_string(a.mode);
-  if (!a.prompt_template.empty()) ao.prompt = administer::resolve_prompt_template(a.prompt_template);
+  if (!a.prompt_template.empty())
+    ao.prompt = administer::resolve_prompt_template(a.prompt_template);
   ao.model = config_.respondent.model;
   ao.seed = config_.seed;
   ao.max_retries = a.max_retries;
@@ -626,8 +721,9 @@ bool Runner::stage_administer() {
   r.entry.counts["personas"] = static_cast<double>(rep.personas);
   r.entry.counts["missing_answers"] = static_cast<double>(rep.missing_answers);
   if (rep.personas == 0) throw Error(fo.personas.string() + ": no persona to administer");
-  finish(r, {"administer/answers.jsonl"},
-         fmt::format("{} personas x {} items ({})", rep.personas, instrument().num_items(), a.mode));
+  finish(
+      r, {"administer/answers.jsonl"},
+      fmt::format("{} personas x {} items ({})", rep.personas, instrument().num_items(), a.mode));
   return true;
 }
 
@@ -644,7 +740,8 @@ bool Runner::stage_score() {
   r.entry.counts["rows"] = static_cast<double>(sr.rows);
   r.entry.counts["scored"] = static_cast<double>(usable);
   if (usable < sr.rows)
-    log(fmt::format("score: {} of {} personas have a trait without a score (too many missing "
+    log(
+        fmt::format("score: {} of {} personas have a trait without a score (too many missing "
                     "answers) and are left out of the alignment",
                     sr.rows - usable, sr.rows));
   finish(r, {"score/traits.csv"},
@@ -677,15 +774,16 @@ bool Runner::stage_reference() {
   t.columns = {"id", "country"};
   for (const auto& c : sr.scores.traits) t.columns.push_back(c);
   for (Index i = 0; i < sr.scores.rows(); ++i) {
-    std::vector<std::string> row{sr.scores.ids[static_cast<std::size_t>(i)],
-                                 ref.country.empty() ? "" : ref.country[static_cast<std::size_t>(i)]};
-    for (Index k = 0; k < sr.scores.cols(); ++k) row.push_back(io::format_number(sr.scores.values(i, k)));
+    std::vector<std::string> row{
+        sr.scores.ids[static_cast<std::size_t>(i)],
+        ref.country.empty() ? "" : ref.country[static_cast<std::size_t>(i)]};
+    for (Index k = 0; k < sr.scores.cols(); ++k)
+      row.push_back(io::format_number(sr.scores.values(i, k)));
     t.rows.push_back(std::move(row));
   }
   io::write_table(at("reference/traits.csv"), t);
   r.entry.counts["people"] = static_cast<double>(sr.rows);
-  finish(r, {"reference/traits.csv"},
-         fmt::format("{} people{}", sr.rows, cleaning));
+  finish(r, {"reference/traits.csv"}, fmt::format("{} people{}", sr.rows, cleaning));
   return true;
 }
 
@@ -753,10 +851,19 @@ bool Runner::stage_align() {
     for (const auto& p : pf.personas) by_id[p.id] = &p;
     std::vector<io::PersonaRecord> out;
     for (Index i : res.indices) {
-      const std::string& id = pool_all.ids[static_cast<std::size_t>(prow[static_cast<std::size_t>(i)])];
+      const std::string& id =
+          pool_all.ids[static_cast<std::size_t>(prow[static_cast<std::size_t>(i)])];
       auto it = by_id.find(id);
-      if (it == by_id.end()) throw Error("align: persona '" + id + "' is not in " + personas_file().string());
-      out.push_back(*it->second);
+      if (it == by_id.end())
+        throw Error("align: persona '" + id + "' is not in " + personas_file().string());
+      io::PersonaRecord rec = *it->second;
+      // The persona's trait scores, as group construction and the exporters read them.
+      io::JsonValue t = io::JsonValue::object();
+      for (std::size_t k = 0; k < traits.size(); ++k)
+        t.set(traits[k], pool(i, static_cast<Index>(k)));
+      if (!rec.fields.is_object()) rec.fields = io::JsonValue::object();
+      rec.fields.set("traits", std::move(t));
+      out.push_back(std::move(rec));
     }
     io::write_personas(at("personas/global.jsonl"), out);
   }
@@ -765,6 +872,121 @@ bool Runner::stage_align() {
   finish(r, {"align/selection.csv", "align/weights.csv", "personas/global.jsonl"},
          fmt::format("{} of {} personas selected; mean W1 {:.4f} -> {:.4f}", res.indices.size(),
                      pool.rows(), res.diagnostics.before.mean_w1, res.diagnostics.after.mean_w1));
+  return true;
+}
+
+RowMatrix<double> Runner::group_reference(const GroupSettings& g, std::string* description) {
+  const std::vector<std::string> traits = trait_codes(instrument());
+  const TraitFile ref_all = read_trait_file(at("reference/traits.csv"), traits);
+  psychometrics::ReferenceData rd;
+  rd.responses.ids = ref_all.ids;
+  rd.responses.values = RowMatrix<double>(static_cast<Index>(ref_all.ids.size()), 0);
+  rd.country = ref_all.country;
+  if (rd.country.empty()) rd.country.assign(ref_all.ids.size(), "");
+  persona::ReferenceFilter filter;
+  try {
+    filter = persona::ReferenceFilter::parse(g.reference);
+    filter.validate();
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(
+        config_.where(fmt::format("groups[{}].reference", &g - config_.groups.data())), e.what());
+  }
+  std::optional<io::Table> table;
+  if (filter.kind == persona::ReferenceFilter::Kind::column)
+    table = io::read_table(reference_table_path());
+  const std::vector<Index> rows = persona::group_reference_rows(
+      rd, filter, psychometrics::RegionMap::load_default(), table ? &*table : nullptr, "");
+  std::vector<Index> keep;
+  for (Index i : rows)
+    if (ref_all.values.row(i).allFinite()) keep.push_back(i);
+  if (description)
+    *description = fmt::format("{}, {} ({} people)",
+                               config_.reference.path == "big5"
+                                   ? std::string("BIG5")
+                                   : fs::path(config_.reference.path).filename().string(),
+                               filter.to_string(), keep.size());
+  return take_rows(ref_all.values, keep);
+}
+
+bool Runner::stage_group(const GroupSettings& g) {
+  StageRun r = begin(spec_group(g), {"groups/" + g.name});
+  if (r.skip) return true;
+  const std::vector<std::string> traits = trait_codes(instrument());
+  persona::GroupSpec spec;
+  spec.name = g.name;
+  spec.query = g.query;
+  spec.reference = persona::ReferenceFilter::parse(g.reference);
+  spec.n = static_cast<Index>(g.n);
+  spec.depth = static_cast<Index>(g.depth);
+  persona::GroupReference gref;
+  const RowMatrix<double> ref = group_reference(g, &gref.description);
+  if (ref.rows() < 2)
+    throw InvalidArgument(
+        config_.where(fmt::format("groups[{}].reference", &g - config_.groups.data())),
+        fmt::format("'{}' selects {} reference people (at least 2 are needed)", g.reference,
+                    ref.rows()));
+  gref.traits.traits = traits;
+  gref.traits.values = ref;
+  for (Index i = 0; i < ref.rows(); ++i) gref.traits.ids.push_back(std::to_string(i + 1));
+  const io::PersonaFile pool = io::read_personas(at("personas/global.jsonl"));
+
+  persona::GroupOptions go;
+  go.revise_model = config_.generator.model;
+  go.judge_model = config_.judge.model;
+  const AdministerSettings& a = config_.administer;
+  go.administer.mode = administer::administer_mode_from_string(a.mode);
+  if (!a.prompt_template.empty())
+    go.administer.prompt = administer::resolve_prompt_template(a.prompt_template);
+  go.administer.model = config_.respondent.model;
+  go.administer.max_retries = a.max_retries;
+  go.administer.personas_per_round = a.personas_per_round;
+  go.administer.chunk_size = 1;
+  go.administer.parallel_chunks = static_cast<int>(config_.respondent.concurrency);
+  go.align.method = *align::parse_method(config_.align.method);
+  go.align.reg = config_.align.reg;
+  go.align.candidate_factor = config_.align.candidate_factor;
+  go.align.execution.threads = 1;
+  go.seed = config_.seed;
+  go.batch.chunk_size = 1;
+  go.batch.parallel_chunks =
+      static_cast<int>(std::max(config_.generator.concurrency, config_.judge.concurrency));
+  go.execution.cancel = options_.cancel;
+  const std::string stage = "group " + g.name;
+  go.execution.progress = [this, stage](std::string_view step, double f) {
+    return tick(stage + "." + std::string(step), static_cast<std::size_t>(std::lround(f * 1000)),
+                1000);
+  };
+  persona::GroupBackends gb;
+  auto reviser = backend("generator");
+  auto judge = backend("judge");
+  auto respondent = backend("respondent");
+  gb.reviser = reviser.get();
+  gb.judge = judge.get();
+  gb.respondent = respondent.get();
+  std::shared_ptr<const embedding::Embedder> embedder =
+      embedding::make_sif_embedder(embedding::default_word_vectors_path(), "", {});
+  persona::GroupResult res;
+  try {
+    res = persona::build_group(pool.personas, embedder, gb, instrument(), gref, spec, go);
+  } catch (const Cancelled&) {
+    return false;
+  }
+  if (res.status == "cancelled") return false;
+  for (const auto& w : res.warnings) log(stage + ": warning: " + w);
+  const std::string dir = "groups/" + g.name;
+  io::write_personas(at("personas/" + g.name + ".jsonl"), res.personas);
+  io::write_personas(at(dir + "/pool.jsonl"), res.pool);
+  io::write_file_atomically(at(dir + "/report.json"),
+                            persona::group_report_json(res).dump() + "\n");
+  r.entry.counts["retrieved"] = static_cast<double>(res.revisions.size());
+  r.entry.counts["kept"] = static_cast<double>(res.kept());
+  r.entry.counts["selected"] = static_cast<double>(res.personas.size());
+  r.entry.counts["reference_people"] = static_cast<double>(ref.rows());
+  finish(r, {"personas/" + g.name + ".jsonl", dir + "/pool.jsonl", dir + "/report.json"},
+         fmt::format("{} retrieved, {} kept, {} selected; mean W1 to the group's reference {:.4f} "
+                     "(global pool {:.4f})",
+                     res.revisions.size(), res.kept(), res.personas.size(),
+                     res.against_reference.mean_w1, res.global_against_reference.mean_w1));
   return true;
 }
 
@@ -778,7 +1000,8 @@ bool Runner::stage_report() {
     if (e.name == "report") continue;
     // Deterministic summaries only (counts; no timings, no cache statistics).
     std::string s;
-    for (const auto& [k, v] : e.counts) s += (s.empty() ? "" : ", ") + k + " " + io::format_number(v);
+    for (const auto& [k, v] : e.counts)
+      s += (s.empty() ? "" : ", ") + k + " " + io::format_number(v);
     in.stages.emplace_back(e.name, s);
   }
   if (!config_.posts.empty()) {
@@ -816,6 +1039,42 @@ bool Runner::stage_report() {
                           {"seed", std::to_string(config_.seed)},
                           {"instrument", instrument().id},
                           {"respondent model", config_.respondent.model}};
+  for (const GroupSettings& g : config_.groups) {
+    report::GroupSection sec;
+    sec.name = g.name;
+    sec.query = g.query;
+    const std::string dir = "groups/" + g.name;
+    const io::PersonaFile gp = io::read_personas(at(dir + "/pool.jsonl"));
+    const io::PersonaFile gs = io::read_personas(at("personas/" + g.name + ".jsonl"));
+    if (gp.personas.empty() || gs.personas.empty()) {
+      in.notes.push_back("group " + g.name + ": no persona was kept (see " + dir + "/report.json)");
+      continue;
+    }
+    sec.alignment.title = "Group " + g.name;
+    sec.alignment.traits = traits;
+    sec.alignment.pool = persona::persona_traits(gp.personas, traits, dir + "/pool.jsonl").values;
+    sec.alignment.selection =
+        persona::persona_traits(gs.personas, traits, "personas/" + g.name + ".jsonl").values;
+    sec.alignment.reference = group_reference(g, &sec.reference);
+    sec.alignment.parameters = {
+        {"N", std::to_string(g.n)},
+        {"retrieval depth", std::to_string(g.depth > 0 ? g.depth : 3 * g.n)},
+        {"reference", sec.reference}};
+    sec.compared.emplace_back("global set", in.global.selection);
+    {
+      std::ifstream f(at(dir + "/report.json"));
+      const ojson j = ojson::parse(f, nullptr, false);
+      if (j.is_object() && j.contains("warnings") && j["warnings"].is_array())
+        for (const auto& w : j["warnings"])
+          if (w.is_string()) sec.notes.push_back(w.get<std::string>());
+    }
+    if (sec.alignment.reference.rows() < 2 || !sec.alignment.pool.allFinite() ||
+        !sec.alignment.selection.allFinite()) {
+      in.notes.push_back("group " + g.name + ": too few usable rows for plots");
+      continue;
+    }
+    in.groups.push_back(std::move(sec));
+  }
   report::write_run_html(at("report.html"), in);
   finish(r, {"report.html"}, "report.html");
   return true;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <popalign/core/types.hpp>
 #include <popalign/llm/usage_meter.hpp>
 #include <popalign/persona/post_readers.hpp>
 #include <popalign/pipeline/manifest.hpp>
@@ -43,6 +44,8 @@ class Runner {
   // Paths.
   std::filesystem::path at(const std::string& rel) const { return config_.run_dir / rel; }
   std::filesystem::path personas_file() const;
+  /// The file a column group filter reads ("column:school=high school"): the reference file.
+  std::filesystem::path reference_table_path() const;
 
   // Stage bookkeeping.
   StageSpec spec_mine();
@@ -50,6 +53,7 @@ class Runner {
   StageSpec spec_score();
   StageSpec spec_reference();
   StageSpec spec_align();
+  StageSpec spec_group(const GroupSettings& group);
   StageSpec spec_report();
   bool is_done(const StageSpec& spec) const;
   StageRun begin(const StageSpec& spec, const std::vector<std::string>& folders);
@@ -62,7 +66,10 @@ class Runner {
   bool stage_score();
   bool stage_reference();
   bool stage_align();
+  bool stage_group(const GroupSettings& group);
   bool stage_report();
+  /// A group's reference people (rows of reference/traits.csv its filter selects, finite).
+  RowMatrix<double> group_reference(const GroupSettings& group, std::string* description);
 
   // LLM stacks (created on first use) and usage.
   std::shared_ptr<llm::LlmBackend> backend(const std::string& role);

@@ -6,8 +6,11 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include <popalign/core/error.hpp>
 #include <popalign/io/csv.hpp>
+#include <popalign/metrics/population.hpp>
 
 namespace popalign::report {
 
@@ -17,11 +20,20 @@ std::string esc(std::string_view s) {
   std::string o;
   for (char c : s) {
     switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
+      case '&':
+        o += "&amp;";
+        break;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      default:
+        o += c;
     }
   }
   return o;
@@ -51,16 +63,19 @@ std::string section_body(const ReportInput& in, const ReportOptions& opt) {
   return body;
 }
 
-std::string metrics_rows(const std::vector<MetricsRow>& rows, const std::vector<std::string>& traits) {
+std::string metrics_rows(const std::vector<MetricsRow>& rows,
+                         const std::vector<std::string>& traits) {
   std::string h = "<table class=\"distances\">\n<tr><th>set</th><th>mean W1</th>";
   for (const auto& t : traits) h += "<th>W1 " + esc(t) + "</th>";
   h += "<th>sliced W2</th><th>corr. RMS</th><th>note</th></tr>\n";
   for (const auto& r : rows) {
-    h += "<tr><td>" + esc(r.name) + "</td><td>" + fmt::format("{:.4f}", r.comparison.mean_w1) + "</td>";
+    h += "<tr><td>" + esc(r.name) + "</td><td>" + fmt::format("{:.4f}", r.comparison.mean_w1) +
+         "</td>";
     for (Index k = 0; k < r.comparison.w1.size(); ++k)
       h += fmt::format("<td>{:.4f}</td>", r.comparison.w1[k]);
     h += fmt::format("<td>{:.4f}</td><td>{:.4f}</td><td>{}</td></tr>\n",
-                     r.comparison.sliced_wasserstein, r.comparison.correlation.normalized, esc(r.note));
+                     r.comparison.sliced_wasserstein, r.comparison.correlation.normalized,
+                     esc(r.note));
   }
   return h + "</table>\n";
 }
@@ -75,12 +90,37 @@ align::Comparison compare(const RowMatrix<double>& x, const Vector<double>& w,
           .sqrt();
   for (Index k = 0; k < sd.size(); ++k)
     if (!(sd[k] > 0)) sd[k] = 1;
-  Vector<double> wn = w.size() == x.rows() ? Vector<double>(w / w.sum())
-                                           : Vector<double>::Constant(x.rows(), 1.0 / static_cast<double>(x.rows()));
+  Vector<double> wn = w.size() == x.rows()
+                          ? Vector<double>(w / w.sum())
+                          : Vector<double>::Constant(x.rows(), 1.0 / static_cast<double>(x.rows()));
   const RowMatrix<double> zx = ((x.rowwise() - mu).array().rowwise() / sd.array()).matrix();
   const RowMatrix<double> zr = ((ref.rowwise() - mu).array().rowwise() / sd.array()).matrix();
   align::AlignOptions o;
   return align::detail::compare<double>(x, wn, ref, zx, zr, o);
+}
+
+struct NamedSet {
+  std::string name;
+  const RowMatrix<double>* x;
+  Vector<double> w;  // empty = uniform
+};
+
+// The five population metrics of each set against `ref`, reference-standardised
+// (metrics/population.hpp; fixed seeds, so the bytes repeat).
+std::string population_table(const std::vector<NamedSet>& sets, const RowMatrix<double>& ref) {
+  std::string h =
+      "<table class=\"population\">\n<tr><th>set</th><th>mean W1</th><th>Fr&eacute;chet</th>"
+      "<th>sliced W2</th><th>MMD&sup2; (unbiased)</th><th>correlation MAE</th></tr>\n";
+  auto f = [](double v, int prec) {
+    return std::isnan(v) ? std::string("&ndash;") : fmt::format("{:.{}f}", v, prec);
+  };
+  for (const auto& s : sets) {
+    const metrics::PopulationMetrics p = metrics::population_metrics<double>(*s.x, ref, s.w);
+    h += "<tr><td>" + esc(s.name) + "</td><td>" + f(p.mean_w1, 4) + "</td><td>" + f(p.frechet, 4) +
+         "</td><td>" + f(p.sliced_wasserstein, 4) + "</td><td>" + f(p.mmd2, 6) + "</td><td>" +
+         f(p.correlation_mae, 4) + "</td></tr>\n";
+  }
+  return h + "</table>\n";
 }
 
 }  // namespace
@@ -94,8 +134,11 @@ void RunReportInput::validate() const {
   for (std::size_t i = 0; i < groups.size(); ++i) {
     check_argument(!groups[i].name.empty(), fmt::format("groups[{}].name", i).c_str(), "is empty");
     for (const auto& [name, x] : groups[i].compared)
-      check_argument(x.rows() > 0 && x.cols() == static_cast<Index>(groups[i].alignment.traits.size()) && x.allFinite(),
-                     fmt::format("groups[{}].compared", i).c_str(), "'" + name + "' must have finite rows with the traits' columns");
+      check_argument(x.rows() > 0 &&
+                         x.cols() == static_cast<Index>(groups[i].alignment.traits.size()) &&
+                         x.allFinite(),
+                     fmt::format("groups[{}].compared", i).c_str(),
+                     "'" + name + "' must have finite rows with the traits' columns");
     try {
       groups[i].alignment.validate();
     } catch (const InvalidArgument& e) {
@@ -140,19 +183,26 @@ std::string render_run_html(const RunReportInput& in, const ReportOptions& opt) 
       std::string reasons;
       for (const auto& [why, n] : r.dropped)
         reasons += (reasons.empty() ? "" : "; ") + esc(why) + ": " + std::to_string(n);
-      const std::string kept =
-          r.in ? fmt::format("{:.1f}%", 100.0 * static_cast<double>(r.out) / static_cast<double>(r.in)) : "";
+      const std::string kept = r.in ? fmt::format("{:.1f}%", 100.0 * static_cast<double>(r.out) /
+                                                                 static_cast<double>(r.in))
+                                    : "";
       h += fmt::format("<tr><td>{}</td><td>{} {}</td><td>{} {}</td><td>{}</td><td>{}</td></tr>\n",
                        esc(r.step), r.in, esc(r.in_unit), r.out, esc(r.out_unit), kept, reasons);
     }
     h += "</table>\n</section>\n";
   }
 
-  h += "<section id=\"global\">\n" + section_body(in.global, opt) + "</section>\n";
+  h += "<section id=\"global\">\n<h2>Population metrics of the global set</h2>\n";
+  h += "<p class=\"muted\">The five population metrics against the reference, with both samples "
+       "standardised by the reference's mean and sd.</p>\n";
+  h += population_table({{"pool", &in.global.pool, Vector<double>()},
+                         {"global set", &in.global.selection, in.global.selection_weights}},
+                        in.global.reference);
+  h += section_body(in.global, opt) + "</section>\n";
   for (const auto& g : in.groups) {
     h += "<section id=\"group-" + esc(g.name) + "\">\n<h2>Group " + esc(g.name) + "</h2>\n";
-    h += "<p>Description: &ldquo;" + esc(g.query) + "&rdquo; &middot; reference: " +
-         esc(g.reference) + "</p>\n";
+    h += "<p>Description: &ldquo;" + esc(g.query) +
+         "&rdquo; &middot; reference: " + esc(g.reference) + "</p>\n";
     for (const auto& n : g.notes) h += "<div class=\"warn\">" + esc(n) + "</div>\n";
     {
       const ReportInput& a = g.alignment;
@@ -163,6 +213,11 @@ std::string render_run_html(const RunReportInput& in, const ReportOptions& opt) 
         rows.push_back({name, compare(x, Vector<double>(), a.reference), ""});
       h += "<h3>Distances to the group's reference</h3>\n";
       h += metrics_rows(rows, a.traits);
+      std::vector<NamedSet> sets{{"group set", &a.selection, a.selection_weights},
+                                 {"candidates", &a.pool, Vector<double>()}};
+      for (const auto& [name, x] : g.compared) sets.push_back({name, &x, Vector<double>()});
+      h += "<h3>Population metrics against the group's reference</h3>\n";
+      h += population_table(sets, a.reference);
     }
     h += section_body(g.alignment, opt);
     h += "</section>\n";

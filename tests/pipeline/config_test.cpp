@@ -106,12 +106,14 @@ TEST(PipelineConfig, ErrorsNameFileLineAndKey) {
   // Out of range.
   std::string range = t;
   range.replace(range.find("n = 5"), 5, "n = 0");
-  EXPECT_NE(error_of(range).find("cfg.toml:31: groups[0].n'"), std::string::npos) << error_of(range);
+  EXPECT_NE(error_of(range).find("cfg.toml:31: groups[0].n'"), std::string::npos)
+      << error_of(range);
   // A value that fails validation (not the parser): the line of the key.
   std::string mode = t;
   mode.replace(mode.find("\"logprobs\""), 10, "\"chat\"");
-  EXPECT_NE(error_of(mode).find("cfg.toml:20: instrument.mode': must be generate, logprobs or batch"),
-            std::string::npos)
+  EXPECT_NE(
+      error_of(mode).find("cfg.toml:20: instrument.mode': must be generate, logprobs or batch"),
+      std::string::npos)
       << error_of(mode);
   // Both inputs.
   EXPECT_NE(error_of(t + "[input2]\n").find("unknown key"), std::string::npos);
@@ -133,13 +135,18 @@ TEST(PipelineConfig, ErrorsNameFileLineAndKey) {
   std::string bad = t;
   bad.replace(bad.find("name = \"eu\""), 11, "name = \"e u\"");
   EXPECT_NE(error_of(bad).find("groups[0].name'"), std::string::npos);
+  // A group reference filter that does not parse (persona::ReferenceFilter).
+  std::string filt = t;
+  filt.replace(filt.find("\"region:Europe\""), 15, "\"column:\"");
+  EXPECT_NE(error_of(filt).find("cfg.toml:30: groups[0].reference'"), std::string::npos)
+      << error_of(filt);
   // A file that cannot be read.
   EXPECT_THROW(pl::load_config("/nonexistent/pipeline.toml"), popalign::IoError);
 }
 
 TEST(PipelineConfig, ExampleConfigIsValidAndUsesShippedData) {
-  const pl::PipelineConfig c = pl::parse_config(pl::example_config("http://h:1/v1", "m"),
-                                                "/tmp/x/pipeline.toml");
+  const pl::PipelineConfig c =
+      pl::parse_config(pl::example_config("http://h:1/v1", "m"), "/tmp/x/pipeline.toml");
   EXPECT_EQ(c.generator.base_url, "http://h:1/v1");
   EXPECT_EQ(c.respondent.model, "m");
   EXPECT_TRUE(fs::exists(c.posts)) << c.posts;
@@ -152,9 +159,7 @@ TEST(PipelineManifest, RoundTripAndKeys) {
   const fs::path dir = fs::temp_directory_path() / "popalign_pipeline_manifest";
   fs::remove_all(dir);
   fs::create_directories(dir);
-  {
-    std::ofstream(dir / "a.txt") << "hello";
-  }
+  { std::ofstream(dir / "a.txt") << "hello"; }
   pl::Manifest m = pl::Manifest::load(dir);
   EXPECT_TRUE(m.stages().empty());
   pl::StageEntry e;

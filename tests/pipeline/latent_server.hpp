@@ -70,8 +70,9 @@ class LatentServerDouble {
   LatentServerDouble(const psychometrics::Instrument& instrument, int delay_ms = 0,
                      double revision_shift = 0.3)
       : instrument_(instrument),
-        respondent_(instrument, administer::GradedResponseRespondent::random_items(instrument, 7),
-                    administer::GradedResponseOptions{.seed = 11, .style = administer::AnswerStyle::digit}),
+        respondent_(
+            instrument, administer::GradedResponseRespondent::random_items(instrument, 7),
+            administer::GradedResponseOptions{.seed = 11, .style = administer::AnswerStyle::digit}),
         delay_ms_(delay_ms),
         shift_(revision_shift) {
     server_.new_task_queue = [] { return new httplib::ThreadPool(16); };
@@ -160,15 +161,16 @@ class LatentServerDouble {
     }
     if (kind == "critique")
       return R"({"hallucination": 10, "coverage": 9, "conciseness": 9, "relevance": 9, "overall": 9, "explanation": "Faithful."})";
-    if (kind == "revision-judge")
-      return R"({"verdict": "pass", "reasons": []})";
+    if (kind == "revision-judge") return R"({"verdict": "pass", "reasons": []})";
     if (kind == "revise") {
       auto [marker, theta] = find_latent(user);
       if (marker.empty()) std::tie(marker, theta) = find_latent(system);
       if (marker.empty()) return R"({"persona": "", "changes": []})";
       for (double& t : theta) t = std::clamp((1 - shift_) * t + 0.1, -3.0, 3.0);
-      const std::string p = "This person, revised for the group, keeps their interests. Their "
-                            "profile reads " + latent_marker(theta) + ".";
+      const std::string p =
+          "This person, revised for the group, keeps their interests. Their "
+          "profile reads " +
+          latent_marker(theta) + ".";
       return nlohmann::json{{"revised", p}, {"changes", {"moved toward the group"}}}.dump();
     }
     if (kind == "item") {
@@ -220,18 +222,17 @@ class LatentServerDouble {
       res.set_content(text, "application/json");
       return;
     }
-    const nlohmann::json answer = {
-        {"id", "chatcmpl-latent-double"},
-        {"object", "chat.completion"},
-        {"model", body.value("model", "latent-double")},
-        {"choices",
-         {{{"index", 0},
-           {"message", {{"role", "assistant"}, {"content", text}}},
-           {"finish_reason", "stop"}}}},
-        {"usage",
-         {{"prompt_tokens", req.body.size() / 4},
-          {"completion_tokens", text.size() / 4},
-          {"total_tokens", req.body.size() / 4 + text.size() / 4}}}};
+    const nlohmann::json answer = {{"id", "chatcmpl-latent-double"},
+                                   {"object", "chat.completion"},
+                                   {"model", body.value("model", "latent-double")},
+                                   {"choices",
+                                    {{{"index", 0},
+                                      {"message", {{"role", "assistant"}, {"content", text}}},
+                                      {"finish_reason", "stop"}}}},
+                                   {"usage",
+                                    {{"prompt_tokens", req.body.size() / 4},
+                                     {"completion_tokens", text.size() / 4},
+                                     {"total_tokens", req.body.size() / 4 + text.size() / 4}}}};
     {
       std::lock_guard lock(mutex_);
       ++answered_[req.body];

@@ -58,10 +58,10 @@ struct AdministerSettings {
 };
 
 struct ReferenceSettings {
-  std::string path = "big5";              ///< "big5" = the shipped BIG5 sample, else a CSV/TSV
-  std::string country_column = "country"; ///< for region and country group filters
-  std::optional<double> missing_code;     ///< answer meaning "not answered" (BIG5: 0)
-  bool clean = true;                      ///< the cleaning rules of docs/data.md
+  std::string path = "big5";               ///< "big5" = the shipped BIG5 sample, else a CSV/TSV
+  std::string country_column = "country";  ///< for region and country group filters
+  std::optional<double> missing_code;      ///< answer meaning "not answered" (BIG5: 0)
+  bool clean = true;                       ///< the cleaning rules of docs/data.md
 };
 
 struct AlignSettings {

@@ -29,7 +29,7 @@ struct StageEntry {
   std::string name;
   std::string status = "running";  ///< "running" | "done"
   std::string key;
-  std::string options;  ///< canonical JSON text of the stage's options
+  std::string options;                         ///< canonical JSON text of the stage's options
   std::map<std::string, std::string> inputs;   ///< path -> sha256
   std::map<std::string, std::string> outputs;  ///< path -> sha256
   std::map<std::string, double> counts;

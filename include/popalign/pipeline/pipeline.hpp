@@ -36,9 +36,9 @@ namespace popalign::pipeline {
 /// What one stage will cost (the dry run), or cost.
 struct StagePlan {
   std::string name;
-  std::string model;        ///< the endpoint's model ("" for stages without LLM calls)
-  std::size_t calls = 0;    ///< first asks still to make (an upper bound where marked)
-  bool upper_bound = false; ///< depends on earlier stages' results
+  std::string model;                   ///< the endpoint's model ("" for stages without LLM calls)
+  std::size_t calls = 0;               ///< first asks still to make (an upper bound where marked)
+  bool upper_bound = false;            ///< depends on earlier stages' results
   std::int64_t prompt_tokens = 0;      ///< estimated, about 4 characters per token
   std::int64_t completion_tokens = 0;  ///< upper bound: calls x max_tokens
   double cost = 0;                     ///< with the endpoints' prices
@@ -55,12 +55,12 @@ struct RunPlan {
 
 /// Progress of a run, reported after every unit of work.
 struct Progress {
-  std::string stage;         ///< "mine.quality", "administer", "align", "group europe", ...
-  std::size_t done = 0;      ///< units of the stage done
-  std::size_t total = 0;     ///< units of the stage (0 = unknown)
-  double overall = 0;        ///< fraction of the whole run, [0, 1]
-  double cost_so_far = 0;    ///< paid this run
-  double cost_rest = 0;      ///< estimated for what is left
+  std::string stage;       ///< "mine.quality", "administer", "align", "group europe", ...
+  std::size_t done = 0;    ///< units of the stage done
+  std::size_t total = 0;   ///< units of the stage (0 = unknown)
+  double overall = 0;      ///< fraction of the whole run, [0, 1]
+  double cost_so_far = 0;  ///< paid this run
+  double cost_rest = 0;    ///< estimated for what is left
 };
 
 struct RunOptions {
@@ -85,7 +85,7 @@ struct StageOutcome {
 struct RunResult {
   std::string status = "ok";  ///< "ok" | "cancelled" (rerun to resume)
   std::vector<StageOutcome> stages;
-  std::filesystem::path report;  ///< <run_dir>/report.html
+  std::filesystem::path report;                      ///< <run_dir>/report.html
   std::vector<std::filesystem::path> persona_files;  ///< global first, then one per group
   double cost = 0;
 };

@@ -2,11 +2,14 @@
 // The report of a whole pipeline run (`popalign run`): one self-contained HTML file with
 //   1. the run: one row per stage (what it produced)
 //   2. the mining funnel (posts -> filtered -> quality-kept -> personas -> judged-kept -> ...)
-//   3. the global alignment: the full single-alignment report (report/html_report.hpp: distances,
-//      per-trait distributions, correlations, weights)
+//   3. the global alignment: the five population metrics (metrics/population.hpp: mean W1,
+//      Fréchet, sliced W2, unbiased MMD^2, correlation MAE, reference-standardised) of the pool
+//      and of the global set, then the full single-alignment report (report/html_report.hpp:
+//      distances, per-trait distributions, correlations, weights)
 //   4. one section per group: its description and reference filter, a distance table (the group
 //      set, its candidates and any other set, e.g. the global set, each against the group's
-//      reference; same metrics as the single report), and the same plots as the global section
+//      reference; same metrics as the single report, then the five population metrics), and the
+//      same plots as the global section
 // Each alignment section is render_html()'s page body, nested one heading level down, so every
 // plot is the existing one; the style sheet is render_html()'s. One inline script counts the
 // charts of the whole page into <span id="chart-count">. The bytes depend only on the inputs.
@@ -41,7 +44,7 @@ struct GroupSection {
   /// Other sets measured against the group's reference in the section's first table, e.g.
   /// {"global set", X}: rows with the alignment's traits.
   std::vector<std::pair<std::string, RowMatrix<double>>> compared;
-  std::vector<std::string> notes;     ///< e.g. a warning about a small reference
+  std::vector<std::string> notes;  ///< e.g. a warning about a small reference
 };
 
 struct RunReportInput {
