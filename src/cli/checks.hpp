@@ -44,21 +44,26 @@ inline void check_memory(const char* flag, long long value, double bytes, const 
                         value, bytes / 1e9, memory / 1e9, hint.empty() ? "" : "; " + hint));
 }
 
-/// Splits a comma-separated list (items trimmed, empty items dropped); InvalidArgument naming
-/// `flag` when it lists nothing or lists a name twice.
-inline std::vector<std::string> split_unique_list(const std::string& s, const char* flag) {
+/// Splits a comma-separated list: items trimmed, empty items dropped.
+inline std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
   std::string cur;
   std::istringstream in(s);
   while (std::getline(in, cur, ',')) {
     const auto b = cur.find_first_not_of(" \t");
     const auto e = cur.find_last_not_of(" \t");
-    if (b == std::string::npos) continue;
-    std::string name = cur.substr(b, e - b + 1);
-    check_argument(std::find(out.begin(), out.end(), name) == out.end(), flag,
-                   fmt::format("lists '{}' twice", io::printable(name)));
-    out.push_back(std::move(name));
+    if (b != std::string::npos) out.push_back(cur.substr(b, e - b + 1));
   }
+  return out;
+}
+
+/// split_list, then InvalidArgument naming `flag` when it lists nothing or lists a name twice.
+inline std::vector<std::string> split_unique_list(const std::string& s, const char* flag) {
+  std::vector<std::string> out = split_list(s);
+  for (std::size_t i = 0; i < out.size(); ++i)
+    check_argument(std::find(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(i), out[i]) ==
+                       out.begin() + static_cast<std::ptrdiff_t>(i),
+                   flag, fmt::format("lists '{}' twice", io::printable(out[i])));
   check_argument(!out.empty(), flag, "lists no column");
   return out;
 }

@@ -89,7 +89,7 @@ int run_align(const AlignArgs& a) {
   const Index n_pool = pool.values.rows();
   Vector<double> cost_weights;
   if (!a.cost_weights.empty()) {
-    const std::vector<std::string> ws = split_list(a.cost_weights);
+    const std::vector<std::string> ws = cli::split_list(a.cost_weights);
     check_argument(ws.size() == traits.size(), "--cost-weights",
                    fmt::format("has {} values for {} trait columns", ws.size(), traits.size()));
     cost_weights.resize(static_cast<Index>(ws.size()));

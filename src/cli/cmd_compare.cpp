@@ -17,6 +17,7 @@
 #include <popalign/metrics/compare.hpp>
 #include <popalign/metrics/population.hpp>
 
+#include "cli/checks.hpp"
 #include "cli/command.hpp"
 
 namespace {
@@ -31,18 +32,6 @@ struct CompareArgs {
   bool json = false;
   int threads = 0;
 };
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  std::istringstream in(s);
-  while (std::getline(in, cur, ',')) {
-    const auto b = cur.find_first_not_of(" \t");
-    const auto e = cur.find_last_not_of(" \t");
-    if (b != std::string::npos) out.push_back(cur.substr(b, e - b + 1));
-  }
-  return out;
-}
 
 /// Columns both tables share (A's order) whose first data cell is a number in both, except the
 /// id and weight columns. Bad cells further down are reported with their line by
@@ -127,7 +116,7 @@ int run_compare(const CompareArgs& args) {
   const io::Table tb = io::read_table(args.b);
   std::vector<std::string> traits;
   if (!args.traits.empty()) {
-    traits = split_list(args.traits);
+    traits = cli::split_unique_list(args.traits, "--traits");
     check_argument(!traits.empty(), "--traits", "lists no column");
   } else {
     traits = shared_numeric_columns(ta, tb, {args.id_column, args.weight_a, args.weight_b});
