@@ -28,6 +28,8 @@ struct AlignArgs {
   double reg = align::AlignOptions{}.reg;
   double candidates = align::AlignOptions{}.candidate_factor;
   int threads = 0;
+  std::string scaling = "auto";
+  long long atoms = align::AlignOptions{}.atoms;
 };
 
 std::vector<std::string> split_list(const std::string& s) {
@@ -105,6 +107,12 @@ int run_align(const AlignArgs& a) {
   opt.reg = a.reg;
   opt.candidate_factor = a.candidates;
   opt.execution.threads = a.threads;
+  const auto scaling = align::parse_scaling(a.scaling);
+  if (!scaling)
+    throw InvalidArgument("--scaling",
+                          "must be auto, subsample or compress (got '" + a.scaling + "')");
+  opt.scaling = *scaling;
+  opt.atoms = static_cast<Index>(a.atoms);
   if (cli::stderr_is_terminal() && !a.quiet) {
     opt.execution.progress = [](std::string_view stage, double) {
       fmt::print(stderr, "\r\033[Kpopalign align: {} ...", stage);
@@ -112,7 +120,8 @@ int run_align(const AlignArgs& a) {
       return false;
     };
   }
-  cli::validate_as_flags([&] { opt.validate(); }, {{"candidate_factor", "--candidates"}});
+  cli::validate_as_flags([&] { opt.validate(); },
+                         {{"candidate_factor", "--candidates"}, {"atoms", "--atoms"}});
   const align::AlignResult r = align::align<double>(pool.values, ref.values, opt);
   if (cli::stderr_is_terminal() && !a.quiet) fmt::print(stderr, "\r\033[K");
 
@@ -201,6 +210,10 @@ popalign::cli::CommandRegistrar registrar{
       sub.add_option("--candidates", a->candidates,
                      "Candidate pool size for the transport, as a multiple of N (resample)");
       sub.add_option("--threads", a->threads, "Threads (0 = all cores)");
+      sub.add_option("--scaling", a->scaling,
+                     "Large inputs: auto (default: compress above 100,000 rows), subsample, or "
+                     "compress (every person counts through weighted atoms)");
+      sub.add_option("--atoms", a->atoms, "Atoms per side (pool, reference) when compressing");
       sub.add_flag("--quiet", a->quiet, "Print only warnings");
       return popalign::cli::Action([a] { return run_align(*a); });
     }};

@@ -62,6 +62,7 @@
 #include <string_view>
 #include <vector>
 
+#include <popalign/align/compress.hpp>
 #include <popalign/core/error.hpp>
 #include <popalign/core/execution.hpp>
 #include <popalign/core/types.hpp>
@@ -161,6 +162,12 @@ struct AlignOptions {
   Index calibration_sweeps = 50;  ///< raking sweeps over the traits
   Rounding rounding = Rounding::ordered;
 
+  // Scale (docs/align.md, "Alignment at 10^6 x 10^6"): above compress_above rows in the pool or
+  // the reference, every person counts through weighted atoms instead of subsamples.
+  Scaling scaling = Scaling::automatic;
+  Index compress_above = 100000;  ///< automatic: compress when n or m exceeds this
+  Index atoms = 8192;             ///< atoms per side (pool, reference) when compressing
+
   // Warnings and diagnostics.
   double ess_warn_fraction = 0.1;  ///< warn when ESS < this * N
   double coverage_ratio = 0.05;    ///< reference point uncovered if p_pool < this * p_ref there
@@ -191,6 +198,8 @@ struct AlignOptions {
     check_argument(coverage_warn_fraction >= 0 && coverage_warn_fraction <= 1,
                    "coverage_warn_fraction", "must be in [0, 1]");
     check_argument(sliced_projections >= 1, "sliced_projections", "must be >= 1");
+    check_argument(compress_above >= 0, "compress_above", "must be >= 0");
+    check_argument(atoms >= 16, "atoms", "must be >= 16");
     execution.validate();
   }
 };
@@ -237,7 +246,8 @@ struct Diagnostics {
   /// Largest relative mismatch of a calibration bin after raking (NaN: no calibration).
   double calibration_error = std::numeric_limits<double>::quiet_NaN();
 
-  Comparison before, after;  ///< pool vs reference, selection vs reference
+  CompressionReport compression;  ///< atoms and their errors (Scaling::compress)
+  Comparison before, after;       ///< pool vs reference, selection vs reference
   std::vector<StageTime> stages;
   double seconds = 0;
   std::vector<std::string> warnings;
@@ -276,6 +286,7 @@ struct Diagnostics {
           "{:.2g}, {} candidates, {} saturated\n",
           ot::to_string(ot_status), ot_iterations, ot_total_iterations, eps, ot_error, candidates,
           saturated);
+    s += compression.line();
     if (before.w1.size() > 0) {
       s += fmt::format(
           "mean W1: {:.4f} -> {:.4f}; sliced W2: {:.4f} -> {:.4f}; correlation "

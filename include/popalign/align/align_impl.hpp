@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -564,6 +565,12 @@ void compare_before_after(MatrixView<T> pool, MatrixView<T> reference, const Sta
 
 }  // namespace detail
 
+}  // namespace popalign::align
+
+#include <popalign/align/compressed_impl.hpp>
+
+namespace popalign::align {
+
 template <Real T>
 AlignResult align(MatrixView<T> pool, MatrixView<T> reference, const AlignOptions& options) {
   detail::check_inputs<T>(pool, reference, options);
@@ -584,11 +591,18 @@ AlignResult align(MatrixView<T> pool, MatrixView<T> reference, const AlignOption
   ex.checkpoint("standardise", 0.0);
   const detail::Standardised<T> z = detail::standardise<T>(pool, reference);
   clock.end("standardise");
+  std::optional<detail::AtomSet> atoms;  // Scaling::compress (compressed_impl.hpp)
+  if (detail::use_compression(pool.rows(), reference.rows(), options)) {
+    ex.checkpoint("compress", 0.0);
+    atoms = detail::compress_inputs<T>(z, options, dg);
+    clock.end("compress");
+  }
 
   Vector<double> iw;  // importance weights, sum 1
   if (options.method == Method::resample || options.method == Method::importance) {
     ex.checkpoint("density ratio", 0.0);
-    iw = detail::density_ratio_weights<T>(z, options, root, dg);
+    iw = atoms ? detail::density_ratio_atoms<T>(z, *atoms, options, root, dg)
+               : detail::density_ratio_weights<T>(z, options, root, dg);
     res.importance_weights = iw;
     clock.end("density ratio");
   }
@@ -606,14 +620,20 @@ AlignResult align(MatrixView<T> pool, MatrixView<T> reference, const AlignOption
       break;
     case Method::resample:
     case Method::ot:
-      detail::select_by_transport<T>(z, iw, options, root, rsel, sel, dg, clock);
+      if (atoms)
+        detail::select_by_atom_transport<T>(z, *atoms, iw, options, root, rsel, sel, dg, clock);
+      else
+        detail::select_by_transport<T>(z, iw, options, root, rsel, sel, dg, clock);
       break;
   }
   detail::store_selection(sel, options.n, options.output, res);
 
   if (options.compute_metrics) {
     ex.checkpoint("metrics", 0.0);
-    detail::compare_before_after<T>(pool, reference, z, options, res);
+    if (atoms)
+      detail::compare_before_after_sampled<T>(pool, reference, z, options, root, res);
+    else
+      detail::compare_before_after<T>(pool, reference, z, options, res);
     clock.end("metrics");
   }
   dg.seconds = detail::seconds_since(t_start);
