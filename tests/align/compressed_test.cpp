@@ -63,7 +63,8 @@ TEST(AlignCompressed, OneAtomPerPersonReproducesTheExactPipeline) {
   EXPECT_EQ(c.pool_w2, 0.0);
   EXPECT_EQ(c.reference_w2, 0.0);
   EXPECT_EQ(c.candidate_w2, 0.0);
-  EXPECT_LT(c.log_ratio_error_max, 1e-9);  // the atom KDE is the exact KDE
+  // The atom KDE is the exact KDE; the probes' reference KDEs run in f32 (~1e-6 relative).
+  EXPECT_LT(c.log_ratio_error_max, 1e-5);
   EXPECT_EQ(comp.diagnostics.candidates, exact.diagnostics.candidates);
   EXPECT_NEAR(comp.diagnostics.eps, exact.diagnostics.eps, 1e-12);
   EXPECT_LT((comp.importance_weights - exact.importance_weights).cwiseAbs().maxCoeff(), 1e-12);
@@ -131,7 +132,9 @@ TEST(AlignCompressed, EveryMethodAndOutputFloatAndDeterminism) {
       EXPECT_EQ(a.indices, b.indices) << to_string(m) << " " << to_string(out);
       EXPECT_EQ(a.counts, b.counts);
       EXPECT_NEAR(a.weights.sum(), 1.0, 1e-9);
-      if (out == Output::distinct) EXPECT_EQ(a.indices.size(), 200u);
+      if (out == Output::distinct) {
+        EXPECT_EQ(a.indices.size(), 200u);
+      }
       const bool transport = m == Method::resample || m == Method::ot;
       EXPECT_EQ(a.diagnostics.has_transport, transport);
       EXPECT_EQ(a.diagnostics.compression.candidate_atoms > 0, transport);

@@ -97,10 +97,19 @@ Cell make_cell(MatrixView<T> x, const Vector<double>& w, const std::vector<Index
   }
   if (c.mass > 0) c.mean /= c.mass;
   Eigen::RowVectorXd var = Eigen::RowVectorXd::Zero(d);
+  Eigen::RowVectorXd lo = Eigen::RowVectorXd::Constant(d, std::numeric_limits<double>::infinity());
+  Eigen::RowVectorXd hi = -lo;
   for (Index p = begin; p < end; ++p) {
     const Index i = perm[static_cast<std::size_t>(p)];
-    var += wt(i) * (x.row(i).template cast<double>() - c.mean).array().square().matrix();
+    const Eigen::RowVectorXd xi = x.row(i).template cast<double>();
+    var += wt(i) * (xi - c.mean).array().square().matrix();
+    lo = lo.cwiseMin(xi);
+    hi = hi.cwiseMax(xi);
   }
+  // Coordinates on which every point of the cell is equal cannot be cut (their variance is
+  // rounding noise); a cell of coincident points is final and its SSE is exactly 0.
+  for (Index k = 0; k < d; ++k)
+    if (!(hi[k] > lo[k])) var[k] = 0;
   c.sse = var.sum();
   Index t = 0;
   const double vmax = var.maxCoeff(&t);
