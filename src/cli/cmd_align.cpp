@@ -31,6 +31,8 @@ struct AlignArgs {
   double candidates = align::AlignOptions{}.candidate_factor;
   int threads = 0;
   long long max_iter = align::AlignOptions{}.max_iter;
+  std::string scaling = "auto";
+  long long atoms = align::AlignOptions{}.atoms;
 };
 
 /// Trait columns shared by both tables (pool order), except the id column, whose first data
@@ -132,6 +134,12 @@ int run_align(const AlignArgs& a) {
   opt.candidate_factor = a.candidates;
   opt.execution.threads = a.threads;
   opt.max_iter = static_cast<Index>(a.max_iter);
+  const auto scaling = align::parse_scaling(a.scaling);
+  if (!scaling)
+    throw InvalidArgument("--scaling",
+                          "must be auto, subsample or compress (got '" + a.scaling + "')");
+  opt.scaling = *scaling;
+  opt.atoms = static_cast<Index>(a.atoms);
   if (cli::stderr_is_terminal() && !a.quiet) {
     opt.execution.progress = [](std::string_view stage, double) {
       fmt::print(stderr, "\r\033[Kpopalign align: {} ...", stage);
@@ -140,7 +148,8 @@ int run_align(const AlignArgs& a) {
     };
   }
   cli::validate_as_flags([&] { opt.validate(); }, {{"candidate_factor", "--candidates"},
-                                                   {"cost_weights", "--cost-weights"}});
+                                                   {"cost_weights", "--cost-weights"},
+                                                   {"atoms", "--atoms"}});
   align::AlignResult r;
   try {
     r = align::align<double>(pool.values, ref.values, opt);
@@ -257,6 +266,10 @@ popalign::cli::CommandRegistrar registrar{
       sub.add_option("--candidates", a->candidates,
                      "Candidate pool size for the transport, as a multiple of N (resample)");
       sub.add_option("--threads", a->threads, "Threads (0 = all cores)");
+      sub.add_option("--scaling", a->scaling,
+                     "Large inputs: auto (default: compress above 100,000 rows), subsample, or "
+                     "compress (every person counts through weighted atoms)");
+      sub.add_option("--atoms", a->atoms, "Atoms per side (pool, reference) when compressing");
       sub.add_flag("--quiet", a->quiet, "Print only warnings");
       return popalign::cli::Action([a] { return run_align(*a); });
     }};

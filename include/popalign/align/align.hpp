@@ -64,6 +64,7 @@
 #include <string_view>
 #include <vector>
 
+#include <popalign/align/compress.hpp>
 #include <popalign/core/error.hpp>
 #include <popalign/core/execution.hpp>
 #include <popalign/core/types.hpp>
@@ -236,6 +237,12 @@ struct AlignOptions {
   Vector<double> cost_weights{};
   PaperOptions paper{};  ///< Method::paper's constants
 
+  // Scale (docs/align.md, "Alignment at 10^6 x 10^6"): above compress_above rows in the pool or
+  // the reference, every person counts through weighted atoms instead of subsamples.
+  Scaling scaling = Scaling::automatic;
+  Index compress_above = 100000;  ///< automatic: compress when n or m exceeds this
+  Index atoms = 8192;             ///< atoms per side (pool, reference) when compressing
+
   // Warnings and diagnostics.
   double ess_warn_fraction = 0.1;  ///< warn when ESS < this * N
   double coverage_ratio = 0.05;    ///< reference point uncovered if p_pool < this * p_ref there
@@ -277,6 +284,8 @@ struct AlignOptions {
                         cost_weights.sum() > 0),
                    "cost_weights", "must be finite, >= 0 and not all 0 (or empty)");
     paper.validate();
+    check_argument(compress_above >= 0, "compress_above", "must be >= 0");
+    check_argument(atoms >= 16, "atoms", "must be >= 16");
     execution.validate();
   }
 };
@@ -325,7 +334,8 @@ struct Diagnostics {
   /// Largest relative mismatch of a calibration bin after raking (NaN: no calibration).
   double calibration_error = std::numeric_limits<double>::quiet_NaN();
 
-  Comparison before, after;  ///< pool vs reference, selection vs reference
+  CompressionReport compression;  ///< atoms and their errors (Scaling::compress)
+  Comparison before, after;       ///< pool vs reference, selection vs reference
   std::vector<StageTime> stages;
   double seconds = 0;
   std::vector<std::string> warnings;
@@ -364,6 +374,7 @@ struct Diagnostics {
           "{:.2g}, {} candidates, {} saturated\n",
           ot::to_string(ot_status), ot_iterations, ot_total_iterations, eps, ot_error, candidates,
           saturated);
+    s += compression.line();
     if (before.w1.size() > 0) {
       s += fmt::format(
           "mean W1: {:.4f} -> {:.4f}; sliced W2: {:.4f} -> {:.4f}; correlation "

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -774,6 +775,12 @@ void compare_before_after(MatrixView<T> pool, MatrixView<T> reference, const Sta
 
 }  // namespace detail
 
+}  // namespace popalign::align
+
+#include <popalign/align/compressed_impl.hpp>
+
+namespace popalign::align {
+
 template <Real T>
 AlignResult align(MatrixView<T> pool, MatrixView<T> reference, const AlignOptions& options) {
   detail::check_inputs<T>(pool, reference, options);
@@ -794,6 +801,12 @@ AlignResult align(MatrixView<T> pool, MatrixView<T> reference, const AlignOption
   ex.checkpoint("standardise", 0.0);
   const detail::Standardised<T> z = detail::standardise<T>(pool, reference);
   clock.end("standardise");
+  std::optional<detail::AtomSet> atoms;  // Scaling::compress (compressed_impl.hpp)
+  if (detail::use_compression(pool.rows(), reference.rows(), options)) {
+    ex.checkpoint("compress", 0.0);
+    atoms = detail::compress_inputs<T>(z, options, dg);
+    clock.end("compress");
+  }
 
   Vector<double> iw;  // importance weights, sum 1
   if (options.method == Method::resample || options.method == Method::importance ||
@@ -804,7 +817,8 @@ AlignResult align(MatrixView<T> pool, MatrixView<T> reference, const AlignOption
       ko.bandwidth_factor = options.paper.bandwidth;
       ko.truncation = sampling::Truncation::none;
     }
-    iw = detail::density_ratio_weights<T>(z, ko, root, dg);
+    iw = atoms ? detail::density_ratio_atoms<T>(z, *atoms, ko, root, dg)
+               : detail::density_ratio_weights<T>(z, ko, root, dg);
     res.importance_weights = iw;
     clock.end("density ratio");
   }
@@ -822,7 +836,10 @@ AlignResult align(MatrixView<T> pool, MatrixView<T> reference, const AlignOption
       break;
     case Method::resample:
     case Method::ot:
-      detail::select_by_transport<T>(z, iw, options, root, rsel, sel, dg, clock);
+      if (atoms)
+        detail::select_by_atom_transport<T>(z, *atoms, iw, options, root, rsel, sel, dg, clock);
+      else
+        detail::select_by_transport<T>(z, iw, options, root, rsel, sel, dg, clock);
       break;
     case Method::paper:
       detail::select_paper<T>(z, iw, options, root, rsel, sel, dg, clock);
@@ -832,7 +849,10 @@ AlignResult align(MatrixView<T> pool, MatrixView<T> reference, const AlignOption
 
   if (options.compute_metrics) {
     ex.checkpoint("metrics", 0.0);
-    detail::compare_before_after<T>(pool, reference, z, options, res);
+    if (atoms)
+      detail::compare_before_after_sampled<T>(pool, reference, z, options, root, res);
+    else
+      detail::compare_before_after<T>(pool, reference, z, options, res);
     clock.end("metrics");
   }
   dg.seconds = detail::seconds_since(t_start);
