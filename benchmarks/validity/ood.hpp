@@ -48,12 +48,12 @@ namespace popalign::validity {
 
 /// One OSPP dataset: TIPI answers and traits, and the other scale's answers (same rows).
 struct OodData {
-  std::string name;                         ///< folder name
-  RowMatrix<double> tipi;                   ///< TIPI1..TIPI10 answers (1-7)
-  RowMatrix<double> traits;                 ///< E, N, A, C, O from the TIPI (1-7)
-  RowMatrix<double> other;                  ///< the other scale's answers
-  std::vector<std::string> other_columns;   ///< their column names
-  Index dropped = 0;                        ///< rows dropped (missing / non-numeric answer)
+  std::string name;                        ///< folder name
+  RowMatrix<double> tipi;                  ///< TIPI1..TIPI10 answers (1-7)
+  RowMatrix<double> traits;                ///< E, N, A, C, O from the TIPI (1-7)
+  RowMatrix<double> other;                 ///< the other scale's answers
+  std::vector<std::string> other_columns;  ///< their column names
+  Index dropped = 0;                       ///< rows dropped (missing / non-numeric answer)
 };
 
 /// TIPI traits in the order E, N, A, C, O from the 10 answers (columns TIPI1..TIPI10).
@@ -95,7 +95,8 @@ inline OodData load_ood_dataset(const std::filesystem::path& folder) {
     }
   }
   if (other_cols.empty())
-    throw IoError(file.string(), "has no other-scale columns (Q<k>A or Q<k>) next to TIPI1..TIPI10");
+    throw IoError(file.string(),
+                  "has no other-scale columns (Q<k>A or Q<k>) next to TIPI1..TIPI10");
   std::vector<std::vector<double>> keep;
   const std::size_t w = tipi_cols.size() + other_cols.size();
   for (const auto& row : t.rows) {
@@ -125,8 +126,7 @@ inline OodData load_ood_dataset(const std::filesystem::path& folder) {
   for (Index i = 0; i < n; ++i) {
     const auto& v = keep[static_cast<std::size_t>(i)];
     for (Index k = 0; k < 10; ++k) d.tipi(i, k) = v[static_cast<std::size_t>(k)];
-    for (Index k = 0; k < d.other.cols(); ++k)
-      d.other(i, k) = v[static_cast<std::size_t>(10 + k)];
+    for (Index k = 0; k < d.other.cols(); ++k) d.other(i, k) = v[static_cast<std::size_t>(10 + k)];
   }
   d.traits = tipi_traits(d.tipi);
   return d;
@@ -138,11 +138,9 @@ inline std::vector<std::filesystem::path> ood_datasets(const std::filesystem::pa
     throw IoError(dir.string(), "--ood-dir: not a directory");
   std::vector<std::filesystem::path> out;
   for (const auto& e : std::filesystem::directory_iterator(dir))
-    if (e.is_directory() && std::filesystem::exists(e.path() / "data.csv"))
-      out.push_back(e.path());
+    if (e.is_directory() && std::filesystem::exists(e.path() / "data.csv")) out.push_back(e.path());
   std::sort(out.begin(), out.end());
-  if (out.empty())
-    throw IoError(dir.string(), "--ood-dir: no sub-folder with a data.csv");
+  if (out.empty()) throw IoError(dir.string(), "--ood-dir: no sub-folder with a data.csv");
   return out;
 }
 
@@ -234,10 +232,10 @@ inline void run_ood(const std::filesystem::path& dir, const OodOptions& o) {
       const RowMatrix<double> test_score = score(test_items);
       const Index pool_size = static_cast<Index>(src.size()) / 2;
       const Index N = std::max<Index>(2, pool_size / 6);
-      auto err = [&](const RowMatrix<double>& sel_items, const Vector<double>& w,
-                     double& item_w1, double& score_w1) {
-        item_w1 = metrics::column_wasserstein1<double>(sel_items, test_items, w, Vector<double>())
-                      .mean();
+      auto err = [&](const RowMatrix<double>& sel_items, const Vector<double>& w, double& item_w1,
+                     double& score_w1) {
+        item_w1 =
+            metrics::column_wasserstein1<double>(sel_items, test_items, w, Vector<double>()).mean();
         score_w1 = metrics::column_wasserstein1<double>(score(sel_items), test_score, w,
                                                         Vector<double>())[0];
       };
@@ -259,8 +257,7 @@ inline void run_ood(const std::filesystem::path& dir, const OodOptions& o) {
         {
           const std::vector<Index>& fresh = ref;
           Rng rf = rng.split(hash_string("popalign.validity.ood.noise") + static_cast<int>(p));
-          const auto pick = align::detail::subsample_rows(static_cast<Index>(fresh.size()),
-                                                          N, rf);
+          const auto pick = align::detail::subsample_rows(static_cast<Index>(fresh.size()), N, rf);
           std::vector<Index> rows;
           for (Index j : pick) rows.push_back(fresh[static_cast<std::size_t>(j)]);
           err(rows_of(d.other, rows), Vector<double>(), a, b);
@@ -315,8 +312,8 @@ inline void run_ood(const std::filesystem::path& dir, const OodOptions& o) {
         const bool elig = pool > 1.2 * noise;
         ++n_all;
         n_elig += elig;
-        fmt::print("| {} | {} | {:.4f} | {:.4f} [{:.4f}, {:.4f}] |", name, demo::to_string(p),
-                   pool, noise, *lo, *hi);
+        fmt::print("| {} | {} | {:.4f} | {:.4f} [{:.4f}, {:.4f}] |", name, demo::to_string(p), pool,
+                   noise, *lo, *hi);
         const double rnd = c.random.empty() ? std::nan("") : median(c.random);
         for (const auto& m : o.methods) {
           const double e = median(c.method.at(m.label));

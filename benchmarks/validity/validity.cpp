@@ -170,8 +170,7 @@ double median(std::vector<double> v) {
 std::string cell(const std::vector<double>& v, const char* f = "{:.4f}") {
   const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
   if (v.size() == 1) return fmt::format(fmt::runtime(f), v[0]);
-  return fmt::format(fmt::runtime(std::string(f) + " [" + f + ", " + f + "]"), median(v), *lo,
-                     *hi);
+  return fmt::format(fmt::runtime(std::string(f) + " [" + f + ", " + f + "]"), median(v), *lo, *hi);
 }
 
 }  // namespace
@@ -382,7 +381,8 @@ int main(int argc, char** argv) {
     // The rules per method (medians): every metric below random's, corr MAE <= pool's,
     // average W1 reduction >= 70 %.
     const bool have_random = res.begin()->second.count("random") > 0;
-    fmt::print("### Targets (medians): all five < random, corr MAE <= pool, avg reduction >= 70%\n\n");
+    fmt::print(
+        "### Targets (medians): all five < random, corr MAE <= pool, avg reduction >= 70%\n\n");
     for (const auto& v : variants) {
       if (v.label == "random") continue;
       std::string fails;
@@ -441,8 +441,7 @@ int main(int argc, char** argv) {
         const RowMatrix<double> pool_mini = pe.leftCols(5);
         const RowMatrix<double> ref_mini = sp.reference_extra.leftCols(5);
         const RowMatrix<double> pool_items = pe.rightCols(c1 - 5);
-        const double w_pool =
-            metrics::column_wasserstein1<double>(pool_items, test_items).mean();
+        const double w_pool = metrics::column_wasserstein1<double>(pool_items, test_items).mean();
         pool_w1[p].push_back(w_pool);
         for (const Variant& v : variants) {
           if (v.items) continue;

@@ -57,7 +57,8 @@ RowMatrix<float> SifEmbedder::embed_weighted_average(const std::vector<std::stri
   const auto n = static_cast<Index>(texts.size());
   RowMatrix<float> out = RowMatrix<float>::Zero(n, d);
   const int threads =
-      n < 256 ? 1 : Execution{.threads = options_.threads}.resolved_threads();  // capped at the cores
+      n < 256 ? 1
+              : Execution{.threads = options_.threads}.resolved_threads();  // capped at the cores
   parallel_for(n, threads, 64, [&](Index b, Index e) {
     Eigen::VectorXd acc(d);
     for (Index i = b; i < e; ++i) {

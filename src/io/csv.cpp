@@ -3,9 +3,9 @@
 
 #include <algorithm>
 #include <charconv>
-#include <exception>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <fstream>
 #include <iterator>
 #include <sstream>

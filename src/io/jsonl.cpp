@@ -137,7 +137,8 @@ bool JsonlReader::next(JsonlRecord& out) {
       if (s.options.truncated_tail_is_error)
         throw ParseError(s.path, bad.line,
                          "the last line is incomplete (no newline and not valid JSON: the file "
-                         "was cut short): " + bad.message);
+                         "was cut short): " +
+                             bad.message);
       s.truncated = true;
       s.done = true;
       break;
@@ -187,7 +188,8 @@ JsonlReadResult parse_jsonl(std::string_view text, const JsonlReadOptions& optio
       if (options.truncated_tail_is_error)
         throw ParseError(source, bad.line,
                          "the last line is incomplete (no newline and not valid JSON: the text "
-                         "was cut short): " + bad.message);
+                         "was cut short): " +
+                             bad.message);
       r.truncated_tail = true;
       break;
     }

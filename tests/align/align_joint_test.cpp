@@ -96,8 +96,7 @@ TEST(AlignJoint, PairwiseCalibrationKeepsTheCorrelationsThatMarginalRakingLoses)
   o.seed = 3;
   o.compute_metrics = false;
   double mae[4];
-  const Calibration kinds[] = {Calibration::pairwise, Calibration::marginal,
-                               Calibration::sliced};
+  const Calibration kinds[] = {Calibration::pairwise, Calibration::marginal, Calibration::sliced};
   for (int k = 0; k < 4; ++k) {
     o.calibrate = k < 3;
     if (k < 3) o.calibration = kinds[k];
@@ -218,8 +217,7 @@ TEST(AlignJoint, PaperOptionsAreAllUsed) {
     std::stable_sort(byw.begin(), byw.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
     for (Index k = 0; k < 1500; ++k) cand.push_back(byw[static_cast<std::size_t>(k)].second);
-    const detail::Standardised<double> z =
-        detail::standardise<double>(s.pool, s.reference);
+    const detail::Standardised<double> z = detail::standardise<double>(s.pool, s.reference);
     std::vector<double> c;
     for (Index i : cand)
       for (Index j : rs) c.push_back((z.pool.row(i) - z.reference.row(j)).squaredNorm());
@@ -246,9 +244,10 @@ TEST(AlignJoint, PaperOptionsAreAllUsed) {
   const AlignResult it = align<double>(s.pool, s.reference, o);
   EXPECT_FALSE(it.converged());
   EXPECT_EQ(it.diagnostics.ot_iterations, 1);
-  EXPECT_TRUE(std::any_of(it.diagnostics.warnings.begin(), it.diagnostics.warnings.end(),
-                          [](const std::string& w) { return w.find("250") == std::string::npos &&
-                                                            w.find("Sinkhorn") != std::string::npos; }));
+  EXPECT_TRUE(std::any_of(
+      it.diagnostics.warnings.begin(), it.diagnostics.warnings.end(), [](const std::string& w) {
+        return w.find("250") == std::string::npos && w.find("Sinkhorn") != std::string::npos;
+      }));
   // Weights output: the plan's row sums, zero outside the kept candidates.
   o.paper.iterations = 250;
   o.output = Output::weights;

@@ -14,7 +14,8 @@ namespace {
 
 std::string comma_fixture() {
   // Q1..Q3 (other scale), E1..E3 response times (must be ignored), TIPI1..TIPI10.
-  std::string s = "Q1,Q2,Q3,E1,E2,E3,TIPI1,TIPI2,TIPI3,TIPI4,TIPI5,TIPI6,TIPI7,TIPI8,TIPI9,TIPI10,age\r\n";
+  std::string s =
+      "Q1,Q2,Q3,E1,E2,E3,TIPI1,TIPI2,TIPI3,TIPI4,TIPI5,TIPI6,TIPI7,TIPI8,TIPI9,TIPI10,age\r\n";
   for (int i = 0; i < 12; ++i) {
     const int a = 1 + i % 5;
     s += fmt::format("{},{},{},900,800,700,{},{},{},{},{},{},{},{},{},{},30\r\n", a, 6 - a,

@@ -61,9 +61,9 @@ TEST(AlignDiagnostics, BeforeAndAfterCarryTheFiveMetrics) {
   EXPECT_NE(s.find(fmt::format("Fréchet {:.4f} -> {:.4f}", b.frechet, a.frechet)),
             std::string::npos)
       << s;
-  EXPECT_NE(s.find(fmt::format("correlation MAE {:.4f} -> {:.4f}", b.correlation_mae,
-                               a.correlation_mae)),
-            std::string::npos)
+  EXPECT_NE(
+      s.find(fmt::format("correlation MAE {:.4f} -> {:.4f}", b.correlation_mae, a.correlation_mae)),
+      std::string::npos)
       << s;
 }
 

@@ -179,18 +179,17 @@ inline std::optional<Calibration> parse_calibration(std::string_view s) noexcept
 
 /// Method::paper: the published Stage 2's constants (defaults = as published).
 struct PaperOptions {
-  double bandwidth = 0.20;     ///< Gaussian KDE kernel sd, relative to each column's sd
+  double bandwidth = 0.20;      ///< Gaussian KDE kernel sd, relative to each column's sd
   double keep_fraction = 0.70;  ///< keep the top share of the pool by density-ratio weight
-  double eps_median = 0.08;    ///< eps = eps_median * median cost of the batch
-  Index iterations = 250;      ///< Sinkhorn iterations (balanced, no eps-scaling)
-  Index batch = 10000;         ///< candidates per transport batch
+  double eps_median = 0.08;     ///< eps = eps_median * median cost of the batch
+  Index iterations = 250;       ///< Sinkhorn iterations (balanced, no eps-scaling)
+  Index batch = 10000;          ///< candidates per transport batch
 
   void validate() const {
     check_argument(bandwidth > 0 && std::isfinite(bandwidth), "paper.bandwidth", "must be > 0");
     check_argument(keep_fraction > 0 && keep_fraction <= 1, "paper.keep_fraction",
                    "must be in (0, 1]");
-    check_argument(eps_median > 0 && std::isfinite(eps_median), "paper.eps_median",
-                   "must be > 0");
+    check_argument(eps_median > 0 && std::isfinite(eps_median), "paper.eps_median", "must be > 0");
     check_argument(iterations >= 1, "paper.iterations", "must be >= 1");
     check_argument(batch >= 1, "paper.batch", "must be >= 1");
   }
@@ -213,7 +212,7 @@ struct AlignOptions {
   Index max_candidates = 20000;   ///< and K <= max(N, max_candidates) (speed; 0 = no limit)
 
   // Stage 4: transport.
-  double reg = 0.01;              ///< eps relative to the mean cost (eps = reg * mean C)
+  double reg = 0.01;                       ///< eps relative to the mean cost (eps = reg * mean C)
   static constexpr double kMinReg = 1e-6;  ///< smallest reg validate() accepts
   Index ot_max_reference = 5000;  ///< reference people used by the transport (seeded subsample)
   std::size_t ot_kernel_memory = std::size_t{1} << 30;  ///< bytes for Sinkhorn's stored kernel
@@ -224,9 +223,9 @@ struct AlignOptions {
   /// resample: rake the transport shares to the reference's per-trait histograms (stage 4b).
   bool calibrate = true;
   Calibration calibration = Calibration::marginal;  ///< what stage 4b rakes to
-  Index calibration_bins = 24;          ///< reference-quantile bins per trait (and projection)
-  Index calibration_sweeps = 50;        ///< raking sweeps over the traits (and projections)
-  Index calibration_projections = 32;   ///< sliced: random directions besides the traits
+  Index calibration_bins = 24;         ///< reference-quantile bins per trait (and projection)
+  Index calibration_sweeps = 50;       ///< raking sweeps over the traits (and projections)
+  Index calibration_projections = 32;  ///< sliced: random directions besides the traits
   /// Pairwise calibration needs d + d (d - 1) projections; above this many traits it falls back
   /// to sliced (with calibration_projections directions) and says so in a warning.
   Index calibration_max_pairwise_dim = 16;
@@ -279,10 +278,10 @@ struct AlignOptions {
     check_argument(coverage_warn_fraction >= 0 && coverage_warn_fraction <= 1,
                    "coverage_warn_fraction", "must be in [0, 1]");
     check_argument(sliced_projections >= 1, "sliced_projections", "must be >= 1");
-    check_argument(cost_weights.size() == 0 ||
-                       (cost_weights.allFinite() && cost_weights.minCoeff() >= 0 &&
-                        cost_weights.sum() > 0),
-                   "cost_weights", "must be finite, >= 0 and not all 0 (or empty)");
+    check_argument(
+        cost_weights.size() == 0 ||
+            (cost_weights.allFinite() && cost_weights.minCoeff() >= 0 && cost_weights.sum() > 0),
+        "cost_weights", "must be finite, >= 0 and not all 0 (or empty)");
     paper.validate();
     check_argument(compress_above >= 0, "compress_above", "must be >= 0");
     check_argument(atoms >= 16, "atoms", "must be >= 16");

@@ -253,9 +253,9 @@ inline Eigen::MatrixXd calibration_directions(Index d, const AlignOptions& optio
         col += 2;
       }
   } else if (kind == Calibration::sliced) {
-    const RowMatrix<double> r = metrics::random_directions(
-        options.calibration_projections, d,
-        options.seed ^ hash_string("popalign.align.calibration"));
+    const RowMatrix<double> r =
+        metrics::random_directions(options.calibration_projections, d,
+                                   options.seed ^ hash_string("popalign.align.calibration"));
     dirs.rightCols(extra) = r.transpose();
   }
   return dirs;
@@ -273,8 +273,7 @@ double calibrate_shares(Vector<double>& s, const RowMatrix<T>& zc, const RowMatr
                                 options.calibration_sweeps);
   const RowMatrix<T> pc = (zc.template cast<double>() * dirs).template cast<T>();
   const RowMatrix<T> pr = (zr.template cast<double>() * dirs).template cast<T>();
-  return rake_to_marginals<T>(s, pc, pr, cap, options.calibration_bins,
-                              options.calibration_sweeps);
+  return rake_to_marginals<T>(s, pc, pr, cap, options.calibration_bins, options.calibration_sweeps);
 }
 
 /// Wall-clock seconds per stage, appended to Diagnostics::stages.
@@ -477,7 +476,8 @@ Vector<double> transport_shares(const RowMatrix<T>& zc, const std::vector<Index>
   const RowMatrix<T> zrs = take_rows<T>(zr, rsub);
   const Index mr = zrs.rows();
   // Mean cost in closed form: |mu_c - mu_r|^2 + tr Sigma_c + tr Sigma_r (weighted columns).
-  const RowMatrix<double> zcd = weighted_columns<T>(zc, options.cost_weights).template cast<double>();
+  const RowMatrix<double> zcd =
+      weighted_columns<T>(zc, options.cost_weights).template cast<double>();
   const RowMatrix<double> zrd =
       weighted_columns<T>(zrs, options.cost_weights).template cast<double>();
   const Eigen::RowVectorXd mc = zcd.colwise().mean();
@@ -640,8 +640,7 @@ double median_cost(const RowMatrix<T>& x, const RowMatrix<T>& y, Rng& rng) {
 /// weights output returns r.
 template <Real T>
 void select_paper(const Standardised<T>& z, const Vector<double>& iw, const AlignOptions& options,
-                  const Rng& root, Rng& rsel, Selection& sel, Diagnostics& dg,
-                  StageClock& clock) {
+                  const Rng& root, Rng& rsel, Selection& sel, Diagnostics& dg, StageClock& clock) {
   const Index n = z.pool.rows(), N = options.n;
   const PaperOptions& po = options.paper;
   std::vector<Index> order(static_cast<std::size_t>(n));
@@ -656,7 +655,8 @@ void select_paper(const Standardised<T>& z, const Vector<double>& iw, const Alig
 
   Rng rr = root.split(4);
   const std::vector<Index> rsub = subsample_rows(z.reference.rows(), options.ot_max_reference, rr);
-  const RowMatrix<T> zrs = weighted_columns<T>(take_rows<T>(z.reference, rsub), options.cost_weights);
+  const RowMatrix<T> zrs =
+      weighted_columns<T>(take_rows<T>(z.reference, rsub), options.cost_weights);
   const Index mr = zrs.rows();
   const RowMatrix<T> zcw = weighted_columns<T>(take_rows<T>(z.pool, cand), options.cost_weights);
   Rng rm = root.split(6);
