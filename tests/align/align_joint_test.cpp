@@ -110,12 +110,14 @@ TEST(AlignJoint, PairwiseCalibrationKeepsTheCorrelationsThatMarginalRakingLoses)
     }
   }
   const double pool_mae = corr_mae(s.pool, s.reference);
-  // The pool's correlations are diluted (about 0.35 instead of 0.5); pairwise raking holds the
-  // spread of every pair's difference to the reference's, so it restores them better than
-  // per-trait raking (the negative control, which does not look at pairs).
+  // The pool's correlations are diluted (about 0.35 instead of 0.5); every calibration brings
+  // the selection's correlations closer to the reference's than the pool's. (On this scenario
+  // per-trait raking does better than pairwise raking: 0.016 vs 0.069 correlation MAE, seed 3;
+  // docs/validity.md reports where pairwise wins and where it loses.)
   EXPECT_GT(pool_mae, 0.1);
   EXPECT_LT(mae[0], pool_mae) << "pairwise";
-  EXPECT_LT(mae[0], mae[1]) << "pairwise vs marginal";
+  EXPECT_LT(mae[1], pool_mae) << "marginal";
+  EXPECT_LT(mae[2], pool_mae) << "sliced";
   EXPECT_TRUE(std::isfinite(mae[2]) && std::isfinite(mae[3]));
 }
 

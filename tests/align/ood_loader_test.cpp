@@ -54,8 +54,11 @@ TEST(OodLoader, ReadsTheTabLayoutWithAnswerColumns) {
   std::string s = "Q2A\tQ2I\tQ2E\tQ1A\tQ1I\tQ1E\tcountry";
   for (int k = 1; k <= 10; ++k) s += "\tTIPI" + std::to_string(k);
   s += "\n";
+  // Q1A positively related to Q2A over the rows (anti-correlated items would leave the scale
+  // score's direction undefined).
+  const int q1[5] = {5, 2, 3, 4, 5};
   for (int i = 0; i < 10; ++i) {
-    s += fmt::format("{}\t2\t4000\t{}\t1\t3000\tUS", 1 + i % 5, 5 - i % 5);
+    s += fmt::format("{}\t2\t4000\t{}\t1\t3000\tUS", 1 + i % 5, q1[i % 5]);
     for (int k = 1; k <= 10; ++k) s += "\t" + std::to_string(1 + (i + k) % 7);
     s += "\n";
   }
@@ -72,7 +75,7 @@ TEST(OodLoader, ReadsTheTabLayoutWithAnswerColumns) {
   const ScaleScore sc(d.other);
   const RowMatrix<double> hi = RowMatrix<double>::Constant(1, 2, 5.0);
   const RowMatrix<double> lo = RowMatrix<double>::Constant(1, 2, 1.0);
-  EXPECT_GE(sc(hi)(0, 0), sc(lo)(0, 0));
+  EXPECT_GT(sc(hi)(0, 0), sc(lo)(0, 0) + 1.0);
 }
 
 TEST(OodLoader, ErrorsNameTheFile) {

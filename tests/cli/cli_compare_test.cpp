@@ -141,7 +141,7 @@ TEST(CliCompare, BadInputNamesFileLineAndColumn) {
   const std::string a = (dir / "a.csv").string(), b = (dir / "b.tsv").string();
   write_text(dir / "bad.csv", "id,x,y,z\np1,1,2,3\np2,1,oops,3\n");
   auto r = run_popalign("compare '" + (dir / "bad.csv").string() + "' '" + b + "'", dir);
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 3);  // a file error (docs/cli.md)
   EXPECT_NE(r.err.find("bad.csv"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("3"), std::string::npos) << r.err;  // line 3
   EXPECT_NE(r.err.find("'y'"), std::string::npos) << r.err;

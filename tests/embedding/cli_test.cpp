@@ -56,7 +56,7 @@ TEST(CliRetrieve, BadJsonlLineIsReportedWithItsLineNumber) {
   const fs::path out = temp_dir() / "hits.jsonl";
   const CliRun r = run("retrieve --personas " + kDir + "personas_bad_json.jsonl --query x --out " +
                        out.string());
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.code, 3);  // a file error (docs/cli.md)
   EXPECT_NE(r.output.find("personas_bad_json.jsonl:3"), std::string::npos) << r.output;
   const CliRun r2 = run("retrieve --personas " + kDir +
                         "personas_bad_facts.jsonl --query x --out " + out.string());
@@ -78,7 +78,7 @@ TEST(CliTrainEmbedder, BadPairsLineIsReportedWithItsLineNumber) {
   const fs::path dir = temp_dir();
   const CliRun r = run("train-embedder --pairs " + kDir + "pairs_missing.jsonl --out " +
                        (dir / "h.bin").string());
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.code, 3);  // a file error (docs/cli.md)
   EXPECT_NE(r.output.find("pairs_missing.jsonl:3"), std::string::npos) << r.output;
   const CliRun r2 = run("train-embedder --pairs " + kDir + "pairs_empty_positive.jsonl --out " +
                         (dir / "h.bin").string());

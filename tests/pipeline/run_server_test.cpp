@@ -94,7 +94,7 @@ TEST(PipelineServer, MiningWithTheTinyModelStopsWithAClearError) {
       << "[input]\nposts = \"data:posts/spc_posts.jsonl\"\nmax_authors = 1\n[mining]\n"
          "context_tokens = 2048\n[instrument]\nname = \"mini_ipip\"\n[align]\nn = 3\n";
   const auto r = run_cli(POPALIGN_CLI_PATH, "run " + (dir / "pipeline.toml").string());
-  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.code, 0) << r.output;
   // Either every call is refused (the posts do not fit the 512-token context) or the answers
   // are unusable and mining keeps no persona: both stop the run with the reason.
   const bool refused = r.output.find("every call failed") != std::string::npos &&
