@@ -266,8 +266,11 @@ int main(int argc, char** argv) {
       fmt::print("\n");
     }
     fmt::print("\n");
-    ok = ok && median(values[metric_list()[0].name]["group"]) <=
-                   median(values[metric_list()[0].name]["random"]);
+    // The check (exit code) covers the groups whose reference defines them (>= 500 people, the
+    // size below which build_group warns); a smaller group's test part is too noisy to judge.
+    if (static_cast<Index>(members.size()) >= 500)
+      ok = ok && median(values[metric_list()[0].name]["group"]) <=
+                     median(values[metric_list()[0].name]["random"]);
   }
   fmt::print("total {:.1f} s\n",
              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
