@@ -7,7 +7,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-build_pkgs=(g++ cmake ninja-build pkg-config libeigen3-dev libfmt-dev nlohmann-json3-dev
+build_pkgs=(g++ cmake ninja-build ccache pkg-config libeigen3-dev libfmt-dev nlohmann-json3-dev
   libcurl4-openssl-dev libsqlite3-dev libcli11-dev libnanoflann-dev libhnswlib-dev
   libtomlplusplus-dev)
 test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev nodejs npm chromium
