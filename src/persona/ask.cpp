@@ -104,6 +104,15 @@ io::JsonValue find_json_object(std::string_view answer) {
   return {};
 }
 
+std::string unit_failure(const UnitState& state, bool usable, std::string& detail) {
+  if (!state.finished) return "cancelled";
+  if (state.call_failed || !usable) {
+    detail = state.problem;
+    return state.call_failed ? "call failed" : "off-schema answer";
+  }
+  return "";
+}
+
 std::size_t estimate_tokens(std::string_view text) { return (text.size() + 3) / 4; }
 
 std::string_view utf8_prefix(std::string_view text, std::size_t bytes) {

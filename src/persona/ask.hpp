@@ -51,6 +51,16 @@ std::vector<UnitState> ask_all(llm::LlmBackend& backend, std::size_t units, int 
                                const std::function<std::string(std::size_t)>& name,
                                AskTotals& totals);
 
+/// The ParseFn of a step whose answer parses into an optional: slot(i) = parse(text); an empty
+/// result is an "off-schema answer" with an excerpt of the text.
+template <class Slot, class Parse>
+ParseFn parse_into(Slot slot, Parse parse);
+
+/// How a unit ended before the step's own rules apply: "cancelled" (unfinished), "call failed"
+/// or, when `usable` is false, "off-schema answer", with `detail` = the unit's problem; "" when
+/// the unit has a usable answer.
+std::string unit_failure(const UnitState& state, bool usable, std::string& detail);
+
 /// The first JSON object in an answer (the text between the first '{' and the last '}',
 /// shrinking from the right until it parses), or null. Markdown fences are ignored this way.
 io::JsonValue find_json_object(std::string_view answer);
@@ -70,5 +80,16 @@ std::string excerpt(std::string_view s, std::size_t n = 60);
 /// The posts as the writer and the judge see them: "[k] (time) text" lines, oldest first,
 /// each post's text white-space-collapsed.
 std::string render_posts(std::span<const Post> posts);
+
+template <class Slot, class Parse>
+ParseFn parse_into(Slot slot, Parse parse) {
+  return [slot, parse](std::size_t i, const llm::Response& r, std::string& problem) {
+    auto& out = slot(i);
+    out = parse(r.text);
+    if (out) return true;
+    problem = "off-schema answer " + excerpt(r.text);
+    return false;
+  };
+}
 
 }  // namespace popalign::persona::detail

@@ -125,12 +125,8 @@ CritiqueResult critique_personas(llm::LlmBackend& backend, std::span<const Criti
   const std::vector<detail::UnitState> state = detail::ask_all(
       backend, inputs.size(), options.max_attempts,
       [&](std::size_t i, int attempt) { return critique_request(inputs[i], options, attempt); },
-      [&](std::size_t i, const llm::Response& r, std::string& problem) {
-        result.critiques[i].scores = parse_critique(r.text);
-        if (result.critiques[i].scores) return true;
-        problem = "off-schema answer " + detail::excerpt(r.text);
-        return false;
-      },
+      detail::parse_into(
+          [&](std::size_t i) -> auto& { return result.critiques[i].scores; }, parse_critique),
       options.batch, [&](std::size_t i) { return "persona " + inputs[i].id; }, totals);
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     PersonaCritique& c = result.critiques[i];
@@ -138,15 +134,8 @@ CritiqueResult critique_personas(llm::LlmBackend& backend, std::span<const Criti
     c.id = inputs[i].id;
     c.attempts = s.attempts;
     c.finished = s.finished;
-    if (!s.finished) {
-      c.reason = "cancelled";
-    } else if (s.call_failed) {
-      c.reason = "call failed";
-      c.detail = s.problem;
-    } else if (!c.scores) {
-      c.reason = "off-schema answer";
-      c.detail = s.problem;
-    } else {
+    c.reason = detail::unit_failure(s, c.scores.has_value(), c.detail);
+    if (c.reason.empty()) {
       c.reason = critique_drop_reason(*c.scores, options, &c.detail);
       c.kept = c.reason.empty();
       if (c.kept) ++result.kept;

@@ -310,12 +310,8 @@ PersonaWritingResult draft_personas(llm::LlmBackend& backend, std::span<const Au
     const detail::UnitState& s = state[i];
     d.attempts = s.attempts;
     d.finished = s.finished;
-    if (!s.finished) {
-      d.reason = "cancelled";
-    } else if (s.call_failed) {
-      d.reason = "call failed";
-      d.detail = s.problem;
-    } else {
+    d.reason = detail::unit_failure(s, /*usable=*/true, d.detail);
+    if (d.reason.empty()) {
       switch (parsed[i].kind) {
         case ParsedPersona::Kind::ok:
           d.kept = true;

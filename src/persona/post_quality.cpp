@@ -120,27 +120,17 @@ PostQualityResult assess_posts(llm::LlmBackend& backend, std::span<const Post> p
   const std::vector<detail::UnitState> state = detail::ask_all(
       backend, posts.size(), options.max_attempts,
       [&](std::size_t i, int attempt) { return post_quality_request(posts[i], options, attempt); },
-      [&](std::size_t i, const llm::Response& r, std::string& problem) {
-        result.assessments[i].verdict = parse_post_quality(r.text);
-        if (result.assessments[i].verdict) return true;
-        problem = "off-schema answer " + detail::excerpt(r.text);
-        return false;
-      },
+      detail::parse_into(
+          [&](std::size_t i) -> auto& { return result.assessments[i].verdict; },
+          parse_post_quality),
       options.batch, [&](std::size_t i) { return "post " + posts[i].id; }, totals);
   for (std::size_t i = 0; i < posts.size(); ++i) {
     PostAssessment& a = result.assessments[i];
     const detail::UnitState& s = state[i];
     a.attempts = s.attempts;
     a.finished = s.finished;
-    if (!s.finished) {
-      a.reason = "cancelled";
-    } else if (s.call_failed) {
-      a.reason = "call failed";
-      a.detail = s.problem;
-    } else if (!a.verdict) {
-      a.reason = "off-schema answer";
-      a.detail = s.problem;
-    } else {
+    a.reason = detail::unit_failure(s, a.verdict.has_value(), a.detail);
+    if (a.reason.empty()) {
       a.reason = post_drop_reason(*a.verdict, options);
       a.kept = a.reason.empty();
       if (a.kept) ++result.kept;
