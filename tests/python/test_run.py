@@ -347,7 +347,7 @@ def test_raising_callable_names_the_stage_and_a_rerun_resumes(tmp_path):
     assert isinstance(err.value.__cause__, ConnectionError)
     # The rerun asks only what was not answered: together exactly the 200 items, none twice.
     good = LatentModelDouble(inst)
-    res = popalign.run(cfg, respondent=good)
+    res = popalign.run(cfg, respondent=good, embedder="glove")
     assert res.status == "ok" and res.stage("administer").action == "resumed"
     assert good.calls == 10 * 20 - broken.calls
     assert not set(good.digests) & set(broken.digests)
