@@ -47,10 +47,11 @@ def mine(posts: "os.PathLike[str] | str", backend: Union[str, LlmCallable, Any],
     ``backend``: a base URL (OpenAI-compatible; ``concurrency`` calls in flight, ``attempts``
     tries each) or any callable taking a list of request dicts and returning one answer per
     request (str, dict with "text", or None / an Exception for a failed call), as for
-    administer(). ``embedder`` deduplicates the personas (pairs above cosine 0.95): "glove"
-    (shipped GloVe vectors, SIF weighting) or any callable ``texts -> array (len(texts) x
-    dimension)`` (its dimension is probed with one call); None skips deduplication. ``work_dir``: step files to resume from; ``cache``: an
-    SQLite response cache. ``progress(step, done, total)`` returning True cancels. The GIL is
+    administer(). ``embedder`` deduplicates the personas (a persona whose cosine with a kept one
+    is at least 0.95 is dropped): "glove" (shipped GloVe vectors, SIF weighting) or any callable
+    ``texts -> array (len(texts) x dimension)`` (its dimension is probed with one call); None
+    skips deduplication. ``work_dir``: step files to resume from; ``cache``: an SQLite response
+    cache. ``progress(step, done, total)`` returning True cancels. The GIL is
     released while the pipeline runs (a callable backend takes it back for its calls); Ctrl-C
     cancels; an exception raised by the callable stops the run and is raised here.
     """
@@ -62,7 +63,8 @@ def mine(posts: "os.PathLike[str] | str", backend: Union[str, LlmCallable, Any],
         probe = np.asarray(embedder(["dimension probe"]))
         if probe.ndim != 2 or probe.shape[0] != 1:
             raise _invalid("embedder", "a callable embedder must return an array of shape "
-                                       f"(len(texts), dimension); got shape {probe.shape} for 1 text")
+                                       "(len(texts), dimension); got shape "
+                                       f"{probe.shape} for 1 text")
         dim = int(probe.shape[1])
     d = _core.mine(os.fspath(posts), backend, embedder, dim, model, int(seed), int(max_authors),
                    format, os.fspath(work_dir) if work_dir else "", int(round_size),

@@ -373,7 +373,8 @@ def run(config: ConfigLike, *, generator: Optional[BackendLike] = None,
     if isinstance(embedder, str):
         if embedder != "glove":
             raise _invalid("embedder", "must be None or 'glove' (the shipped GloVe vectors with "
-                                       f"SIF weighting) or a callable texts -> array; got '{embedder}'")
+                                       "SIF weighting) or a callable texts -> array; got "
+                                       f"'{embedder}'")
     elif embedder is not None:
         if not callable(embedder):
             raise _invalid("embedder", "must be None, 'glove' or a callable texts -> array (got "
