@@ -3,6 +3,7 @@
     import popalign
     res = popalign.align(pool, reference, n=1000, seed=1)    # arrays or DataFrames
     res.indices, res.weights, res.diagnostics, res.selection
+    run = popalign.run("pipeline.toml", generator=my_llm)    # the whole pipeline, any callable
 
 The numerics run in popalign's C++ core (popalign._core) without copying NumPy inputs that are
 C-contiguous float64; the GIL is released and Ctrl-C cancels long calls. See docs/python.md.
@@ -23,6 +24,8 @@ from ._psychometrics import Instrument, ScoreResult, available_instruments, load
 from ._personas import PersonaRecord, fields_of, personas_from, read_personas, write_personas
 from ._administer import AdministerResult, LlmCallable, administer
 from ._mine import MineResult, mine
+from ._run import (PipelineConfig, RunPlan, RunProgress, RunResult, StageOutcome, StagePlan,
+                   load_config, plan, run)
 from ._retrieve import EmbedderCallable, retrieve
 from ._export import (FORMATS as EXPORT_FORMATS, export, export_concordia, export_oasis_reddit,
                       export_oasis_twitter, export_tinytroupe, mbti_from_big_five, render_export)
@@ -44,6 +47,9 @@ __all__ = [
     # LLM
     "administer", "AdministerResult", "LlmCallable", "retrieve", "EmbedderCallable", "mine",
     "MineResult",
+    # the whole pipeline
+    "run", "plan", "load_config", "RunResult", "StageOutcome", "RunPlan", "StagePlan",
+    "RunProgress", "PipelineConfig",
     # personas
     "PersonaRecord", "read_personas", "write_personas", "personas_from", "fields_of",
     # exporters

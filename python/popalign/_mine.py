@@ -7,9 +7,13 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Union
 
+import numpy as np
+
 from . import _core
 from ._administer import LlmCallable
 from ._align import _ReadableRepr
+from ._retrieve import EmbedderCallable
+from ._run import _invalid
 
 __all__ = ["mine", "MineResult"]
 
@@ -29,7 +33,7 @@ class MineResult(_ReadableRepr):
 
 
 def mine(posts: "os.PathLike[str] | str", backend: Union[str, LlmCallable, Any], *,
-         embedder: Optional[str] = "glove", model: str = "", seed: int = 0,
+         embedder: Union[None, str, EmbedderCallable] = "glove", model: str = "", seed: int = 0,
          max_authors: int = 0, format: str = "automatic",
          work_dir: Optional["os.PathLike[str] | str"] = None, round_size: int = 64,
          cache: Optional["os.PathLike[str] | str"] = None,
@@ -43,13 +47,26 @@ def mine(posts: "os.PathLike[str] | str", backend: Union[str, LlmCallable, Any],
     ``backend``: a base URL (OpenAI-compatible; ``concurrency`` calls in flight, ``attempts``
     tries each) or any callable taking a list of request dicts and returning one answer per
     request (str, dict with "text", or None / an Exception for a failed call), as for
-    administer(). ``embedder``: "glove" (shipped GloVe vectors, SIF weighting) deduplicates the
-    personas; None skips deduplication. ``work_dir``: step files to resume from; ``cache``: an
-    SQLite response cache. ``progress(step, done, total)`` returning True cancels. The GIL is
+    administer(). ``embedder`` deduplicates the personas (a persona whose cosine with a kept one
+    is at least 0.95 is dropped): "glove" (shipped GloVe vectors, SIF weighting) or any callable
+    ``texts -> array (len(texts) x dimension)`` (its dimension is probed with one call); None
+    skips deduplication. ``work_dir``: step files to resume from; ``cache``: an SQLite response
+    cache. ``progress(step, done, total)`` returning True cancels. The GIL is
     released while the pipeline runs (a callable backend takes it back for its calls); Ctrl-C
     cancels; an exception raised by the callable stops the run and is raised here.
     """
-    d = _core.mine(os.fspath(posts), backend, embedder, model, int(seed), int(max_authors),
+    dim = 0
+    if embedder is not None and not isinstance(embedder, str):
+        if not callable(embedder):
+            raise _invalid("embedder", "must be 'glove', None or a callable texts -> array "
+                                       f"(got {type(embedder).__name__})")
+        probe = np.asarray(embedder(["dimension probe"]))
+        if probe.ndim != 2 or probe.shape[0] != 1:
+            raise _invalid("embedder", "a callable embedder must return an array of shape "
+                                       "(len(texts), dimension); got shape "
+                                       f"{probe.shape} for 1 text")
+        dim = int(probe.shape[1])
+    d = _core.mine(os.fspath(posts), backend, embedder, dim, model, int(seed), int(max_authors),
                    format, os.fspath(work_dir) if work_dir else "", int(round_size),
                    os.fspath(cache) if cache else "", api_key_env, int(concurrency),
                    float(timeout), int(attempts), progress)

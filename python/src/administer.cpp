@@ -24,6 +24,7 @@
 #include <popalign/persona/mining.hpp>
 #include <popalign/persona/post_readers.hpp>
 
+#include "callables.hpp"
 #include "common.hpp"
 
 namespace popalign::python {
@@ -108,63 +109,6 @@ llm::Outcome outcome_of(py::handle a) {
   return r;
 }
 
-/// An LlmBackend that calls a Python callable (see the file comment).
-class CallableBackend final : public llm::LlmBackend {
- public:
-  CallableBackend(py::object fn, std::string model, CancellationToken cancel)
-      : fn_(new py::object(std::move(fn)),
-            [](py::object* p) {
-              py::gil_scoped_acquire gil;
-              delete p;
-            }),
-        model_(std::move(model)),
-        cancel_(std::move(cancel)) {}
-
-  std::vector<llm::Outcome> complete(std::span<const llm::Request> batch) override {
-    std::vector<llm::Outcome> out;
-    out.reserve(batch.size());
-    py::gil_scoped_acquire gil;
-    if (error_ || cancel_.cancelled()) {
-      for (std::size_t i = 0; i < batch.size(); ++i)
-        out.emplace_back(llm::Failure{llm::ErrorKind::cancelled, 0, "cancelled", {}});
-      return out;
-    }
-    try {
-      py::list requests;
-      for (const auto& r : batch) requests.append(request_dict(r));
-      py::object answers = (*fn_)(requests);
-      py::list list = py::list(answers);
-      if (list.size() != batch.size())
-        throw py::value_error("the LLM callable returned " + std::to_string(list.size()) +
-                              " answers for " + std::to_string(batch.size()) + " requests");
-      for (py::handle a : list) out.push_back(outcome_of(a));
-    } catch (...) {
-      // The user's exception stops the run and is raised again after it (rethrow_error()).
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (!error_) error_ = std::current_exception();
-      }
-      cancel_.cancel();
-      out.clear();
-      for (std::size_t i = 0; i < batch.size(); ++i)
-        out.emplace_back(llm::Failure{llm::ErrorKind::cancelled, 0, "the LLM callable raised", {}});
-    }
-    return out;
-  }
-  std::string name() const override { return "python-callable"; }
-  std::string default_model() const override { return model_; }
-  void rethrow_error() {
-    if (error_) std::rethrow_exception(error_);
-  }
-
- private:
-  std::shared_ptr<py::object> fn_;
-  std::string model_;
-  CancellationToken cancel_;
-  std::mutex mutex_;
-  std::exception_ptr error_;
-};
-
 /// The LLM backend of a Python call: a base URL (HTTP client -> retries) or a callable
 /// (`callable` is then set, to rethrow its exception); a cache file in front when given.
 std::shared_ptr<llm::LlmBackend> make_backend(py::object backend, const std::string& model,
@@ -189,13 +133,7 @@ std::shared_ptr<llm::LlmBackend> make_backend(py::object backend, const std::str
     retry.cancel = token;
     b = std::make_shared<llm::RetryBackend>(b, retry);
   } else {
-    py::object fn = backend;
-    if (!PyCallable_Check(fn.ptr()) && py::hasattr(fn, "complete")) fn = fn.attr("complete");
-    if (!PyCallable_Check(fn.ptr()))
-      throw InvalidArgument("backend",
-                            "must be a base URL (str) or a callable taking a list "
-                            "of request dicts");
-    callable = std::make_shared<CallableBackend>(fn, model, token);
+    callable = make_callable_backend(backend, model, token, "backend");
     b = callable;
   }
   if (!cache.empty()) {
@@ -235,6 +173,52 @@ py::dict persona_responses_dict(const administer::PersonaResponses& p) {
 }
 
 }  // namespace
+
+std::vector<llm::Outcome> CallableBackend::complete(std::span<const llm::Request> batch) {
+  std::vector<llm::Outcome> out;
+  out.reserve(batch.size());
+  py::gil_scoped_acquire gil;
+  if (error_ || cancel_.cancelled()) {
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      out.emplace_back(llm::Failure{llm::ErrorKind::cancelled, 0, "cancelled", {}});
+    return out;
+  }
+  try {
+    py::list requests;
+    for (const auto& r : batch) requests.append(request_dict(r));
+    py::object answers = (*fn_)(requests);
+    py::list list = py::list(answers);
+    if (list.size() != batch.size())
+      throw py::value_error("the LLM callable returned " + std::to_string(list.size()) +
+                            " answers for " + std::to_string(batch.size()) + " requests");
+    for (py::handle a : list) out.push_back(outcome_of(a));
+  } catch (...) {
+    // The user's exception stops the run and is raised again after it (rethrow_error()).
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+    cancel_.cancel();
+    out.clear();
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      out.emplace_back(llm::Failure{llm::ErrorKind::cancelled, 0, "the LLM callable raised", {}});
+  }
+  return out;
+}
+
+std::shared_ptr<CallableBackend> make_callable_backend(py::object backend, const std::string& model,
+                                                       const CancellationToken& token,
+                                                       const std::string& argument) {
+  py::object fn = backend;
+  if (!PyCallable_Check(fn.ptr()) && py::hasattr(fn, "complete")) fn = fn.attr("complete");
+  if (!PyCallable_Check(fn.ptr()))
+    throw InvalidArgument(argument,
+                          "must be a base URL (str) or a callable taking a list of request dicts "
+                          "(got " +
+                              py::str(py::type::of(backend).attr("__name__")).cast<std::string>() +
+                              ")");
+  return std::make_shared<CallableBackend>(fn, model, token);
+}
 
 void bind_administer(py::module_& m) {
   m.def(
@@ -302,10 +286,10 @@ void bind_administer(py::module_& m) {
   m.def(
       "mine",
       [](const std::string& posts, py::object backend, py::object embedder,
-         const std::string& model, std::uint64_t seed, std::size_t max_authors,
-         const std::string& format, const std::string& work_dir, std::size_t round_size,
-         const std::string& cache, const std::string& api_key_env, std::size_t concurrency,
-         double timeout, int attempts, py::object progress) {
+         Index embedder_dimension, const std::string& model, std::uint64_t seed,
+         std::size_t max_authors, const std::string& format, const std::string& work_dir,
+         std::size_t round_size, const std::string& cache, const std::string& api_key_env,
+         std::size_t concurrency, double timeout, int attempts, py::object progress) {
         persona::PostReadOptions ro;
         ro.format = persona::post_format_from_string(format);
         ro.max_authors = max_authors;
@@ -331,11 +315,17 @@ void bind_administer(py::module_& m) {
           };
         }
         o.validate();
-        if (!embedder.is_none() &&
-            !(py::isinstance<py::str>(embedder) && embedder.cast<std::string>() == "glove"))
-          throw InvalidArgument("embedder",
-                                "must be 'glove' (the shipped GloVe vectors with SIF "
-                                "weighting) or None (no deduplication)");
+        std::shared_ptr<const embedding::Embedder> dedup_embedder;
+        if (py::isinstance<py::str>(embedder)) {
+          if (embedder.cast<std::string>() != "glove")
+            throw InvalidArgument("embedder",
+                                  "must be 'glove' (the shipped GloVe vectors with SIF "
+                                  "weighting), a callable texts -> array, or None (no "
+                                  "deduplication); got '" +
+                                      embedder.cast<std::string>() + "'");
+        } else if (!embedder.is_none()) {
+          dedup_embedder = make_callable_embedder(embedder, embedder_dimension, false, "embedder");
+        }
         std::shared_ptr<CallableBackend> callable;
         const std::shared_ptr<llm::LlmBackend> b =
             make_backend(backend, model, api_key_env, concurrency, timeout, attempts, seed, cache,
@@ -344,10 +334,10 @@ void bind_administer(py::module_& m) {
         try {
           res = run_cancellable(token, [&] {
             const persona::PostCorpus corpus = persona::read_posts(posts, ro);
-            std::shared_ptr<const embedding::Embedder> e;
-            if (o.deduplicate)
-              e = embedding::make_sif_embedder(embedding::default_word_vectors_path(), "", {});
-            return persona::mine_personas(*b, e.get(), corpus, o);
+            if (o.deduplicate && !dedup_embedder)
+              dedup_embedder =
+                  embedding::make_sif_embedder(embedding::default_word_vectors_path(), "", {});
+            return persona::mine_personas(*b, dedup_embedder.get(), corpus, o);
           });
         } catch (...) {
           if (callable) callable->rethrow_error();
@@ -375,10 +365,10 @@ void bind_administer(py::module_& m) {
         d["messages"] = res.messages;
         return d;
       },
-      py::arg("posts"), py::arg("backend"), py::arg("embedder"), py::arg("model"), py::arg("seed"),
-      py::arg("max_authors"), py::arg("format"), py::arg("work_dir"), py::arg("round_size"),
-      py::arg("cache"), py::arg("api_key_env"), py::arg("concurrency"), py::arg("timeout"),
-      py::arg("attempts"), py::arg("progress"));
+      py::arg("posts"), py::arg("backend"), py::arg("embedder"), py::arg("embedder_dimension"),
+      py::arg("model"), py::arg("seed"), py::arg("max_authors"), py::arg("format"),
+      py::arg("work_dir"), py::arg("round_size"), py::arg("cache"), py::arg("api_key_env"),
+      py::arg("concurrency"), py::arg("timeout"), py::arg("attempts"), py::arg("progress"));
 }
 
 }  // namespace popalign::python

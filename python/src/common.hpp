@@ -200,5 +200,6 @@ void bind_io(py::module_& m);
 void bind_administer(py::module_& m);
 void bind_embedding(py::module_& m);
 void bind_exporters(py::module_& m);
+void bind_pipeline(py::module_& m);
 
 }  // namespace popalign::python

@@ -11,47 +11,35 @@
 #include <popalign/embedding/word_vectors.hpp>
 #include <popalign/io/persona_record.hpp>
 
+#include "callables.hpp"
 #include "common.hpp"
 
 namespace popalign::python {
 
-namespace {
+RowMatrix<float> CallableEmbedder::embed(const std::vector<std::string>& texts) const {
+  py::gil_scoped_acquire gil;
+  py::object out = (*fn_)(py::cast(texts));
+  auto arr = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(out);
+  if (!arr) throw py::error_already_set();
+  if (arr.ndim() != 2 || arr.shape(0) != static_cast<py::ssize_t>(texts.size()) ||
+      arr.shape(1) != dimension_)
+    throw BackendError("embedder callable returned an array of shape " +
+                       py::str(py::object(arr.attr("shape"))).cast<std::string>() + " for " +
+                       std::to_string(texts.size()) + " texts of dimension " +
+                       std::to_string(dimension_));
+  return Eigen::Map<const RowMatrix<float>>(arr.data(), arr.shape(0), arr.shape(1));
+}
 
-class CallableEmbedder final : public embedding::Embedder {
- public:
-  CallableEmbedder(py::object fn, Index dimension, bool normalized)
-      : fn_(new py::object(std::move(fn)),
-            [](py::object* p) {
-              py::gil_scoped_acquire gil;
-              delete p;
-            }),
-        dimension_(dimension),
-        normalized_(normalized) {}
-
-  RowMatrix<float> embed(const std::vector<std::string>& texts) const override {
-    py::gil_scoped_acquire gil;
-    py::object out = (*fn_)(py::cast(texts));
-    auto arr = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(out);
-    if (!arr) throw py::error_already_set();
-    if (arr.ndim() != 2 || arr.shape(0) != static_cast<py::ssize_t>(texts.size()) ||
-        arr.shape(1) != dimension_)
-      throw BackendError("embedder callable returned an array of shape " +
-                         py::str(py::object(arr.attr("shape"))).cast<std::string>() + " for " +
-                         std::to_string(texts.size()) + " texts of dimension " +
-                         std::to_string(dimension_));
-    return Eigen::Map<const RowMatrix<float>>(arr.data(), arr.shape(0), arr.shape(1));
-  }
-  Index dimension() const override { return dimension_; }
-  bool normalized() const override { return normalized_; }
-  std::string name() const override { return "python-callable"; }
-
- private:
-  std::shared_ptr<py::object> fn_;
-  Index dimension_;
-  bool normalized_;
-};
-
-}  // namespace
+std::shared_ptr<const embedding::Embedder> make_callable_embedder(py::object embedder,
+                                                                  Index dimension, bool normalized,
+                                                                  const std::string& argument) {
+  if (!PyCallable_Check(embedder.ptr()))
+    throw InvalidArgument(
+        argument, "must be 'glove' or a callable texts -> array (got " +
+                      py::str(py::type::of(embedder).attr("__name__")).cast<std::string>() + ")");
+  check_argument(dimension > 0, argument.c_str(), "a callable embedder needs its dimension (> 0)");
+  return std::make_shared<CallableEmbedder>(embedder, dimension, normalized);
+}
 
 void bind_embedding(py::module_& m) {
   m.def(
@@ -76,10 +64,8 @@ void bind_embedding(py::module_& m) {
           e = embedding::make_sif_embedder(embedding::default_word_vectors_path(), "", corpus,
                                            embedding::SifOptions{.threads = threads});
         } else {
-          if (!PyCallable_Check(embedder.ptr()))
-            throw InvalidArgument("embedder", "must be 'glove' or a callable texts -> array");
           check_argument(dimension > 0, "dimension", "must be > 0 for a callable embedder");
-          e = std::make_shared<CallableEmbedder>(embedder, dimension, normalized);
+          e = make_callable_embedder(embedder, dimension, normalized, "embedder");
         }
         embedding::RetrieverOptions ro;
         ro.scoring = embedding::parse_profile_scoring(scoring);

@@ -117,6 +117,7 @@ PYBIND11_MODULE(_core, m) {
   pp::bind_administer(m);
   pp::bind_embedding(m);
   pp::bind_exporters(m);
+  pp::bind_pipeline(m);
 
   // Test hooks for the zero-copy guarantees (tests/python/test_arrays.py).
   m.def(

@@ -151,19 +151,27 @@ std::shared_ptr<llm::LlmBackend> Runner::backend(const std::string& role) {
   const Endpoint& e = role == "generator" ? config_.generator
                       : role == "judge"   ? config_.judge
                                           : config_.respondent;
-  llm::OpenAiOptions http;
-  http.base_url = e.base_url;
-  http.model = e.model;
-  http.api_key_env = e.api_key_env;
-  http.max_in_flight = e.concurrency;
-  http.total_timeout = std::chrono::milliseconds(static_cast<long long>(e.timeout_seconds * 1000));
-  http.cancel = options_.cancel;
-  std::shared_ptr<llm::LlmBackend> b = std::make_shared<llm::OpenAiBackend>(http);
-  llm::RetryOptions retry;
-  retry.max_attempts = e.http_attempts;
-  retry.seed = config_.seed;
-  retry.cancel = options_.cancel;
-  b = std::make_shared<llm::RetryBackend>(b, retry);
+  // An injected backend (RunOptions) replaces the HTTP client and its retries; the cache and the
+  // meter stay in front of it.
+  std::shared_ptr<llm::LlmBackend> b = role == "generator" ? options_.generator
+                                       : role == "judge"   ? options_.judge
+                                                           : options_.respondent;
+  if (!b) {
+    llm::OpenAiOptions http;
+    http.base_url = e.base_url;
+    http.model = e.model;
+    http.api_key_env = e.api_key_env;
+    http.max_in_flight = e.concurrency;
+    http.total_timeout =
+        std::chrono::milliseconds(static_cast<long long>(e.timeout_seconds * 1000));
+    http.cancel = options_.cancel;
+    b = std::make_shared<llm::OpenAiBackend>(http);
+    llm::RetryOptions retry;
+    retry.max_attempts = e.http_attempts;
+    retry.seed = config_.seed;
+    retry.cancel = options_.cancel;
+    b = std::make_shared<llm::RetryBackend>(b, retry);
+  }
   llm::CacheOptions cache;
   cache.path = at("llm-cache.sqlite").string();
   b = std::make_shared<llm::CachedBackend>(b, cache);
@@ -671,8 +679,8 @@ bool Runner::stage_mine() {
   routes[config_.judge.model] = backend("judge");
   routes[config_.generator.model] = backend("generator");
   RoutingBackend router(backend("generator"), routes);
-  std::shared_ptr<const embedding::Embedder> embedder;
-  if (mo.deduplicate)
+  std::shared_ptr<const embedding::Embedder> embedder = options_.embedder;
+  if (mo.deduplicate && !embedder)
     embedder = embedding::make_sif_embedder(embedding::default_word_vectors_path(), "", {});
   const persona::MiningResult res = persona::mine_personas(router, embedder.get(), corpus(), mo);
   if (res.status == "cancelled") return false;
@@ -964,7 +972,9 @@ bool Runner::stage_group(const GroupSettings& g) {
   gb.judge = judge.get();
   gb.respondent = respondent.get();
   std::shared_ptr<const embedding::Embedder> embedder =
-      embedding::make_sif_embedder(embedding::default_word_vectors_path(), "", {});
+      options_.embedder
+          ? options_.embedder
+          : embedding::make_sif_embedder(embedding::default_word_vectors_path(), "", {});
   persona::GroupResult res;
   try {
     res = persona::build_group(pool.personas, embedder, gb, instrument(), gref, spec, go);

@@ -23,6 +23,9 @@ rng = np.random.default_rng(1)
 r = popalign.align(rng.normal(0.3, 0.7, (400, 3)), rng.normal(size=(300, 3)), n=40, seed=1)
 assert r.diagnostics.selected == 40
 assert popalign.load_instrument("ipip50").id == "ipip50_bfm"
+c = popalign.load_config({"run_dir": "r", "input": {"personas": "p.jsonl"}},
+                         respondent=lambda requests: [""] * len(requests))
+assert c.models["respondent"]["base_url"] == "python:callable", c.models
 typed = os.path.join(os.path.dirname(popalign.__file__), "py.typed")
 assert os.path.exists(typed) and os.path.exists(os.path.join(os.path.dirname(popalign.__file__), "_core.pyi"))
 print("pip install ok:", popalign.__version__, popalign.__file__)

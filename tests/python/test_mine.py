@@ -3,6 +3,7 @@ mining prompts (post quality, persona writer, critique) like a cooperative model
 authors of data/posts/spc_posts.jsonl."""
 import json
 
+import numpy as np
 import pytest
 
 import popalign
@@ -83,3 +84,60 @@ def test_mine_deduplicates_with_glove_and_reports_errors(data_dir):
         popalign.mine(posts, ScriptedMiningModelDouble(), embedder="bert", max_authors=1)
     with pytest.raises(popalign.InvalidArgument, match="backend"):
         popalign.mine(posts, 42, embedder=None, max_authors=1)
+
+
+class LetterCountEmbedderDouble:
+    """TEST DOUBLE embedder: letter counts (26 dimensions), so near-identical texts get a cosine
+    near 1. Records the texts it embedded."""
+
+    def __init__(self):
+        self.seen = []
+
+    def __call__(self, texts):
+        self.seen.extend(texts)
+        out = np.zeros((len(texts), 26))
+        for i, t in enumerate(texts):
+            for ch in t.lower():
+                if "a" <= ch <= "z":
+                    out[i, ord(ch) - 97] += 1
+        return out
+
+
+class OrthogonalEmbedderDouble:
+    """TEST DOUBLE embedder (negative control): a new one-hot vector for every text it is given,
+    so no two texts are ever similar."""
+
+    def __init__(self, dimension=256):
+        self.dimension = dimension
+        self.next = 0
+
+    def __call__(self, texts):
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for i in range(len(texts)):
+            out[i, self.next % self.dimension] = 1.0
+            self.next += 1
+        return out
+
+
+def test_mine_deduplicates_with_a_callable_embedder(data_dir):
+    posts = data_dir / "posts" / "spc_posts.jsonl"
+    # Personas that differ only by "Window <n>." are near-identical: they collapse to one.
+    emb = LetterCountEmbedderDouble()
+    near = popalign.mine(posts, ScriptedMiningModelDouble(), embedder=emb, max_authors=2)
+    kept_without = popalign.mine(posts, ScriptedMiningModelDouble(), embedder=None,
+                                 max_authors=2)
+    assert len(kept_without.personas) >= 2
+    assert len(near.personas) == 1
+    assert any(t.startswith("This blogger") for t in emb.seen)  # it embedded the personas
+    dedup = next(s for s in near.funnel["steps"] if s["step"] == "dedup")
+    assert dedup["in"] == len(kept_without.personas) and dedup["out"] == 1
+    # Negative control: orthogonal vectors remove nothing, even for identical texts.
+    far = popalign.mine(posts, ScriptedMiningModelDouble(same_persona=True),
+                        embedder=OrthogonalEmbedderDouble(), max_authors=2)
+    assert len(far.personas) == len(kept_without.personas)
+    # A callable returning the wrong shape is refused, naming the embedder.
+    with pytest.raises(popalign.InvalidArgument, match="embedder"):
+        popalign.mine(posts, ScriptedMiningModelDouble(), embedder=lambda t: np.zeros(3),
+                      max_authors=1)
+    with pytest.raises(popalign.InvalidArgument, match="embedder"):
+        popalign.mine(posts, ScriptedMiningModelDouble(), embedder=3.5, max_authors=1)

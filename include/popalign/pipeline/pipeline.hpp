@@ -25,10 +25,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <popalign/core/execution.hpp>
+#include <popalign/embedding/embedder.hpp>
+#include <popalign/llm/backend.hpp>
 #include <popalign/pipeline/config.hpp>
 
 namespace popalign::pipeline {
@@ -70,6 +73,18 @@ struct RunOptions {
   std::function<void(const std::string&)> log;
   /// Cancels the calls in flight.
   CancellationToken cancel;
+  /// Backends used instead of the HTTP clients built from the config's endpoints (an in-process
+  /// model, the Python binding's callables, a test double); null = the endpoint's HTTP client.
+  /// An override still sits behind the run's CachedBackend on <run_dir>/llm-cache.sqlite and the
+  /// cost meter, so a rerun or resume asks it nothing twice. The endpoint's model name still
+  /// names the requests (cache keys, stage keys, and mining's routing between generator and
+  /// judge, which goes by model name: give the two different models). It must be thread-safe
+  /// (up to the endpoint's concurrency calls at once). The manifest does not know which
+  /// backend answered: a finished stage is not rerun when only the backend changes.
+  std::shared_ptr<llm::LlmBackend> generator, judge, respondent;
+  /// The embedder of mining's deduplication and of group retrieval, instead of the shipped
+  /// GloVe vectors with SIF weighting (null). Thread-safe; not part of the stage keys either.
+  std::shared_ptr<const embedding::Embedder> embedder;
 };
 
 /// One stage of a run as it went.
