@@ -2,15 +2,19 @@
 // TEST DOUBLE: a loopback OpenAI-compatible server (cpp-httplib, real HTTP on 127.0.0.1) that
 // plays every model of a pipeline run, for `popalign run` end-to-end and resume tests:
 //  - post quality: {"quality":"high","harmful":false} ("[ad]" in the post: low);
-//  - persona writer: a persona naming the posts' "I love X" hobbies and carrying the author's
-//    latent traits, copied from the posts' marker "latent: +0.50 -1.20 ..." (one number per
-//    instrument trait, in the instrument's trait order);
+//  - persona writer: a persona naming the posts' "I love X" hobbies, quoting up to six of the
+//    posts' first-person statements ("I am a nurse.", "I love to bake cookies."), and carrying
+//    the author's latent traits: copied from the posts' marker "latent: +0.50 -1.20 ..." (one
+//    number per instrument trait, in the instrument's trait order) when the posts have one, else
+//    drawn from a hash of the prompt (FNV-1a seeding an LCG, Box-Muller normals with the bias of
+//    LLM personas: +0.8 on the 2nd trait, -0.6 on the 4th, sd 0.8, clamped to +-2.5), so real
+//    posts without markers (data/posts) get fixed, distinct latent traits;
 //  - critique: 10/9/9/9/9 (kept);
 //  - questionnaire items: answered by administer::GradedResponseRespondent (a graded-response
 //    model respondent) with the latent traits found in the persona text of the system message,
 //    so scores follow the latent traits;
-//  - group revision (template group-revise-v1): the revised persona carries the marker moved
-//    toward the middle (theta -> (1 - revision_shift) theta + 0.1), so revisions move the latent
+//  - group revision (template group-revise-v1): the revised persona keeps the original's text and
+//    carries the marker moved toward the middle (theta -> (1 - revision_shift) theta + 0.1), so revisions move the latent
 //    traits and the re-administered group pool differs from the retrieved one; the revision
 //    judge (group-judge-v1) passes every revision.
 // It counts requests and, per request body, the answers it sent (what a paid server would
@@ -21,9 +25,11 @@
 #include <netinet/in.h>
 // clang-format on
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -50,6 +56,23 @@ inline std::string latent_marker(const std::vector<double>& theta) {
     s += buf;
   }
   return s;
+}
+
+/// Latent traits drawn from a hash of `text` (see the file comment): d numbers, deterministic.
+inline std::vector<double> latent_from_hash(const std::string& text, std::size_t d) {
+  std::uint64_t s = 1469598103934665603ULL;
+  for (unsigned char c : text) s = (s ^ c) * 1099511628211ULL;
+  auto uni = [&] {
+    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (static_cast<double>(s >> 11) + 0.5) / 9007199254740992.0;
+  };
+  std::vector<double> t;
+  for (std::size_t k = 0; k < d; ++k) {
+    const double z = std::sqrt(-2 * std::log(uni())) * std::cos(6.283185307179586 * uni());
+    const double bias = k == 1 ? 0.8 : k == 3 ? -0.6 : 0.0;
+    t.push_back(std::clamp(bias + 0.8 * z, -2.5, 2.5));
+  }
+  return t;
 }
 
 /// The first marker in `text` and its numbers (empty when none).
@@ -147,16 +170,29 @@ class LatentServerDouble {
       return has(user, "[ad]") ? R"({"quality": "low", "harmful": false})"
                                : R"({"quality": "high", "harmful": false})";
     if (kind == "writer") {
-      const auto [marker, theta] = find_latent(user);
-      std::string hobbies;
-      static const std::regex love(R"(I love ([a-z]+))");
-      int n = 0;
+      auto [marker, theta] = find_latent(user);
+      if (marker.empty()) marker = latent_marker(latent_from_hash(user, instrument_.traits.size()));
+      std::vector<std::string> hobbies;
+      static const std::regex love(R"(I love (?:to )?([a-z]+))");
       for (auto it = std::sregex_iterator(user.begin(), user.end(), love);
-           it != std::sregex_iterator() && n < 3; ++it, ++n)
-        hobbies += (n ? ", " : " ") + (*it)[1].str();
-      if (marker.empty()) return R"({"status": "cannot", "persona": ""})";
-      const std::string p = "This blogger loves" + hobbies + " and writes about daily life. " +
-                            "Their profile reads " + marker + ".";
+           it != std::sregex_iterator() && hobbies.size() < 3; ++it)
+        if (std::find(hobbies.begin(), hobbies.end(), (*it)[1].str()) == hobbies.end())
+          hobbies.push_back((*it)[1].str());
+      std::string p = "They love";
+      for (std::size_t i = 0; i < hobbies.size(); ++i) p += (i ? ", " : " ") + hobbies[i];
+      p = hobbies.empty() ? std::string() : p + ".";
+      // Up to six distinct first-person statements of the posts: most of the persona is the
+      // author's own content, so that personas of different authors are not near-duplicates.
+      static const std::regex fact(R"(I (?:am|work|have|enjoy|like|love)[a-z ,']{4,80}[.!])");
+      std::vector<std::string> seen;
+      for (auto it = std::sregex_iterator(user.begin(), user.end(), fact);
+           it != std::sregex_iterator() && seen.size() < 6; ++it)
+        if (std::find(seen.begin(), seen.end(), it->str()) == seen.end()) {
+          seen.push_back(it->str());
+          p += (p.empty() ? "" : " ") + it->str();
+        }
+      if (p.empty()) p = "They write about daily life.";
+      p += " (" + marker + ")";
       return nlohmann::json{{"status", "ok"}, {"persona", p}}.dump();
     }
     if (kind == "critique")
@@ -167,10 +203,20 @@ class LatentServerDouble {
       if (marker.empty()) std::tie(marker, theta) = find_latent(system);
       if (marker.empty()) return R"({"persona": "", "changes": []})";
       for (double& t : theta) t = std::clamp((1 - shift_) * t + 0.1, -3.0, 3.0);
-      const std::string p =
-          "This person, revised for the group, keeps their interests. Their "
-          "profile reads " +
-          latent_marker(theta) + ".";
+      // The original persona (between the template's quotes) without its marker, kept.
+      std::string original;
+      const std::string open = "Persona:\n\"\"\"\n";
+      if (const auto a = user.find(open); a != std::string::npos) {
+        const auto b = user.find("\n\"\"\"", a + open.size());
+        original = user.substr(a + open.size(), b == std::string::npos ? 0 : b - a - open.size());
+        if (const auto m = original.find(marker); m != std::string::npos)
+          original.erase(m, marker.size());
+        static const std::regex leftovers(R"(\s*\(\)|\s*Their profile reads \.)");
+        original = std::regex_replace(original, leftovers, "");
+      }
+      const std::string p = "This person, revised for the group, keeps their interests." +
+                            (original.empty() ? std::string() : " " + original) + " (" +
+                            latent_marker(theta) + ")";
       return nlohmann::json{{"revised", p}, {"changes", {"moved toward the group"}}}.dump();
     }
     if (kind == "item") {
