@@ -92,7 +92,8 @@ std::vector<Index> top_k(const Scores& s, Index k) {
 
 double p_at_10(const Scores& s, const std::vector<io::PersonaRecord>& pool, const GroupSpec& g) {
   Index hits = 0;
-  for (Index i : top_k(s, 10)) hits += profile_matches(pool[static_cast<std::size_t>(i)], g) ? 1 : 0;
+  for (Index i : top_k(s, 10))
+    hits += profile_matches(pool[static_cast<std::size_t>(i)], g) ? 1 : 0;
   return static_cast<double>(hits) / 10.0;
 }
 
@@ -203,10 +204,10 @@ Scores rocchio(const Scores& s, const RowMatrix<float>& profiles, Index k, doubl
 /// One score-level configuration.
 struct Approach {
   std::string name;
-  bool neighbours = true;    ///< neighbour expansion of the query text (dev-chosen settings)
-  Index concepts = 0;        ///< concept-expansion words added to the query text
-  double lexical = 0;        ///< weight of z(BM25 of the expansion words)
-  Index rocchio_k = 0;       ///< Rocchio feedback personas
+  bool neighbours = true;  ///< neighbour expansion of the query text (dev-chosen settings)
+  Index concepts = 0;      ///< concept-expansion words added to the query text
+  double lexical = 0;      ///< weight of z(BM25 of the expansion words)
+  Index rocchio_k = 0;     ///< Rocchio feedback personas
   double rocchio_beta = 0;
 };
 
@@ -341,12 +342,19 @@ int main(int argc, char** argv) {
       for (bool nb : {false, true})
         for (Index k : {0, 5, 10, 20})
           for (double lex : {0.0, 0.25, 0.5, 1.0, 2.0})
-            for (auto [rk, rb] : {std::pair<Index, double>{0, 0.0}, {3, 0.25}, {3, 0.5}, {5, 0.25},
-                                  {5, 0.5}, {5, 1.0}, {10, 0.5}, {10, 1.0}}) {
+            for (auto [rk, rb] : {std::pair<Index, double>{0, 0.0},
+                                  {3, 0.25},
+                                  {3, 0.5},
+                                  {5, 0.25},
+                                  {5, 0.5},
+                                  {5, 1.0},
+                                  {10, 0.5},
+                                  {10, 1.0}}) {
               const Approach a{"", nb, k, lex, rk, rb};
-              fmt::print("  neighbours {:d}, concept {:>2}, lexical {:.2f}, rocchio {:>2} x {:.2f}: "
-                         "{:.3f}\n",
-                         nb, k, lex, rk, rb, mean(evaluate(a, c, groups)));
+              fmt::print(
+                  "  neighbours {:d}, concept {:>2}, lexical {:.2f}, rocchio {:>2} x {:.2f}: "
+                  "{:.3f}\n",
+                  nb, k, lex, rk, rb, mean(evaluate(a, c, groups)));
             }
       return 0;
     }

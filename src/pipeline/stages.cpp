@@ -1038,9 +1038,9 @@ bool Runner::stage_report() {
   in.inputs.emplace_back("reference", config_.reference.path == "big5"
                                           ? std::string("BIG5 (shipped)")
                                           : config_.reference.path);
-  in.inputs.emplace_back("models", fmt::format("generator {}, judge {}, respondent {}",
-                                               config_.generator.model, config_.judge.model,
-                                               config_.respondent.model));
+  in.inputs.emplace_back(
+      "models", fmt::format("generator {}, judge {}, respondent {}", config_.generator.model,
+                            config_.judge.model, config_.respondent.model));
   in.inputs.emplace_back("global N, seed", fmt::format("{}, {}", config_.align.n, config_.seed));
   for (const auto& e : manifest_.stages()) {
     if (e.name == "report") continue;

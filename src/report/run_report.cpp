@@ -98,7 +98,11 @@ std::string render_run_html(const RunReportInput& in, const ReportOptions& opt) 
   const RowMatrix<double>& global_set = in.global.selection;
   const Vector<double>& global_w = in.global.selection_weights;
 
-  std::string h = detail::page_head(in.title);
+  // Text cells of the run's own tables read left to right.
+  std::string h = detail::page_head(
+      in.title,
+      "<style>table.inputs td,table.stages td,table.groups td:nth-child(2),"
+      "table.groups td:nth-child(3),table.members td:nth-child(2){text-align:left}</style>\n");
   h += "<h1>" + esc(in.title) + "</h1>\n";
   h += fmt::format("<p>Global set: <b>{}</b> personas &middot; groups: <b>{}</b>{}</p>\n",
                    global_set.rows(), in.groups.size(), detail::kChartCount);
@@ -115,8 +119,7 @@ std::string render_run_html(const RunReportInput& in, const ReportOptions& opt) 
   if (!in.inputs.empty()) {
     h += "<table class=\"inputs\">\n";
     for (const auto& [what, value] : in.inputs)
-      h += "<tr><td>" + esc(what) + "</td><td style=\"text-align:left\">" + esc(value) +
-           "</td></tr>\n";
+      h += "<tr><td>" + esc(what) + "</td><td>" + esc(value) + "</td></tr>\n";
     h += "</table>\n";
   }
   h += "<table class=\"stages\">\n<tr><th>stage</th><th>result</th></tr>\n";
@@ -225,8 +228,8 @@ std::string render_run_html(const RunReportInput& in, const ReportOptions& opt) 
       h += "<h3>The group set</h3>\n<table class=\"members\">\n<tr><th>id</th><th>persona</th>"
            "<th></th></tr>\n";
       for (const auto& m : g.members)
-        h += "<tr><td>" + esc(m.id) + "</td><td style=\"text-align:left\">" +
-             esc(shorten(m.text, 240)) + "</td><td>" + esc(m.note) + "</td></tr>\n";
+        h += "<tr><td>" + esc(m.id) + "</td><td>" + esc(shorten(m.text, 240)) + "</td><td>" +
+             esc(m.note) + "</td></tr>\n";
       h += "</table>\n";
     }
     h += section_body(g.alignment, opt, 2);

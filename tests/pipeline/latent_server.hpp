@@ -14,36 +14,28 @@
 //    model respondent) with the latent traits found in the persona text of the system message,
 //    so scores follow the latent traits;
 //  - group revision (template group-revise-v1): the revised persona keeps the original's text and
-//    carries the marker moved toward the middle (theta -> (1 - revision_shift) theta + 0.1), so revisions move the latent
-//    traits and the re-administered group pool differs from the retrieved one; the revision
-//    judge (group-judge-v1) passes every revision.
-// It counts requests and, per request body, the answers it sent (what a paid server would
-// bill), so a test can check that a resumed run repeats no paid call. Optional delay per answer.
-// Eigen before httplib.h: <resolv.h> (pulled in by httplib) defines the macro `_res`.
-#include <Eigen/Dense>
-// clang-format off
-#include <netinet/in.h>
-// clang-format on
-
+//    carries the marker moved toward the middle (theta -> (1 - revision_shift) theta + 0.1), so
+//    revisions move the latent traits and the re-administered group pool differs from the retrieved
+//    one; the revision judge (group-judge-v1) passes every revision.
+// The HTTP part, the counting of answers per request body and by kind (what a paid server would
+// bill: a test checks that a resumed run repeats no paid call) and the optional delay per answer
+// are tests/support/openai_server_double.hpp.
 #include <algorithm>
-#include <atomic>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <map>
 #include <mutex>
 #include <regex>
-#include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include <popalign/administer/respondent.hpp>
 #include <popalign/psychometrics/instrument.hpp>
+
+#include "support/openai_server_double.hpp"
 
 namespace popalign::test {
 
@@ -96,57 +88,28 @@ class LatentServerDouble {
         respondent_(
             instrument, administer::GradedResponseRespondent::random_items(instrument, 7),
             administer::GradedResponseOptions{.seed = 11, .style = administer::AnswerStyle::digit}),
-        delay_ms_(delay_ms),
-        shift_(revision_shift) {
-    server_.new_task_queue = [] { return new httplib::ThreadPool(16); };
-    server_.set_keep_alive_max_count(100000);
-    server_.set_tcp_nodelay(true);
-    server_.Get("/v1/models", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content(R"({"object":"list","data":[{"id":"latent-double","object":"model"}]})",
-                      "application/json");
-    });
-    server_.Post("/v1/chat/completions",
-                 [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    if (port_ <= 0) throw std::runtime_error("latent server double: cannot bind 127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  ~LatentServerDouble() {
-    server_.stop();
-    if (thread_.joinable()) thread_.join();
-  }
+        shift_(revision_shift),
+        server_(
+            "latent-double",
+            [this](const ChatCall& call) {
+              const std::string kind = kind_of(call.system, call.user);
+              int status = 200;
+              std::string text = answer(call.request, kind, call.system, call.user, &status);
+              return ChatReply{status, std::move(text), kind};
+            },
+            delay_ms) {}
   LatentServerDouble(const LatentServerDouble&) = delete;
   LatentServerDouble& operator=(const LatentServerDouble&) = delete;
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
-  std::size_t requests() const { return requests_.load(); }
+  std::string url() const { return server_.url(); }
+  std::size_t requests() const { return server_.requests(); }
   /// Answers sent, by kind ("quality", "writer", "critique", "item", "revise",
   /// "revision-judge").
-  std::size_t answered(const std::string& kind) const {
-    std::lock_guard lock(mutex_);
-    auto it = by_kind_.find(kind);
-    return it == by_kind_.end() ? 0 : it->second;
-  }
-  std::size_t answered_total() const {
-    std::lock_guard lock(mutex_);
-    std::size_t n = 0;
-    for (const auto& [k, v] : by_kind_) n += v;
-    return n;
-  }
+  std::size_t answered(const std::string& kind) const { return server_.answered(kind); }
+  std::size_t answered_total() const { return server_.answered(); }
   /// Extra answers to request bodies answered before.
-  std::size_t repeated_answers() const {
-    std::lock_guard lock(mutex_);
-    std::size_t n = 0;
-    for (const auto& [body, k] : answered_) n += k - 1;
-    return n;
-  }
-  void reset() {
-    std::lock_guard lock(mutex_);
-    answered_.clear();
-    by_kind_.clear();
-    requests_ = 0;
-  }
+  std::size_t repeated_answers() const { return server_.repeated_answers(); }
+  void reset() { server_.reset(); }
 
  private:
   static bool has(const std::string& s, const char* m) { return s.find(m) != std::string::npos; }
@@ -241,65 +204,12 @@ class LatentServerDouble {
     return R"({"error":{"message":"unknown prompt"}})";
   }
 
-  void handle(const httplib::Request& req, httplib::Response& res) {
-    ++requests_;
-    const nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.contains("messages")) {
-      res.status = 400;
-      res.set_content(R"({"error":{"message":"bad body"}})", "application/json");
-      return;
-    }
-    llm::Request r;
-    std::string system, user;
-    for (const auto& m : body["messages"]) {
-      r.messages.push_back({m.value("role", ""), m.value("content", "")});
-      if (r.messages.back().role == "system") system = r.messages.back().content;
-    }
-    if (!r.messages.empty()) user = r.messages.back().content;
-    if (body.contains("seed")) r.seed = body["seed"].get<std::uint64_t>();
-    if (body.contains("max_tokens")) r.max_tokens = body["max_tokens"].get<int>();
-    if (body.contains("temperature")) r.temperature = body["temperature"].get<double>();
-    if (delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
-    const std::string kind = kind_of(system, user);
-    int status = 200;
-    const std::string text = answer(r, kind, system, user, &status);
-    if (status != 200) {
-      res.status = status;
-      res.set_content(text, "application/json");
-      return;
-    }
-    const nlohmann::json answer = {{"id", "chatcmpl-latent-double"},
-                                   {"object", "chat.completion"},
-                                   {"model", body.value("model", "latent-double")},
-                                   {"choices",
-                                    {{{"index", 0},
-                                      {"message", {{"role", "assistant"}, {"content", text}}},
-                                      {"finish_reason", "stop"}}}},
-                                   {"usage",
-                                    {{"prompt_tokens", req.body.size() / 4},
-                                     {"completion_tokens", text.size() / 4},
-                                     {"total_tokens", req.body.size() / 4 + text.size() / 4}}}};
-    {
-      std::lock_guard lock(mutex_);
-      ++answered_[req.body];
-      ++by_kind_[kind];
-    }
-    res.set_content(answer.dump(), "application/json");
-  }
-
   psychometrics::Instrument instrument_;
   administer::GradedResponseRespondent respondent_;
   std::mutex respondent_mutex_;
   std::map<std::string, bool> known_;
-  httplib::Server server_;
-  int delay_ms_ = 0;
-  double shift_ = 0.8;
-  int port_ = 0;
-  std::thread thread_;
-  std::atomic<std::size_t> requests_{0};
-  mutable std::mutex mutex_;
-  std::map<std::string, std::size_t> answered_;
-  std::map<std::string, std::size_t> by_kind_;
+  double shift_ = 0.3;
+  OpenAiServerDouble server_;  // last: its thread calls answer(), which uses the members above
 };
 
 }  // namespace popalign::test

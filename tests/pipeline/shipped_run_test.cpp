@@ -61,11 +61,10 @@ void set_lines(std::string& text, const std::string& key, const std::vector<std:
   std::string line;
   std::size_t hits = 0;
   while (std::getline(in, line)) {
-    if ((line.rfind(key + " ", 0) == 0 || line.rfind(key + "=", 0) == 0) &&
-        hits < values.size()) {
+    if ((line.rfind(key + " ", 0) == 0 || line.rfind(key + "=", 0) == 0) && hits < values.size()) {
       const auto hash = line.find('#');
-      line = key + " = " + values[hits] +
-             (hash == std::string::npos ? "" : "   " + line.substr(hash));
+      line =
+          key + " = " + values[hits] + (hash == std::string::npos ? "" : "   " + line.substr(hash));
       ++hits;
     } else if (line.rfind(key + " ", 0) == 0) {
       ++hits;
@@ -92,11 +91,10 @@ std::string example_for(const std::string& url, const fs::path& run_dir) {
 }
 
 std::vector<std::string> outputs() {
-  std::vector<std::string> f = {"mine/personas.jsonl",      "mine/funnel.json",
-                                "administer/answers.jsonl", "score/traits.csv",
-                                "reference/traits.csv",     "align/selection.csv",
-                                "align/weights.csv",        "personas/global.jsonl",
-                                "report.html"};
+  std::vector<std::string> f = {
+      "mine/personas.jsonl", "mine/funnel.json",      "administer/answers.jsonl",
+      "score/traits.csv",    "reference/traits.csv",  "align/selection.csv",
+      "align/weights.csv",   "personas/global.jsonl", "report.html"};
   for (const auto& g : kGroups) {
     f.push_back("personas/" + g + ".jsonl");
     f.push_back("groups/" + g + "/pool.jsonl");
@@ -193,10 +191,9 @@ TEST(PipelineShippedExample, ThreeRegionsOnTheShippedPostsAndBig5) {
     previous = at;
     const auto end = html.find("</section>", at);
     const std::string sec = html.substr(at, end - at);
-    for (const char* s :
-         {"Distances to the group's reference", "global set", "group set", "candidates",
-          "Distance of the group set to the global set", "Trait distributions",
-          "data-chart=\"distribution\""})
+    for (const char* s : {"Distances to the group's reference", "global set", "group set",
+                          "candidates", "Distance of the group set to the global set",
+                          "Trait distributions", "data-chart=\"distribution\""})
       EXPECT_NE(sec.find(s), std::string::npos) << g << ": " << s;
     // One distribution plot per trait, three correlation matrices, one weights plot at most.
     EXPECT_EQ(count(sec, "data-chart=\"distribution\""), traits) << g;

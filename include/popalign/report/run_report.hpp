@@ -56,9 +56,9 @@ struct GroupSection {
   /// the group set, its candidates and the global set (always shown): rows with the
   /// alignment's traits.
   std::vector<std::pair<std::string, RowMatrix<double>>> compared;
-  std::vector<std::string> notes;  ///< e.g. a warning about a small reference
-  std::size_t retrieved = 0;       ///< personas retrieved (and revised)
-  std::size_t kept = 0;            ///< revisions kept (passed the judge, scored)
+  std::vector<std::string> notes;            ///< e.g. a warning about a small reference
+  std::size_t retrieved = 0;                 ///< personas retrieved (and revised)
+  std::size_t kept = 0;                      ///< revisions kept (passed the judge, scored)
   std::map<std::string, std::size_t> drops;  ///< dropped revisions by reason
   std::vector<GroupMember> members;          ///< the group set's personas, in order
 };
