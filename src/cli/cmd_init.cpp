@@ -25,8 +25,11 @@ int run(const Opts& o) {
     throw popalign::InvalidArgument("--out", o.out + " exists (--force replaces it)");
   popalign::io::write_file_atomically(o.out,
                                       popalign::pipeline::example_config(o.base_url, o.model));
-  fmt::print("wrote {}: edit the [models.generator] endpoint, then `popalign run {} --dry-run`\n",
-             o.out, o.out);
+  fmt::print(
+      "wrote {} (the shipped example examples/pipeline/three_regions.toml: the shipped posts, the "
+      "BIG5 reference, groups East Asia, North America, Europe): edit the [models.generator] "
+      "endpoint, then `popalign run {} --dry-run`\n",
+      o.out, o.out);
   return 0;
 }
 

@@ -53,13 +53,13 @@ int run(const Opts& o) {
                        p.stage.substr(0, 16), bar(f, 20), 100 * f, bar(p.overall, 20),
                        100 * p.overall, p.cost_so_far, p.cost_rest)
                 << std::flush;
-    } else if (!o.quiet && p.stage != last_stage) {
+    } else if (!o.quiet && p.stage.substr(0, p.stage.find('.')) != last_stage) {
       std::cerr << fmt::format(
           "popalign run: {} ({:.0f}% of the run; cost so far {:.4f}, ~{:.4f} "
           "to go)\n",
           p.stage, 100 * p.overall, p.cost_so_far, p.cost_rest);
     }
-    last_stage = p.stage;
+    last_stage = p.stage.substr(0, p.stage.find('.'));  // one line per stage, not per step
     return false;
   };
   ro.log = [&](const std::string& m) {

@@ -447,7 +447,9 @@ std::string example_config(std::string_view base_url, std::string_view model) {
 # human people -> group sets -> report.html. Run it with `popalign run pipeline.toml`
 # (`--dry-run` prints the plan, calls and tokens per stage, and the cost estimate first).
 # Every key is documented in docs/pipeline.md. Relative paths are relative to this file;
-# "data:..." is a file shipped with popalign.
+# "data:..." is a file shipped with popalign. `popalign init` writes this file; it is also
+# shipped as examples/pipeline/three_regions.toml: the shipped posts, the shipped BIG5 people and
+# three regional groups (East Asia has only 176 reference people: it works, with a warning).
 
 run_dir = "popalign-run"   # every stage's output, the manifest and the LLM cache
 seed = 1                   # same inputs + seed = same output bytes

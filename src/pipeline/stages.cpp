@@ -200,7 +200,31 @@ llm::ModelUsage Runner::usage() const {
 
 void Runner::enter(const std::string& stage) {
   current_ = stage;
+  position_ = 0;
   tick(stage, 0, 0);
+}
+
+double Runner::position_in_stage(const std::string& stage, double frac) {
+  const double w = weight_.count(current_) ? weight_.at(current_) : 1.0;
+  double pos = position_;
+  if (stage == current_) {
+    pos = frac * w;
+  } else if (stage.rfind(current_ + ".", 0) == 0) {
+    // A step of the stage ("mine.quality"): the planned steps before it, then its fraction. A
+    // step without a plan entry ("group x.retrieve") keeps the position reached so far.
+    double before = 0;
+    for (const auto& s : plan_.stages) {
+      if (s.name.rfind(current_ + ".", 0) != 0) continue;
+      const double sw = static_cast<double>(s.calls) + 1.0;
+      if (s.name == stage) {
+        pos = before + frac * sw;
+        break;
+      }
+      before += sw;
+    }
+  }
+  position_ = std::clamp(std::max(pos, position_), 0.0, w);  // never backwards
+  return position_;
 }
 
 bool Runner::tick(const std::string& stage, std::size_t done, std::size_t total) {
@@ -211,8 +235,7 @@ bool Runner::tick(const std::string& stage, std::size_t done, std::size_t total)
   p.done = done;
   p.total = total;
   const double frac = total ? static_cast<double>(done) / static_cast<double>(total) : 0.0;
-  const double w = weight_.count(current_) ? weight_.at(current_) : 1.0;
-  p.overall = std::clamp((weight_done_ + frac * w) / weight_total_, 0.0, 1.0);
+  p.overall = std::clamp((weight_done_ + position_in_stage(stage, frac)) / weight_total_, 0.0, 1.0);
   p.cost_so_far = usage().cost;
   double rest = 0;
   bool after = false;
@@ -308,8 +331,10 @@ void Runner::finish(StageRun& r, const std::vector<std::string>& outputs, std::s
   o.cost = r.entry.cost;
   o.summary = std::move(summary);
   result_.stages.push_back(o);
-  weight_done_ += weight_.count(r.entry.name) ? weight_.at(r.entry.name) : 1.0;
   tick(r.entry.name, 1, 1);
+  weight_done_ += weight_.count(r.entry.name) ? weight_.at(r.entry.name) : 1.0;
+  current_.clear();
+  position_ = 0;
 }
 
 // ---- stage specs ------------------------------------------------------------------------------
@@ -680,8 +705,13 @@ bool Runner::stage_mine() {
   routes[config_.generator.model] = backend("generator");
   RoutingBackend router(backend("generator"), routes);
   std::shared_ptr<const embedding::Embedder> embedder = options_.embedder;
+  // The shipped common component (data/embedding/glove_sif_pc1.bin), with which the dedup bar
+  // 0.95 was calibrated (docs/persona.md); without it every English text shares one dominant
+  // direction and different people score 0.95+.
   if (mo.deduplicate && !embedder)
-    embedder = embedding::make_sif_embedder(embedding::default_word_vectors_path(), "", {});
+    embedder = embedding::make_sif_embedder(
+        embedding::default_word_vectors_path(),
+        (io::data_dir() / "embedding" / "glove_sif_pc1.bin").string(), {});
   const persona::MiningResult res = persona::mine_personas(router, embedder.get(), corpus(), mo);
   if (res.status == "cancelled") return false;
   io::write_personas(at("mine/personas.jsonl"), res.personas);
@@ -971,10 +1001,14 @@ bool Runner::stage_group(const GroupSettings& g) {
   gb.reviser = reviser.get();
   gb.judge = judge.get();
   gb.respondent = respondent.get();
+  // GloVe SIF with the common component fitted on the global set's facts, as `popalign group`
+  // and `popalign retrieve` do.
+  std::vector<std::string> facts;
+  for (const auto& p : pool.personas) facts.insert(facts.end(), p.facts.begin(), p.facts.end());
   std::shared_ptr<const embedding::Embedder> embedder =
       options_.embedder
           ? options_.embedder
-          : embedding::make_sif_embedder(embedding::default_word_vectors_path(), "", {});
+          : embedding::make_sif_embedder(embedding::default_word_vectors_path(), "", facts);
   persona::GroupResult res;
   try {
     res = persona::build_group(pool.personas, embedder, gb, instrument(), gref, spec, go);
@@ -1006,6 +1040,18 @@ bool Runner::stage_report() {
   const std::vector<std::string> traits = trait_codes(instrument());
   report::RunReportInput in;
   in.title = "popalign run report";
+  if (!config_.posts.empty())
+    in.inputs.emplace_back("posts", config_.posts.string());
+  else
+    in.inputs.emplace_back("personas", config_.personas.string());
+  in.inputs.emplace_back("instrument", instrument().id);
+  in.inputs.emplace_back("reference", config_.reference.path == "big5"
+                                          ? std::string("BIG5 (shipped)")
+                                          : config_.reference.path);
+  in.inputs.emplace_back(
+      "models", fmt::format("generator {}, judge {}, respondent {}", config_.generator.model,
+                            config_.judge.model, config_.respondent.model));
+  in.inputs.emplace_back("global N, seed", fmt::format("{}, {}", config_.align.n, config_.seed));
   for (const auto& e : manifest_.stages()) {
     if (e.name == "report") continue;
     // Deterministic summaries only (counts; no timings, no cache statistics).
@@ -1060,7 +1106,7 @@ bool Runner::stage_report() {
       in.notes.push_back("group " + g.name + ": no persona was kept (see " + dir + "/report.json)");
       continue;
     }
-    sec.alignment.title = "Group " + g.name;
+    sec.alignment.title = "Alignment to the group's reference";
     sec.alignment.traits = traits;
     sec.alignment.pool = persona::persona_traits(gp.personas, traits, dir + "/pool.jsonl").values;
     sec.alignment.selection =
@@ -1070,13 +1116,28 @@ bool Runner::stage_report() {
         {"N", std::to_string(g.n)},
         {"retrieval depth", std::to_string(g.depth > 0 ? g.depth : 3 * g.n)},
         {"reference", sec.reference}};
-    sec.compared.emplace_back("global set", in.global.selection);
     {
       std::ifstream f(at(dir + "/report.json"));
       const ojson j = ojson::parse(f, nullptr, false);
-      if (j.is_object() && j.contains("warnings") && j["warnings"].is_array())
-        for (const auto& w : j["warnings"])
-          if (w.is_string()) sec.notes.push_back(w.get<std::string>());
+      if (j.is_object()) {
+        if (j.contains("warnings") && j["warnings"].is_array())
+          for (const auto& w : j["warnings"])
+            if (w.is_string()) sec.notes.push_back(w.get<std::string>());
+        sec.retrieved = j.value("retrieved", std::size_t{0});
+        sec.kept = j.value("kept", std::size_t{0});
+        if (j.contains("drops") && j["drops"].is_object())
+          for (const auto& [k, v] : j["drops"].items())
+            if (v.is_number()) sec.drops[k] = v.get<std::size_t>();
+      }
+    }
+    for (const auto& p : gs.personas) {
+      report::GroupMember m;
+      m.id = p.id;
+      m.text = p.text;
+      if (const io::JsonValue* rv = p.fields.find("retrieval"))
+        if (const io::JsonValue* rank = rv->find("rank"); rank && rank->is_number())
+          m.note = fmt::format("retrieval rank {}", rank->as_number());
+      sec.members.push_back(std::move(m));
     }
     if (sec.alignment.reference.rows() < 2 || !sec.alignment.pool.allFinite() ||
         !sec.alignment.selection.allFinite()) {

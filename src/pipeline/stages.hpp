@@ -77,6 +77,9 @@ class Runner {
   void log(const std::string& message) const;
   bool tick(const std::string& stage, std::size_t done, std::size_t total);
   void enter(const std::string& stage_name);
+  /// How far into the current stage a tick of `stage` (the stage or one of its steps) at
+  /// fraction `frac` is, in plan weight; never less than before (progress never goes back).
+  double position_in_stage(const std::string& stage, double frac);
 
   const psychometrics::Instrument& instrument();
   const persona::PostCorpus& corpus();
@@ -92,6 +95,7 @@ class Runner {
   bool planned_ = false;
   std::map<std::string, double> weight_;  // plan weight per stage (calls + 1)
   double weight_total_ = 1, weight_done_ = 0;
+  double position_ = 0;  // weight reached within the current stage
   std::string current_;
   RunResult result_;
   std::map<std::string, std::string> summaries_;  // stage -> one line (deterministic)

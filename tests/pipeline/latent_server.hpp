@@ -2,42 +2,40 @@
 // TEST DOUBLE: a loopback OpenAI-compatible server (cpp-httplib, real HTTP on 127.0.0.1) that
 // plays every model of a pipeline run, for `popalign run` end-to-end and resume tests:
 //  - post quality: {"quality":"high","harmful":false} ("[ad]" in the post: low);
-//  - persona writer: a persona naming the posts' "I love X" hobbies and carrying the author's
-//    latent traits, copied from the posts' marker "latent: +0.50 -1.20 ..." (one number per
-//    instrument trait, in the instrument's trait order);
+//  - persona writer: a persona naming the posts' "I love X" hobbies, quoting up to six of the
+//    posts' first-person statements ("I am a nurse.", "I love to bake cookies."), and carrying
+//    the author's latent traits: copied from the posts' marker "latent: +0.50 -1.20 ..." (one
+//    number per instrument trait, in the instrument's trait order) when the posts have one, else
+//    drawn from a hash of the prompt (FNV-1a seeding an LCG, Box-Muller normals with the bias of
+//    LLM personas: +0.8 on the 2nd trait, -0.6 on the 4th, sd 0.8, clamped to +-2.5), so real
+//    posts without markers (data/posts) get fixed, distinct latent traits;
 //  - critique: 10/9/9/9/9 (kept);
 //  - questionnaire items: answered by administer::GradedResponseRespondent (a graded-response
 //    model respondent) with the latent traits found in the persona text of the system message,
 //    so scores follow the latent traits;
-//  - group revision (template group-revise-v1): the revised persona carries the marker moved
-//    toward the middle (theta -> (1 - revision_shift) theta + 0.1), so revisions move the latent
-//    traits and the re-administered group pool differs from the retrieved one; the revision
-//    judge (group-judge-v1) passes every revision.
-// It counts requests and, per request body, the answers it sent (what a paid server would
-// bill), so a test can check that a resumed run repeats no paid call. Optional delay per answer.
-// Eigen before httplib.h: <resolv.h> (pulled in by httplib) defines the macro `_res`.
-#include <Eigen/Dense>
-// clang-format off
-#include <netinet/in.h>
-// clang-format on
-
-#include <atomic>
-#include <chrono>
+//  - group revision (template group-revise-v1): the revised persona keeps the original's text and
+//    carries the marker moved toward the middle (theta -> (1 - revision_shift) theta + 0.1), so
+//    revisions move the latent traits and the re-administered group pool differs from the retrieved
+//    one; the revision judge (group-judge-v1) passes every revision.
+// The HTTP part, the counting of answers per request body and by kind (what a paid server would
+// bill: a test checks that a resumed run repeats no paid call) and the optional delay per answer
+// are tests/support/openai_server_double.hpp.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <mutex>
 #include <regex>
-#include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include <popalign/administer/respondent.hpp>
 #include <popalign/psychometrics/instrument.hpp>
+
+#include "support/openai_server_double.hpp"
 
 namespace popalign::test {
 
@@ -50,6 +48,23 @@ inline std::string latent_marker(const std::vector<double>& theta) {
     s += buf;
   }
   return s;
+}
+
+/// Latent traits drawn from a hash of `text` (see the file comment): d numbers, deterministic.
+inline std::vector<double> latent_from_hash(const std::string& text, std::size_t d) {
+  std::uint64_t s = 1469598103934665603ULL;
+  for (unsigned char c : text) s = (s ^ c) * 1099511628211ULL;
+  auto uni = [&] {
+    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (static_cast<double>(s >> 11) + 0.5) / 9007199254740992.0;
+  };
+  std::vector<double> t;
+  for (std::size_t k = 0; k < d; ++k) {
+    const double z = std::sqrt(-2 * std::log(uni())) * std::cos(6.283185307179586 * uni());
+    const double bias = k == 1 ? 0.8 : k == 3 ? -0.6 : 0.0;
+    t.push_back(std::clamp(bias + 0.8 * z, -2.5, 2.5));
+  }
+  return t;
 }
 
 /// The first marker in `text` and its numbers (empty when none).
@@ -73,57 +88,28 @@ class LatentServerDouble {
         respondent_(
             instrument, administer::GradedResponseRespondent::random_items(instrument, 7),
             administer::GradedResponseOptions{.seed = 11, .style = administer::AnswerStyle::digit}),
-        delay_ms_(delay_ms),
-        shift_(revision_shift) {
-    server_.new_task_queue = [] { return new httplib::ThreadPool(16); };
-    server_.set_keep_alive_max_count(100000);
-    server_.set_tcp_nodelay(true);
-    server_.Get("/v1/models", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content(R"({"object":"list","data":[{"id":"latent-double","object":"model"}]})",
-                      "application/json");
-    });
-    server_.Post("/v1/chat/completions",
-                 [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    if (port_ <= 0) throw std::runtime_error("latent server double: cannot bind 127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  ~LatentServerDouble() {
-    server_.stop();
-    if (thread_.joinable()) thread_.join();
-  }
+        shift_(revision_shift),
+        server_(
+            "latent-double",
+            [this](const ChatCall& call) {
+              const std::string kind = kind_of(call.system, call.user);
+              int status = 200;
+              std::string text = answer(call.request, kind, call.system, call.user, &status);
+              return ChatReply{status, std::move(text), kind};
+            },
+            delay_ms) {}
   LatentServerDouble(const LatentServerDouble&) = delete;
   LatentServerDouble& operator=(const LatentServerDouble&) = delete;
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
-  std::size_t requests() const { return requests_.load(); }
+  std::string url() const { return server_.url(); }
+  std::size_t requests() const { return server_.requests(); }
   /// Answers sent, by kind ("quality", "writer", "critique", "item", "revise",
   /// "revision-judge").
-  std::size_t answered(const std::string& kind) const {
-    std::lock_guard lock(mutex_);
-    auto it = by_kind_.find(kind);
-    return it == by_kind_.end() ? 0 : it->second;
-  }
-  std::size_t answered_total() const {
-    std::lock_guard lock(mutex_);
-    std::size_t n = 0;
-    for (const auto& [k, v] : by_kind_) n += v;
-    return n;
-  }
+  std::size_t answered(const std::string& kind) const { return server_.answered(kind); }
+  std::size_t answered_total() const { return server_.answered(); }
   /// Extra answers to request bodies answered before.
-  std::size_t repeated_answers() const {
-    std::lock_guard lock(mutex_);
-    std::size_t n = 0;
-    for (const auto& [body, k] : answered_) n += k - 1;
-    return n;
-  }
-  void reset() {
-    std::lock_guard lock(mutex_);
-    answered_.clear();
-    by_kind_.clear();
-    requests_ = 0;
-  }
+  std::size_t repeated_answers() const { return server_.repeated_answers(); }
+  void reset() { server_.reset(); }
 
  private:
   static bool has(const std::string& s, const char* m) { return s.find(m) != std::string::npos; }
@@ -147,16 +133,29 @@ class LatentServerDouble {
       return has(user, "[ad]") ? R"({"quality": "low", "harmful": false})"
                                : R"({"quality": "high", "harmful": false})";
     if (kind == "writer") {
-      const auto [marker, theta] = find_latent(user);
-      std::string hobbies;
-      static const std::regex love(R"(I love ([a-z]+))");
-      int n = 0;
+      auto [marker, theta] = find_latent(user);
+      if (marker.empty()) marker = latent_marker(latent_from_hash(user, instrument_.traits.size()));
+      std::vector<std::string> hobbies;
+      static const std::regex love(R"(I love (?:to )?([a-z]+))");
       for (auto it = std::sregex_iterator(user.begin(), user.end(), love);
-           it != std::sregex_iterator() && n < 3; ++it, ++n)
-        hobbies += (n ? ", " : " ") + (*it)[1].str();
-      if (marker.empty()) return R"({"status": "cannot", "persona": ""})";
-      const std::string p = "This blogger loves" + hobbies + " and writes about daily life. " +
-                            "Their profile reads " + marker + ".";
+           it != std::sregex_iterator() && hobbies.size() < 3; ++it)
+        if (std::find(hobbies.begin(), hobbies.end(), (*it)[1].str()) == hobbies.end())
+          hobbies.push_back((*it)[1].str());
+      std::string p = "They love";
+      for (std::size_t i = 0; i < hobbies.size(); ++i) p += (i ? ", " : " ") + hobbies[i];
+      p = hobbies.empty() ? std::string() : p + ".";
+      // Up to six distinct first-person statements of the posts: most of the persona is the
+      // author's own content, so that personas of different authors are not near-duplicates.
+      static const std::regex fact(R"(I (?:am|work|have|enjoy|like|love)[a-z ,']{4,80}[.!])");
+      std::vector<std::string> seen;
+      for (auto it = std::sregex_iterator(user.begin(), user.end(), fact);
+           it != std::sregex_iterator() && seen.size() < 6; ++it)
+        if (std::find(seen.begin(), seen.end(), it->str()) == seen.end()) {
+          seen.push_back(it->str());
+          p += (p.empty() ? "" : " ") + it->str();
+        }
+      if (p.empty()) p = "They write about daily life.";
+      p += " (" + marker + ")";
       return nlohmann::json{{"status", "ok"}, {"persona", p}}.dump();
     }
     if (kind == "critique")
@@ -167,10 +166,20 @@ class LatentServerDouble {
       if (marker.empty()) std::tie(marker, theta) = find_latent(system);
       if (marker.empty()) return R"({"persona": "", "changes": []})";
       for (double& t : theta) t = std::clamp((1 - shift_) * t + 0.1, -3.0, 3.0);
-      const std::string p =
-          "This person, revised for the group, keeps their interests. Their "
-          "profile reads " +
-          latent_marker(theta) + ".";
+      // The original persona (between the template's quotes) without its marker, kept.
+      std::string original;
+      const std::string open = "Persona:\n\"\"\"\n";
+      if (const auto a = user.find(open); a != std::string::npos) {
+        const auto b = user.find("\n\"\"\"", a + open.size());
+        original = user.substr(a + open.size(), b == std::string::npos ? 0 : b - a - open.size());
+        if (const auto m = original.find(marker); m != std::string::npos)
+          original.erase(m, marker.size());
+        static const std::regex leftovers(R"(\s*\(\)|\s*Their profile reads \.)");
+        original = std::regex_replace(original, leftovers, "");
+      }
+      const std::string p = "This person, revised for the group, keeps their interests." +
+                            (original.empty() ? std::string() : " " + original) + " (" +
+                            latent_marker(theta) + ")";
       return nlohmann::json{{"revised", p}, {"changes", {"moved toward the group"}}}.dump();
     }
     if (kind == "item") {
@@ -195,65 +204,12 @@ class LatentServerDouble {
     return R"({"error":{"message":"unknown prompt"}})";
   }
 
-  void handle(const httplib::Request& req, httplib::Response& res) {
-    ++requests_;
-    const nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.contains("messages")) {
-      res.status = 400;
-      res.set_content(R"({"error":{"message":"bad body"}})", "application/json");
-      return;
-    }
-    llm::Request r;
-    std::string system, user;
-    for (const auto& m : body["messages"]) {
-      r.messages.push_back({m.value("role", ""), m.value("content", "")});
-      if (r.messages.back().role == "system") system = r.messages.back().content;
-    }
-    if (!r.messages.empty()) user = r.messages.back().content;
-    if (body.contains("seed")) r.seed = body["seed"].get<std::uint64_t>();
-    if (body.contains("max_tokens")) r.max_tokens = body["max_tokens"].get<int>();
-    if (body.contains("temperature")) r.temperature = body["temperature"].get<double>();
-    if (delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
-    const std::string kind = kind_of(system, user);
-    int status = 200;
-    const std::string text = answer(r, kind, system, user, &status);
-    if (status != 200) {
-      res.status = status;
-      res.set_content(text, "application/json");
-      return;
-    }
-    const nlohmann::json answer = {{"id", "chatcmpl-latent-double"},
-                                   {"object", "chat.completion"},
-                                   {"model", body.value("model", "latent-double")},
-                                   {"choices",
-                                    {{{"index", 0},
-                                      {"message", {{"role", "assistant"}, {"content", text}}},
-                                      {"finish_reason", "stop"}}}},
-                                   {"usage",
-                                    {{"prompt_tokens", req.body.size() / 4},
-                                     {"completion_tokens", text.size() / 4},
-                                     {"total_tokens", req.body.size() / 4 + text.size() / 4}}}};
-    {
-      std::lock_guard lock(mutex_);
-      ++answered_[req.body];
-      ++by_kind_[kind];
-    }
-    res.set_content(answer.dump(), "application/json");
-  }
-
   psychometrics::Instrument instrument_;
   administer::GradedResponseRespondent respondent_;
   std::mutex respondent_mutex_;
   std::map<std::string, bool> known_;
-  httplib::Server server_;
-  int delay_ms_ = 0;
-  double shift_ = 0.8;
-  int port_ = 0;
-  std::thread thread_;
-  std::atomic<std::size_t> requests_{0};
-  mutable std::mutex mutex_;
-  std::map<std::string, std::size_t> answered_;
-  std::map<std::string, std::size_t> by_kind_;
+  double shift_ = 0.3;
+  OpenAiServerDouble server_;  // last: its thread calls answer(), which uses the members above
 };
 
 }  // namespace popalign::test
