@@ -83,7 +83,8 @@ int run(const bench::MillionData& data, align::AlignOptions o, double gen_s, dou
       "\"pool_w2\": {:.4f}, \"reference_w2\": {:.4f}, \"candidate_w2\": {:.4f}, "
       "\"log_ratio_error\": {:.4f}, \"log_ratio_error_max\": {:.4f}, "
       "\"heldout_mean_w1\": {:.5f}, \"heldout_sliced_w2\": {:.5f}, \"heldout_corr\": {:.5f}, "
-      "\"heldout_w1\": {}, \"pool_mean_w1\": {:.5f}, \"pool_sliced_w2\": {:.5f}, \"pool_corr\": {:.5f}, "
+      "\"heldout_w1\": {}, \"pool_mean_w1\": {:.5f}, \"pool_sliced_w2\": {:.5f}, \"pool_corr\": "
+      "{:.5f}, "
       "\"reference_mean_w1\": {:.5f}, \"reduction\": {:.4f}, \"acceptance\": {:.4f}, "
       "\"warnings\": {}}}\n",
       data.pool.rows(), data.reference.rows(), data.test.rows(), o.n, align::to_string(o.scaling),

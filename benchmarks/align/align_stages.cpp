@@ -52,7 +52,8 @@ struct Printer {
       x = data;
     } else {
       x.resize(static_cast<Index>(rows.size()), data.cols());
-      for (std::size_t i = 0; i < rows.size(); ++i) x.row(static_cast<Index>(i)) = data.row(rows[i]);
+      for (std::size_t i = 0; i < rows.size(); ++i)
+        x.row(static_cast<Index>(i)) = data.row(rows[i]);
     }
     bench::Errors e;
     if (sliced) {
@@ -74,11 +75,11 @@ struct Printer {
     diff += "]";
     double ess = 0;
     if (w.size() > 0) ess = w.sum() * w.sum() / w.squaredNorm();
-    fmt::print("{{\"stage\": \"{}\", \"rows\": {}, \"ess\": {:.0f}, \"mean_w1\": {:.5f}, "
-               "\"sliced_w2\": {:.5f}, \"corr\": {:.5f}, \"corr_diff\": {}, \"t\": {:.1f}}}\n",
-               stage, x.rows(), w.size() > 0 ? ess : static_cast<double>(x.rows()), e.mean_w1,
-               e.sliced, e.corr, diff,
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    fmt::print(
+        "{{\"stage\": \"{}\", \"rows\": {}, \"ess\": {:.0f}, \"mean_w1\": {:.5f}, "
+        "\"sliced_w2\": {:.5f}, \"corr\": {:.5f}, \"corr_diff\": {}, \"t\": {:.1f}}}\n",
+        stage, x.rows(), w.size() > 0 ? ess : static_cast<double>(x.rows()), e.mean_w1, e.sliced,
+        e.corr, diff, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     std::fflush(stdout);
   }
 };
@@ -132,8 +133,9 @@ int main(int argc, char** argv) {
     else if (a == "--profile")
       profile = *demo::parse_bias_profile(next());
     else {
-      fmt::print(stderr, "usage: popalign_align_stages [--pool P] [--reference M] [--test T] "
-                         "[--n N] [--seed S] [--atoms K] [--sliced] [--profile P]\n");
+      fmt::print(stderr,
+                 "usage: popalign_align_stages [--pool P] [--reference M] [--test T] "
+                 "[--n N] [--seed S] [--atoms K] [--sliced] [--profile P]\n");
       return 2;
     }
   }
@@ -150,8 +152,8 @@ int main(int argc, char** argv) {
     RowMatrix<double> pool = data.pool, ref = data.reference;
     if (whiten) {  // both in the reference's whitened coordinates (Mahalanobis cost)
       const Eigen::RowVectorXd mu = ref.colwise().mean();
-      const Eigen::MatrixXd c = (ref.rowwise() - mu).transpose() * (ref.rowwise() - mu) /
-                                static_cast<double>(ref.rows());
+      const Eigen::MatrixXd c =
+          (ref.rowwise() - mu).transpose() * (ref.rowwise() - mu) / static_cast<double>(ref.rows());
       const Eigen::MatrixXd l = Eigen::LLT<Eigen::MatrixXd>(c).matrixL();
       const Eigen::MatrixXd li = l.inverse().transpose();
       pool = ((pool.rowwise() - mu) * li).eval();
@@ -174,9 +176,9 @@ int main(int argc, char** argv) {
   {
     // Atom centres back in trait units.
     const Eigen::RowVectorXd mu = data.reference.colwise().mean();
-    const Eigen::RowVectorXd sd = ((data.reference.rowwise() - mu).array().square().colwise().sum() /
-                                   static_cast<double>(m))
-                                      .sqrt();
+    const Eigen::RowVectorXd sd =
+        ((data.reference.rowwise() - mu).array().square().colwise().sum() / static_cast<double>(m))
+            .sqrt();
     const RowMatrix<double> c =
         ((at.reference.centres.array().rowwise() * sd.array()).rowwise() + mu.array()).matrix();
     print("reference_atoms", {}, at.reference.mass, &c);
@@ -196,17 +198,19 @@ int main(int argc, char** argv) {
     std::vector<Index> row_of_atom(static_cast<std::size_t>(at.pool.size()), -1);
     Index kc = 0;
     std::vector<char> has(static_cast<std::size_t>(at.pool.size()), 0);
-    for (Index i : cand) has[static_cast<std::size_t>(at.pool.atom_of[static_cast<std::size_t>(i)])] = 1;
+    for (Index i : cand)
+      has[static_cast<std::size_t>(at.pool.atom_of[static_cast<std::size_t>(i)])] = 1;
     for (Index a = 0; a < at.pool.size(); ++a)
       if (has[static_cast<std::size_t>(a)]) row_of_atom[static_cast<std::size_t>(a)] = kc++;
     Vector<double> tot = Vector<double>::Zero(kc), capv = Vector<double>::Zero(kc);
     for (std::size_t k = 0; k < cand.size(); ++k) {
-      const Index r = row_of_atom[static_cast<std::size_t>(at.pool.atom_of[static_cast<std::size_t>(cand[k])])];
+      const Index r =
+          row_of_atom[static_cast<std::size_t>(at.pool.atom_of[static_cast<std::size_t>(cand[k])])];
       tot[r] += s[static_cast<Index>(k)];
       capv[r] += 1.0;
     }
-    const Vector<double> even =
-        ad::spread_atom_shares(tot, capv, row_of_atom, at.pool.atom_of, cand, Vector<double>(), 1.0);
+    const Vector<double> even = ad::spread_atom_shares(tot, capv, row_of_atom, at.pool.atom_of,
+                                                       cand, Vector<double>(), 1.0);
     print("shares_even", cand, even);
   }
   print("shares", cand, s);
