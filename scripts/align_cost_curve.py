@@ -12,6 +12,7 @@ against size on log axes with the least-squares slope of log(cost) on log(size) 
   /usr/bin/python3 scripts/align_cost_curve.py --runner build/release/benchmarks/popalign_align_scale \
       --out benchmarks/align/cost_curve.json --svg docs/img/align_cost_curve.svg
   /usr/bin/python3 scripts/align_cost_curve.py --plot-only --out ... --svg ...   # redraw
+  ... --max-size 100000     # trimmed: 10^3 ... 10^5 on both sides (a loaded machine)
 
 Runs are `nice`d; the load average before and after each run is in its JSON record.
 """
@@ -46,14 +47,18 @@ def slope(xs, ys):
     return num / den
 
 
-def series(records, vary):
+def series(records, vary, size):
     fixed = "reference" if vary == "pool" else "pool"
-    rs = sorted((r for r in records if r[fixed] == 1_000_000 and r["scaling"] == "compress"),
+    rs = sorted((r for r in records if r[fixed] == size and r["scaling"] == "compress"),
                 key=lambda r: r[vary])
     return [r[vary] for r in rs], [r["seconds"] for r in rs], [r["peak_rss_mib"] for r in rs]
 
 
-def plot(records, svg):
+def sup(n):
+    return "10" + str(round(math.log10(n))).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+
+
+def plot(records, svg, size):
     import matplotlib
     matplotlib.use("svg")
     matplotlib.rcParams["svg.hashsalt"] = "popalign"
@@ -61,9 +66,9 @@ def plot(records, svg):
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     fits = {}
-    for vary, label, marker in (("pool", "pool size (reference 10⁶)", "o"),
-                                ("reference", "reference size (pool 10⁶)", "s")):
-        xs, ts, ms = series(records, vary)
+    for vary, label, marker in (("pool", f"pool size (reference {sup(size)})", "o"),
+                                ("reference", f"reference size (pool {sup(size)})", "s")):
+        xs, ts, ms = series(records, vary, size)
         st, sm = slope(xs, ts), slope(xs, ms)
         fits[vary] = {"time_exponent": st, "rss_exponent": sm}
         axes[0].loglog(xs, ts, marker=marker, label=f"{label}: slope {st:.2f}")
@@ -75,7 +80,8 @@ def plot(records, svg):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
     loads = [r["load_before"] for r in records] + [r["load_after"] for r in records]
-    fig.suptitle(f"popalign align, Scaling::compress, 8192 atoms, N = min(10⁵, pool/10); "
+    fig.suptitle(f"popalign align, Scaling::compress, 8192 atoms, N = min(10⁵, pool/10), "
+                 f"{len(records)} runs; "
                  f"load {min(loads):.1f}-{max(loads):.1f}", fontsize=9)
     fig.tight_layout()
     fig.savefig(svg, metadata={"Date": None})
@@ -89,22 +95,29 @@ def main():
     ap.add_argument("--svg", required=True)
     ap.add_argument("--plot-only", action="store_true")
     ap.add_argument("--extra", default="", help="extra arguments for every run")
+    ap.add_argument("--max-size", type=int, default=1_000_000,
+                    help="largest size and the fixed size of the other side (default 10^6; "
+                         "smaller to trim the curve on a loaded machine)")
     a = ap.parse_args()
     if not a.plot_only:
         if not a.runner or not os.path.exists(a.runner):
             ap.error("--runner must name popalign_align_scale")
         extra = a.extra.split() if a.extra else []
+        sizes = [s for s in SIZES if s <= a.max_size]
+        top = sizes[-1]
+        # Both series' sizes >= 10^4 first (the fit), the shared top point once, 10^3 last; the
+        # records are written after every run, so an interrupted curve keeps what it measured.
+        todo = [(p, top) for p in sizes[1:-1]] + [(top, m) for m in sizes[1:-1]] + [(top, top)]
+        todo += [(sizes[0], top), (top, sizes[0])]
         records = []
-        for p in SIZES:
-            records.append(run(a.runner, p, 1_000_000, extra))
-        for m in SIZES[:-1]:
-            records.append(run(a.runner, 1_000_000, m, extra))
-        with open(a.out, "w") as f:
-            json.dump(records, f, indent=1)
-            f.write("\n")
+        for p, m in todo:
+            records.append(run(a.runner, p, m, extra))
+            with open(a.out, "w") as f:
+                json.dump(records, f, indent=1)
+                f.write("\n")
     with open(a.out) as f:
         records = json.load(f)
-    fits = plot(records, a.svg)
+    fits = plot(records, a.svg, max(r["pool"] for r in records))
     print(json.dumps(fits, indent=1))
 
 

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -139,6 +140,30 @@ TEST(AlignCompressed, EveryMethodAndOutputFloatAndDeterminism) {
       EXPECT_EQ(a.diagnostics.has_transport, transport);
       EXPECT_EQ(a.diagnostics.compression.candidate_atoms > 0, transport);
     }
+}
+
+TEST(AlignCompressed, CalibrationOptionReachesTheAtomPath) {
+  // options.calibration is honoured with compression (it used to be per-trait raking whatever
+  // the option): with one atom per person, compressed pairwise raking reproduces the exact
+  // pipeline's pairwise raking, and differs from marginal raking (negative control).
+  const Data d(600, 500, 6);
+  AlignOptions o = exact_options(60);
+  o.calibration = Calibration::pairwise;
+  o.scaling = Scaling::subsample;
+  const AlignResult exact = align<double>(d.pool, d.reference, o);
+  o.scaling = Scaling::compress;
+  o.atoms = 1000;
+  const AlignResult pair = align<double>(d.pool, d.reference, o);
+  o.calibration = Calibration::marginal;
+  const AlignResult marg = align<double>(d.pool, d.reference, o);
+  o.calibrate = false;
+  const AlignResult none = align<double>(d.pool, d.reference, o);
+  ASSERT_TRUE(pair.diagnostics.compression.used);
+  EXPECT_LT((pair.inclusion - exact.inclusion).cwiseAbs().maxCoeff(), 1e-4);
+  EXPECT_NEAR(pair.diagnostics.calibration_error, exact.diagnostics.calibration_error, 1e-3);
+  EXPECT_GT((pair.inclusion - marg.inclusion).cwiseAbs().maxCoeff(), 1e-3);
+  EXPECT_TRUE(std::isfinite(marg.diagnostics.calibration_error));
+  EXPECT_TRUE(std::isnan(none.diagnostics.calibration_error));
 }
 
 TEST(AlignCompressed, OptionsAreValidated) {

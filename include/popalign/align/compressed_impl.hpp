@@ -14,9 +14,11 @@
 //                         transport runs between the pool atoms that hold candidates (centred on
 //                         those candidates, capacity = candidates x cap, prior ~ candidates) and
 //                         all reference atoms (mass N x people / m); each candidate gets its
-//                         atom's share divided by the atom's candidates; calibration (raking to
-//                         the whole reference's per-trait histograms) and rounding (Z-order
-//                         systematic sampling) then run per person, as in the exact pipeline
+//                         atom's share spread by the plan's row mass at its own position;
+//                         calibration (raking to the whole reference's 1-D histograms along
+//                         options.calibration's directions, as calibrate_shares) and rounding
+//                         (Z-order systematic sampling) then run per person, as in the exact
+//                         pipeline
 //
 // Why it is the same problem: entropic OT with a capacity constraint and a product prior is
 // invariant under merging coincident points (their shares split evenly, the merged point's
@@ -375,8 +377,7 @@ void select_by_atom_transport(const Standardised<T>& z, const AtomSet& at, const
     const RowMatrix<T> zc = take_rows<T>(z.pool, cand);
     s *= static_cast<double>(N) / s.sum();
     dg.calibration_error =
-        rake_to_marginals<T>(s, zc, z.reference, static_cast<double>(cap_count),
-                             options.calibration_bins, options.calibration_sweeps);
+        calibrate_shares<T>(s, zc, z.reference, static_cast<double>(cap_count), options, dg);
     clock.end("calibration");
   }
   for (Index i = 0; i < K; ++i)
