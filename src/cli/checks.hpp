@@ -8,8 +8,6 @@
 //   check_trait_table    the data faults that would otherwise surface as one opaque "singular
 //                        covariance" deep in the density-ratio step, each with its own message
 //                        naming the file, the column and (for a cell) the line
-#include <unistd.h>
-
 #include <fmt/format.h>
 
 #include <Eigen/Eigenvalues>
@@ -22,16 +20,11 @@
 
 #include <popalign/core/error.hpp>
 #include <popalign/io/csv.hpp>
+#include <popalign/io/limits.hpp>
 
 namespace popalign::cli {
 
-/// Physical memory in bytes (0 when unknown).
-inline std::uint64_t physical_memory() {
-  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page > 0
-             ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page)
-             : 0;
-}
+using io::physical_memory;  // io/limits.hpp
 
 /// Refuses `flag` when `bytes` (the caller's estimate of what `value` makes it allocate) exceed
 /// half of the physical memory: InvalidArgument naming the flag, the estimate and the memory.

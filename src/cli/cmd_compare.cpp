@@ -24,6 +24,8 @@ namespace {
 
 using namespace popalign;
 
+constexpr long long kMaxProjections = 100'000;
+
 struct CompareArgs {
   std::string a, b, traits, weight_a, weight_b, id_column = "id";
   std::uint64_t seed = 0;
@@ -64,12 +66,17 @@ Vector<double> read_weights(const io::Table& t, const std::string& path, const s
   double total = 0.0;
   for (Index i = 0; i < w.values.rows(); ++i) {
     const double v = w.values(i, 0);
-    if (!(v >= 0.0))
-      throw io::CsvError(
-          path, w.lines[static_cast<std::size_t>(i)], 0, column,
-          fmt::format("column '{}': weight {} is negative", column, io::format_number(v)));
+    if (!(v >= 0.0) || !std::isfinite(v))
+      throw io::CsvError(path, w.lines[static_cast<std::size_t>(i)], 0, column,
+                         fmt::format("column '{}': weight {} is {}", column, io::format_number(v),
+                                     v < 0 ? "negative" : "not finite"));
     total += v;
   }
+  if (!std::isfinite(total))
+    throw io::CsvError(path, 0, 0, column,
+                       fmt::format("column '{}': the weights sum to more than a double holds; "
+                                   "rescale them",
+                                   column));
   if (!(total > 0.0))
     throw InvalidArgument(flag,
                           fmt::format("every weight in column '{}' of {} is zero", column, path));
@@ -109,7 +116,10 @@ std::string json_string(const std::string& s) {
 std::string json_number(double v) { return std::isfinite(v) ? io::format_number(v) : "null"; }
 
 int run_compare(const CompareArgs& args) {
-  check_argument(args.projections >= 1, "--projections", "must be >= 1");
+  // The sliced Wasserstein distance sorts both samples once per direction: the work grows with
+  // --projections, so it is bounded (docs/cli.md); 128 is the default.
+  check_argument(args.projections >= 1 && args.projections <= kMaxProjections, "--projections",
+                 fmt::format("must be in [1, {}] (got {})", kMaxProjections, args.projections));
   check_argument(args.mmd_points >= 2, "--mmd-points", "must be >= 2");
   check_argument(args.threads >= 0, "--threads", "must be >= 0");
   const io::Table ta = io::read_table(args.a);

@@ -61,14 +61,8 @@ struct Opts {
 };
 
 void write_atomically(const std::filesystem::path& path, const std::string& text) {
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw popalign::IoError(tmp.string(), 0, "cannot write");
-    out << text;
-    if (!out) throw popalign::IoError(tmp.string(), 0, "cannot write");
-  }
-  std::filesystem::rename(tmp, path);
+  // io::OutputFile (docs/cli.md): a symlink in the folder is written through, not replaced.
+  popalign::io::write_file_atomically(path, text);
 }
 
 std::vector<std::string> all_facts(const std::vector<popalign::io::PersonaRecord>& ps) {
@@ -106,7 +100,7 @@ int run(const Opts& o) {
 
   // Personas, instrument, reference.
   popalign::io::PersonaReadOptions read_options;
-  read_options.log = [](const std::string& m) { fmt::print(stderr, "group: {}\n", m); };
+  read_options.log = [](const std::string& m) { popalign::cli::warn(m); };
   const auto pool = popalign::io::read_personas(o.personas, read_options).personas;
   if (pool.empty()) throw popalign::IoError(o.personas, 0, "no personas in the file");
   const psy::Instrument instrument = psy::resolve_instrument(o.instrument);

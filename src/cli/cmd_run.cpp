@@ -29,7 +29,18 @@ std::string bar(double f, int width) {
 }
 
 int run(const Opts& o) {
-  const pl::PipelineConfig config = pl::load_config(o.config);
+  // A bad key is a fault of the config file, not of the command line: exit 3 like every file
+  // (docs/cli.md), with the message naming file:line: key.
+  const pl::PipelineConfig config = [&] {
+    try {
+      return pl::load_config(o.config);
+    } catch (const popalign::InvalidArgument& e) {
+      std::string m = e.what();
+      const std::string prefix = "invalid argument '" + e.argument() + "': ";
+      if (m.rfind(prefix, 0) == 0) m.erase(0, prefix.size());
+      throw popalign::IoError(e.argument(), m);
+    }
+  }();
   if (o.dry_run) {
     const pl::RunPlan plan = pl::plan_run(config);
     fmt::print("dry run: nothing is sent. run directory {}\n", config.run_dir.string());

@@ -67,9 +67,13 @@ int run(const ScoreOpts& o) {
   ro.require_all_items = o.require_all;
   ro.on_malformed =
       o.skip_malformed ? popalign::io::OnMalformed::skip : popalign::io::OnMalformed::fail;
+  // Ids must map scores back to rows: a repeated id is an error naming both lines, as in every
+  // command (io::check_unique_ids; docs/cli.md).
+  const std::string id_name = o.id_column.empty() ? "id" : o.id_column;
   ps::Responses responses;
   if (!o.clean && o.group.empty()) {
     responses = ps::read_responses(o.responses, instrument, ro);
+    popalign::io::check_unique_ids(o.responses, responses.ids, responses.lines, id_name);
   } else {
     // Human reference data: responses with country (and age) per row.
     popalign::check_argument(!is_jsonl(o.responses), "--clean/--group",
@@ -80,6 +84,7 @@ int run(const ScoreOpts& o) {
     rc.age_column = o.age_column;
     rc.missing_code = o.missing_code;
     ps::ReferenceData ref = ps::load_reference_csv(o.responses, rc, &instrument);
+    popalign::io::check_unique_ids(o.responses, ref.responses.ids, ref.responses.lines, id_name);
     if (o.clean) {
       ps::CleaningOptions co;
       const ps::CleaningReport rep = ps::clean_reference(ref, instrument, co);
@@ -95,14 +100,12 @@ int run(const ScoreOpts& o) {
     }
     responses = std::move(ref.responses);
   }
-  if (!o.quiet) {
-    for (const auto& m : responses.malformed)
-      fmt::print(stderr, "popalign score: skipped {}:{}: {}\n", o.responses, m.line, m.message);
-    if (responses.truncated_tail)
-      fmt::print(stderr,
-                 "popalign score: ignored an unterminated last line of {} (a killed writer's)\n",
-                 o.responses);
-  }
+  // Skipped lines are warnings (printed with --quiet too), worded as by every persona reader.
+  for (const auto& m : responses.malformed)
+    popalign::cli::warn(
+        fmt::format("{}:{}: {} (line skipped, --skip-malformed)", o.responses, m.line, m.message));
+  if (responses.truncated_tail)
+    popalign::cli::warn(o.responses + ": the last line is incomplete (no newline); skipped");
   ps::ScoringOptions so;
   so.min_answered = o.min_answered;
   so.traits = !o.facets_only;

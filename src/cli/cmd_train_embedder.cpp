@@ -37,6 +37,7 @@
 #include <popalign/embedding/openai_embedder.hpp>
 #endif
 
+#include "cli/checks.hpp"
 #include "cli/command.hpp"
 #if defined(POPALIGN_HAS_OPENAI_EMBEDDER)
 #include "cli/llm_backend.hpp"
@@ -96,7 +97,7 @@ std::vector<emb::TrainingPair> profile_pairs(const std::string& path, const Pair
   popalign::check_argument(!o.no_cloze || o.descriptions > 0, "--no-cloze",
                            "needs --descriptions N (otherwise there are no pairs)");
   popalign::io::PersonaReadOptions read_options;  // errors name the file and line
-  read_options.log = [](const std::string& m) { fmt::print(stderr, "{}\n", m); };
+  read_options.log = [](const std::string& m) { popalign::cli::warn(m); };
   const std::vector<popalign::io::PersonaRecord> personas =
       popalign::io::read_personas(path, read_options).personas;
   std::vector<emb::TrainingPair> pairs;
@@ -118,6 +119,9 @@ std::vector<emb::TrainingPair> profile_pairs(const std::string& path, const Pair
   flags.concurrency = static_cast<std::size_t>(o.llm_concurrency);
   flags.attempts = static_cast<int>(o.llm_attempts);
   flags.seed = o.llm_seed;
+  flags.timeout_flag = "--llm-timeout";
+  flags.concurrency_flag = "--llm-concurrency";
+  flags.attempts_flag = "--llm-attempts";
   const auto backend = popalign::cli::make_llm_backend(flags, cancel);
   emb::DescriptionQueryOptions dq;
   dq.per_persona = static_cast<int>(o.descriptions);
@@ -165,6 +169,9 @@ std::vector<emb::TrainingPair> profile_pairs(const std::string& path, const Pair
 #endif
 }
 
+constexpr long kMaxEpochs = 10'000;
+constexpr long kMaxHardNegatives = 1'000;
+
 struct Opts {
   std::string pairs;
   std::string profiles;
@@ -201,6 +208,13 @@ int run(const Opts& o) {
                            "needs --profiles (the personas to describe)");
   popalign::check_argument(o.kind == "linear" || o.kind == "mlp", "--kind",
                            "must be linear or mlp, not '" + o.kind + "'");
+  // Bounds of the work and memory one argument can ask for (docs/cli.md), checked before the
+  // arithmetic below (4 * --hard-negatives would overflow).
+  popalign::check_argument(o.epochs <= kMaxEpochs, "--epochs",
+                           fmt::format("must be <= {} (got {})", kMaxEpochs, o.epochs));
+  popalign::check_argument(
+      o.hard_negatives <= kMaxHardNegatives, "--hard-negatives",
+      fmt::format("must be <= {} (got {})", kMaxHardNegatives, o.hard_negatives));
   emb::ContrastiveOptions co;
   co.kind = o.kind == "mlp" ? emb::HeadKind::mlp : emb::HeadKind::linear;
   co.hidden = o.hidden;
@@ -267,6 +281,12 @@ int run(const Opts& o) {
                                     "must be glove or openai, not '" + o.embedder + "'");
   }
 
+  if (co.kind == emb::HeadKind::mlp && o.hidden > 0) {
+    // Two hidden x d float matrices, each with its gradient and two AdamW moments.
+    const double d = static_cast<double>(base->dimension());
+    popalign::cli::check_memory("--hidden", o.hidden,
+                                16.0 * 2.0 * d * static_cast<double>(o.hidden), "");
+  }
   const emb::ContrastiveResult r = emb::train_projection_head(*base, pairs, co);
   if (r.status != "ok") throw popalign::Cancelled("train-embedder");
   r.head.save(o.out);

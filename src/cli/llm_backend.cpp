@@ -2,7 +2,10 @@
 #include "cli/llm_backend.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <csignal>
+#include <string>
+#include <unordered_set>
 
 #include <popalign/llm/cache.hpp>
 #include <popalign/llm/openai_client.hpp>
@@ -22,7 +25,18 @@ bool is_fleet(const LlmHttpFlags& flags) {
   return flags.base_urls.size() > 1 || !flags.endpoints_file.empty();
 }
 
+void LlmHttpFlags::check() const {
+  check_argument(
+      std::isfinite(timeout_seconds) && timeout_seconds >= 0.001 && timeout_seconds <= 1e6,
+      timeout_flag, "must be a number of seconds in [0.001, 1e6]");
+  check_argument(concurrency >= 1 && concurrency <= 1024, concurrency_flag,
+                 "must be in [1, 1024] (got " + std::to_string(concurrency) + ")");
+  check_argument(attempts >= 1 && attempts <= 100, attempts_flag,
+                 "must be in [1, 100] (got " + std::to_string(attempts) + ")");
+}
+
 LlmStack make_llm_stack(const LlmHttpFlags& flags, const CancellationToken& cancel) {
+  flags.check();
   llm::OpenAiOptions http;
   http.base_url = flags.base_urls.size() == 1 ? flags.base_urls.front() : flags.base_url;
   http.model = flags.model;
@@ -54,12 +68,10 @@ LlmStack make_llm_stack(const LlmHttpFlags& flags, const CancellationToken& canc
     if (!flags.endpoints_file.empty())
       for (auto& e : llm::read_endpoints_file(flags.endpoints_file, defaults))
         fo.endpoints.push_back(std::move(e));
-    for (std::size_t i = 0; i < fo.endpoints.size(); ++i)
-      for (std::size_t k = 0; k < i; ++k)
-        if (fo.endpoints[i].url == fo.endpoints[k].url &&
-            fo.endpoints[i].api_key_env == fo.endpoints[k].api_key_env)
-          throw InvalidArgument("--base-url",
-                                fo.endpoints[i].url + " is given twice (--base-url / --endpoints)");
+    std::unordered_set<std::string> seen;  // linear in the number of endpoints
+    for (const llm::FleetEndpoint& e : fo.endpoints)
+      if (!seen.insert(e.url + '\0' + e.api_key_env).second)
+        throw InvalidArgument("--base-url", e.url + " is given twice (--base-url / --endpoints)");
     stack.fleet = std::make_shared<llm::FleetBackend>(std::move(fo));
     stack.in_flight = stack.fleet->capacity();
     backend = stack.fleet;

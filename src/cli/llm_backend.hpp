@@ -39,6 +39,16 @@ struct LlmHttpFlags {
   std::string endpoints_file;
   /// Cache answers per SQLite transaction (llm::CacheOptions::commit_rows); 1 = each on arrival.
   std::size_t cache_commit_rows = 1;
+  /// The command's names of the flags above, for the messages of check() (train-embedder
+  /// calls them --llm-timeout, ...).
+  const char* timeout_flag = "--timeout";
+  const char* concurrency_flag = "--concurrency";
+  const char* attempts_flag = "--http-attempts";
+
+  /// The limits every LLM-calling command shares (docs/cli.md, the same ranges as the pipeline
+  /// config): timeout finite in [0.001, 1e6] s, concurrency in [1, 1024], attempts in [1, 100].
+  /// InvalidArgument naming the flag. make_llm_stack calls it.
+  void check() const;
 };
 
 /// The stack and the parts a command reports on.

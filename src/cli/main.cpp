@@ -29,12 +29,36 @@ void warn(const std::string& message) { std::cerr << "popalign: warning: " << me
 
 namespace {
 
-/// Flags that name files a command reads, and files it writes (or reads and rewrites: caches).
-constexpr std::string_view kInputFlags[] = {
-    "--pool",  "--reference", "--personas", "--instrument", "--responses",  "--selection",
-    "--pairs", "--profiles",  "--posts",    "--head",       "--components", "--word-vectors"};
-constexpr std::string_view kOutputFlags[] = {
-    "--out", "--report", "--funnel", "--save-pairs", "--save-components", "--cache", "--llm-cache"};
+/// Flags (and positional arguments: compare's A and B, run's config) that name files a command
+/// reads, and files it writes (or reads and rewrites: caches, the Batch API state). A flag that
+/// names a built-in when it is not a file (--instrument ipip50, --template likert-v1) is listed
+/// too: a name that is no file only matches an output of the same spelling.
+constexpr std::string_view kInputFlags[] = {"--pool",
+                                            "--reference",
+                                            "--personas",
+                                            "--instrument",
+                                            "--responses",
+                                            "--selection",
+                                            "--pairs",
+                                            "--profiles",
+                                            "--posts",
+                                            "--head",
+                                            "--components",
+                                            "--word-vectors",
+                                            "--groups",
+                                            "--reference-data",
+                                            "--endpoints",
+                                            "--template",
+                                            "--quality-template",
+                                            "--writer-template",
+                                            "--critique-template",
+                                            "--reference-columns",
+                                            "A",
+                                            "B",
+                                            "config"};
+constexpr std::string_view kOutputFlags[] = {"--out",        "--report",          "--funnel",
+                                             "--save-pairs", "--save-components", "--cache",
+                                             "--llm-cache",  "--batch-state"};
 
 bool listed(std::string_view name, const auto& list) {
   return std::find(std::begin(list), std::end(list), name) != std::end(list);

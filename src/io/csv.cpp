@@ -46,14 +46,60 @@ std::size_t Table::require_column(std::string_view name) const {
                  fmt::format("missing column '{}' (columns: {})", name, avail));
 }
 
-std::string read_file(const std::filesystem::path& path) {
+std::string read_file(const std::filesystem::path& path, std::uint64_t max_bytes) {
   require_not_directory(path);
+  const bool default_limit = max_bytes == 0;
+  if (default_limit) max_bytes = max_file_bytes();
+  const auto too_large = [&](std::uint64_t size) {
+    return IoError(path.string(),
+                   default_limit
+                       ? fmt::format("is {:.3g} GB, more than half of this machine's memory "
+                                     "({:.3g} GB): it would not fit once read",
+                                     static_cast<double>(size) / 1e9,
+                                     static_cast<double>(physical_memory()) / 1e9)
+                       : fmt::format("is {} bytes or more; a file of this kind may have at most "
+                                     "{} bytes",
+                                     size, max_bytes));
+  };
+  std::error_code ec;
+  if (path_kind(path) == PathKind::regular) {
+    const std::uintmax_t size = std::filesystem::file_size(path, ec);
+    if (!ec && size > max_bytes) throw too_large(size);
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(path.string(), "cannot open file for reading");
-  std::ostringstream ss;
-  ss << in.rdbuf();
+  // In blocks, so that a pipe or a file that grows while read is bounded too.
+  std::string out;
+  std::string block(std::size_t{1} << 20, '\0');
+  while (in) {
+    in.read(block.data(), static_cast<std::streamsize>(block.size()));
+    const auto got = static_cast<std::size_t>(in.gcount());
+    if (out.size() + got > max_bytes) throw too_large(out.size() + got);
+    out.append(block.data(), got);
+  }
   if (in.bad()) throw IoError(path.string(), "read error");
-  return std::move(ss).str();
+  return out;
+}
+
+void check_unique_ids(const std::string& source, const std::vector<std::string>& ids,
+                      const std::vector<std::size_t>& lines, const std::string& column) {
+  const bool have_lines = lines.size() == ids.size();
+  const auto where = [&](std::size_t i) {
+    return have_lines ? fmt::format("line {}", lines[i]) : fmt::format("row {}", i + 1);
+  };
+  std::unordered_map<std::string_view, std::size_t> first;
+  first.reserve(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const auto [it, fresh] = first.emplace(ids[i], i);
+    if (fresh) continue;
+    const std::string message = fmt::format(
+        "duplicate id '{}' in {} (first on {}); ids must be unique so that results "
+        "map back to rows",
+        printable(ids[i]), column.empty() ? "the ids" : "column '" + column + "'",
+        where(it->second));
+    if (have_lines) throw CsvError(source, lines[i], 0, column, message);
+    throw CsvError(source, 0, 0, column, "row " + std::to_string(i + 1) + ": " + message);
+  }
 }
 
 char sniff_delimiter(std::string_view line) {
@@ -111,6 +157,7 @@ void parse_records(std::string_view text, char delim, char quote, bool trim,
       continue;
     }
     const std::size_t record_line = line;
+    const std::size_t record_start = pos;
     std::size_t line_start = pos;
     fields.clear();
     bool end_of_record = false;
@@ -149,7 +196,13 @@ void parse_records(std::string_view text, char delim, char quote, bool trim,
           }
           field += c;
           ++pos;
+          if (pos - record_start > kMaxLineBytes) break;  // reported below, after the field
         }
+        if (!closed && pos - record_start > kMaxLineBytes)
+          throw CsvError(source, record_line, 0, col_name(),
+                         fmt::format("a record longer than {} MiB (the limit of one CSV/TSV "
+                                     "row); is this a text table?",
+                                     kMaxLineBytes >> 20));
         if (!closed)
           throw CsvError(source, open_line, open_col, col_name(),
                          "unterminated quoted field (the quote opened here is never closed)");
@@ -174,6 +227,16 @@ void parse_records(std::string_view text, char delim, char quote, bool trim,
         pos = e;
       }
       fields.push_back(std::move(field));
+      // The limits of io/limits.hpp, checked per field: a record's memory stays bounded.
+      if (fields.size() > kMaxColumns)
+        throw CsvError(source, record_line, 0, {},
+                       fmt::format("more than {} fields in one row (the limit of a CSV/TSV row)",
+                                   kMaxColumns));
+      if (pos - record_start > kMaxLineBytes)
+        throw CsvError(source, record_line, 0, {},
+                       fmt::format("a record longer than {} MiB (the limit of one CSV/TSV row); "
+                                   "is this a text table?",
+                                   kMaxLineBytes >> 20));
       if (pos >= n) {
         end_of_record = true;
       } else if (text[pos] == delim) {

@@ -117,16 +117,53 @@ JsonlReader::JsonlReader(const std::filesystem::path& path, JsonlReadOptions opt
 
 JsonlReader::~JsonlReader() = default;
 
+namespace {
+
+/// std::getline bounded by kMaxLineBytes: reads one line (without its '\n') into `text` in
+/// blocks, so that a file without line breaks never grows one string past the limit. Returns
+/// false at the end of the file with nothing read; `terminated` tells whether a '\n' ended it.
+bool read_line(std::istream& in, std::string& text, bool& terminated, const std::string& path,
+               std::size_t line) {
+  text.clear();
+  char block[1 << 16];
+  bool any = false;
+  for (;;) {
+    in.getline(block, sizeof block);
+    const auto got = static_cast<std::size_t>(in.gcount());
+    if (in.bad()) throw IoError(path, "read error");
+    if (!in.fail()) {  // a '\n' (counted in gcount, not stored), or the end after some bytes
+      terminated = !in.eof();
+      text.append(block, terminated ? got - 1 : got);
+      return true;
+    }
+    if (in.eof()) {  // nothing more in this call
+      terminated = false;
+      return any;
+    }
+    // The block is full and the line goes on.
+    text.append(block, got);
+    any = true;
+    in.clear();
+    if (text.size() > kMaxLineBytes)
+      throw ParseError(path, line,
+                       fmt::format("a line longer than {} MiB (the limit of one JSON Lines "
+                                   "line); is this a JSONL file?",
+                                   kMaxLineBytes >> 20));
+  }
+}
+
+}  // namespace
+
 bool JsonlReader::next(JsonlRecord& out) {
   auto& s = *impl_;
   std::string text;
   while (!s.done) {
-    if (!std::getline(s.in, text)) {
+    bool terminated = false;
+    if (!read_line(s.in, text, terminated, s.path, s.line + 1)) {
       s.done = true;
       break;
     }
     ++s.line;
-    const bool terminated = !s.in.eof();  // getline hit '\n' (eof set only when it did not)
     if (s.line == 1 && text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0)
       text.erase(0, 3);
     if (is_blank(text)) continue;
@@ -176,6 +213,10 @@ JsonlReadResult parse_jsonl(std::string_view text, const JsonlReadOptions& optio
     std::string_view s = text.substr(pos, terminated ? nl - pos : std::string_view::npos);
     pos = terminated ? nl + 1 : text.size();
     ++line;
+    if (s.size() > kMaxLineBytes)
+      throw ParseError(source, line,
+                       fmt::format("a line longer than {} MiB (the limit of one JSON Lines line)",
+                                   kMaxLineBytes >> 20));
     if (line == 1 && s.size() >= 3 && s.substr(0, 3) == "\xEF\xBB\xBF") s.remove_prefix(3);
     if (is_blank(s)) continue;
     JsonlRecord rec;

@@ -13,7 +13,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <popalign/io/output.hpp>
 #include <popalign/llm/batch_api.hpp>
+
+#include "json_io.hpp"
 
 namespace popalign::llm {
 
@@ -46,16 +49,6 @@ struct Reply {
 std::size_t append_cb(char* data, std::size_t size, std::size_t nmemb, void* user) {
   static_cast<std::string*>(user)->append(data, size * nmemb);
   return size * nmemb;
-}
-
-ErrorKind kind_of_status(long s) {
-  if (s == 429) return ErrorKind::rate_limited;
-  if (s == 408) return ErrorKind::timeout;
-  if (s >= 500) return ErrorKind::server;
-  if (s == 401 || s == 403) return ErrorKind::unauthorized;
-  if (s == 404) return ErrorKind::not_found;
-  if (s == 400 || s == 413 || s == 422) return ErrorKind::bad_request;
-  return ErrorKind::other;
 }
 
 bool terminal(const std::string& status) {
@@ -173,7 +166,7 @@ struct BatchApiBackend::Impl {
                     method + " " + path + ": " + curl_easy_strerror(r.code) + " " + r.error,
                     {}};
       } else {
-        last = Failure{kind_of_status(r.status),
+        last = Failure{error_kind_of_http_status(r.status),
                        static_cast<int>(r.status),
                        method + " " + path + ": HTTP " + std::to_string(r.status) + ": " +
                            r.body.substr(0, 300),
@@ -199,7 +192,7 @@ struct BatchApiBackend::Impl {
     if (!in) return;
     std::ostringstream ss;
     ss << in.rdbuf();
-    const json j = json::parse(ss.str(), nullptr, false);
+    const json j = detail::parse_or_discard(ss.str());
     const std::string file = options.state_file.string();
     if (j.is_discarded() || !j.is_object() || !j.contains("batches") || !j["batches"].is_array())
       throw ParseError(file, "not a popalign Batch API state file (expected {\"batches\": [...]})");
@@ -227,14 +220,8 @@ struct BatchApiBackend::Impl {
                          {"endpoint", r.endpoint},
                          {"custom_ids", r.ids}});
     const json j = {{"format", "popalign-batch-state-1"}, {"batches", std::move(batches)}};
-    const std::filesystem::path tmp = options.state_file.string() + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      out << j.dump() << "\n";
-      out.flush();
-      if (!out) throw IoError(tmp.string(), "cannot write the Batch API state file");
-    }
-    std::filesystem::rename(tmp, options.state_file);
+    // io::OutputFile: atomic for a regular file, written through a symlink (docs/cli.md).
+    io::write_file_atomically(options.state_file, j.dump() + "\n");
   }
 
   // ---- Provider calls ----
@@ -242,7 +229,7 @@ struct BatchApiBackend::Impl {
   std::string upload(const std::string& jsonl, std::size_t part) {
     const std::string name = "popalign-batch-" + std::to_string(part) + ".jsonl";
     const std::pair<std::string, const std::string*> file{name, &jsonl};
-    const json j = json::parse(call("POST", "/files", nullptr, &file), nullptr, false);
+    const json j = detail::parse_or_discard(call("POST", "/files", nullptr, &file));
     if (j.is_discarded() || !j.contains("id") || !j["id"].is_string())
       throw LlmError(Failure{ErrorKind::invalid_response, 200, "POST /files: no file id", {}});
     std::lock_guard lock(mutex);
@@ -256,7 +243,7 @@ struct BatchApiBackend::Impl {
                                   {"completion_window", options.completion_window},
                                   {"metadata", {{"created_by", "popalign"}}}}
                                  .dump();
-    const json j = json::parse(call("POST", "/batches", &body), nullptr, false);
+    const json j = detail::parse_or_discard(call("POST", "/batches", &body));
     if (j.is_discarded() || !j.contains("id") || !j["id"].is_string())
       throw LlmError(Failure{ErrorKind::invalid_response, 200, "POST /batches: no batch id", {}});
     std::lock_guard lock(mutex);
@@ -269,7 +256,7 @@ struct BatchApiBackend::Impl {
     std::string after;
     for (int page = 0; page < 100; ++page) {
       const std::string path = "/batches?limit=100" + (after.empty() ? "" : "&after=" + after);
-      const json j = json::parse(call("GET", path), nullptr, false);
+      const json j = detail::parse_or_discard(call("GET", path));
       if (j.is_discarded() || !j.contains("data") || !j["data"].is_array()) return {};
       for (const auto& b : j["data"])
         if (b.value("input_file_id", std::string()) == file_id) return b.value("id", std::string());
@@ -280,33 +267,6 @@ struct BatchApiBackend::Impl {
   }
 
   // ---- One run ----
-
-  Outcome outcome_of_line(const json& line, const Request& request) const {
-    const json* resp =
-        line.contains("response") && line["response"].is_object() ? &line["response"] : nullptr;
-    if (resp) {
-      const long status = resp->value("status_code", 0L);
-      const std::string body = resp->contains("body") ? (*resp)["body"].dump() : std::string();
-      if (status >= 200 && status < 300) return online_format.parse_response_body(body, request);
-      std::string msg = body.substr(0, 300);
-      if (resp->contains("body") && (*resp)["body"].is_object() &&
-          (*resp)["body"].contains("error") && (*resp)["body"]["error"].is_object())
-        msg = (*resp)["body"]["error"].value("message", msg);
-      return Failure{kind_of_status(status),
-                     static_cast<int>(status),
-                     "batch: HTTP " + std::to_string(status) + ": " + msg,
-                     {}};
-    }
-    std::string code, msg;
-    if (line.contains("error") && line["error"].is_object()) {
-      code = line["error"].value("code", std::string());
-      msg = line["error"].value("message", std::string());
-    }
-    // An expired request was never run: worth another try, like a timeout.
-    const ErrorKind kind = code == "batch_expired" ? ErrorKind::timeout : ErrorKind::server;
-    return Failure{
-        kind, 0, "batch: " + (code.empty() ? std::string("error") : code) + ": " + msg, {}};
-  }
 
   /// Polls every record in `active` until each has ended; fills `answers` from the files.
   /// Returns false when cancelled.
@@ -319,7 +279,7 @@ struct BatchApiBackend::Impl {
       std::vector<std::size_t> still;
       for (std::size_t k : open) {
         BatchRecord& rec = records[k];
-        const json b = json::parse(call("GET", "/batches/" + rec.batch_id), nullptr, false);
+        const json b = detail::parse_or_discard(call("GET", "/batches/" + rec.batch_id));
         if (b.is_discarded() || !b.is_object())
           throw LlmError(Failure{
               ErrorKind::invalid_response, 200, "GET /batches/" + rec.batch_id + ": not JSON", {}});
@@ -342,26 +302,18 @@ struct BatchApiBackend::Impl {
           if (!b.contains(field) || !b[field].is_string()) continue;
           const std::string content =
               call("GET", "/files/" + b[field].get<std::string>() + "/content");
-          std::size_t pos = 0;
-          while (pos < content.size()) {
-            std::size_t nl = content.find('\n', pos);
-            if (nl == std::string::npos) nl = content.size();
-            const std::string_view text(content.data() + pos, nl - pos);
-            pos = nl + 1;
-            if (text.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-            const json line = json::parse(text, nullptr, false);
-            if (line.is_discarded() || !line.contains("custom_id")) continue;
-            const std::string cid = line["custom_id"].get<std::string>();
-            auto it = request_of.find(cid);
+          for (BatchResultLine& line : parse_batch_results(content)) {
+            auto it = request_of.find(line.custom_id);
             if (it == request_of.end()) continue;  // another run's request in a reused batch
-            Outcome o = outcome_of_line(line, *it->second);
-            auto have = answers.find(cid);
+            Outcome o = line.ok ? online_format.parse_response_body(line.body, *it->second)
+                                : Outcome(std::move(line.failure));
+            auto have = answers.find(line.custom_id);
             if (have != answers.end() && have->second.ok()) continue;
             {
               std::lock_guard lock(mutex);
               ++(o.ok() ? stats.answered : stats.errors);
             }
-            answers.insert_or_assign(cid, std::move(o));
+            answers.insert_or_assign(line.custom_id, std::move(o));
           }
         }
       }
@@ -530,6 +482,14 @@ std::vector<Outcome> BatchApiBackend::complete(std::span<const Request> batch) {
     } catch (const LlmError& e) {
       provider_failure = e.failure();
       im.log("batch: " + std::string(e.what()));
+    } catch (const json::exception& e) {
+      // A member of the wrong type in a provider's answer (files, batches): an invalid answer.
+      provider_failure =
+          Failure{ErrorKind::invalid_response,
+                  200,
+                  std::string("batch: a malformed answer of the provider: ") + e.what(),
+                  {}};
+      im.log(provider_failure->message);
     }
   std::vector<Outcome> out;
   out.reserve(n);

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include <popalign/core/error.hpp>
+#include <popalign/io/csv.hpp>
 #include <popalign/io/data_dir.hpp>
 #include <popalign/persona/groups.hpp>
 
@@ -434,11 +435,8 @@ PipelineConfig parse_config(std::string_view text, const std::filesystem::path& 
 }
 
 PipelineConfig load_config(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path.string(), "cannot read the pipeline config");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_config(ss.str(), path);
+  // IoError for a missing file, a directory or more than io::kMaxConfigBytes (docs/cli.md).
+  return parse_config(io::read_file(path, io::kMaxConfigBytes), path);
 }
 
 std::string example_config(std::string_view base_url, std::string_view model) {

@@ -9,6 +9,8 @@
 
 #include <popalign/core/error.hpp>
 #include <popalign/io/csv.hpp>
+#include <popalign/io/json.hpp>
+#include <popalign/io/limits.hpp>
 #include <popalign/llm/types.hpp>
 
 namespace popalign::pipeline {
@@ -30,6 +32,37 @@ ojson map_json(const Map& m) {
   ojson o = ojson::object();
   for (const auto& [k, v] : m) o[k] = v;
   return o;
+}
+
+/// The stages of a parsed manifest; nlohmann exceptions for members of the wrong type.
+std::vector<StageEntry> read_stages(const ojson& stages, const std::string& file) {
+  std::vector<StageEntry> out;
+  for (const auto& s : stages) {
+    if (!s.is_object())
+      throw ParseError(file, 1,
+                       "not a popalign run manifest (a stage is not a JSON object; delete it to "
+                       "start over)");
+    StageEntry e;
+    e.name = s.value("name", "");
+    e.status = s.value("status", "running");
+    e.key = s.value("key", "");
+    e.options = s.contains("options") ? s["options"].dump() : "{}";
+    if (s.contains("inputs"))
+      for (const auto& [k, v] : s["inputs"].items()) e.inputs[k] = v.get<std::string>();
+    if (s.contains("outputs"))
+      for (const auto& [k, v] : s["outputs"].items()) e.outputs[k] = v.get<std::string>();
+    if (s.contains("counts"))
+      for (const auto& [k, v] : s["counts"].items()) e.counts[k] = v.get<double>();
+    e.seconds = s.value("seconds", 0.0);
+    e.calls = s.value("calls", std::uint64_t{0});
+    e.cached_calls = s.value("cached_calls", std::uint64_t{0});
+    e.failed_calls = s.value("failed_calls", std::uint64_t{0});
+    e.prompt_tokens = s.value("prompt_tokens", std::int64_t{0});
+    e.completion_tokens = s.value("completion_tokens", std::int64_t{0});
+    e.cost = s.value("cost", 0.0);
+    if (!e.name.empty()) out.push_back(std::move(e));
+  }
+  return out;
 }
 
 }  // namespace
@@ -62,31 +95,24 @@ Manifest Manifest::load(const std::filesystem::path& run_dir) {
   const auto file = run_dir / "manifest.json";
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) return m;
-  const std::string text = read_all(file);
+  // Bounded like every input (docs/cli.md): at most io::kMaxConfigBytes, JSON nesting at most
+  // io::kMaxJsonDepth (dump() below recurses per level), and a member of the wrong type is a
+  // ParseError naming the file, never an nlohmann exception.
+  const std::string text = io::read_file(file, io::kMaxConfigBytes);
+  const auto not_a_manifest = [&](const std::string& why) {
+    return ParseError(file.string(), 1,
+                      "not a popalign run manifest (" + why + "; delete it to start over)");
+  };
+  if (io::json_depth_exceeded_at(text) != 0)
+    throw not_a_manifest("JSON nested deeper than " + std::to_string(io::kMaxJsonDepth));
   const ojson j = ojson::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || j.value("format", "") != "popalign-run-manifest/1" ||
-      !j.contains("stages") || !j["stages"].is_array())
+  if (j.is_discarded() || !j.is_object() || !j.contains("format") || !j["format"].is_string() ||
+      j["format"] != "popalign-run-manifest/1" || !j.contains("stages") || !j["stages"].is_array())
     throw ParseError(file.string(), 1, "not a popalign run manifest (delete it to start over)");
-  for (const auto& s : j["stages"]) {
-    StageEntry e;
-    e.name = s.value("name", "");
-    e.status = s.value("status", "running");
-    e.key = s.value("key", "");
-    e.options = s.contains("options") ? s["options"].dump() : "{}";
-    if (s.contains("inputs"))
-      for (const auto& [k, v] : s["inputs"].items()) e.inputs[k] = v.get<std::string>();
-    if (s.contains("outputs"))
-      for (const auto& [k, v] : s["outputs"].items()) e.outputs[k] = v.get<std::string>();
-    if (s.contains("counts"))
-      for (const auto& [k, v] : s["counts"].items()) e.counts[k] = v.get<double>();
-    e.seconds = s.value("seconds", 0.0);
-    e.calls = s.value("calls", std::uint64_t{0});
-    e.cached_calls = s.value("cached_calls", std::uint64_t{0});
-    e.failed_calls = s.value("failed_calls", std::uint64_t{0});
-    e.prompt_tokens = s.value("prompt_tokens", std::int64_t{0});
-    e.completion_tokens = s.value("completion_tokens", std::int64_t{0});
-    e.cost = s.value("cost", 0.0);
-    if (!e.name.empty()) m.stages_.push_back(std::move(e));
+  try {
+    m.stages_ = read_stages(j["stages"], file.string());
+  } catch (const ojson::exception& e) {
+    throw not_a_manifest(std::string("a stage entry is malformed: ") + e.what());
   }
   return m;
 }

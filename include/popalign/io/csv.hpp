@@ -15,6 +15,7 @@
 // to a temporary file beside it and renamed, so a reader never sees half a file; symlinks are
 // followed to their target; FIFOs and devices (/dev/stdout) are written directly.
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -24,6 +25,7 @@
 
 #include <popalign/core/error.hpp>
 #include <popalign/core/types.hpp>
+#include <popalign/io/limits.hpp>
 #include <popalign/io/output.hpp>
 
 namespace popalign::io {
@@ -210,7 +212,15 @@ void write_numeric_table(const std::filesystem::path& path, const std::vector<st
 void write_trait_table(const std::filesystem::path& path, const TraitTable<double>& table,
                        const CsvWriteOptions& options = {});
 
-/// Reads a whole file into a string. Throws IoError naming the file (also for a directory).
-std::string read_file(const std::filesystem::path& path);
+/// Reads a whole file into a string. Throws IoError naming the file (also for a directory, and
+/// for a file larger than `max_bytes`, checked before reading: by its size for a regular file,
+/// while reading for a pipe). 0 = the default limit, half the physical memory (io/limits.hpp).
+std::string read_file(const std::filesystem::path& path, std::uint64_t max_bytes = 0);
+
+/// Throws CsvError naming `source`, the line of the repeat (lines[i], or row i+1 when `lines` is
+/// empty) and `column` when an id occurs twice in `ids`: "duplicate id 'p3' in column 'id'
+/// (first on line 5); ids must be unique so that results map back to rows". Linear time.
+void check_unique_ids(const std::string& source, const std::vector<std::string>& ids,
+                      const std::vector<std::size_t>& lines, const std::string& column);
 
 }  // namespace popalign::io

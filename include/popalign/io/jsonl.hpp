@@ -3,10 +3,11 @@
 // long time (personas, administered answers, LLM records): a run appends one line per finished
 // unit of work, and a resumed run reads what is there and continues.
 //
-// Reading is line by line (constant memory with JsonlReader). A malformed line is reported with
-// its line number; `on_malformed` decides whether that fails the read (default) or the line is
-// skipped and listed in `malformed`. A last line without its '\n' that does not parse is the
-// trace of a killed writer: it is reported as `truncated_tail` and never fails the read.
+// Reading is line by line (constant memory with JsonlReader); a line longer than kMaxLineBytes
+// (io/limits.hpp) is a ParseError naming it, whatever the on_malformed policy. A malformed line is
+// reported with its line number; `on_malformed` decides whether that fails the read (default) or
+// the line is skipped and listed in `malformed`. A last line without its '\n' that does not parse
+// is the trace of a killed writer: it is reported as `truncated_tail` and never fails the read.
 //
 // Writing: JsonlWriter appends each record as ONE write(2) of "line\n" to a file opened with
 // O_APPEND, then (optionally) fsync(2). A record is therefore either entirely in the file or
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include <popalign/io/json.hpp>
+#include <popalign/io/limits.hpp>
 
 namespace popalign::io {
 

@@ -33,6 +33,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <popalign/core/execution.hpp>
@@ -68,6 +69,26 @@ struct BatchApiOptions {
   /// Throws InvalidArgument naming the field.
   void validate() const;
 };
+
+/// One line of a Batch API output or error file (GET /files/{id}/content).
+struct BatchResultLine {
+  std::size_t line = 0;   ///< 1-based line in the file
+  std::string custom_id;  ///< the request it answers
+  bool ok = false;        ///< a "response" with a 2xx status_code: `body` is the completion
+  std::string body;       ///< response.body as JSON text (for OpenAiBackend::parse_response_body)
+  Failure failure;        ///< when !ok: from the status (response) or the error code (error line)
+};
+
+/// The HTTP status of a provider's answer as an ErrorKind (429 rate_limited, 5xx server, ...).
+ErrorKind error_kind_of_http_status(long status) noexcept;
+
+/// Reads the content of a Batch API output or error file, one entry per line that is a JSON
+/// object with a string "custom_id". Blank lines, lines that are not such an object (not JSON,
+/// nested deeper than io::kMaxJsonDepth, longer than io::kMaxLineBytes, a custom_id that is not a
+/// string) are skipped and counted in `*skipped`; members of unexpected types are treated as
+/// absent. Never throws for bad content (the provider's file is untrusted input).
+std::vector<BatchResultLine> parse_batch_results(std::string_view content,
+                                                 std::size_t* skipped = nullptr);
 
 /// What a BatchApiBackend did since construction.
 struct BatchApiStats {
