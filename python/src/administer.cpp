@@ -336,7 +336,8 @@ void bind_administer(py::module_& m) {
             const persona::PostCorpus corpus = persona::read_posts(posts, ro);
             if (o.deduplicate && !dedup_embedder)
               dedup_embedder =
-                  embedding::make_sif_embedder(embedding::default_word_vectors_path(), "", {});
+                  embedding::make_sif_embedder(embedding::default_word_vectors_path(),
+                                               embedding::default_common_component_path(), {});
             return persona::mine_personas(*b, dedup_embedder.get(), corpus, o);
           });
         } catch (...) {

@@ -140,6 +140,9 @@ int run_compare(const CompareArgs& args) {
   const io::NumericTable b = io::to_numeric_table(tb, traits);
   check_argument(a.values.rows() > 0, "A", args.a + " has no data rows");
   check_argument(b.values.rows() > 0, "B", args.b + " has no data rows");
+  // B is the reference the metrics standardise by: a constant trait there has no scale (a
+  // constant trait in A is a legitimate, measurable selection).
+  cli::check_trait_table(b, "reference (B)", 2, /*need_full_rank=*/false);
   const Vector<double> wa = read_weights(ta, args.a, args.weight_a, "--weight-a");
   const Vector<double> wb = read_weights(tb, args.b, args.weight_b, "--weight-b");
 

@@ -196,10 +196,12 @@ int run(const Opts& o) {
   auto meter = std::make_shared<llm::UsageMeter>(backend, meter_options);
 
   std::shared_ptr<const popalign::embedding::Embedder> embedder;
+  // The shipped vectors come with their common component (the dedup bar was calibrated with
+  // it); other vectors get none.
   if (options.deduplicate)
     embedder = popalign::embedding::make_sif_embedder(
         o.word_vectors.empty() ? popalign::embedding::default_word_vectors_path() : o.word_vectors,
-        "", {});
+        o.word_vectors.empty() ? popalign::embedding::default_common_component_path() : "", {});
 
   const bool tty = popalign::cli::stderr_is_terminal();
   options.progress = [tty](std::string_view step, std::size_t done, std::size_t total) {

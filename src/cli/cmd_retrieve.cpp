@@ -95,6 +95,7 @@ int run(const Opts& o) {
   // A persona file as every stage reads it (io/persona_record.hpp): a bad line or a repeated id
   // is an error naming the file and line; an unterminated last line that does not parse (a
   // killed writer) is skipped and reported here.
+  popalign::check_argument(o.threads >= 0, "--threads", "must be >= 0 (0 = all cores)");
   popalign::io::PersonaReadOptions read_options;
   read_options.log = [](const std::string& m) { popalign::cli::warn(m); };
   const auto personas = popalign::io::read_personas(o.personas, read_options).personas;

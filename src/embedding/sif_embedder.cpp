@@ -207,6 +207,10 @@ std::string default_word_vectors_path() {
   return (io::data_dir() / "models" / "glove6b_100d_top40k.w2v.bin").string();
 }
 
+std::string default_common_component_path() {
+  return (io::data_dir() / "embedding" / "glove_sif_pc1.bin").string();
+}
+
 std::shared_ptr<SifEmbedder> make_sif_embedder(const std::string& vectors_path,
                                                const std::string& components_path,
                                                const std::vector<std::string>& fit_corpus,

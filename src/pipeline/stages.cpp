@@ -705,13 +705,10 @@ bool Runner::stage_mine() {
   routes[config_.generator.model] = backend("generator");
   RoutingBackend router(backend("generator"), routes);
   std::shared_ptr<const embedding::Embedder> embedder = options_.embedder;
-  // The shipped common component (data/embedding/glove_sif_pc1.bin), with which the dedup bar
-  // 0.95 was calibrated (docs/persona.md); without it every English text shares one dominant
-  // direction and different people score 0.95+.
+  // With the shipped common component, as the dedup bar was calibrated.
   if (mo.deduplicate && !embedder)
-    embedder = embedding::make_sif_embedder(
-        embedding::default_word_vectors_path(),
-        (io::data_dir() / "embedding" / "glove_sif_pc1.bin").string(), {});
+    embedder = embedding::make_sif_embedder(embedding::default_word_vectors_path(),
+                                            embedding::default_common_component_path(), {});
   const persona::MiningResult res = persona::mine_personas(router, embedder.get(), corpus(), mo);
   if (res.status == "cancelled") return false;
   io::write_personas(at("mine/personas.jsonl"), res.personas);

@@ -190,6 +190,13 @@ def every_command(s, rng, personas):
           says=["sub", "is a directory"])
     s.run("compare: --traits E,E", cmp_a + ["--traits", "E,E"], EXIT["usage"],
           says=["--traits", "twice"])
+    s.write("ref_const.csv", table([f"c{i},{rng.gauss(0, 1):.3f},3,{rng.gauss(0, 1):.3f}"
+                                    for i in range(20)], "id,E,A,C"))
+    s.run("compare: a constant trait in B (the reference)", ["compare", "pool.csv",
+                                                             "ref_const.csv"], EXIT["file"],
+          says=["ref_const.csv", "column 'A'", "constant"])
+    s.run("compare: a constant trait in A is measured", ["compare", "ref_const.csv", "pool.csv"],
+          EXIT["ok"])
 
     # --- export ---------------------------------------------------------------------------------
     s.run("export: --out equal to --reference",
@@ -204,7 +211,7 @@ def every_command(s, rng, personas):
                                                         "h4.jsonl"], EXIT["ok"],
           outputs=["h4.jsonl"], max_seconds=20)
     s.run("retrieve: --threads negative", ret + ["--threads", "-2", "--out", "h5.jsonl"],
-          EXIT["usage"], says=["threads"])  # names the library field, not yet the flag
+          EXIT["usage"], says=["--threads"])
     s.run("retrieve: --save-components equal to --personas",
           ret + ["--save-components", "personas.jsonl", "--out", "h6.jsonl"], EXIT["usage"],
           says=["--save-components", "--personas"])

@@ -144,6 +144,11 @@ class SifEmbedder final : public Embedder, public TokenVectors {
 /// The shipped word vectors: <data dir>/models/glove6b_100d_top40k.w2v.bin (see
 /// io::data_dir(): $POPALIGN_DATA_DIR, the source tree's data/, or the installed share/popalign).
 std::string default_word_vectors_path();
+/// The common component shipped with those vectors (<data dir>/embedding/glove_sif_pc1.bin,
+/// fitted on a general English corpus): the one to remove when there is no corpus to fit on, as
+/// in mining's dedup, whose 0.95 cosine bar was calibrated with it (docs/persona.md). Without it
+/// every English text shares one dominant direction and different people score 0.95+.
+std::string default_common_component_path();
 
 /// Loads word vectors and builds a SIF embedder. The common components come from
 /// `components_path` when it is not empty, else are fitted on `fit_corpus` when that is not
