@@ -3,7 +3,7 @@
 // independent computation (sorted-quantile bins, metrics::weighted_correlation), the local
 // search never increases it, its incremental state matches a recomputation after every swap,
 // it is deterministic, and end to end it lowers the correlation error that per-trait
-// calibration leaves (with a negative control: without the correlation term it does not).
+// calibration leaves (negative control: Refinement::none / zero proposals).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -192,10 +192,13 @@ TEST(AlignRefine, EndToEndLowersCorrelationErrorWithNegativeControl) {
   EXPECT_LT(corr_err(swap), 0.6 * corr_err(none)) << corr_err(swap) << " vs " << corr_err(none);
   EXPECT_LE(swap.diagnostics.after.population.mean_w1,
             1.05 * none.diagnostics.after.population.mean_w1);
-  // Negative control: without the correlation term the correlations are not repaired.
+  // Without the correlation term (marginal bins only) the search still runs and descends,
+  // and selects differently. (On this scenario the bins alone already repair much of the
+  // correlation error, 0.035 vs 0.037: not a usable negative control; Refinement::none is.)
   o.refine_correlation_weight = 0.0;
   const AlignResult marg = align<double>(sc.pool, sc.reference, o);
-  EXPECT_GT(corr_err(marg), 1.5 * corr_err(swap));
+  EXPECT_LT(marg.diagnostics.refine_after, marg.diagnostics.refine_before);
+  EXPECT_NE(marg.indices, swap.indices);
   // refine_proposals = 0 is the unrefined selection.
   o.refine_correlation_weight = 1.0;
   o.refine_proposals = 0;
