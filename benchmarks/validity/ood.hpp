@@ -173,6 +173,7 @@ struct OodMethod {
   align::Method method = align::Method::resample;
   bool calibrate = true;
   align::Calibration calibration = align::Calibration::marginal;
+  align::Refinement refine = align::Refinement::swap;
 };
 
 struct OodOptions {
@@ -271,6 +272,7 @@ inline void run_ood(const std::filesystem::path& dir, const OodOptions& o) {
           ao.seed = seed;
           ao.calibrate = m.calibrate;
           ao.calibration = m.calibration;
+          ao.refine = m.refine;
           ao.compute_metrics = false;
           const align::AlignResult r = align::align<double>(ptraits, rtraits, ao);
           Vector<double> w(static_cast<Index>(r.indices.size()));

@@ -14,7 +14,9 @@
 //   corr MAE  mean absolute difference of the off-diagonal trait correlations
 // Each cell is the median over the seeds with [min, max]. Seeds: held-out 1..S, dev 101..100+S
 // (different people in every part). Methods are labels: random, is, ot, resample, paper, and
-// variants `method:calibration` (resample:marginal, resample:none, resample:sliced) and
+// variants `method:calibration` (resample:marginal, resample:none, resample:sliced), a
+// refinement suffix `+swap` / `+none` (resample:marginal+none = the default before the swap
+// refinement) and
 // `method@items` (aligned on the 50 keyed IPIP-50 item answers instead of the 5 domain scores,
 // measured on the domain scores).
 //
@@ -27,6 +29,7 @@
 //   popalign_validity [--seeds S] [--split heldout|dev] [--methods m1,m2,...] [--pool P] [--n N]
 //                     [--quick] [--no-id] [--no-oi] [--ood-dir D] [--check-targets] [--reg R]
 //                     [--candidates F] [--calibration pairwise|marginal|sliced|none] [--bins B]
+//                     [--refine swap|none] [--refine-lambda W] [--refine-proposals P]
 //                     [--data-dir D]
 #include <fmt/format.h>
 
@@ -112,6 +115,7 @@ struct Variant {
   bool calibrate = true;
   Calibration calibration = Calibration::marginal;
   bool items = false;
+  Refinement refine = Refinement::swap;
 };
 
 Variant parse_variant(const std::string& label, const AlignOptions& base) {
@@ -119,6 +123,7 @@ Variant parse_variant(const std::string& label, const AlignOptions& base) {
   v.label = label;
   v.calibrate = base.calibrate;
   v.calibration = base.calibration;
+  v.refine = base.refine;
   std::string s = label;
   if (const auto at = s.find('@'); at != std::string::npos) {
     if (s.substr(at + 1) != "items") {
@@ -127,6 +132,15 @@ Variant parse_variant(const std::string& label, const AlignOptions& base) {
     }
     v.items = true;
     s = s.substr(0, at);
+  }
+  if (const auto plus = s.find('+'); plus != std::string::npos) {
+    const auto r = parse_refinement(s.substr(plus + 1));
+    if (!r) {
+      fmt::print(stderr, "--methods: unknown refinement in '{}' (+swap or +none)\n", label);
+      std::exit(2);
+    }
+    v.refine = *r;
+    s = s.substr(0, plus);
   }
   if (const auto colon = s.find(':'); colon != std::string::npos) {
     const std::string c = s.substr(colon + 1);
@@ -233,7 +247,18 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "--calibration must be pairwise, marginal, sliced or none\n");
         return 2;
       }
-    } else if (a == "--bins")
+    } else if (a == "--refine") {
+      const auto r = parse_refinement(next());
+      if (!r) {
+        fmt::print(stderr, "--refine must be swap or none\n");
+        return 2;
+      }
+      base.refine = *r;
+    } else if (a == "--refine-lambda")
+      base.refine_correlation_weight = std::stod(next());
+    else if (a == "--refine-proposals")
+      base.refine_proposals = std::stol(next());
+    else if (a == "--bins")
       base.calibration_bins = std::stol(next());
     else if (a == "--projections")
       base.calibration_projections = std::stol(next());
@@ -245,9 +270,12 @@ int main(int argc, char** argv) {
           "[--pool P] [--n N] [--quick] [--no-id] [--no-oi] [--ood-dir D] [--check-targets] "
           "[--reg R] "
           "[--candidates F] [--calibration pairwise|marginal|sliced|none] [--bins B] "
-          "[--projections L] [--data-dir D]\n"
+          "[--projections L] [--refine swap|none] [--refine-lambda W] [--refine-proposals P] "
+          "[--data-dir D]\n"
           "methods: random is ot resample paper, variants resample:marginal resample:none "
-          "resample:sliced, and name@items (align on the 50 IPIP-50 items)\n");
+          "resample:sliced, a refinement suffix +swap / +none (resample:marginal+none = the "
+          "default before the swap refinement), and name@items (align on the 50 IPIP-50 "
+          "items)\n");
       return 0;
     } else {
       fmt::print(stderr, "unknown argument {}\n", a);
@@ -318,6 +346,7 @@ int main(int argc, char** argv) {
           ao.seed = seed;
           ao.calibrate = v.calibrate;
           ao.calibration = v.calibration;
+          ao.refine = v.refine;
           const AlignResult ar = v.items ? align::align<double>(pitems, ritems, ao)
                                          : align::align<double>(pm, sp.reference, ao);
           Vector<double> w(static_cast<Index>(ar.indices.size()));
@@ -451,6 +480,7 @@ int main(int argc, char** argv) {
           ao.seed = seed;
           ao.calibrate = v.calibrate;
           ao.calibration = v.calibration;
+          ao.refine = v.refine;
           const AlignResult ar = align::align<double>(pool_mini, ref_mini, ao);
           Vector<double> w(static_cast<Index>(ar.indices.size()));
           for (std::size_t i = 0; i < ar.indices.size(); ++i)
@@ -486,7 +516,7 @@ int main(int argc, char** argv) {
     oo.base = base;
     oo.quick = quick;
     for (const auto& v : variants)
-      if (!v.items) oo.methods.push_back({v.label, v.method, v.calibrate, v.calibration});
+      if (!v.items) oo.methods.push_back({v.label, v.method, v.calibrate, v.calibration, v.refine});
     validity::run_ood(ood_dir, oo);
   }
   fmt::print("total {:.1f} s\n",

@@ -23,7 +23,7 @@ using namespace popalign;
 
 struct AlignArgs {
   std::string pool, reference, traits, out, report, method = "resample", id_column = "id";
-  std::string calibration = "marginal", cost_weights;
+  std::string calibration = "marginal", cost_weights, refine = "swap";
   long long n = 0;
   std::uint64_t seed = 0;
   bool with_replacement = false, weights_only = false, quiet = false;
@@ -63,6 +63,8 @@ int run_align(const AlignArgs& a) {
   if (!calibration)
     throw InvalidArgument("--calibration", "must be pairwise, marginal, sliced or none (got '" +
                                                a.calibration + "')");
+  const auto refine = align::parse_refinement(a.refine);
+  if (!refine) throw InvalidArgument("--refine", "must be swap or none (got '" + a.refine + "')");
   check_argument(a.n > 0, "--n", "must be > 0");
   check_argument(!(a.with_replacement && a.weights_only), "--weights-only",
                  "cannot be combined with --with-replacement");
@@ -130,6 +132,7 @@ int run_align(const AlignArgs& a) {
   opt.reg = a.reg;
   opt.calibrate = calibrate;
   opt.calibration = *calibration;
+  opt.refine = *refine;
   opt.cost_weights = cost_weights;
   opt.candidate_factor = a.candidates;
   opt.execution.threads = a.threads;
@@ -208,6 +211,7 @@ int run_align(const AlignArgs& a) {
                      {"candidate factor", fmt::format("{:g}", opt.candidate_factor)},
                      {"method", std::string(align::to_string(opt.method))},
                      {"calibration", calibrate ? a.calibration : std::string("none")},
+                     {"refinement", a.refine},
                      {"output file", a.out}};
     report::write_html(a.report, in);
   }
@@ -250,6 +254,10 @@ popalign::cli::CommandRegistrar registrar{
                      "resample's calibration of the transport shares: marginal (default: per "
                      "trait), pairwise (every trait and every pair's sum and difference: better "
                      "correlations where the pool allows), sliced or none");
+      sub.add_option("--refine", a->refine,
+                     "resample's last step (distinct output): swap (default: seeded swaps of "
+                     "selected personas for unselected candidates while the per-trait histograms "
+                     "and the trait correlations get closer to the reference's) or none");
       sub.add_option("--cost-weights", a->cost_weights,
                      "Comma-separated weight per trait column in the transport cost (default: "
                      "all 1), e.g. 1/(items of the trait) per item for item-space alignment");

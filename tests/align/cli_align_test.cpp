@@ -221,5 +221,28 @@ TEST(CliAlign, PaperCalibrationAndCostWeights) {
   EXPECT_NE(bad.err.find("paper"), std::string::npos) << bad.err;
 }
 
+TEST(CliAlign, RefineFlag) {
+  const auto dir = temp_dir("cli_refine");
+  write_inputs(dir);
+  const std::string base = "align --pool '" + (dir / "pool.csv").string() + "' --reference '" +
+                           (dir / "ref.tsv").string() + "' --n 100 --seed 2 --out '" +
+                           (dir / "o.csv").string() + "'";
+  // The default is the swap refinement (its summary line is printed); none skips it.
+  auto rd = run_popalign(base, dir);
+  ASSERT_EQ(rd.exit_code, 0) << rd.err;
+  EXPECT_NE(rd.out.find("swap refinement"), std::string::npos) << rd.out;
+  const std::string def = read_text(dir / "o.csv");
+  auto rs = run_popalign(base + " --refine swap", dir);
+  ASSERT_EQ(rs.exit_code, 0) << rs.err;
+  EXPECT_EQ(read_text(dir / "o.csv"), def);
+  auto rn = run_popalign(base + " --refine none", dir);
+  ASSERT_EQ(rn.exit_code, 0) << rn.err;
+  EXPECT_EQ(rn.out.find("swap refinement"), std::string::npos) << rn.out;
+  EXPECT_NE(read_text(dir / "o.csv"), def);
+  auto bad = run_popalign(base + " --refine greedy", dir);
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("--refine"), std::string::npos) << bad.err;
+}
+
 }  // namespace
 }  // namespace popalign

@@ -24,6 +24,17 @@
 //                    with unequal probabilities along a Z-order curve of the traits,
 //                    sampling::sample_fixed_size), so the selection keeps the shares in
 //                    expectation and is spread evenly over trait space.
+//   6. refinement    (resample, distinct; Refinement::swap, default) a seeded local search
+//                    swaps a selected persona for an unselected candidate (proposed in
+//                    proportion to its share s) whenever that lowers
+//                      L = N/d sum_k chi2_k / (B_k - 1)  +  lambda N / P sum_{k<l} (r_kl - R_kl)^2
+//                    (chi2_k: the selection's histogram of trait k on the reference's B_k
+//                    quantile bins against the reference's; r, R: the correlation matrices of
+//                    the selection and of the reference; P pairs). A random N scores L ~ 1 +
+//                    lambda, so the refinement removes sampling noise of N people from the
+//                    marginals and the joint structure, which no share-level calibration can
+//                    (the rounding of N seats adds that noise back). Bounded: N x
+//                    refine_proposals proposals, O(d^2) each with incremental sums.
 //
 // Why this design (docs/align.md has the measurements): importance weighting alone cannot add
 // mass where the pool is thin, and with N distinct personas it cannot give one persona more than
@@ -177,6 +188,36 @@ inline std::optional<Calibration> parse_calibration(std::string_view s) noexcept
   return std::nullopt;
 }
 
+/// What happens after the rounding (stage 6, resample with distinct output only).
+enum class Refinement {
+  /// Seeded swap refinement (default): replaces selected personas by unselected candidates
+  /// (drawn in proportion to their transport shares) while a discrepancy to the reference
+  /// falls: the chi-square of the per-trait histograms on the reference's quantile bins plus
+  /// refine_correlation_weight x the squared error of the trait-correlation matrix, each scaled
+  /// so that a random sample of N scores about 1. The selection then matches the reference's
+  /// marginals and correlations better than sampling noise of N people allows (docs/validity.md).
+  swap,
+  /// None: the rounded selection as is (the pipeline before issue 13's refinement).
+  none,
+};
+
+constexpr std::string_view to_string(Refinement r) noexcept {
+  switch (r) {
+    case Refinement::swap:
+      return "swap";
+    case Refinement::none:
+      return "none";
+  }
+  return "unknown";
+}
+
+/// "swap", "none"; std::nullopt otherwise.
+inline std::optional<Refinement> parse_refinement(std::string_view s) noexcept {
+  if (s == "swap") return Refinement::swap;
+  if (s == "none") return Refinement::none;
+  return std::nullopt;
+}
+
 /// Method::paper: the published Stage 2's constants (defaults = as published).
 struct PaperOptions {
   double bandwidth = 0.20;      ///< Gaussian KDE kernel sd, relative to each column's sd
@@ -230,6 +271,10 @@ struct AlignOptions {
   /// to sliced (with calibration_projections directions) and says so in a warning.
   Index calibration_max_pairwise_dim = 16;
   Rounding rounding = Rounding::ordered;
+  /// Stage 6 (resample, distinct output): swap refinement of the rounded selection.
+  Refinement refine = Refinement::swap;
+  Index refine_proposals = 50;             ///< swap proposals per selected persona
+  double refine_correlation_weight = 1.0;  ///< weight of the correlation term (0 = marginals only)
   /// Per-column weights of the transport cost C_ij = sum_k w_k (z_ik - y_jk)^2 (resample, ot,
   /// paper); empty = all 1. E.g. item-space alignment: 1 / (items of the item's trait), so
   /// every trait weighs the same whatever its length.
@@ -273,6 +318,9 @@ struct AlignOptions {
     check_argument(calibration_projections >= 1, "calibration_projections", "must be >= 1");
     check_argument(calibration_max_pairwise_dim >= 1, "calibration_max_pairwise_dim",
                    "must be >= 1");
+    check_argument(refine_proposals >= 0, "refine_proposals", "must be >= 0");
+    check_argument(refine_correlation_weight >= 0 && std::isfinite(refine_correlation_weight),
+                   "refine_correlation_weight", "must be finite and >= 0");
     check_argument(ess_warn_fraction >= 0, "ess_warn_fraction", "must be >= 0");
     check_argument(coverage_ratio > 0 && coverage_ratio < 1, "coverage_ratio", "must be in (0, 1)");
     check_argument(coverage_warn_fraction >= 0 && coverage_warn_fraction <= 1,
@@ -332,6 +380,12 @@ struct Diagnostics {
   Index saturated = 0;  ///< candidates with s_i >= 0.999 (all of their capacity used)
   /// Largest relative mismatch of a calibration bin after raking (NaN: no calibration).
   double calibration_error = std::numeric_limits<double>::quiet_NaN();
+  /// Swap refinement (stage 6): the discrepancy to the reference before and after (a random
+  /// sample of N scores about 1 + refine_correlation_weight), proposals and accepted swaps
+  /// (NaN / 0: no refinement).
+  double refine_before = std::numeric_limits<double>::quiet_NaN();
+  double refine_after = std::numeric_limits<double>::quiet_NaN();
+  Index refine_proposals = 0, refine_swaps = 0;
 
   CompressionReport compression;  ///< atoms and their errors (Scaling::compress)
   Comparison before, after;       ///< pool vs reference, selection vs reference
@@ -373,6 +427,9 @@ struct Diagnostics {
           "{:.2g}, {} candidates, {} saturated\n",
           ot::to_string(ot_status), ot_iterations, ot_total_iterations, eps, ot_error, candidates,
           saturated);
+    if (!std::isnan(refine_before))
+      s += fmt::format("swap refinement: discrepancy {:.3f} -> {:.3f} ({} of {} swaps accepted)\n",
+                       refine_before, refine_after, refine_swaps, refine_proposals);
     s += compression.line();
     if (before.w1.size() > 0) {
       s += fmt::format(
@@ -411,7 +468,9 @@ struct AlignResult {
   std::vector<Index> indices;  ///< selected pool rows, ascending (weights: rows with weight > 0)
   std::vector<Index> counts;   ///< copies of each indices entry (1 for distinct; empty: weights)
   Vector<double> weights;      ///< per pool row, sum 1 (counts / N, or the weights)
-  Vector<double> inclusion;    ///< per pool row: P(selected) (distinct) / expected count (multiset)
+  /// Per pool row: P(selected) of the rounding (distinct; before the swap refinement, which
+  /// moves a few seats) / expected count (multiset).
+  Vector<double> inclusion;
   Vector<double> importance_weights;  ///< per pool row, sum 1 (is / resample); else empty
   Diagnostics diagnostics;
 

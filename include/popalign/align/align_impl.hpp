@@ -3,10 +3,12 @@
 // align() is the sequence of stage functions below, each with its own name:
 //   check_inputs -> standardise -> density_ratio_weights (resample, is)
 //   -> select_random | select_importance | select_by_transport
-//        (select_candidates -> transport_shares -> rake_to_marginals -> round_shares)
+//        (select_candidates -> transport_shares -> rake_to_marginals -> round_shares
+//         -> refine_selection)
 //   -> store_selection -> compare_before_after (compute_metrics)
 // Every random choice is a stream of Rng(seed) (1 KDE subsamples, 2 rounding, 3 candidates,
-// 4 transport reference subsample), so a stage draws the same numbers whatever ran before it.
+// 4 transport reference subsample, 7 swap refinement), so a stage draws the same numbers
+// whatever ran before it.
 #include <fmt/format.h>
 
 #include <Eigen/Core>
@@ -563,6 +565,211 @@ inline void round_shares(const Vector<double>& s, const std::vector<Index>& cand
   }
 }
 
+/// Stage 6 (Refinement::swap): the discrepancy of a selection of N of the K candidates zc to the
+/// reference zr, with incremental updates for one swap. For trait k, the reference's quantile
+/// bins (at most `bins`, distinct upper edges, as the calibration's) give target shares t_kb;
+/// the selection's counts c_kb give chi2_k = sum_b (c_kb / N - t_kb)^2 / t_kb (t_kb floored at
+/// 1 / m). With r the selection's correlation matrix (population moments from the running sums
+/// sum z, sum z z^T) and R the reference's:
+///   L = N / d sum_k chi2_k / (B_k - 1) + lambda N / P sum_{k<l} (r_kl - R_kl)^2,  P = d(d-1)/2.
+/// Both terms are about 1 (and lambda) for a simple random sample of N from the reference.
+template <Real T>
+class SwapRefiner {
+ public:
+  SwapRefiner(const RowMatrix<T>& zc, const RowMatrix<T>& zr, Index bins, double lambda, Index N)
+      : zc_(zc.template cast<double>()), K_(zc.rows()), d_(zc.cols()), N_(N) {
+    const Index m = zr.rows();
+    bin_of_.assign(static_cast<std::size_t>(d_), std::vector<int>(static_cast<std::size_t>(K_)));
+    target_.resize(static_cast<std::size_t>(d_));
+    scale_.resize(static_cast<std::size_t>(d_));
+    for (Index k = 0; k < d_; ++k) {
+      std::vector<double> r(static_cast<std::size_t>(m));
+      for (Index j = 0; j < m; ++j) r[static_cast<std::size_t>(j)] = static_cast<double>(zr(j, k));
+      std::sort(r.begin(), r.end());
+      std::vector<double> edges;
+      for (Index b = 1; b < bins; ++b) {
+        const double q = r[static_cast<std::size_t>(std::min<Index>(m - 1, (b * m) / bins))];
+        if (edges.empty() || q > edges.back()) edges.push_back(q);
+      }
+      auto bin_index = [&](double v) {
+        return static_cast<int>(std::lower_bound(edges.begin(), edges.end(), v) - edges.begin());
+      };
+      std::vector<double>& t = target_[static_cast<std::size_t>(k)];
+      t.assign(edges.size() + 1, 0.0);
+      for (double v : r) t[static_cast<std::size_t>(bin_index(v))] += 1.0 / static_cast<double>(m);
+      for (double& x : t) x = std::max(x, 1.0 / static_cast<double>(m));
+      for (Index i = 0; i < K_; ++i)
+        bin_of_[static_cast<std::size_t>(k)][static_cast<std::size_t>(i)] = bin_index(zc_(i, k));
+      scale_[static_cast<std::size_t>(k)] =
+          static_cast<double>(N) /
+          (static_cast<double>(d_) * std::max<double>(1.0, static_cast<double>(t.size()) - 1.0));
+    }
+    const Index P = d_ * (d_ - 1) / 2;
+    corr_scale_ = P > 0 ? lambda * static_cast<double>(N) / static_cast<double>(P) : 0.0;
+    const Eigen::MatrixXd zrd = zr.template cast<double>();
+    const Eigen::RowVectorXd mu = zrd.colwise().mean();
+    const Eigen::MatrixXd c = zrd.rowwise() - mu;
+    ref_corr_ = correlation_of((c.transpose() * c) / static_cast<double>(m));
+  }
+
+  /// L of the selection `sel` (candidate positions), computed from scratch; also resets the
+  /// running state to `sel`.
+  double reset(const std::vector<Index>& sel) {
+    counts_.assign(static_cast<std::size_t>(d_), {});
+    for (Index k = 0; k < d_; ++k)
+      counts_[static_cast<std::size_t>(k)].assign(target_[static_cast<std::size_t>(k)].size(), 0);
+    s1_ = Eigen::VectorXd::Zero(d_);
+    s2_ = Eigen::MatrixXd::Zero(d_, d_);
+    for (Index i : sel) {
+      for (Index k = 0; k < d_; ++k) ++counts_[static_cast<std::size_t>(k)][bin(k, i)];
+      s1_ += zc_.row(i).transpose();
+      s2_.noalias() += zc_.row(i).transpose() * zc_.row(i);
+    }
+    marg_ = 0;
+    for (Index k = 0; k < d_; ++k) {
+      const auto& t = target_[static_cast<std::size_t>(k)];
+      const auto& c = counts_[static_cast<std::size_t>(k)];
+      double chi = 0;
+      for (std::size_t b = 0; b < t.size(); ++b) chi += term(static_cast<double>(c[b]), t[b]);
+      marg_ += scale_[static_cast<std::size_t>(k)] * chi;
+    }
+    corr_ = corr_term(s1_, s2_);
+    return marg_ + corr_;
+  }
+
+  /// Current L.
+  double value() const { return marg_ + corr_; }
+
+  /// Change of L if candidate `out` (selected) is replaced by `in` (not selected); when it is
+  /// negative beyond rounding (< -1e-12 (1 + L)) the swap is applied and true returned.
+  bool try_swap(Index out, Index in) {
+    double dm = 0;
+    for (Index k = 0; k < d_; ++k) {
+      const std::size_t bo = bin(k, out), bi = bin(k, in);
+      if (bo == bi) continue;
+      const auto& t = target_[static_cast<std::size_t>(k)];
+      const auto& c = counts_[static_cast<std::size_t>(k)];
+      const double co = static_cast<double>(c[bo]), ci = static_cast<double>(c[bi]);
+      dm += scale_[static_cast<std::size_t>(k)] *
+            (term(co - 1, t[bo]) - term(co, t[bo]) + term(ci + 1, t[bi]) - term(ci, t[bi]));
+    }
+    Eigen::VectorXd s1 = s1_;
+    Eigen::MatrixXd s2 = s2_;
+    if (corr_scale_ > 0) {
+      s1 += zc_.row(in).transpose() - zc_.row(out).transpose();
+      s2.noalias() +=
+          zc_.row(in).transpose() * zc_.row(in) - zc_.row(out).transpose() * zc_.row(out);
+    }
+    const double nc = corr_scale_ > 0 ? corr_term(s1, s2) : 0.0;
+    const double delta = dm + (nc - corr_);
+    if (!(delta < -1e-12 * (1.0 + value()))) return false;
+    for (Index k = 0; k < d_; ++k) {
+      --counts_[static_cast<std::size_t>(k)][bin(k, out)];
+      ++counts_[static_cast<std::size_t>(k)][bin(k, in)];
+    }
+    marg_ += dm;
+    corr_ = nc;
+    s1_ = std::move(s1);
+    s2_ = std::move(s2);
+    return true;
+  }
+
+ private:
+  std::size_t bin(Index k, Index i) const {
+    return static_cast<std::size_t>(
+        bin_of_[static_cast<std::size_t>(k)][static_cast<std::size_t>(i)]);
+  }
+  double term(double c, double t) const {
+    const double p = c / static_cast<double>(N_) - t;
+    return p * p / t;
+  }
+  static Eigen::MatrixXd correlation_of(const Eigen::MatrixXd& cov) {
+    const Index d = cov.rows();
+    Eigen::MatrixXd r = Eigen::MatrixXd::Identity(d, d);
+    for (Index k = 0; k < d; ++k)
+      for (Index l = k + 1; l < d; ++l) {
+        const double v = cov(k, k) * cov(l, l);
+        r(k, l) = r(l, k) = v > 0 ? cov(k, l) / std::sqrt(v) : 0.0;
+      }
+    return r;
+  }
+  double corr_term(const Eigen::VectorXd& s1, const Eigen::MatrixXd& s2) const {
+    if (corr_scale_ <= 0) return 0.0;
+    const double n = static_cast<double>(N_);
+    const Eigen::VectorXd mu = s1 / n;
+    double e = 0;
+    for (Index k = 0; k < d_; ++k) {
+      const double vk = s2(k, k) / n - mu[k] * mu[k];
+      for (Index l = k + 1; l < d_; ++l) {
+        const double vl = s2(l, l) / n - mu[l] * mu[l];
+        const double v = vk * vl;
+        const double r = v > 0 ? (s2(k, l) / n - mu[k] * mu[l]) / std::sqrt(v) : 0.0;
+        const double g = r - ref_corr_(k, l);
+        e += g * g;
+      }
+    }
+    return corr_scale_ * e;
+  }
+
+  Eigen::MatrixXd zc_;
+  Index K_, d_, N_;
+  std::vector<std::vector<int>> bin_of_;
+  std::vector<std::vector<double>> target_;
+  std::vector<double> scale_;
+  double corr_scale_ = 0;
+  Eigen::MatrixXd ref_corr_;
+  std::vector<std::vector<Index>> counts_;
+  Eigen::VectorXd s1_;
+  Eigen::MatrixXd s2_;
+  double marg_ = 0, corr_ = 0;
+};
+
+/// What refine_selection() did.
+struct RefineStats {
+  double before = 0, after = 0;
+  Index proposals = 0, swaps = 0;
+};
+
+/// Stage 6: seeded swap refinement of `selected` (N distinct candidate positions, changed in
+/// place, returned ascending): `proposals` times, a selected position (uniform) and a candidate
+/// (in proportion to its share s; skipped when already selected) are drawn from `rng` and
+/// swapped when that lowers SwapRefiner's L. L never increases; the same inputs and rng give
+/// the same selection.
+template <Real T>
+RefineStats refine_selection(std::vector<Index>& selected, const Vector<double>& s,
+                             const RowMatrix<T>& zc, const RowMatrix<T>& zr, Index bins,
+                             double lambda, Index proposals, Rng& rng, const Execution& ex) {
+  const Index K = zc.rows(), N = static_cast<Index>(selected.size());
+  SwapRefiner<T> r(zc, zr, bins, lambda, N);
+  RefineStats st;
+  st.before = st.after = r.reset(selected);
+  std::vector<double> cum(static_cast<std::size_t>(K));
+  double acc = 0;
+  for (Index i = 0; i < K; ++i) cum[static_cast<std::size_t>(i)] = acc += std::max(0.0, s[i]);
+  std::vector<char> is_sel(static_cast<std::size_t>(K), 0);
+  for (Index i : selected) is_sel[static_cast<std::size_t>(i)] = 1;
+  if (!(acc > 0) || N == 0 || N >= K) return st;
+  for (Index p = 0; p < proposals; ++p) {
+    if ((p & 0xFFFF) == 0)
+      ex.checkpoint("refinement", static_cast<double>(p) / static_cast<double>(proposals));
+    const std::size_t o = static_cast<std::size_t>(rng.uniform_int(static_cast<std::uint64_t>(N)));
+    const double u = rng.uniform() * acc;
+    const Index in = std::min<Index>(
+        K - 1, static_cast<Index>(std::upper_bound(cum.begin(), cum.end(), u) - cum.begin()));
+    ++st.proposals;
+    if (is_sel[static_cast<std::size_t>(in)]) continue;
+    if (r.try_swap(selected[o], in)) {
+      is_sel[static_cast<std::size_t>(selected[o])] = 0;
+      is_sel[static_cast<std::size_t>(in)] = 1;
+      selected[o] = in;
+      ++st.swaps;
+    }
+  }
+  st.after = r.value();
+  std::sort(selected.begin(), selected.end());
+  return st;
+}
+
 /// Stages 3-5 (Method::resample and Method::ot): candidates, transport, calibration (resample),
 /// rounding.
 template <Real T>
@@ -602,6 +809,26 @@ void select_by_transport(const Standardised<T>& z, const Vector<double>& iw,
 
   round_shares(s, cand, key, N, options.output, rsel, sel);
   clock.end("rounding");
+  if (options.method == Method::resample && options.output == Output::distinct &&
+      options.refine == Refinement::swap) {
+    std::vector<Index> chosen;
+    for (Index i = 0; i < K; ++i)
+      if (sel.counts[static_cast<std::size_t>(cand[static_cast<std::size_t>(i)])] > 0)
+        chosen.push_back(i);
+    Rng rr = root.split(7);
+    const RefineStats st = refine_selection<T>(chosen, s, zc, z.reference, options.calibration_bins,
+                                               options.refine_correlation_weight,
+                                               options.refine_proposals * N, rr, options.execution);
+    for (Index i = 0; i < K; ++i)
+      sel.counts[static_cast<std::size_t>(cand[static_cast<std::size_t>(i)])] = 0;
+    for (Index i : chosen)
+      sel.counts[static_cast<std::size_t>(cand[static_cast<std::size_t>(i)])] = 1;
+    dg.refine_before = st.before;
+    dg.refine_after = st.after;
+    dg.refine_proposals = st.proposals;
+    dg.refine_swaps = st.swaps;
+    clock.end("refinement");
+  }
 }
 
 /// Median of C_ij = ||x_i - y_j||^2 over all pairs when there are at most 2^22, else over 2^22
