@@ -96,6 +96,10 @@ class Diagnostics(_ReadableRepr):
     transport_cost: float
     saturated: int
     calibration_error: float
+    refine_before: float
+    refine_after: float
+    refine_proposals: int
+    refine_swaps: int
     before: AlignComparison
     after: AlignComparison
     seconds: float
@@ -172,7 +176,8 @@ def align(pool: Any, reference: Any, n: int, method: str = "resample", seed: int
           ot_max_reference: int = 5000, ot_kernel_memory: int = 1 << 30, max_iter: int = 1000,
           ot_tolerance: float = 1e-3, max_count: int = 0, weighted_prior: bool = False,
           calibrate: bool = True, calibration_bins: int = 24, calibration_sweeps: int = 50,
-          rounding: str = "ordered", ess_warn_fraction: float = 0.1,
+          calibration: str = "marginal", refine: str = "swap", refine_proposals: int = 50,
+          refine_correlation_weight: float = 1.0, rounding: str = "ordered", ess_warn_fraction: float = 0.1,
           coverage_ratio: float = 0.05, coverage_warn_fraction: float = 0.05,
           compute_metrics: bool = True, sliced_projections: int = 64, threads: int = 0,
           copy: bool = True,
@@ -214,6 +219,10 @@ def align(pool: Any, reference: Any, n: int, method: str = "resample", seed: int
     o.calibrate = calibrate
     o.calibration_bins = calibration_bins
     o.calibration_sweeps = calibration_sweeps
+    o.calibration = calibration
+    o.refine = refine
+    o.refine_proposals = refine_proposals
+    o.refine_correlation_weight = refine_correlation_weight
     o.rounding = rounding
     o.ess_warn_fraction = ess_warn_fraction
     o.coverage_ratio = coverage_ratio

@@ -39,6 +39,10 @@ class AlignOptions:
     calibrate: bool
     calibration_bins: int
     calibration_sweeps: int
+    calibration: str
+    refine: str
+    refine_proposals: int
+    refine_correlation_weight: float
     rounding: str
     ess_warn_fraction: float
     coverage_ratio: float

@@ -63,6 +63,10 @@ py::dict diagnostics_dict(align::Diagnostics&& g, const std::vector<std::string>
   d["transport_cost"] = g.transport_cost;
   d["saturated"] = g.saturated;
   d["calibration_error"] = g.calibration_error;
+  d["refine_before"] = g.refine_before;
+  d["refine_after"] = g.refine_after;
+  d["refine_proposals"] = g.refine_proposals;
+  d["refine_swaps"] = g.refine_swaps;
   py::list stages;
   for (const auto& s : g.stages) stages.append(py::make_tuple(s.name, s.seconds));
   d["stages"] = stages;
@@ -279,6 +283,26 @@ void bind_numeric(py::module_& m) {
       .def_readwrite("calibrate", &align::AlignOptions::calibrate)
       .def_readwrite("calibration_bins", &align::AlignOptions::calibration_bins)
       .def_readwrite("calibration_sweeps", &align::AlignOptions::calibration_sweeps)
+      .def_property(
+          "calibration",
+          [](const align::AlignOptions& o) { return std::string(align::to_string(o.calibration)); },
+          [](align::AlignOptions& o, const std::string& s) {
+            const auto c = align::parse_calibration(s);
+            if (!c)
+              throw InvalidArgument("calibration",
+                                    "must be 'marginal', 'pairwise' or 'sliced', got '" + s + "'");
+            o.calibration = *c;
+          })
+      .def_property(
+          "refine",
+          [](const align::AlignOptions& o) { return std::string(align::to_string(o.refine)); },
+          [](align::AlignOptions& o, const std::string& s) {
+            const auto r = align::parse_refinement(s);
+            if (!r) throw InvalidArgument("refine", "must be 'swap' or 'none', got '" + s + "'");
+            o.refine = *r;
+          })
+      .def_readwrite("refine_proposals", &align::AlignOptions::refine_proposals)
+      .def_readwrite("refine_correlation_weight", &align::AlignOptions::refine_correlation_weight)
       .def_property(
           "rounding",
           [](const align::AlignOptions& o) {

@@ -164,6 +164,35 @@ def test_align_every_method_and_output(rng, method, output):
             assert (r.counts == 1).all()
 
 
+def _corr_mae(a, b):
+    iu = np.triu_indices(a.shape[1], 1)
+    return np.abs(np.corrcoef(a, rowvar=False)[iu] - np.corrcoef(b, rowvar=False)[iu]).mean()
+
+
+@pytest.mark.parametrize("calibration", ["marginal", "pairwise", "sliced"])
+def test_align_refine_and_calibration_reach_the_library(rng, calibration):
+    pool, ref = persona_like(rng, 3000, 2000)
+    kw = dict(n=300, seed=4, calibration=calibration)
+    swap = popalign.align(pool, ref, **kw)
+    none = popalign.align(pool, ref, refine="none", **kw)
+    d = swap.diagnostics
+    assert d.refine_proposals == 50 * 300 and 0 < d.refine_swaps <= d.refine_proposals
+    assert d.refine_after < d.refine_before and "swap refinement" in d.summary()
+    assert np.isnan(none.diagnostics.refine_before) and none.diagnostics.refine_swaps == 0
+    assert swap.indices.tolist() != none.indices.tolist()
+    # the swaps bring the selection's correlations closer to the reference's (independent check)
+    assert _corr_mae(pool[swap.indices], ref) < _corr_mae(pool[none.indices], ref)
+    # zero proposals = no refinement (negative control of the option reaching the library)
+    zero = popalign.align(pool, ref, refine_proposals=0, **kw)
+    np.testing.assert_array_equal(zero.indices, none.indices)
+    few = popalign.align(pool, ref, refine_proposals=2, refine_correlation_weight=0.0, **kw)
+    assert few.diagnostics.refine_proposals == 600
+    with pytest.raises(popalign.InvalidArgument, match="refine"):
+        popalign.align(pool, ref, n=30, refine="magic")
+    with pytest.raises(popalign.InvalidArgument, match="calibration"):
+        popalign.align(pool, ref, n=30, calibration="magic")
+
+
 def test_align_float32_runs_the_float_instantiation_without_copy(rng):
     pool, ref = persona_like(rng, 800, 600)
     p32, r32 = pool.astype(np.float32), ref.astype(np.float32)
