@@ -172,7 +172,7 @@ struct OodMethod {
   std::string label;
   align::Method method = align::Method::resample;
   bool calibrate = true;
-  align::Calibration calibration = align::Calibration::marginal;
+  align::Calibration calibration = align::AlignOptions{}.calibration;  ///< the library's default
   align::Refinement refine = align::Refinement::swap;
 };
 

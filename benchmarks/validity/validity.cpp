@@ -113,7 +113,7 @@ struct Variant {
   std::string label;
   Method method = Method::resample;
   bool calibrate = true;
-  Calibration calibration = Calibration::marginal;
+  Calibration calibration = align::AlignOptions{}.calibration;  ///< the library's default
   bool items = false;
   Refinement refine = Refinement::swap;
 };

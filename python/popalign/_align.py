@@ -176,7 +176,7 @@ def align(pool: Any, reference: Any, n: int, method: str = "resample", seed: int
           ot_max_reference: int = 5000, ot_kernel_memory: int = 1 << 30, max_iter: int = 1000,
           ot_tolerance: float = 1e-3, max_count: int = 0, weighted_prior: bool = False,
           calibrate: bool = True, calibration_bins: int = 24, calibration_sweeps: int = 50,
-          calibration: str = "marginal", refine: str = "swap", refine_proposals: int = 50,
+          calibration: str = "pairwise", refine: str = "swap", refine_proposals: int = 50,
           refine_correlation_weight: float = 1.0, rounding: str = "ordered", ess_warn_fraction: float = 0.1,
           coverage_ratio: float = 0.05, coverage_warn_fraction: float = 0.05,
           compute_metrics: bool = True, sliced_projections: int = 64, threads: int = 0,

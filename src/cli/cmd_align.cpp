@@ -23,7 +23,7 @@ using namespace popalign;
 
 struct AlignArgs {
   std::string pool, reference, traits, out, report, method = "resample", id_column = "id";
-  std::string calibration = "marginal", cost_weights, refine = "swap";
+  std::string calibration = "pairwise", cost_weights, refine = "swap";
   long long n = 0;
   std::uint64_t seed = 0;
   bool with_replacement = false, weights_only = false, quiet = false;
@@ -251,9 +251,9 @@ popalign::cli::CommandRegistrar registrar{
                      "iterations, N draws with replacement: duplicates possible, so the output "
                      "has a count column)");
       sub.add_option("--calibration", a->calibration,
-                     "resample's calibration of the transport shares: marginal (default: per "
-                     "trait), pairwise (every trait and every pair's sum and difference: better "
-                     "correlations where the pool allows), sliced or none");
+                     "resample's calibration of the transport shares: pairwise (default: every "
+                     "trait and every pair's sum and difference, so the correlations follow), "
+                     "marginal (per trait only), sliced or none");
       sub.add_option("--refine", a->refine,
                      "resample's last step (distinct output): swap (default: seeded swaps of "
                      "selected personas for unselected candidates while the per-trait histograms "
