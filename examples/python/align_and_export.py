@@ -16,6 +16,7 @@ levels set by the reference's tertiles.
 import argparse
 import os
 import pathlib
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -83,6 +84,9 @@ print(f"wrote {len(records)} personas to {out / 'aligned_personas.jsonl'}")
 # Big Five split at the reference medians (docs/export.md).
 targets = {"tinytroupe": out / "tinytroupe", "concordia": out / "concordia.json",
            "oasis-reddit": out / "oasis_reddit.json", "oasis-twitter": out / "oasis_twitter.csv"}
+# A folder export refuses files it did not write (TinyPerson.load_specifications_from_folder
+# would load them too): clear the agents of an earlier run of this script first.
+shutil.rmtree(out / "tinytroupe", ignore_errors=True)
 for fmt, target in targets.items():
     written = popalign.export(records, fmt, target, reference)
     print(f"{fmt}: {written['personas']} personas -> {target}")
