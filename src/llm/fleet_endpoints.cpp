@@ -102,6 +102,9 @@ std::vector<FleetEndpoint> parse_json_endpoints(std::string_view text, std::stri
   } catch (const json::parse_error& e) {
     bad(source, line_of(text, e.byte == 0 ? 0 : e.byte - 1),
         std::string("not valid JSON: ") + e.what());
+  } catch (const json::exception& e) {
+    // E.g. out_of_range 406: a number literal that overflows a double (found by fuzz_endpoints).
+    bad(source, 0, std::string("not valid JSON: ") + e.what());
   }
   const json* list = &j;
   int depth = 1;
