@@ -12,12 +12,24 @@
 #   scripts/fuzz.sh [SECONDS]      FUZZ_TARGETS="fuzz_json fuzz_csv" to run only some targets
 #   FUZZ_SEED=N                    libFuzzer's -seed (default 1: the same inputs in the same order
 #                                  on every run; 0 = a new random seed each run)
+#   FUZZ_RUNS=N                    also stop each target after N inputs (libFuzzer's -runs). The
+#                                  fuzzers run with a fixed seed, -reload=0 and, where the kernel
+#                                  allows it, without address-space randomisation (setarch -R):
+#                                  two runs then try the same inputs in the same order (checked:
+#                                  same cov/ft/corpus after 50,000 inputs; with ASLR on they
+#                                  differ). A fast machine stops at N, a slow one at SECONDS, a
+#                                  prefix of the same sequence, so a clean local run to N predicts
+#                                  a clean CI run
 #   FUZZ_NEW_FINDINGS_FATAL=0      report new findings (and keep their inputs) but exit 0;
 #                                  a failing regression input always exits 1 (CI uses this)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 seconds="${1:-60}"
+if [[ -n "${FUZZ_RUNS:-}" ]] && { ! [[ "$FUZZ_RUNS" =~ ^[0-9]+$ ]] || ((FUZZ_RUNS < 1)); }; then
+  echo "fuzz.sh: FUZZ_RUNS must be a positive integer, got '$FUZZ_RUNS'" >&2
+  exit 2
+fi
 if ! [[ "$seconds" =~ ^[0-9]+$ ]] || ((seconds < 1)); then
   echo "fuzz.sh: SECONDS must be a positive integer, got '$seconds'" >&2
   exit 2
@@ -45,6 +57,10 @@ targets="${FUZZ_TARGETS:-$(cd fuzz && ls fuzz_*.cpp | sed 's/\.cpp$//' | tr '\n'
 mkdir -p "$build/logs"
 findings=0
 regressions=0
+# Without ASLR, pointer comparisons (which libFuzzer's comparison tracing feeds back into the
+# mutations) are the same from run to run. Kernels or containers that refuse it run as they are.
+no_aslr=()
+if setarch -R true >/dev/null 2>&1; then no_aslr=(setarch -R); fi
 printf '%-18s %10s %8s %8s %8s %s\n' target executions cov ft corpus result
 for t in $targets; do
   bin="$build/fuzz/$t"
@@ -63,7 +79,8 @@ for t in $targets; do
   artifacts="$build/artifacts/$t"
   mkdir -p "$work" "$artifacts"
   rc=0
-  "$bin" -seed="${FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  "${no_aslr[@]}" "$bin" -seed="${FUZZ_SEED:-1}" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} -reload=0 \
+    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" "$work" "fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   last=$(grep -E '^#[0-9]+' "$log" | grep -E 'cov: ' | tail -1)

@@ -557,8 +557,15 @@ RowMatrix<float> OpenAiBackend::embeddings(const std::vector<std::string>& texts
     try {
       for (std::size_t k = 0; k < n; ++k) {
         const auto& item = data[k];
-        const std::size_t idx = item.contains("index") ? item["index"].get<std::size_t>() : k;
-        if (idx >= n) throw LlmError(invalid("POST /embeddings: index out of range", h.body));
+        std::size_t idx = k;
+        if (item.is_object() && item.contains("index")) {
+          const auto i = io::json_integer<std::size_t>(item["index"]);
+          if (!i || *i >= n)
+            throw LlmError(invalid(
+                "POST /embeddings: index is not an integer in [0, " + std::to_string(n) + ")",
+                h.body));
+          idx = *i;
+        }
         const auto& vec = item.at("embedding");
         if (!vec.is_array() || vec.empty())
           throw LlmError(invalid("POST /embeddings: embedding is not a non-empty array", h.body));

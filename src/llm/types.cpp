@@ -188,7 +188,11 @@ Failure failure_from(const nlohmann::json& j) {
   if (!j.is_object()) throw Error("failure JSON is not an object");
   Failure f;
   f.kind = error_kind_from_string(j.at("kind").get<std::string>());
-  f.http_status = j.value("http_status", 0);
+  if (const auto it = j.find("http_status"); it != j.end()) {
+    const auto status = io::json_integer<int>(*it);
+    if (!status) throw Error("failure JSON: http_status is not an integer in range");
+    f.http_status = *status;
+  }
   f.message = j.value("message", std::string());
   if (j.contains("retry_after") && j.at("retry_after").is_number())
     f.retry_after = j.at("retry_after").get<double>();

@@ -2,6 +2,7 @@
 #include <popalign/persona/mining.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <memory>
 #include <optional>
@@ -79,8 +80,12 @@ class StepFile {
 std::string str(const io::JsonValue* v) {
   return v != nullptr && v->is_string() ? v->as_string() : std::string();
 }
+// A small integer field of a checkpoint line; anything else (absent, not a number, NaN, out of
+// int's range) reads as 0 -- the cast of an out-of-range double to int is undefined.
 int num(const io::JsonValue* v) {
-  return v != nullptr && v->is_number() ? static_cast<int>(v->as_number()) : 0;
+  if (v == nullptr || !v->is_number()) return 0;
+  const double d = v->as_number();
+  return std::isfinite(d) && std::abs(d) < 1e9 ? static_cast<int>(d) : 0;
 }
 
 io::JsonValue scores_json(const CritiqueScores& s) {

@@ -95,6 +95,18 @@ std::string placeholder_text(int words) {
   return s + ".";
 }
 
+// Fields of the run's own JSON summaries (mine/funnel.json, groups/*/report.json), read back for
+// the report. A file edited by hand may hold anything: a missing or ill-typed field reads as
+// empty / 0 instead of throwing nlohmann's exceptions.
+std::size_t count_field(const ojson& j, const char* key) {
+  const auto it = j.find(key);
+  if (it == j.end()) return 0;
+  return io::json_integer<std::size_t>(*it).value_or(0);
+}
+std::string text_field(const ojson& j, const char* key) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
 }  // namespace
 
 // ---- setup ----------------------------------------------------------------------------------
@@ -1062,14 +1074,16 @@ bool Runner::stage_report() {
     const ojson j = ojson::parse(f, nullptr, false);
     if (j.is_object() && j.contains("steps"))
       for (const auto& st : j["steps"]) {
+        if (!st.is_object()) continue;
         report::FunnelRow row;
-        row.step = st.value("step", "");
-        row.in_unit = st.value("in_unit", "");
-        row.in = st.value("in", std::size_t{0});
-        row.out_unit = st.value("out_unit", "");
-        row.out = st.value("out", std::size_t{0});
-        if (st.contains("dropped"))
-          for (const auto& [k, v] : st["dropped"].items()) row.dropped[k] = v.get<std::size_t>();
+        row.step = text_field(st, "step");
+        row.in_unit = text_field(st, "in_unit");
+        row.in = count_field(st, "in");
+        row.out_unit = text_field(st, "out_unit");
+        row.out = count_field(st, "out");
+        if (st.contains("dropped") && st["dropped"].is_object())
+          for (const auto& [k, v] : st["dropped"].items())
+            row.dropped[k] = io::json_integer<std::size_t>(v).value_or(0);
         in.funnel.push_back(std::move(row));
       }
   }
@@ -1120,11 +1134,11 @@ bool Runner::stage_report() {
         if (j.contains("warnings") && j["warnings"].is_array())
           for (const auto& w : j["warnings"])
             if (w.is_string()) sec.notes.push_back(w.get<std::string>());
-        sec.retrieved = j.value("retrieved", std::size_t{0});
-        sec.kept = j.value("kept", std::size_t{0});
+        sec.retrieved = count_field(j, "retrieved");
+        sec.kept = count_field(j, "kept");
         if (j.contains("drops") && j["drops"].is_object())
           for (const auto& [k, v] : j["drops"].items())
-            if (v.is_number()) sec.drops[k] = v.get<std::size_t>();
+            if (const auto c = io::json_integer<std::size_t>(v)) sec.drops[k] = *c;
       }
     }
     for (const auto& p : gs.personas) {

@@ -3,7 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <limits>
+
+#include <nlohmann/json.hpp>
 
 namespace popalign::io {
 namespace {
@@ -118,6 +121,41 @@ TEST(JsonValue, ParseErrorNamesSourceAndLine) {
     EXPECT_EQ(e.line(), 12u);
     EXPECT_THAT(e.what(), HasSubstr("f.jsonl:12: malformed JSON"));
   }
+}
+
+// json_integer: the checked integer read of a parsed nlohmann value (found by fuzz_llm_response:
+// get<int>() of 6.6e28 is a float-to-int cast overflow, undefined behaviour).
+TEST(JsonInteger, AcceptsIntegralNumbersInRange) {
+  using nlohmann::json;
+  EXPECT_EQ(json_integer<int>(json(429)), 429);
+  EXPECT_EQ(json_integer<int>(json(-3)), -3);
+  EXPECT_EQ(json_integer<int>(json::parse("503.0")), 503);
+  EXPECT_EQ(json_integer<std::size_t>(json(std::uint64_t{1} << 63)), std::size_t{1} << 63);
+  EXPECT_EQ(json_integer<int>(json(std::numeric_limits<int>::max())),
+            std::numeric_limits<int>::max());
+  EXPECT_EQ(json_integer<int>(json(std::numeric_limits<int>::min())),
+            std::numeric_limits<int>::min());
+  EXPECT_EQ(json_integer<std::int64_t>(json::parse("-9223372036854775808")),
+            std::numeric_limits<std::int64_t>::min());
+}
+
+TEST(JsonInteger, RefusesWhatDoesNotFit) {
+  using nlohmann::json;
+  EXPECT_EQ(json_integer<int>(json::parse("66666666666666666666666666214")), std::nullopt);
+  EXPECT_EQ(json_integer<int>(json::parse("1e30")), std::nullopt);
+  EXPECT_EQ(json_integer<int>(json::parse("-1e30")), std::nullopt);
+  EXPECT_EQ(json_integer<int>(json(2.5)), std::nullopt);
+  EXPECT_EQ(json_integer<int>(json(2147483648.0)), std::nullopt);  // INT_MAX + 1
+  EXPECT_EQ(json_integer<int>(json(std::int64_t{1} << 40)), std::nullopt);
+  EXPECT_EQ(json_integer<std::size_t>(json(-1)), std::nullopt);
+  EXPECT_EQ(json_integer<std::size_t>(json(-1.0)), std::nullopt);
+  EXPECT_EQ(json_integer<std::int64_t>(json(9223372036854775808.0)), std::nullopt);    // 2^63
+  EXPECT_EQ(json_integer<std::uint64_t>(json(18446744073709551616.0)), std::nullopt);  // 2^64
+  EXPECT_EQ(json_integer<int>(json(std::numeric_limits<double>::quiet_NaN())), std::nullopt);
+  EXPECT_EQ(json_integer<int>(json(std::numeric_limits<double>::infinity())), std::nullopt);
+  EXPECT_EQ(json_integer<int>(json("7")), std::nullopt);
+  EXPECT_EQ(json_integer<int>(json(true)), std::nullopt);
+  EXPECT_EQ(json_integer<int>(json()), std::nullopt);
 }
 
 }  // namespace

@@ -168,5 +168,17 @@ TEST(ResponseJson, RoundTrips) {
   EXPECT_THROW(response_from_json("{trunc"), Error);
 }
 
+// Found by fuzz_llm_response: an http_status beyond int's range was cast from double to int
+// (undefined behaviour). It is now refused like any other malformed failure record.
+TEST(FailureJson, RefusesHttpStatusOutOfRange) {
+  EXPECT_THROW(failure_from_json(R"({"kind":"server","http_status":66666666666666666666214})"),
+               Error);
+  EXPECT_THROW(failure_from_json(R"({"kind":"server","http_status":1e30})"), Error);
+  EXPECT_THROW(failure_from_json(R"({"kind":"server","http_status":500.5})"), Error);
+  EXPECT_THROW(failure_from_json(R"({"kind":"server","http_status":"500"})"), Error);
+  EXPECT_EQ(failure_from_json(R"({"kind":"server","http_status":500.0})").http_status, 500);
+  EXPECT_EQ(failure_from_json(R"({"kind":"server"})").http_status, 0);
+}
+
 }  // namespace
 }  // namespace popalign::llm

@@ -5,7 +5,11 @@
 //
 // dump() is compact (no spaces), numbers in the shortest round-trip form ("3", "0.25"), NaN and
 // infinities as null (JSON has none), strings escaped per RFC 8259 (UTF-8 passed through).
+#include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -118,6 +122,43 @@ inline std::size_t json_depth_exceeded_at(std::string_view text,
     }
   }
   return 0;
+}
+
+/// The value of a parsed JSON number `v` (any nlohmann::json-like type: is_number_integer,
+/// is_number_unsigned, is_number_float, get<T>) as an `Int`, or nullopt when `v` is not a
+/// number, is not integral (2.5), or lies outside Int's range. Untrusted JSON goes through this
+/// instead of get<int>(): nlohmann converts a float such as 1e30 to int by a cast whose result is
+/// undefined behaviour when out of range, and wraps out-of-range integers silently.
+template <class Int, class J>
+std::optional<Int> json_integer(const J& v) {
+  static_assert(std::numeric_limits<Int>::is_integer);
+  if (v.is_number_unsigned()) {
+    const auto u = v.template get<std::uint64_t>();
+    if (u > static_cast<std::uint64_t>(std::numeric_limits<Int>::max())) return std::nullopt;
+    return static_cast<Int>(u);
+  }
+  if (v.is_number_integer()) {
+    const auto s = v.template get<std::int64_t>();
+    if (s < 0) {
+      if constexpr (!std::numeric_limits<Int>::is_signed)
+        return std::nullopt;
+      else if (s < static_cast<std::int64_t>(std::numeric_limits<Int>::min()))
+        return std::nullopt;
+    } else if (static_cast<std::uint64_t>(s) >
+               static_cast<std::uint64_t>(std::numeric_limits<Int>::max())) {
+      return std::nullopt;
+    }
+    return static_cast<Int>(s);
+  }
+  if (v.is_number_float()) {
+    const double d = v.template get<double>();
+    // Both bounds as doubles: max() + 1 is a power of two, so exact.
+    constexpr double hi = static_cast<double>(std::numeric_limits<Int>::max() / 2 + 1) * 2.0;
+    constexpr double lo = static_cast<double>(std::numeric_limits<Int>::min());
+    if (!std::isfinite(d) || d != std::floor(d) || d < lo || d >= hi) return std::nullopt;
+    return static_cast<Int>(d);
+  }
+  return std::nullopt;
 }
 
 /// Scans `text` without recursion (strings and their escapes skipped, nothing else validated)
