@@ -27,7 +27,8 @@
 // capacity and prior are the sums), so the only approximation is moving each person to the
 // mean of its cell, i.e. the W2 bounds reported. Costs: O((n + m) d log k) to compress, O(k^2)
 // per Sinkhorn iteration and per KDE, O(n log n) for the rest (the refinement: O(d m log m) for
-// the reference's bins and correlations, O(d^2) per proposal, O(K d) memory).
+// the reference's bins and correlations, O(d^2) per proposal; O(K d) memory for the candidates
+// plus O(m d) temporaries for the reference, freed when it returns).
 #include <fmt/format.h>
 
 #include <Eigen/Core>
