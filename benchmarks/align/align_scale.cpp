@@ -1,12 +1,13 @@
 // Alignment at scale (docs/performance.md, "Alignment at 10^6 x 10^6"): one run of align() on
 // BIG5-made data (big5_million.hpp) in its own process, so that the peak RSS (getrusage) is the
 // run's. Prints one JSON object: sizes, scaling, seconds (total and per stage), peak RSS, the
-// load average, the compression report, and the errors of the selection to the held-out people
-// (mean per-trait W1, sliced W2, correlation distance) next to the pool's.
+// load average, the compression report, the swap refinement's discrepancy before / after with
+// its proposals and swaps (null: not refined), and the errors of the selection to the held-out
+// people (mean per-trait W1, sliced W2, correlation distance) next to the pool's.
 //
 //   popalign_align_scale [--pool P] [--reference M] [--test T] [--n N] [--seed S]
 //                        [--scaling compress|subsample|auto] [--atoms K] [--profile llm|...]
-//                        [--float] [--threads T] [--data-dir D]
+//                        [--float] [--threads T] [--data-dir D] [--refine swap|none]
 // Defaults: P = M = 10^6, T = 200,000, N = min(10^5, P / 10), compress, double, llm profile.
 // scripts/align_cost_curve.py runs it over pool and reference sizes and draws the SVG.
 #include <sys/resource.h>
@@ -14,6 +15,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -42,6 +44,9 @@ double load_average() {
   in >> l;
   return l;
 }
+
+/// A number for JSON: null when NaN.
+std::string num(double v) { return std::isnan(v) ? std::string("null") : fmt::format("{:.3f}", v); }
 
 std::string vec(const Vector<double>& v) {
   std::string s = "[";
@@ -86,14 +91,16 @@ int run(const bench::MillionData& data, align::AlignOptions o, double gen_s, dou
       "\"heldout_w1\": {}, \"pool_mean_w1\": {:.5f}, \"pool_sliced_w2\": {:.5f}, \"pool_corr\": "
       "{:.5f}, "
       "\"reference_mean_w1\": {:.5f}, \"reduction\": {:.4f}, \"acceptance\": {:.4f}, "
-      "\"warnings\": {}}}\n",
+      "\"refine_before\": {}, \"refine_after\": {}, \"refine_proposals\": {}, "
+      "\"refine_swaps\": {}, \"warnings\": {}}}\n",
       data.pool.rows(), data.reference.rows(), data.test.rows(), o.n, align::to_string(o.scaling),
       o.atoms, sizeof(T) == 4 ? "float" : "double", o.execution.threads, dg.seconds, stages, rss,
       rss_data, gen_s, load0, load1, ot::to_string(dg.ot_status), dg.ot_iterations, dg.candidates,
       dg.selected, c.used ? "true" : "false", c.pool_atoms, c.reference_atoms, c.candidate_atoms,
       c.pool_w2, c.reference_w2, c.candidate_w2, c.log_ratio_error, c.log_ratio_error_max,
       es.mean_w1, es.sliced, es.corr, vec(es.w1), ep.mean_w1, ep.sliced, ep.corr, er.mean_w1,
-      1.0 - es.mean_w1 / ep.mean_w1, data.acceptance, dg.warnings.size());
+      1.0 - es.mean_w1 / ep.mean_w1, data.acceptance, num(dg.refine_before), num(dg.refine_after),
+      dg.refine_proposals, dg.refine_swaps, dg.warnings.size());
   return 0;
 }
 
@@ -141,6 +148,13 @@ int main(int argc, char** argv) {
         return 2;
       }
       o.scaling = *s;
+    } else if (a == "--refine") {
+      const auto r = align::parse_refinement(next());
+      if (!r) {
+        fmt::print(stderr, "--refine: swap or none\n");
+        return 2;
+      }
+      o.refine = *r;
     } else if (a == "--profile") {
       const auto p = demo::parse_bias_profile(next());
       if (!p) {
@@ -152,7 +166,7 @@ int main(int argc, char** argv) {
       fmt::print(stderr,
                  "usage: popalign_align_scale [--pool P] [--reference M] [--test T] [--n N] "
                  "[--seed S] [--scaling compress|subsample|auto] [--atoms K] [--profile P] "
-                 "[--float] [--threads T] [--data-dir D]\n");
+                 "[--float] [--threads T] [--data-dir D] [--refine swap|none]\n");
       return a == "--help" ? 0 : 2;
     }
   }

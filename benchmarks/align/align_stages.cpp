@@ -13,10 +13,12 @@
 //   shares            ... spread by the plan's row mass at each candidate (align()'s choice)
 //   raked_<c>         shares raked by calibration c (marginal, pairwise, sliced)
 //   rounded_<c>       raked_<c> rounded to N distinct personas (Z-order systematic)
+//   refined_<c>       rounded_<c> after the swap refinement (stage 6, refine_rounded), with
+//                     its own seconds ("refine_s"); refined_pairwise is align()'s default
 //   align             align() itself (whatever its options do)
 //
 //   popalign_align_stages [--pool P] [--reference M] [--test T] [--n N] [--seed S] [--atoms K]
-//                         [--sliced] [--profile P]
+//                         [--sliced] [--profile P] [--refine swap|none] [--only-align] ...
 #include <fmt/format.h>
 
 #include <chrono>
@@ -130,12 +132,22 @@ int main(int argc, char** argv) {
       o.calibration = *align::parse_calibration(next());
     else if (a == "--no-calibration")
       o.calibrate = false;
-    else if (a == "--profile")
+    else if (a == "--refine") {
+      const auto r = align::parse_refinement(next());
+      if (!r) {
+        fmt::print(stderr, "--refine: swap or none\n");
+        return 2;
+      }
+      o.refine = *r;
+    } else if (a == "--profile")
       profile = *demo::parse_bias_profile(next());
     else {
-      fmt::print(stderr,
-                 "usage: popalign_align_stages [--pool P] [--reference M] [--test T] "
-                 "[--n N] [--seed S] [--atoms K] [--sliced] [--profile P]\n");
+      fmt::print(
+          stderr,
+          "usage: popalign_align_stages [--pool P] [--reference M] [--test T] "
+          "[--n N] [--seed S] [--atoms K] [--sliced] [--profile P] [--only-align] [--whiten] "
+          "[--reg R] [--candidate-factor F] [--weighted-prior] [--calibration C] "
+          "[--no-calibration] [--refine swap|none]\n");
       return 2;
     }
   }
@@ -231,6 +243,21 @@ int main(int argc, char** argv) {
     for (Index i = 0; i < n; ++i)
       if (sel.counts[static_cast<std::size_t>(i)] > 0) picked.push_back(i);
     print(fmt::format("rounded_{}", align::to_string(c)).c_str(), picked, Vector<double>());
+    if (ad::refines(ko)) {
+      const auto t_refine = std::chrono::steady_clock::now();
+      ad::refine_rounded<double>(cand, sc, zc, z.reference, ko, root, sel, dg);
+      const double refine_s =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t_refine).count();
+      picked.clear();
+      for (Index i = 0; i < n; ++i)
+        if (sel.counts[static_cast<std::size_t>(i)] > 0) picked.push_back(i);
+      fmt::print(
+          "{{\"stage\": \"refine_{}\", \"refine_s\": {:.2f}, \"before\": {:.2f}, "
+          "\"after\": {:.2f}, \"swaps\": {}, \"proposals\": {}}}\n",
+          align::to_string(c), refine_s, dg.refine_before, dg.refine_after, dg.refine_swaps,
+          dg.refine_proposals);
+      print(fmt::format("refined_{}", align::to_string(c)).c_str(), picked, Vector<double>());
+    }
   }
   {
     align::AlignOptions ao = o;

@@ -770,6 +770,42 @@ RefineStats refine_selection(std::vector<Index>& selected, const Vector<double>&
   return st;
 }
 
+/// Whether stage 6 runs: Refinement::swap on resample's distinct output (both the exact and the
+/// compressed path).
+inline bool refines(const AlignOptions& options) {
+  return options.method == Method::resample && options.output == Output::distinct &&
+         options.refine == Refinement::swap;
+}
+
+/// Stage 6 on the rounded distinct selection `sel` (one seat on some of the K candidates `cand`,
+/// pool rows; zc their standardised traits, s their shares after calibration, zr the
+/// standardised reference): refine_selection with options' bins, lambda and
+/// refine_proposals x N proposals drawn from stream 7 of root; the refined selection replaces
+/// the candidates' counts and dg's refine_* fields are filled. Shared by select_by_transport
+/// and select_by_atom_transport (compressed_impl.hpp), so both refine the same way.
+template <Real T>
+void refine_rounded(const std::vector<Index>& cand, const Vector<double>& s, const RowMatrix<T>& zc,
+                    const RowMatrix<T>& zr, const AlignOptions& options, const Rng& root,
+                    Selection& sel, Diagnostics& dg) {
+  const Index K = static_cast<Index>(cand.size()), N = options.n;
+  std::vector<Index> chosen;
+  for (Index i = 0; i < K; ++i)
+    if (sel.counts[static_cast<std::size_t>(cand[static_cast<std::size_t>(i)])] > 0)
+      chosen.push_back(i);
+  Rng rr = root.split(7);
+  const RefineStats st = refine_selection<T>(chosen, s, zc, zr, options.calibration_bins,
+                                             options.refine_correlation_weight,
+                                             options.refine_proposals * N, rr, options.execution);
+  for (Index i = 0; i < K; ++i)
+    sel.counts[static_cast<std::size_t>(cand[static_cast<std::size_t>(i)])] = 0;
+  for (Index i : chosen)
+    sel.counts[static_cast<std::size_t>(cand[static_cast<std::size_t>(i)])] = 1;
+  dg.refine_before = st.before;
+  dg.refine_after = st.after;
+  dg.refine_proposals = st.proposals;
+  dg.refine_swaps = st.swaps;
+}
+
 /// Stages 3-5 (Method::resample and Method::ot): candidates, transport, calibration (resample),
 /// rounding.
 template <Real T>
@@ -809,24 +845,8 @@ void select_by_transport(const Standardised<T>& z, const Vector<double>& iw,
 
   round_shares(s, cand, key, N, options.output, rsel, sel);
   clock.end("rounding");
-  if (options.method == Method::resample && options.output == Output::distinct &&
-      options.refine == Refinement::swap) {
-    std::vector<Index> chosen;
-    for (Index i = 0; i < K; ++i)
-      if (sel.counts[static_cast<std::size_t>(cand[static_cast<std::size_t>(i)])] > 0)
-        chosen.push_back(i);
-    Rng rr = root.split(7);
-    const RefineStats st = refine_selection<T>(chosen, s, zc, z.reference, options.calibration_bins,
-                                               options.refine_correlation_weight,
-                                               options.refine_proposals * N, rr, options.execution);
-    for (Index i = 0; i < K; ++i)
-      sel.counts[static_cast<std::size_t>(cand[static_cast<std::size_t>(i)])] = 0;
-    for (Index i : chosen)
-      sel.counts[static_cast<std::size_t>(cand[static_cast<std::size_t>(i)])] = 1;
-    dg.refine_before = st.before;
-    dg.refine_after = st.after;
-    dg.refine_proposals = st.proposals;
-    dg.refine_swaps = st.swaps;
+  if (refines(options)) {
+    refine_rounded<T>(cand, s, zc, z.reference, options, root, sel, dg);
     clock.end("refinement");
   }
 }

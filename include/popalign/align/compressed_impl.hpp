@@ -16,15 +16,19 @@
 //                         all reference atoms (mass N x people / m); each candidate gets its
 //                         atom's share spread by the plan's row mass at its own position;
 //                         calibration (raking to the whole reference's 1-D histograms along
-//                         options.calibration's directions, as calibrate_shares) and rounding
-//                         (Z-order systematic sampling) then run per person, as in the exact
+//                         options.calibration's directions, as calibrate_shares), rounding
+//                         (Z-order systematic sampling) and the swap refinement (stage 6,
+//                         refine_rounded: the candidates against the whole reference's quantile
+//                         bins and correlation matrix) then run per person, as in the exact
 //                         pipeline
 //
 // Why it is the same problem: entropic OT with a capacity constraint and a product prior is
 // invariant under merging coincident points (their shares split evenly, the merged point's
 // capacity and prior are the sums), so the only approximation is moving each person to the
 // mean of its cell, i.e. the W2 bounds reported. Costs: O((n + m) d log k) to compress, O(k^2)
-// per Sinkhorn iteration and per KDE, O(n log n) for the rest.
+// per Sinkhorn iteration and per KDE, O(n log n) for the rest (the refinement: O(d m log m) for
+// the reference's bins and correlations, O(d^2) per proposal; O(K d) memory for the candidates
+// plus O(m d) temporaries for the reference, freed when it returns).
 #include <fmt/format.h>
 
 #include <Eigen/Core>
@@ -346,9 +350,9 @@ Vector<double> atom_transport_shares(const Standardised<T>& z, const AtomSet& at
                             static_cast<double>(cap_count));
 }
 
-/// Stages 3-5 on atoms (Method::resample and Method::ot with Scaling::compress): candidates per
-/// person (no max_candidates cap), the atom transport, calibration (resample) and rounding per
-/// person.
+/// Stages 3-6 on atoms (Method::resample and Method::ot with Scaling::compress): candidates per
+/// person (no max_candidates cap), the atom transport, calibration (resample), rounding and the
+/// swap refinement (resample, distinct output) per person.
 template <Real T>
 void select_by_atom_transport(const Standardised<T>& z, const AtomSet& at, const Vector<double>& iw,
                               const AlignOptions& options, const Rng& root, Rng& rsel,
@@ -373,8 +377,10 @@ void select_by_atom_transport(const Standardised<T>& z, const AtomSet& at, const
   options.execution.checkpoint("transport", 0.0);
   Vector<double> s = atom_transport_shares<T>(z, at, cand, iw, cap_count, options, dg);
   clock.end("transport");
-  if (options.method == Method::resample && options.calibrate) {
-    const RowMatrix<T> zc = take_rows<T>(z.pool, cand);
+  const bool calibrates = options.method == Method::resample && options.calibrate;
+  RowMatrix<T> zc;  // the candidates' standardised traits (calibration, refinement)
+  if (calibrates || refines(options)) zc = take_rows<T>(z.pool, cand);
+  if (calibrates) {
     s *= static_cast<double>(N) / s.sum();
     dg.calibration_error =
         calibrate_shares<T>(s, zc, z.reference, static_cast<double>(cap_count), options, dg);
@@ -384,6 +390,10 @@ void select_by_atom_transport(const Standardised<T>& z, const AtomSet& at, const
     if (s[i] >= 0.999 * static_cast<double>(cap_count)) ++dg.saturated;
   round_shares(s, cand, key, N, options.output, rsel, sel);
   clock.end("rounding");
+  if (refines(options)) {
+    refine_rounded<T>(cand, s, zc, z.reference, options, root, sel, dg);
+    clock.end("refinement");
+  }
 }
 
 /// Rows of a matrix view (a seeded subsample's), as a matrix.
