@@ -141,7 +141,7 @@ std::optional<Int> json_integer(const J& v) {
     const auto s = v.template get<std::int64_t>();
     if (s < 0) {
       if constexpr (!std::numeric_limits<Int>::is_signed)
-        return std::nullopt;
+        return std::nullopt;  // NOLINT(bugprone-branch-clone): a constexpr branch
       else if (s < static_cast<std::int64_t>(std::numeric_limits<Int>::min()))
         return std::nullopt;
     } else if (static_cast<std::uint64_t>(s) >
