@@ -10,18 +10,15 @@
 # non-popalign exceptions, timeouts (>10 s per input) and >2 GB of memory are.
 # Prints one line per target (executions, libFuzzer's cov: and ft:) and exits 1 on any finding.
 #   scripts/fuzz.sh [SECONDS]      FUZZ_TARGETS="fuzz_json fuzz_csv" to run only some targets
-#   FUZZ_SEED=N                    libFuzzer's -seed (default 1: the same inputs in the same order
-#                                  on every run; 0 = a new random seed each run)
+#   FUZZ_SEED=N                    libFuzzer's -seed (default 1; 0 = a new random seed each run)
 #   FUZZ_RUNS=N                    also stop each target after N inputs (libFuzzer's -runs). The
 #                                  fuzzers run with a fixed seed, -reload=0 and, where the kernel
 #                                  allows it, without address-space randomisation (setarch -R):
-#                                  two runs then try the same inputs in the same order (checked:
-#                                  same cov/ft/corpus after 50,000 inputs; with ASLR on they
-#                                  differ). A fast machine stops at N, a slow one at SECONDS, a
-#                                  prefix of the same sequence, so a clean local run to N predicts
-#                                  a clean CI run
+#                                  two runs of one build then try the same inputs in the same
+#                                  order (with ASLR on they differ). A build in another checkout
+#                                  still diverges (other addresses); docs/reliability.md
 #   FUZZ_NEW_FINDINGS_FATAL=0      report new findings (and keep their inputs) but exit 0;
-#                                  a failing regression input always exits 1 (CI uses this)
+#                                  a failing regression input always exits 1
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
